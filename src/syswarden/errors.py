@@ -1,0 +1,110 @@
+"""The one exception tree of syswarden, and the exit codes the CLI maps them to.
+
+::
+
+    SyswardenError                      exit 1  (code "error")
+    ├── InputError                      exit 2  bad input from the user: files, flags, names
+    │   ├── PolicyError                         a policy file or flag is wrong
+    │   │   ├── PolicySyntaxError               malformed YAML/JSON, bad key or value
+    │   │   └── UnknownSyscallError             a name no supported arch knows
+    │   ├── RuleLoadError                       a rules file cannot be loaded
+    │   ├── FilterSyntaxError                   a filter expression does not parse
+    │   └── CaptureError                        a capture/replay file is malformed or truncated
+    ├── CompileError                    exit 2  a valid policy cannot be compiled (too large, ...)
+    ├── SourceError                     exit 1  an event source failed at run time
+    ├── OutputError                     exit 1  an alert output failed
+    └── KernelError                     exit 1  the kernel refused (seccomp, landlock, bpf, netlink)
+
+Every error may carry a ``Span``; ``str(err)`` renders ``file:line:col: message`` and ``detail()`` adds the
+source line with a caret and the chain of locations (``in condition of rule 'X' (file:L:C)``).
+"""
+from __future__ import annotations
+
+from typing import ClassVar
+
+from syswarden.spans import SourceText, Span, render_snippet
+
+
+class SyswardenError(Exception):
+    """Base class. ``code`` is stable and machine-readable; ``exit_code`` is what the CLI returns."""
+
+    exit_code: ClassVar[int] = 1
+    code: ClassVar[str] = "error"
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        span: Span | None = None,
+        source: SourceText | None = None,
+        context: tuple[str, ...] = (),
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.span = span
+        self.source = source
+        self.context = context
+
+    def __str__(self) -> str:
+        where = f"{self.span}: " if self.span else ""
+        return f"{where}{self.message}"
+
+    def with_context(self, where: str) -> "SyswardenError":
+        """Add one level to the chain of locations (outermost last) and return self for ``raise``."""
+        self.context = (*self.context, where)
+        return self
+
+    def detail(self) -> str:
+        """Multi-line rendering: message, caret snippet, chain of locations."""
+        parts = [str(self)]
+        snippet = render_snippet(self.source, self.span)
+        if snippet:
+            parts.append(snippet)
+        parts.extend(f"  {c}" for c in self.context)
+        return "\n".join(parts)
+
+
+class InputError(SyswardenError):
+    exit_code = 2
+    code = "input"
+
+
+class PolicyError(InputError):
+    code = "policy"
+
+
+class PolicySyntaxError(PolicyError):
+    code = "policy-syntax"
+
+
+class UnknownSyscallError(PolicyError):
+    code = "unknown-syscall"
+
+
+class RuleLoadError(InputError):
+    code = "rule-load"
+
+
+class FilterSyntaxError(InputError):
+    code = "filter-syntax"
+
+
+class CaptureError(InputError):
+    code = "capture"
+
+
+class CompileError(SyswardenError):
+    exit_code = 2
+    code = "compile"
+
+
+class SourceError(SyswardenError):
+    code = "source"
+
+
+class OutputError(SyswardenError):
+    code = "output"
+
+
+class KernelError(SyswardenError):
+    code = "kernel"

@@ -1,0 +1,1 @@
+"""Syscall names and numbers per architecture, and systemd-style syscall groups."""
