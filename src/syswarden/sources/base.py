@@ -30,4 +30,34 @@ class Source(Protocol):
     def close(self) -> None: ...
 
 
-__all__ = ["Source", "SourceStats", "Event", "ThreadInfo", "FdInfo"]
+
+
+@dataclass(slots=True)
+class SourceConfig:
+    """What every source factory receives (``REGISTRY[name](config)``); a source ignores what it cannot use."""
+
+    path: str | None = None                        # capture / replay file to read
+    command: list[str] | None = None               # start and follow this command's process tree
+    pids: tuple[int, ...] = ()                     # follow these process trees (empty = whole system)
+    event_types: frozenset[str] | None = None      # Falco event names the rules + state need (None = all)
+    exclude_self: bool = True                      # never report syswarden's own syscalls
+    options: dict[str, str] = field(default_factory=dict)   # source-specific knobs (buffer sizes, ...)
+
+
+def open_source(name: str, config: SourceConfig) -> Source:
+    """Instantiate a registered source by name (see ``syswarden.sources.REGISTRY``)."""
+    import importlib
+
+    from syswarden.errors import InputError
+    from syswarden.sources import REGISTRY
+
+    target = REGISTRY.get(name)
+    if target is None:
+        raise InputError(f"unknown source {name!r}; expected one of: {', '.join(sorted(REGISTRY))}")
+    module_name, attr = target.split(":")
+    factory = getattr(importlib.import_module(module_name), attr)
+    source: Source = factory(config)
+    return source
+
+
+__all__ = ["Source", "SourceStats", "SourceConfig", "open_source", "Event", "ThreadInfo", "FdInfo"]
