@@ -15,6 +15,7 @@ from functools import cache
 from typing import TYPE_CHECKING
 
 from syswarden.errors import KernelError
+from syswarden.syscalls import tables
 from syswarden.syscalls.arch import Arch
 
 if TYPE_CHECKING:
@@ -108,6 +109,7 @@ def _declare(lib: ctypes.CDLL) -> None:
         "seccomp_export_bpf": (i32, [vp, i32]),
         "seccomp_export_pfc": (i32, [vp, i32]),
         "seccomp_merge": (i32, [vp, vp]),
+        "seccomp_load": (i32, [vp]),
     }
     for fname, (restype, argtypes) in sigs.items():
         fn = getattr(lib, fname)
@@ -221,6 +223,10 @@ class LibseccompFilter:
         _check(self._lib.seccomp_merge(self._ctx, other._ctx), "merge")
         other._ctx = None
 
+    def load(self) -> None:
+        """Install the filter on the calling thread. Only ever call this in a child process."""
+        _check(self._lib.seccomp_load(self._ctx), "load")
+
     def export_bpf(self) -> bytes:
         """The classic BPF program, 8 bytes per instruction, native byte order."""
         return self._export(self._lib.seccomp_export_bpf, "export_bpf")
@@ -263,7 +269,9 @@ def from_policy(policy: Policy) -> LibseccompFilter:
 
     Differences from our model that callers comparing behaviour must keep in mind: libseccomp ORs the rules of
     one syscall instead of taking the first match, refuses rules whose action equals the default (we skip
-    them), and has no 32-bit-wide comparisons (a ``width=32`` condition raises ``ValueError``).
+    them), has no 32-bit-wide comparisons (a ``width=32`` condition raises ``ValueError``), and on i386/s390x/
+    ppc64le a socket or SysV IPC rule also matches the multiplexed ``socketcall``/``ipc`` call with that
+    sub-call number in arg 0.
     """
     merged: LibseccompFilter | None = None
     for arch in policy.arches:
@@ -294,17 +302,12 @@ def _filter_for_arch(policy: Policy, arch: Arch) -> LibseccompFilter:
             raise ValueError("libseccomp has no 32-bit argument comparisons")
         conds = _conditions(rule.args)
         for name in rule.names:
-            nr = resolve_name(arch, name)
-            if nr is None:
+            # libseccomp wants the native number (or its pseudo number) and maps it to ``arch`` by name.
+            nr = resolve_name_any(name)
+            if tables.number(arch, name) is None or nr == NR_SCMP_ERROR:
                 continue
-            flt.add_rule(rule.action.kernel_value, _rule_number(arch, name, nr), conds, exact=True)
+            flt.add_rule(rule.action.kernel_value, nr, conds)
     return flt
-
-
-def _rule_number(arch: Arch, name: str, nr: int) -> int:
-    """The number seccomp_rule_add wants: the native one for a name, which libseccomp maps to ``arch``."""
-    native_nr = resolve_name_any(name)
-    return native_nr if native_nr != NR_SCMP_ERROR else nr
 
 
 def _native_known() -> bool:
