@@ -1,0 +1,202 @@
+"""Which syscall killed CMD, and which rule of which policy denied it (sandbox stage, after the child died).
+
+The kernel writes an ``AUDIT_SECCOMP`` (1326) record when a filter kills a task (and for ``log`` actions):
+``pid=… comm="nc" exe="/usr/bin/nc" sig=31 arch=c000003e syscall=49 compat=0 ip=… code=0x80000000``.
+We subscribe to the audit multicast group (or, without CAP_AUDIT_READ, tail ``/dev/kmsg``) *before* the
+child starts, and after it dies look for the record with its pid. The syscall comes from the kernel, never
+from a guess; the rule is then looked up in the policies we installed, following ``policy.model``'s meaning.
+Audit records carry no arguments, so a rule with argument conditions is named as "when its conditions hold".
+"""
+from __future__ import annotations
+
+import re
+import time
+from dataclasses import dataclass
+from typing import Protocol
+
+from syswarden.policy.model import Action, ActionKind, Policy, SyscallRule
+from syswarden.syscalls import tables
+from syswarden.syscalls.arch import AUDIT_ARCH, X32_SYSCALL_BIT, Arch
+
+AUDIT_SECCOMP = 1326
+_FIELD = re.compile(r'(\w+)=("(?:[^"]*)"|\S+)')
+_HEX = re.compile(r"^(?:[0-9A-F]{2})+$")
+_RET_ACTION_FULL = 0xFFFF0000
+
+
+@dataclass(frozen=True, slots=True)
+class SeccompRecord:
+    """One AUDIT_SECCOMP record, decoded."""
+
+    pid: int
+    comm: str
+    exe: str
+    sig: int
+    audit_arch: int
+    nr: int
+    code: int
+
+    @property
+    def arch(self) -> Arch | None:
+        if self.audit_arch == AUDIT_ARCH[Arch.X86_64] and self.nr & X32_SYSCALL_BIT:
+            return Arch.X32
+        return next((a for a, v in AUDIT_ARCH.items() if v == self.audit_arch and a is not Arch.X32), None)
+
+    @property
+    def action_kind(self) -> ActionKind | None:
+        value = self.code & _RET_ACTION_FULL
+        return next((k for k in ActionKind if k.value == value), None)
+
+    @property
+    def syscall(self) -> str:
+        arch = self.arch  # the x32 table is keyed by numbers with X32_SYSCALL_BIT set, as the kernel reports them
+        name = tables.name(arch, self.nr) if arch is not None else None
+        return name or f"syscall_{self.nr}"
+
+
+def _decode(value: str) -> str:
+    """Audit quotes trusted strings and hex-encodes ones with spaces, quotes or control characters."""
+    if value.startswith('"') and value.endswith('"'):
+        return value[1:-1]
+    if _HEX.match(value):
+        return bytes.fromhex(value).decode("utf-8", "replace")
+    return value
+
+
+def parse_record(text: str) -> SeccompRecord | None:
+    """Decode the text of a SECCOMP record (netlink payload or a kmsg ``audit: type=1326`` line)."""
+    if "type=1326" not in text and "syscall=" not in text:
+        return None
+    fields = {k: v for k, v in _FIELD.findall(text)}
+    try:
+        return SeccompRecord(pid=int(fields["pid"]), comm=_decode(fields.get("comm", '"?"')),
+                             exe=_decode(fields.get("exe", '"?"')), sig=int(fields.get("sig", "0")),
+                             audit_arch=int(fields["arch"], 16), nr=int(fields["syscall"]),
+                             code=int(fields.get("code", "0"), 16))
+    except (KeyError, ValueError):
+        return None
+
+
+class _Reader(Protocol):
+    def close(self) -> None: ...
+
+
+class SeccompWatcher:
+    """Collects SECCOMP records from the moment it is created; open it before starting the child."""
+
+    def __init__(self) -> None:
+        self.records: list[SeccompRecord] = []
+        self.channel = "none"
+        self._multicast = None
+        self._kmsg = None
+        try:
+            from syswarden.kernel.audit_netlink import AuditMulticast
+            self._multicast = AuditMulticast()
+            self.channel = "audit-netlink"
+        except OSError:
+            try:
+                from syswarden.kernel.kmsg import KmsgReader
+                self._kmsg = KmsgReader()
+                self.channel = "kmsg"
+            except OSError:
+                pass
+
+    def _poll(self, timeout: float) -> None:
+        texts: list[str] = []
+        if self._multicast is not None:
+            texts = [t for kind, t in self._multicast.read(timeout) if kind == AUDIT_SECCOMP]
+        elif self._kmsg is not None:
+            texts = [t for t in self._kmsg.read(timeout) if "type=1326" in t]
+        else:
+            time.sleep(timeout)
+        self.records.extend(r for r in map(parse_record, texts) if r is not None)
+
+    def find(self, pid: int, timeout: float = 1.0) -> SeccompRecord | None:
+        """The kill record of ``pid``; waits up to ``timeout`` because kauditd delivers asynchronously."""
+        deadline = time.monotonic() + timeout
+        while True:
+            hit = next((r for r in self.records if r.pid == pid and r.sig), None)
+            remaining = deadline - time.monotonic()
+            if hit is not None or remaining <= 0 or self.channel == "none":
+                return hit
+            self._poll(min(remaining, 0.1))
+
+    def drain(self, timeout: float = 0.2) -> list[SeccompRecord]:
+        """Every record seen so far (after waiting ``timeout`` for late ones)."""
+        self._poll(timeout)
+        return list(self.records)
+
+    def close(self) -> None:
+        for reader in (self._multicast, self._kmsg):
+            if reader is not None:
+                reader.close()
+
+
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    """What one policy does with a syscall: the deciding rule (None = default action)."""
+
+    policy: Policy
+    action: Action
+    rule_index: int | None
+    conditional: bool
+
+
+def decide(policy: Policy, name: str, arch: Arch) -> Verdict:
+    """The action ``policy`` gives ``name`` on ``arch`` when argument conditions are unknown.
+
+    Rules are tried in order (``policy.model``); the first rule without conditions decides. A rule with
+    conditions that would deny is reported as the likely decider, marked conditional.
+    """
+    if arch not in policy.arches:
+        return Verdict(policy, policy.bad_arch_action, None, False)
+    conditional: Verdict | None = None
+    for index, rule in enumerate(policy.rules):
+        if name not in rule.names or (rule.arches is not None and arch not in rule.arches):
+            continue
+        if not rule.args:
+            return conditional or Verdict(policy, rule.action, index, False)
+        if conditional is None and rule.action.kind is not ActionKind.ALLOW:
+            conditional = Verdict(policy, rule.action, index, True)
+    return conditional or Verdict(policy, policy.default_action, None, False)
+
+
+def responsible(policies: list[Policy], record: SeccompRecord) -> Verdict | None:
+    """The installed policy whose verdict matches the action the kernel reported."""
+    arch = record.arch
+    if arch is None:
+        return None
+    verdicts = [decide(p, record.syscall, arch) for p in policies]
+    return next((v for v in verdicts if v.action.kind is record.action_kind), None)
+
+
+def describe_policy(policy: Policy) -> str:
+    source = policy.source
+    if source.startswith("profile:"):
+        return f"profile '{source.split(':', 1)[1]}'"
+    if source == "flags":
+        return "the --drop/--allow flags"
+    return f"policy '{policy.name or source or 'unnamed'}'"
+
+
+def describe_rule(verdict: Verdict) -> str:
+    if verdict.rule_index is None:
+        return f"its default action ({verdict.action})"
+    rule: SyscallRule = verdict.policy.rules[verdict.rule_index]
+    where = f" at {rule.span}" if rule.span else ""
+    note = f" '{rule.comment}'" if rule.comment else ""
+    cond = " when its argument conditions hold" if verdict.conditional else ""
+    return f"rule {verdict.rule_index + 1}{note}{where} ({rule.action}){cond}"
+
+
+def explain_kill(record: SeccompRecord | None, policies: list[Policy], comm: str, pid: int) -> str:
+    """The one-line explanation printed when CMD died of SIGSYS or a seccomp kill (``comm`` unescaped)."""
+    if record is None:
+        return (f"{comm} (pid {pid}) was killed by SIGSYS, but the kernel's SECCOMP audit record was not "
+                f"found (no CAP_AUDIT_READ, or the printk rate limit dropped it); the syscall is unknown")
+    arch = record.arch.value if record.arch else f"arch {record.audit_arch:#x}"
+    head = f"{record.comm} (pid {pid}) was killed: syscall {record.syscall} ({record.nr}, {arch})"
+    verdict = responsible(policies, record)
+    if verdict is None:
+        return f"{head} was denied (code {record.code:#x}) by a filter syswarden did not install"
+    return f"{head} is denied by {describe_policy(verdict.policy)}, {describe_rule(verdict)}"
