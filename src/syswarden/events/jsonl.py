@@ -1,0 +1,402 @@
+"""The JSON Lines replay format (version 1): a recording of threads, fds and events, one JSON object a line.
+
+Layout (documented in ``docs/replay-format.md``)::
+
+    {"syswarden_replay": 1, "hostname": "h"}                                     header, first line
+    {"kind": "thread", "tid": 100, "pid": 100, "comm": "bash", ...}              ThreadInfo field names
+    {"kind": "fd", "tid": 100, "num": 3, "type": "file", "name": "/etc/passwd"}  FdInfo field names + tid
+    {"kind": "event", "num": 1, "ts": 1700000000000000000, "tid": 100, "type": "openat", "res": 3,
+     "params": {"fd": 3, "dirfd": -100, "name": "/etc/shadow", "flags": 1, "mode": 0}}
+
+Param values: JSON ints/strings/lists as is; bytes as ``{"b64": "..."}``; ``SockAddr``/``SockTuple`` as objects
+with their field names. Thread and fd records are the initial snapshot and come before the first event.
+The writer escapes every non-ASCII character, so attacker-chosen names (even undecodable ones, kept as
+surrogate escapes) cannot break a line. The reader reports malformed lines as ``CaptureError`` with
+``file:line:col`` and what was expected; a truncated last line (no newline, not JSON) is kept as a warning.
+"""
+from __future__ import annotations
+
+import base64
+import binascii
+import dataclasses
+import io
+import json
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import IO, Any
+
+from syswarden.errors import CaptureError
+from syswarden.events.event import Event, FdInfo, FdType, SockAddr, SockTuple, ThreadInfo
+from syswarden.events.types import EVENT_NAMES, EVENTS
+from syswarden.spans import Span
+
+VERSION = 1
+_UNSET_ID = 4294967295
+
+_THREAD_FIELDS = {f.name: f for f in dataclasses.fields(ThreadInfo) if f.name not in ("parent", "fds")}
+_FD_FIELDS = {f.name: f for f in dataclasses.fields(FdInfo)}
+_EVENT_KEYS = ("num", "ts", "tid", "type", "dir", "res", "params", "cpu", "pid", "state_only", "source")
+_EVENT_REQUIRED = ("num", "ts", "tid", "type")
+_FD_TYPES = {t.name.lower(): t for t in FdType}
+_SOCKTUPLE_KEYS = {f.name for f in dataclasses.fields(SockTuple)}
+_SOCKADDR_KEYS = {f.name for f in dataclasses.fields(SockAddr)}
+_PARAMS_OF: dict[str, frozenset[str]] = {}
+for (_name, _dir), _spec in EVENTS.items():
+    _PARAMS_OF[_name] = _PARAMS_OF.get(_name, frozenset()) | {p.name for p in _spec.params}
+
+
+@dataclass(frozen=True, slots=True)
+class Header:
+    """The first line of a replay file."""
+
+    version: int
+    hostname: str
+
+
+@dataclass(frozen=True, slots=True)
+class FdRecord:
+    """An fd of thread ``tid`` in the initial snapshot."""
+
+    tid: int
+    fd: FdInfo
+
+
+Record = Header | ThreadInfo | FdRecord | Event
+
+
+# ----------------------------------------------------------------------------------------------- encoding
+
+def encode_value(value: Any) -> Any:
+    """A param value as JSON data: bytes -> {"b64": ...}, SockAddr/SockTuple -> objects, lists recursively."""
+    if isinstance(value, bytes | bytearray):
+        return {"b64": base64.b64encode(bytes(value)).decode("ascii")}
+    if isinstance(value, SockAddr | SockTuple):
+        return dataclasses.asdict(value)
+    if isinstance(value, list | tuple):
+        return [encode_value(v) for v in value]
+    return value
+
+
+def thread_to_json(t: ThreadInfo) -> dict[str, Any]:
+    """A thread record: every ThreadInfo field that differs from its default, plus tid/pid always."""
+    out: dict[str, Any] = {"kind": "thread", "tid": t.tid, "pid": t.pid}
+    for name, f in _THREAD_FIELDS.items():
+        value = getattr(t, name)
+        if name not in out and value != _default(f):
+            out[name] = list(value) if isinstance(value, list) else value
+    return out
+
+
+def fd_to_json(tid: int, fd: FdInfo) -> dict[str, Any]:
+    """An fd record: tid, num, type (lowercased FdType name) and every other non-default FdInfo field."""
+    out: dict[str, Any] = {"kind": "fd", "tid": tid, "num": fd.num, "type": fd.type.name.lower()}
+    for name, f in _FD_FIELDS.items():
+        value = getattr(fd, name)
+        if name not in out and value != _default(f):
+            out[name] = value
+    return out
+
+
+def event_to_json(e: Event) -> dict[str, Any]:
+    """An event record; ``dir``/``cpu``/``pid``/``state_only``/``source`` only when not their defaults."""
+    out: dict[str, Any] = {"kind": "event", "num": e.num, "ts": e.ts, "tid": e.tid, "type": e.type}
+    if e.dir != "<":
+        out["dir"] = e.dir
+    if e.res is not None:
+        out["res"] = e.res
+    out["params"] = {k: encode_value(v) for k, v in e.params.items()}
+    for key, default in (("cpu", 0), ("pid", None), ("state_only", False), ("source", "syscall")):
+        if getattr(e, key) != default:
+            out[key] = getattr(e, key)
+    return out
+
+
+def _default(f: dataclasses.Field[Any]) -> Any:
+    if f.default is not dataclasses.MISSING:
+        return f.default
+    if f.default_factory is not dataclasses.MISSING:
+        return f.default_factory()
+    return dataclasses.MISSING
+
+
+def _dumps(obj: dict[str, Any]) -> str:
+    # ensure_ascii: lone surrogates (undecodable file names) and control characters stay escaped on one line.
+    return json.dumps(obj, ensure_ascii=True, separators=(",", ":"))
+
+
+class JsonlWriter:
+    """Writes a replay file: the header at construction, then thread, fd and event records.
+
+    Args:
+        target: a path or a text stream (not closed by ``close()`` when passed in).
+        hostname: recorded in the header (Falco's ``hostname`` in alerts).
+    """
+
+    def __init__(self, target: str | os.PathLike[str] | IO[str], hostname: str = "") -> None:
+        self._owned = isinstance(target, str | os.PathLike)
+        self._out: IO[str] = open(target, "w", encoding="ascii") if self._owned else target  # type: ignore[arg-type]
+        self._line({"syswarden_replay": VERSION, "hostname": hostname})
+
+    def _line(self, obj: dict[str, Any]) -> None:
+        self._out.write(_dumps(obj) + "\n")
+
+    def write_thread(self, thread: ThreadInfo) -> None:
+        """Write a thread record (without its fds: write those with ``write_fd``)."""
+        self._line(thread_to_json(thread))
+
+    def write_fd(self, tid: int, fd: FdInfo) -> None:
+        """Write an fd record of thread ``tid``."""
+        self._line(fd_to_json(tid, fd))
+
+    def write_event(self, event: Event) -> None:
+        """Write an event record."""
+        self._line(event_to_json(event))
+
+    def close(self) -> None:
+        """Flush, and close the file if this writer opened it."""
+        self._out.flush()
+        if self._owned:
+            self._out.close()
+
+    def __enter__(self) -> JsonlWriter:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+# ----------------------------------------------------------------------------------------------- decoding
+
+class _LineError(Exception):
+    """A problem in one line, before the file name and line number are known."""
+
+    def __init__(self, message: str, col: int = 1) -> None:
+        super().__init__(message)
+        self.col = col
+
+
+def decode_value(value: Any) -> Any:
+    """The inverse of ``encode_value``. Raises _LineError for objects that are none of the known shapes."""
+    if isinstance(value, list):
+        return [decode_value(v) for v in value]
+    if not isinstance(value, dict):
+        return value
+    keys = set(value)
+    if keys == {"b64"}:
+        return _b64(value["b64"])
+    if keys == _SOCKTUPLE_KEYS or keys == _SOCKTUPLE_KEYS - {"l4proto"}:
+        return SockTuple(**value)
+    if {"family"} <= keys <= _SOCKADDR_KEYS:
+        return SockAddr(**value)
+    raise _LineError(f"unknown param object with keys {sorted(keys)}; expected {{\"b64\": ...}}, "
+                     f"a SockAddr {sorted(_SOCKADDR_KEYS)} or a SockTuple {sorted(_SOCKTUPLE_KEYS)}")
+
+
+def _b64(text: Any) -> bytes:
+    if not isinstance(text, str):
+        raise _LineError("\"b64\" must be a base64 string")
+    try:
+        return base64.b64decode(text, validate=True)
+    except binascii.Error as exc:
+        raise _LineError(f"\"b64\" is not valid base64: {exc}") from exc
+
+
+def _check_keys(obj: dict[str, Any], allowed: set[str] | tuple[str, ...], required: tuple[str, ...], what: str) -> None:
+    for key in required:
+        if key not in obj:
+            raise _LineError(f"{what} record lacks required key {key!r}")
+    unknown = sorted(set(obj) - set(allowed) - {"kind"})
+    if unknown:
+        raise _LineError(f"unknown key {unknown[0]!r} in {what} record; expected one of {', '.join(sorted(allowed))}")
+
+
+def _check_type(value: Any, expected: type | tuple[type, ...], key: str, what: str) -> None:
+    if isinstance(value, bool) and expected is int or not isinstance(value, expected):
+        names = " or ".join(t.__name__ for t in (expected if isinstance(expected, tuple) else (expected,)))
+        raise _LineError(f"{what} key {key!r} must be {names}, not {type(value).__name__}")
+
+
+def thread_from_json(obj: dict[str, Any]) -> ThreadInfo:
+    """A ThreadInfo from a thread record (``loginuid`` 4294967295 normalised to -1)."""
+    _check_keys(obj, set(_THREAD_FIELDS), ("tid", "pid"), "thread")
+    kwargs: dict[str, Any] = {}
+    for key, value in obj.items():
+        if key == "kind":
+            continue
+        default = _default(_THREAD_FIELDS[key])
+        _check_type(value, type(default) if default is not dataclasses.MISSING else int, key, "thread")
+        if isinstance(value, list) and not all(isinstance(v, str) for v in value):
+            raise _LineError(f"thread key {key!r} must be a list of strings")
+        kwargs[key] = list(value) if isinstance(value, list) else value
+    if kwargs.get("loginuid") == _UNSET_ID:
+        kwargs["loginuid"] = -1
+    return ThreadInfo(**kwargs)
+
+
+def fd_from_json(obj: dict[str, Any]) -> FdRecord:
+    """An FdRecord from an fd record."""
+    _check_keys(obj, {"tid", *_FD_FIELDS}, ("tid", "num", "type"), "fd")
+    _check_type(obj["tid"], int, "tid", "fd")
+    kind = obj["type"]
+    if kind not in _FD_TYPES:
+        raise _LineError(f"unknown fd type {kind!r}; expected one of {', '.join(_FD_TYPES)}")
+    kwargs: dict[str, Any] = {"type": _FD_TYPES[kind]}
+    for key, value in obj.items():
+        if key in ("kind", "tid", "type"):
+            continue
+        default = _default(_FD_FIELDS[key])
+        _check_type(value, type(default) if default is not dataclasses.MISSING else int, key, "fd")
+        kwargs[key] = value
+    return FdRecord(obj["tid"], FdInfo(**kwargs))
+
+
+def event_from_json(obj: dict[str, Any]) -> Event:
+    """An Event from an event record; the type and parameter names must be in the event table."""
+    _check_keys(obj, _EVENT_KEYS, _EVENT_REQUIRED, "event")
+    for key in ("num", "ts", "tid", "cpu"):
+        if key in obj:
+            _check_type(obj[key], int, key, "event")
+    for key in ("res", "pid"):
+        if obj.get(key) is not None:
+            _check_type(obj[key], int, key, "event")
+    etype = obj["type"]
+    if etype not in EVENT_NAMES:
+        raise _LineError(f"unknown event type {etype!r}; expected a Falco event name (openat, execve, ...)")
+    params = obj.get("params", {})
+    _check_type(params, dict, "params", "event")
+    known = _PARAMS_OF.get(etype, frozenset())
+    for name in params:
+        if name not in known:
+            raise _LineError(f"unknown parameter {name!r} for event {etype!r}; expected one of "
+                             f"{', '.join(sorted(known)) or '(none)'}")
+    direction = obj.get("dir", "<")
+    if direction not in ("<", ">"):
+        raise _LineError(f"event key 'dir' must be \"<\" or \">\", not {direction!r}")
+    return Event(num=obj["num"], ts=obj["ts"], tid=obj["tid"], type=etype, dir=direction, res=obj.get("res"),
+                 params={k: decode_value(v) for k, v in params.items()}, cpu=obj.get("cpu", 0),
+                 pid=obj.get("pid"), state_only=bool(obj.get("state_only", False)),
+                 source=obj.get("source", "syscall"))
+
+
+_DECODERS = {"thread": thread_from_json, "fd": fd_from_json, "event": event_from_json}
+
+
+def _parse_line(text: str) -> dict[str, Any]:
+    try:
+        obj = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise _LineError(f"expected a JSON object: {exc.msg}", exc.colno) from exc
+    if not isinstance(obj, dict):
+        raise _LineError(f"expected a JSON object, got {type(obj).__name__}")
+    return obj
+
+
+def _header(obj: dict[str, Any]) -> Header:
+    version = obj.get("syswarden_replay")
+    if version is None:
+        raise _LineError('expected a header {"syswarden_replay": 1, "hostname": ...} as the first line')
+    if version != VERSION:
+        raise _LineError(f"unsupported replay version {version!r}; this syswarden reads version {VERSION}")
+    hostname = obj.get("hostname", "")
+    _check_type(hostname, str, "hostname", "header")
+    return Header(VERSION, hostname)
+
+
+def _record(obj: dict[str, Any]) -> Record:
+    kind = obj.get("kind")
+    decoder = _DECODERS.get(kind) if isinstance(kind, str) else None
+    if decoder is None:
+        raise _LineError(f"unknown record kind {kind!r}; expected \"thread\", \"fd\" or \"event\"")
+    return decoder(obj)
+
+
+class JsonlReader:
+    """Reads a replay file record by record. Iterating yields ``ThreadInfo``, ``FdRecord`` and ``Event``.
+
+    Args:
+        source: a path or a text stream; ``name`` names it in errors when it is a stream.
+
+    Raises:
+        CaptureError: at ``file:line:col`` for a missing/unsupported header or a malformed line. A truncated last
+            line is not raised: it is appended to ``warnings`` after everything before it has been yielded.
+    """
+
+    def __init__(self, source: str | os.PathLike[str] | IO[str], name: str | None = None) -> None:
+        self.name = name or (os.fspath(source) if isinstance(source, str | os.PathLike) else "<stream>")
+        self._owned = isinstance(source, str | os.PathLike)
+        self.warnings: list[CaptureError] = []
+        try:
+            self._in: IO[str] = (open(source, encoding="utf-8", errors="surrogateescape", newline="\n")  # type: ignore[arg-type]
+                                 if self._owned else source)
+        except OSError as exc:
+            raise CaptureError(f"{self.name}: cannot open replay file: {exc.strerror}") from exc
+        self.lineno = 0
+        self.header = self._read_header()
+
+    def _error(self, err: _LineError) -> CaptureError:
+        return CaptureError(str(err), span=Span(self.name, self.lineno, err.col))
+
+    def _read_header(self) -> Header:
+        for text in self._in:
+            self.lineno += 1
+            if text.strip():
+                try:
+                    return _header(_parse_line(text))
+                except _LineError as err:
+                    raise self._error(err) from None
+        raise CaptureError('empty file; expected a header {"syswarden_replay": 1, "hostname": ...}',
+                           span=Span(self.name, max(self.lineno, 1), 1))
+
+    def __iter__(self) -> Iterator[Record]:
+        for text in self._in:
+            self.lineno += 1
+            if not text.strip():
+                continue
+            try:
+                yield _record(_parse_line(text))
+            except _LineError as err:
+                # Only the last line of a file can lack its newline: a recorder killed mid-write.
+                if not text.endswith("\n"):
+                    self.warnings.append(CaptureError(
+                        f"truncated last line ({len(text)} characters, no newline) ignored: {err}",
+                        span=Span(self.name, self.lineno, err.col)))
+                    return
+                raise self._error(err) from None
+
+    def close(self) -> None:
+        """Close the file if this reader opened it."""
+        if self._owned:
+            self._in.close()
+
+    def __enter__(self) -> JsonlReader:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def read_jsonl(source: str | os.PathLike[str] | IO[str]) -> tuple[Header, list[Record], list[CaptureError]]:
+    """Read a whole replay file: its header, every record, and the warnings (a truncated last line)."""
+    with JsonlReader(source) as reader:
+        records = list(reader)
+        return reader.header, records, reader.warnings
+
+
+def dumps_records(records: list[Record], hostname: str = "") -> str:
+    """A whole replay file as text (handy for tests and small recordings)."""
+    buf = io.StringIO()
+    writer = JsonlWriter(buf, hostname)
+    for rec in records:
+        if isinstance(rec, ThreadInfo):
+            writer.write_thread(rec)
+        elif isinstance(rec, FdRecord):
+            writer.write_fd(rec.tid, rec.fd)
+        elif isinstance(rec, Event):
+            writer.write_event(rec)
+    return buf.getvalue()
+
+
+__all__ = ["VERSION", "Header", "FdRecord", "Record", "JsonlWriter", "JsonlReader", "read_jsonl", "dumps_records",
+           "encode_value", "decode_value", "thread_to_json", "fd_to_json", "event_to_json", "thread_from_json",
+           "fd_from_json", "event_from_json"]
