@@ -1,0 +1,497 @@
+"""The scap container: pcapng-like blocks of a sysdig/Falco capture file, parsed into plain records.
+
+A capture is a sequence of blocks ``u32 type, u32 total_length, body, padding, u32 total_length``. The first is
+the section header (byte-order magic, version); then machine info, process list, fd lists, interface and user
+lists; then event blocks. Block layouts changed over the years (process list V1..V9, fd list V2 with per-entry
+lengths, event blocks with and without ``nparams`` and with dump flags); this module knows every variant found in
+real captures and turns each block into a record. It does not interpret event parameters (``event_codes``) nor
+build ``Event``s (``reader``). Every error names the byte offset of the damaged block.
+"""
+from __future__ import annotations
+
+import enum
+import struct
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+from syswarden.errors import CaptureError
+
+SHB_MAGIC = 0x1A2B3C4D
+SCAP_DF_STATE_ONLY = 1          # dump flag: the event feeds state but never reaches the user
+MAX_EVENT_BLOCK = 64 * 1024     # non-"large" event blocks are bounded by libscap's read buffer
+
+
+class BlockType(enum.IntEnum):
+    """Block type ids. The ``*_INT`` ids are pre-release numbers libscap still accepts."""
+
+    SHB = 0x0A0D0D0A
+    MI = 0x201
+    MI_INT = 0x8002ABCD
+    PL_V1 = 0x202
+    PL_V1_INT = 0x8000ABCD
+    PL_V2 = 0x207
+    PL_V2_INT = 0x8013ABCD
+    PL_V3 = 0x209
+    PL_V3_INT = 0x8014ABCD
+    PL_V4 = 0x210
+    PL_V5 = 0x211
+    PL_V6 = 0x212
+    PL_V7 = 0x213
+    PL_V8 = 0x214
+    PL_V9 = 0x215
+    FDL = 0x203
+    FDL_INT = 0x8001ABCD
+    FDL_V2 = 0x218
+    EV = 0x204
+    EV_INT = 0x8010ABCD
+    EV_V2 = 0x216
+    EV_V2_LARGE = 0x221
+    EVF = 0x208
+    EVF_V2 = 0x217
+    EVF_V2_LARGE = 0x222
+    IL = 0x205
+    IL_INT = 0x8011ABCD
+    IL_V2 = 0x219
+    UL = 0x206
+    UL_INT = 0x8012ABCD
+    UL_V2 = 0x220
+
+
+# process-list version of each PL block id (the layouts only ever grew)
+PL_VERSION = {
+    BlockType.PL_V1: 1, BlockType.PL_V1_INT: 1, BlockType.PL_V2: 2, BlockType.PL_V2_INT: 2,
+    BlockType.PL_V3: 3, BlockType.PL_V3_INT: 3, BlockType.PL_V4: 4, BlockType.PL_V5: 5,
+    BlockType.PL_V6: 6, BlockType.PL_V7: 7, BlockType.PL_V8: 8, BlockType.PL_V9: 9,
+}
+EVENT_BLOCKS = frozenset({BlockType.EV, BlockType.EV_INT, BlockType.EV_V2, BlockType.EV_V2_LARGE,
+                          BlockType.EVF, BlockType.EVF_V2, BlockType.EVF_V2_LARGE})
+FLAGGED_EVENT_BLOCKS = frozenset({BlockType.EVF, BlockType.EVF_V2, BlockType.EVF_V2_LARGE})
+V1_EVENT_BLOCKS = frozenset({BlockType.EV, BlockType.EV_INT, BlockType.EVF})
+LARGE_EVENT_BLOCKS = frozenset({BlockType.EV_V2_LARGE, BlockType.EVF_V2_LARGE})
+FDL_BLOCKS = frozenset({BlockType.FDL, BlockType.FDL_INT, BlockType.FDL_V2})
+UL_BLOCKS = frozenset({BlockType.UL, BlockType.UL_INT, BlockType.UL_V2})
+IL_BLOCKS = frozenset({BlockType.IL, BlockType.IL_INT, BlockType.IL_V2})
+MI_BLOCKS = frozenset({BlockType.MI, BlockType.MI_INT})
+
+
+@dataclass(frozen=True, slots=True)
+class Block:
+    """One block: its type id, the file offset of its header, and its body (without header and trailer)."""
+
+    type: int
+    offset: int
+    body: memoryview
+
+
+@dataclass(frozen=True, slots=True)
+class SectionHeader:
+    major: int
+    minor: int
+
+
+@dataclass(frozen=True, slots=True)
+class MachineInfo:
+    num_cpus: int
+    memory_size: int
+    max_pid: int
+    hostname: str
+    boot_ts: int = 0
+
+
+@dataclass(slots=True)
+class ProcRecord:
+    """One process-list entry (libscap's ``scap_threadinfo`` as written on disk)."""
+
+    tid: int
+    pid: int
+    ptid: int
+    comm: str
+    exe: str
+    args: list[str]
+    cwd: str
+    fdlimit: int
+    flags: int
+    uid: int
+    gid: int
+    sid: int = -1
+    vpgid: int = -1
+    exepath: str = ""
+    env: list[str] = field(default_factory=list)
+    vtid: int = -1
+    vpid: int = -1
+    cgroups: list[str] = field(default_factory=list)
+    root: str = ""
+    pidns_init_start_ts: int = 0
+    tty: int = 0
+    loginuid: int = 0xFFFFFFFF
+    exe_writable: bool = False
+    cap_inheritable: int = 0
+    cap_permitted: int = 0
+    cap_effective: int = 0
+    exe_upper_layer: bool = False
+    exe_ino: int = 0
+    exe_ino_ctime: int = 0
+    exe_ino_mtime: int = 0
+    exe_from_memfd: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class FdRecord:
+    """One fd-list entry. ``kind`` is libscap's ``scap_fd_type`` number; address fields are raw."""
+
+    tid: int
+    fd: int
+    ino: int
+    kind: int
+    name: str = ""
+    flags: int = 0
+    dev: int = 0
+    sip: bytes = b""
+    dip: bytes = b""
+    sport: int = 0
+    dport: int = 0
+    l4proto: int = 0
+    unix_source: int = 0
+    unix_dest: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class UserRecord:
+    uid: int
+    gid: int
+    name: str
+    home: str = ""
+    shell: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class GroupRecord:
+    gid: int
+    name: str
+
+
+@dataclass(frozen=True, slots=True)
+class RawEvent:
+    """An event block decoded down to its parameter byte strings (``params`` in wire order)."""
+
+    offset: int
+    cpu: int
+    flags: int
+    ts: int
+    tid: int
+    code: int
+    params: list[bytes]
+
+
+_HDR = struct.Struct("<II")
+
+
+def iter_blocks(data: bytes | memoryview, name: str, start: int = 0) -> Iterator[Block]:
+    """Split ``data`` into blocks, checking each header against its trailer.
+
+    Raises:
+        CaptureError: at the first truncated or inconsistent block, naming its byte offset.
+    """
+    view = memoryview(data)
+    end = len(view)
+    off = start
+    while off < end:
+        if end - off < 8:
+            raise CaptureError(f"{name}: truncated block header at byte offset {off} "
+                               f"({end - off} bytes left, expected 8)")
+        btype, total = _HDR.unpack_from(view, off)
+        if total < 12 or total % 4:
+            raise CaptureError(f"{name}: corrupt block at byte offset {off}: length {total} "
+                               f"(expected a multiple of 4, at least 12)")
+        if off + total > end:
+            raise CaptureError(f"{name}: truncated block at byte offset {off}: block of {total} bytes "
+                               f"but only {end - off} bytes left in the file")
+        (trailer,) = struct.unpack_from("<I", view, off + total - 4)
+        if trailer != total:
+            raise CaptureError(f"{name}: corrupt block at byte offset {off}: header length {total} "
+                               f"but trailer length {trailer}")
+        yield Block(btype, off, view[off + 8: off + total - 4])
+        off += total
+
+
+def parse_section_header(block: Block, name: str) -> SectionHeader:
+    """Check the byte-order magic and the major version of the SHB."""
+    if block.type != BlockType.SHB or len(block.body) < 16:
+        raise CaptureError(f"{name}: not a scap capture: expected a section header block at byte offset "
+                           f"{block.offset}, found block type 0x{block.type:x}")
+    magic, major, minor = struct.unpack_from("<IHH", block.body, 0)
+    if magic != SHB_MAGIC:
+        raise CaptureError(f"{name}: unsupported byte order magic 0x{magic:08x} at byte offset "
+                           f"{block.offset} (expected 0x{SHB_MAGIC:08x}, little-endian)")
+    if major != 1:
+        raise CaptureError(f"{name}: unsupported scap version {major}.{minor} (expected 1.x)")
+    return SectionHeader(major, minor)
+
+
+def parse_machine_info(block: Block) -> MachineInfo:
+    b = block.body
+    cpus, mem, maxpid = struct.unpack_from("<IQQ", b, 0)
+    host = bytes(b[20:148]).split(b"\0", 1)[0].decode("utf-8", "replace")
+    boot = struct.unpack_from("<Q", b, 148)[0] if len(b) >= 156 else 0
+    return MachineInfo(cpus, mem, maxpid, host, boot)
+
+
+class _Cursor:
+    """Sequential little-endian reads in one block body; running past the end raises CaptureError."""
+
+    __slots__ = ("buf", "pos", "block", "name")
+
+    def __init__(self, block: Block, name: str, pos: int = 0) -> None:
+        self.buf = block.body
+        self.pos = pos
+        self.block = block
+        self.name = name
+
+    def take(self, fmt: str) -> int:
+        size = struct.calcsize(fmt)
+        if self.pos + size > len(self.buf):
+            self.fail(f"entry runs past the end of the block (need {size} bytes at body offset {self.pos})")
+        (value,) = struct.unpack_from(fmt, self.buf, self.pos)
+        self.pos += size
+        return int(value)
+
+    def raw(self, size: int) -> bytes:
+        if self.pos + size > len(self.buf):
+            self.fail(f"entry runs past the end of the block (need {size} bytes at body offset {self.pos})")
+        out = bytes(self.buf[self.pos: self.pos + size])
+        self.pos += size
+        return out
+
+    def string(self) -> str:
+        return _text(self.raw(self.take("<H")))
+
+    def strings(self) -> list[str]:
+        return split_nul(self.raw(self.take("<H")))
+
+    def left(self) -> int:
+        return len(self.buf) - self.pos
+
+    def fail(self, what: str) -> None:
+        raise CaptureError(f"{self.name}: corrupt block 0x{self.block.type:x} at byte offset "
+                           f"{self.block.offset}: {what}")
+
+
+def _text(raw: bytes) -> str:
+    return raw.split(b"\0", 1)[0].decode("utf-8", "replace")
+
+
+def split_nul(raw: bytes) -> list[str]:
+    """A NUL-separated string list (argv, env, cgroups) as libscap stores it."""
+    if not raw:
+        return []
+    if raw.endswith(b"\0"):
+        raw = raw[:-1]
+    return [p.decode("utf-8", "replace") for p in raw.split(b"\0")]
+
+
+def parse_proclist(block: Block, name: str) -> list[ProcRecord]:
+    """All entries of a process-list block, whatever its version."""
+    version = PL_VERSION[BlockType(block.type)]
+    cur = _Cursor(block, name)
+    out = []
+    while cur.left() >= 4:
+        out.append(_proc_entry(cur, version))
+    return out
+
+
+def _proc_entry(cur: _Cursor, v: int) -> ProcRecord:
+    start = cur.pos
+    sub_len = cur.take("<I") if v >= 9 else 0
+    tid, pid, ptid = cur.take("<q"), cur.take("<q"), cur.take("<q")
+    sid = cur.take("<q") if v >= 6 else -1
+    vpgid = cur.take("<q") if v >= 8 else -1
+    comm, exe = cur.string(), cur.string()
+    exepath = cur.string() if v >= 7 else ""
+    args = cur.strings()
+    cwd = cur.string()
+    rec = ProcRecord(tid, pid, ptid, comm, exe, args, cwd, cur.take("<Q"), cur.take("<I"),
+                     cur.take("<I"), cur.take("<I"), sid=sid, vpgid=vpgid, exepath=exepath)
+    if v >= 2:
+        cur.raw(3 * 4 + 2 * 8)          # vmsize, vmrss, vmswap, pfmajor, pfminor: not modelled
+    if v >= 3:
+        rec.env = cur.strings()
+    if v >= 4:
+        rec.vtid, rec.vpid = cur.take("<q"), cur.take("<q")
+        rec.cgroups = cur.strings()
+    if v >= 5:
+        rec.root = cur.string()
+    if sub_len:
+        _proc_tail(cur, rec, start + sub_len)
+        if cur.pos > start + sub_len:
+            cur.fail(f"process entry longer than its length {sub_len}")
+        cur.pos = start + sub_len
+    return rec
+
+
+def _proc_tail(cur: _Cursor, rec: ProcRecord, end: int) -> None:
+    """Fields appended after V9 was frozen: present only when the entry's length leaves room for them."""
+
+    def fits(size: int) -> bool:
+        return cur.pos + size <= end
+
+    # libs 0.10 inserted pidns_init_start_ts and tty before loginuid; older writers end within 29 bytes
+    if end - cur.pos > 29:
+        if fits(8):
+            rec.pidns_init_start_ts = cur.take("<Q")
+        if fits(4):
+            rec.tty = cur.take("<I")
+    for attr, fmt in (("loginuid", "<I"), ("exe_writable", "<B"), ("cap_inheritable", "<Q"),
+                      ("cap_permitted", "<Q"), ("cap_effective", "<Q"), ("exe_upper_layer", "<B"),
+                      ("exe_ino", "<Q"), ("exe_ino_ctime", "<Q"), ("exe_ino_mtime", "<Q"),
+                      ("exe_from_memfd", "<B")):
+        if not fits(struct.calcsize(fmt)):
+            return
+        value = cur.take(fmt)
+        setattr(rec, attr, bool(value) if fmt == "<B" else value)
+
+
+# scap_fd_type kinds whose payload is just a name
+_NAME_ONLY_FD_KINDS = frozenset({1, 2, 7, 9, 10, 11, 12, 13, 14, 15, 17, 18, 19, 20, 21})
+
+
+def parse_fdlist(block: Block, name: str) -> list[FdRecord]:
+    """All fd entries of one thread's fd-list block."""
+    cur = _Cursor(block, name)
+    tid = cur.take("<q")
+    v2 = block.type == BlockType.FDL_V2
+    out = []
+    while cur.left() >= 4:
+        out.append(_fd_entry(cur, tid, v2))
+    return out
+
+
+def _fd_entry(cur: _Cursor, tid: int, v2: bool) -> FdRecord:
+    start = cur.pos
+    sub_len = cur.take("<I") if v2 else 0
+    fd, ino, kind = cur.take("<q"), cur.take("<Q"), cur.take("<B")
+    rec = _fd_payload(cur, tid, fd, ino, kind, start + sub_len if sub_len else 0)
+    if sub_len:
+        if cur.pos > start + sub_len:
+            cur.fail(f"fd entry longer than its length {sub_len}")
+        cur.pos = start + sub_len
+    return rec
+
+
+def _fd_payload(cur: _Cursor, tid: int, fd: int, ino: int, kind: int, end: int) -> FdRecord:
+    if kind == 3:      # IPv4 socket
+        sip, dip = cur.raw(4), cur.raw(4)
+        sport, dport, proto = cur.take("<H"), cur.take("<H"), cur.take("<B")
+        return FdRecord(tid, fd, ino, kind, sip=sip, dip=dip, sport=sport, dport=dport, l4proto=proto)
+    if kind == 5:      # IPv4 server socket
+        ip, port, proto = cur.raw(4), cur.take("<H"), cur.take("<B")
+        return FdRecord(tid, fd, ino, kind, sip=ip, sport=port, l4proto=proto)
+    if kind == 4:      # IPv6 socket
+        sip, dip = cur.raw(16), cur.raw(16)
+        sport, dport, proto = cur.take("<H"), cur.take("<H"), cur.take("<B")
+        return FdRecord(tid, fd, ino, kind, sip=sip, dip=dip, sport=sport, dport=dport, l4proto=proto)
+    if kind == 6:      # IPv6 server socket
+        ip, port, proto = cur.raw(16), cur.take("<H"), cur.take("<B")
+        return FdRecord(tid, fd, ino, kind, sip=ip, sport=port, l4proto=proto)
+    if kind == 8:      # unix socket
+        src, dst = cur.take("<Q"), cur.take("<Q")
+        return FdRecord(tid, fd, ino, kind, name=cur.string(), unix_source=src, unix_dest=dst)
+    if kind == 16:     # file with open flags (and, when room is left, the device)
+        flags = cur.take("<I")
+        fname = cur.string()
+        dev = cur.take("<I") if end and cur.pos + 4 <= end else 0
+        return FdRecord(tid, fd, ino, kind, name=fname, flags=flags, dev=dev)
+    if kind in _NAME_ONLY_FD_KINDS:
+        return FdRecord(tid, fd, ino, kind, name=cur.string())
+    return FdRecord(tid, fd, ino, 10, name=f"unknown-type:[{kind}]")
+
+
+def parse_userlist(block: Block, name: str) -> tuple[list[UserRecord], list[GroupRecord]]:
+    """Users and groups of a user-list block."""
+    cur = _Cursor(block, name)
+    v2 = block.type == BlockType.UL_V2
+    users: list[UserRecord] = []
+    groups: list[GroupRecord] = []
+    while cur.left() >= 4:
+        start = cur.pos
+        sub_len = cur.take("<I") if v2 else 0
+        if cur.take("<B") == 0:        # USERBLOCK_TYPE_USER
+            uid, gid = cur.take("<I"), cur.take("<I")
+            users.append(UserRecord(uid, gid, cur.string(), cur.string(), cur.string()))
+        else:
+            gid = cur.take("<I")
+            groups.append(GroupRecord(gid, cur.string()))
+        if sub_len:
+            cur.pos = start + sub_len
+    return users, groups
+
+
+_EVT_V2 = struct.Struct("<QQIHI")
+_EVT_V1 = struct.Struct("<QQIH")
+
+
+def parse_event(block: Block, name: str, nparams_of: dict[int, int], large_codes: frozenset[int]) -> RawEvent:
+    """Decode an event block to its header and parameter byte strings.
+
+    ``nparams_of`` gives the parameter count of each code in the current event table: V1 blocks do not store
+    it, and libscap infers it as the largest count whose lengths add up exactly to the event length.
+    """
+    b = block.body
+    btype = block.type
+    flagged = btype in FLAGGED_EVENT_BLOCKS
+    pos = 6 if flagged else 2
+    if len(b) < pos + _EVT_V1.size:
+        raise CaptureError(f"{name}: corrupt event block at byte offset {block.offset}: "
+                           f"{len(b)} bytes is shorter than an event header")
+    cpu = b[0] | (b[1] << 8)
+    flags = struct.unpack_from("<I", b, 2)[0] if flagged else 0
+    if btype in V1_EVENT_BLOCKS:
+        ts, tid, length, code = _EVT_V1.unpack_from(b, pos)
+        nparams = -1
+        hdr = pos + _EVT_V1.size
+        length += 4       # the V1 header is 4 bytes shorter; count as if it were V2
+    else:
+        ts, tid, length, code, nparams = _EVT_V2.unpack_from(b, pos)
+        hdr = pos + _EVT_V2.size
+    end = pos + length - (4 if nparams < 0 else 0)
+    if end > len(b) or length < _EVT_V2.size:
+        raise CaptureError(f"{name}: corrupt event block at byte offset {block.offset}: event length "
+                           f"{length} does not fit in the block body of {len(b)} bytes")
+    width = 4 if code in large_codes else 2
+    if nparams < 0:
+        nparams = _infer_nparams(b, hdr, end, nparams_of.get(code, 0))
+        if nparams < 0:
+            raise CaptureError(f"{name}: corrupt event block at byte offset {block.offset}: "
+                               f"parameter lengths do not add up to the event length {length - 4}")
+    params = _split_params(b, hdr, end, nparams, width)
+    if params is None:
+        raise CaptureError(f"{name}: corrupt event block at byte offset {block.offset}: "
+                           f"{nparams} parameters do not fit in the event length {length}")
+    return RawEvent(block.offset, cpu, flags, ts, tid, code, params)
+
+
+def _split_params(b: memoryview, hdr: int, end: int, nparams: int, width: int) -> list[bytes] | None:
+    data = hdr + nparams * width
+    if data > end:
+        return None
+    fmt = "<%d%s" % (nparams, "I" if width == 4 else "H")
+    lens = struct.unpack_from(fmt, b, hdr)
+    out = []
+    for n in lens:
+        if data + n > end:
+            return None
+        out.append(bytes(b[data: data + n]))
+        data += n
+    return out
+
+
+def _infer_nparams(b: memoryview, hdr: int, end: int, maximum: int) -> int:
+    for n in range(maximum, -1, -1):
+        data = hdr + 2 * n
+        if data > end:
+            continue
+        total = data + sum(struct.unpack_from("<%dH" % n, b, hdr))
+        if total == end:
+            return n
+        if total < end:
+            return -1
+    return -1

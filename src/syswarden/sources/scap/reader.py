@@ -1,0 +1,285 @@
+"""``ScapSource``: a sysdig/Falco capture file (``.scap``, optionally gzipped) as a syswarden event source.
+
+The metadata blocks at the top of the file (process list, fd lists, users) become the ``ThreadInfo`` seed that
+``initial_threads()`` hands to state, as ``/proc`` does for a live source. Event blocks become ``Event``s named and
+parametrised as in ``syswarden.events.types``. Old captures hold enter *and* exit events: both are emitted (so
+``evt.dir`` works as in Falco), and an exit event missing parameters that newer drivers put on the exit (``fd`` of
+``read``...) gets them from the thread's pending enter event, so both generations give the same fields.
+Internal events (procinfo, drop ...) and events flagged ``SCAP_DF_STATE_ONLY`` are emitted with
+``state_only=True``: they count in ``evt.num`` and feed state but never reach rules.
+
+A damaged file stops at the damage: every event before it is delivered, ``stats.skipped`` counts what was lost,
+and ``error`` holds a ``CaptureError`` naming the byte offset (raised after the last good event unless the
+source was opened with ``options={"on_error": "stop"}``).
+"""
+from __future__ import annotations
+
+import gzip
+import ipaddress
+import zlib
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from functools import cache
+from importlib import resources
+from typing import Any
+
+from syswarden.errors import CaptureError
+from syswarden.events.event import Event, FdInfo, FdType, ThreadInfo
+from syswarden.events.types import FLAG_TABLES, FlagTable, event_spec
+from syswarden.sources.base import SourceConfig, SourceStats
+from syswarden.sources.scap import blocks as B
+from syswarden.sources.scap import event_codes as EC
+
+# scap_fd_type -> our FdType
+_FD_KINDS = {
+    1: FdType.FILE, 16: FdType.FILE, 2: FdType.DIRECTORY, 3: FdType.IPV4, 5: FdType.IPV4, 4: FdType.IPV6,
+    6: FdType.IPV6, 7: FdType.PIPE, 8: FdType.UNIX, 9: FdType.EVENT, 11: FdType.SIGNALFD, 12: FdType.EVENTPOLL,
+    13: FdType.INOTIFY, 14: FdType.TIMERFD, 15: FdType.NETLINK, 17: FdType.BPF, 18: FdType.USERFAULTFD,
+    19: FdType.IO_URING, 20: FdType.MEMFD, 21: FdType.PIDFD,
+}
+_RES_WIRE_TYPES = frozenset({"errno", "fd", "pid"})
+GENERIC_NAME = "syscall"
+
+
+@cache
+def syscall_names() -> dict[int, str]:
+    """libs' ``PPM_SC_*`` syscall ids (the ``ID`` parameter of generic events) -> syscall name."""
+    text = resources.files("syswarden.sources.scap").joinpath("data/ppm_sc.tsv").read_text()
+    return {int(a): b for a, b in (line.split("\t") for line in text.splitlines())}
+
+
+@dataclass(slots=True)
+class CaptureMeta:
+    """What the metadata blocks of a capture say besides threads."""
+
+    version: str = ""
+    hostname: str = ""
+    num_cpus: int = 0
+    users: dict[int, str] = field(default_factory=dict)
+    groups: dict[int, str] = field(default_factory=dict)
+
+
+def load_bytes(path: str) -> bytes:
+    """The raw capture bytes, gunzipped when the file starts with the gzip magic.
+
+    Raises:
+        CaptureError: the file cannot be read. A truncated gzip stream keeps what could be inflated.
+    """
+    try:
+        with open(path, "rb") as fh:
+            data = fh.read()
+    except OSError as exc:
+        raise CaptureError(f"{path}: cannot read capture: {exc.strerror or exc}") from exc
+    if data[:2] != b"\x1f\x8b":
+        return data
+    try:
+        return gzip.decompress(data)
+    except (EOFError, OSError, zlib.error):
+        # keep whatever inflates; the block parser then reports the damage with its offset
+        return zlib.decompressobj(wbits=31).decompress(data)
+
+
+class ScapSource:
+    """Events of one capture file, with the thread/fd tables it carries (``Source`` protocol)."""
+
+    def __init__(self, config: SourceConfig) -> None:
+        if not config.path:
+            raise CaptureError("the scap source needs a capture file path")
+        self.path = config.path
+        self.stats = SourceStats()
+        self.meta = CaptureMeta()
+        self.error: CaptureError | None = None
+        self._raise = config.options.get("on_error", "raise") != "stop"
+        self._data = load_bytes(self.path)
+        self._threads: dict[int, ThreadInfo] = {}
+        self._first_event = self._read_metadata()
+
+    # -- metadata -------------------------------------------------------------------------------------------
+
+    def _read_metadata(self) -> int:
+        """Parse the blocks before the first event block; return the offset where events start."""
+        if self._data[:4] and self._data[:4] != B.BlockType.SHB.to_bytes(4, "little"):
+            raise CaptureError(f"{self.path}: not a scap capture: expected a section header block at byte "
+                               f"offset 0, found bytes {self._data[:4].hex()}")
+        blocks = B.iter_blocks(self._data, self.path)
+        try:
+            shb = next(blocks)
+        except StopIteration:
+            raise CaptureError(f"{self.path}: empty capture file (expected a section header block)") from None
+        hdr = B.parse_section_header(shb, self.path)
+        self.meta.version = f"{hdr.major}.{hdr.minor}"
+        offset = shb.offset + len(shb.body) + 12
+        try:
+            for block in blocks:
+                if block.type in B.EVENT_BLOCKS:
+                    return block.offset
+                self._metadata_block(block)
+                offset = block.offset + len(block.body) + 12
+        except CaptureError as err:
+            self._fail(err)
+        return offset
+
+    def _metadata_block(self, block: B.Block) -> None:
+        if block.type in B.PL_VERSION:
+            for rec in B.parse_proclist(block, self.path):
+                self._threads[rec.tid] = thread_from_record(rec)
+        elif block.type in B.FDL_BLOCKS:
+            for fd in B.parse_fdlist(block, self.path):
+                thread = self._threads.get(fd.tid)
+                if thread is not None:
+                    thread.fds[fd.fd] = fdinfo_from_record(fd)
+        elif block.type in B.UL_BLOCKS:
+            users, groups = B.parse_userlist(block, self.path)
+            self.meta.users.update((u.uid, u.name) for u in users)
+            self.meta.groups.update((g.gid, g.name) for g in groups)
+        elif block.type in B.MI_BLOCKS:
+            mi = B.parse_machine_info(block)
+            self.meta.hostname, self.meta.num_cpus = mi.hostname, mi.num_cpus
+        # interface lists and unknown blocks carry nothing the event model uses: skipped as libscap does
+
+    def _fail(self, err: CaptureError) -> None:
+        self.error = err
+        self.stats.skipped += 1
+        if self._raise:
+            raise err
+
+    # -- Source protocol ------------------------------------------------------------------------------------
+
+    def initial_threads(self) -> Iterator[ThreadInfo]:
+        return iter(list(self._threads.values()))
+
+    def events(self) -> Iterator[Event]:
+        """Every event of the file in order, numbered from 1 (state-only ones included)."""
+        if self.error is not None:      # the metadata was already damaged: nothing more to read
+            return
+        decoder = EventDecoder()
+        table = EC.table()
+        nparams, large = EC.nparams_by_code(), EC.large_codes()
+        try:
+            for block in B.iter_blocks(self._data, self.path, self._first_event):
+                if block.type not in B.EVENT_BLOCKS:
+                    self._metadata_block(block)
+                    continue
+                raw = B.parse_event(block, self.path, nparams, large)
+                code = table.get(raw.code)
+                if code is None or code.name == "NA":
+                    self.stats.skipped += 1      # a newer libs' event: libscap skips it too
+                    continue
+                self.stats.events += 1
+                yield decoder.decode(raw, code, self.stats.events)
+        except CaptureError as err:
+            self._fail(err)
+
+    def close(self) -> None:
+        self._data = b""
+
+
+class EventDecoder:
+    """Raw event -> ``Event``; keeps each thread's pending enter parameters to complete old exit events."""
+
+    __slots__ = ("_pending", "_started")
+
+    def __init__(self) -> None:
+        self._pending: dict[int, tuple[str, dict[str, Any]]] = {}
+        self._started = False      # seen an event other than the leading container records
+
+    def decode(self, raw: B.RawEvent, code: EC.EventCode, num: int) -> Event:
+        params = {name: EC.decode_value(wire, value, name) for (name, wire), value in zip(code.params, raw.params)}
+        for pname, flags in linux_flag_tables(code.code):
+            value = params.get(pname)
+            if isinstance(value, int):
+                params[pname] = flags.from_falco(value)
+        name = code.name
+        if name == GENERIC_NAME:
+            # id 0 is libs' PPM_SC_UNKNOWN: a syscall the driver had no id for, printed "<unknown>"
+            name = syscall_names().get(int(params.get("ID", 0)) or -1, "<unknown>")
+        res = None
+        if code.dir == ">":
+            self._pending[raw.tid] = (name, params)
+        else:
+            pending = self._pending.pop(raw.tid, None)
+            if pending is not None and pending[0] == name and len(raw.params) < len(code.params):
+                for key, value in pending[1].items():
+                    params.setdefault(key, value)
+            if code.params and code.params[0][1] in _RES_WIRE_TYPES and raw.params:
+                res = params[code.params[0][0]]
+        # container records at the head of a file describe containers that already exist: libsinsp consumes
+        # them while opening the file (as initial state), so they never reach the user
+        leading = name == "container" and not self._started
+        self._started = self._started or not leading
+        state_only = leading or code.internal or bool(raw.flags & B.SCAP_DF_STATE_ONLY)
+        tid = raw.tid if raw.tid < (1 << 63) else raw.tid - (1 << 64)
+        return Event(num=num, ts=raw.ts, type=name, tid=tid, params=params, dir=code.dir, res=res,
+                     cpu=raw.cpu, state_only=state_only, source="syscall")
+
+
+@cache
+def linux_flag_tables(code: int) -> tuple[tuple[str, FlagTable], ...]:
+    """Parameters of ``code`` stored in Falco's ``PPM_*`` encoding that events carry as Linux values."""
+    info = EC.lookup(code)
+    spec = event_spec(info.name, info.dir) if info else None
+    if spec is None:
+        return ()
+    out = []
+    for p in spec.params:
+        if p.table and p.table in FLAG_TABLES and FLAG_TABLES[p.table].has_linux:
+            out.append((p.name, FLAG_TABLES[p.table]))
+    return tuple(out)
+
+
+def _uid(value: int) -> int:
+    return -1 if value in (0xFFFFFFFF, -1) else value
+
+
+def thread_from_record(rec: B.ProcRecord) -> ThreadInfo:
+    """A process-list entry as the ``ThreadInfo`` state starts from."""
+    return ThreadInfo(
+        tid=rec.tid, pid=rec.pid, ptid=rec.ptid, comm=rec.comm, exe=rec.exe, exepath=rec.exepath or "",
+        args=list(rec.args), env=list(rec.env), cwd=rec.cwd, uid=_uid(rec.uid), gid=_uid(rec.gid),
+        euid=_uid(rec.uid), egid=_uid(rec.gid), loginuid=_uid(rec.loginuid), tty=rec.tty,
+        sid=rec.sid, vpid=rec.vpid, vtid=rec.vtid, vpgid=rec.vpgid, exe_writable=rec.exe_writable,
+        exe_upper_layer=rec.exe_upper_layer, exe_from_memfd=rec.exe_from_memfd, exe_ino=rec.exe_ino,
+        exe_ino_ctime=rec.exe_ino_ctime, exe_ino_mtime=rec.exe_ino_mtime, cap_permitted=rec.cap_permitted,
+        cap_effective=rec.cap_effective, cap_inheritable=rec.cap_inheritable,
+        container_id=container_id_from_cgroups(rec.cgroups),
+    )
+
+
+def container_id_from_cgroups(cgroups: list[str]) -> str:
+    """The container id of a thread from its cgroup lines, through the state engine's parser when present."""
+    try:
+        from syswarden.state import containers
+    except ImportError:
+        return ""
+    parse = getattr(containers, "container_id_from_cgroups", None) or getattr(containers, "parse_cgroups", None)
+    if parse is None:
+        return ""
+    result = parse(cgroups)
+    return result if isinstance(result, str) else getattr(result, "id", "") or ""
+
+
+def _ip_text(raw: bytes) -> str:
+    return str(ipaddress.ip_address(raw)) if len(raw) in (4, 16) else ""
+
+
+def fdinfo_from_record(rec: B.FdRecord) -> FdInfo:
+    """A fd-list entry as ``FdInfo`` (socket names as Falco prints them: ``sip:sport->dip:dport``)."""
+    kind = _FD_KINDS.get(rec.kind, FdType.UNKNOWN)
+    flags = FLAG_TABLES["file_flags"].from_falco(rec.flags) if "file_flags" in FLAG_TABLES else rec.flags
+    info = FdInfo(num=rec.fd, type=kind, name=rec.name, flags=flags, dev=rec.dev, ino=rec.ino)
+    if rec.kind in (3, 4):
+        info.sip, info.dip, info.sport, info.dport = _ip_text(rec.sip), _ip_text(rec.dip), rec.sport, rec.dport
+        info.l4proto, info.sockfamily, info.connected = EC.L4_PROTOS.get(rec.l4proto, ""), "ip", True
+        info.name = f"{_hostport(info.sip, info.sport)}->{_hostport(info.dip, info.dport)}"
+    elif rec.kind in (5, 6):
+        info.sip, info.sport = _ip_text(rec.sip), rec.sport
+        info.l4proto, info.sockfamily, info.is_server = EC.L4_PROTOS.get(rec.l4proto, ""), "ip", True
+        info.name = _hostport(info.sip, info.sport)
+    elif rec.kind == 8:
+        info.sockfamily = "unix"
+        info.sip, info.dip = f"{rec.unix_source:x}", f"{rec.unix_dest:x}"
+    return info
+
+
+def _hostport(ip: str, port: int) -> str:
+    return f"{ip}:{port}"

@@ -1,0 +1,136 @@
+"""ScapSource against sysdig 0.29 on the real captures, and its behaviour on damaged files."""
+from __future__ import annotations
+
+import gzip
+import shutil
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from syswarden.errors import CaptureError
+from syswarden.sources.base import SourceConfig, open_source
+from syswarden.sources.scap.reader import ScapSource, load_bytes
+
+from scap_oracle import ALL_CAPTURES, capture_path
+
+# sysdig 0.29 names two generic syscall ids as libs did before 0.10 (see docs/sysdig-differences.md)
+OLD_NAMES = {"rt_sigreturn": "sigreturn", "newfstatat": "newfsstat"}
+# event codes newer than sysdig 0.29's event table: it skips them without numbering them
+SYSDIG_UNKNOWN = {"useradded", "groupadded", "userdeleted", "groupdeleted"}
+READABLE = [c for c in ALL_CAPTURES if c != "libs_curl_google_comments.scap"]
+
+
+def visible_keys(path: Path) -> Counter[tuple[str, str, str, str]]:
+    src = ScapSource(SourceConfig(path=str(path)))
+    return Counter((str(e.ts), str(e.tid), OLD_NAMES.get(e.type, e.type), e.dir)
+                   for e in src.events() if not e.state_only and e.type not in SYSDIG_UNKNOWN)
+
+
+@pytest.mark.parametrize("name", READABLE)
+def test_visible_events_equal_sysdig(name: str, sysdig) -> None:
+    """The events a user sees (not state-only) are exactly the ones sysdig prints, by time, tid, type, dir."""
+    path = capture_path(name)
+    theirs = Counter(tuple(line.split()) for line in
+                     sysdig.lines(path, "*%evt.rawtime %thread.tid %evt.type %evt.dir"))
+    assert visible_keys(path) == theirs
+
+
+@pytest.mark.parametrize("name", ["falco_cat_write.scap", "libs_curl_google.scap", "falco_syscall.scap"])
+def test_evt_num_equals_sysdig(name: str, sysdig) -> None:
+    """evt.num counts every event of the file, hidden ones included, as sysdig numbers them."""
+    path = capture_path(name)
+    theirs = [tuple(line.split()) for line in sysdig.lines(path, "*%evt.num %evt.rawtime %evt.type")]
+    src = ScapSource(SourceConfig(path=str(path)))
+    mine = [(str(e.num), str(e.ts), OLD_NAMES.get(e.type, e.type)) for e in src.events() if not e.state_only]
+    assert mine == theirs
+
+
+def test_thread_table_seeds_from_proclist(sysdig) -> None:
+    """The process list gives the threads sysdig knows: cat's parent bash with its cwd, before any event."""
+    path = capture_path("falco_cat_write.scap")
+    threads = {t.tid: t for t in ScapSource(SourceConfig(path=str(path))).initial_threads()}
+    line = sysdig.lines(path, "*%proc.ppid %proc.pname", "evt.num=131")[0].split()
+    parent = threads[int(line[0])]
+    assert parent.comm == line[1]
+    assert parent.cwd.startswith("/")
+    assert all(fd.num >= 0 for t in threads.values() for fd in t.fds.values())
+
+
+def test_open_source_registry_and_gzip_equal(tmp_path: Path) -> None:
+    """open_source('scap') reads a plain and a gzipped copy of one capture to the same events."""
+    raw = load_bytes(str(capture_path("falco_cat_write.scap")))
+    plain, packed = tmp_path / "c.scap", tmp_path / "c.scap.gz"
+    plain.write_bytes(raw)
+    packed.write_bytes(gzip.compress(raw))
+    a = [(e.num, e.type, e.dir, e.params) for e in open_source("scap", SourceConfig(path=str(plain))).events()]
+    b = [(e.num, e.type, e.dir, e.params) for e in open_source("scap", SourceConfig(path=str(packed))).events()]
+    assert a == b and len(a) == 345
+
+
+def test_enter_params_complete_old_exit_events() -> None:
+    """An old read exit lacks fd: the reader fills it from the thread's enter event, so both sides have it."""
+    src = ScapSource(SourceConfig(path=str(capture_path("falco_cat_write.scap"))))
+    reads = [e for e in src.events() if e.type == "read"]
+    assert reads and all("fd" in e.params for e in reads)
+    exits = [e for e in reads if e.dir == "<"]
+    assert exits and all(isinstance(e.res, int) for e in exits)
+
+
+@pytest.mark.parametrize("cut", [0.13, 0.5, 0.77, 0.999])
+def test_truncated_copy_keeps_events_before_damage(tmp_path: Path, cut: float) -> None:
+    """A file cut anywhere stops at the damaged block, names its byte offset and keeps every event before it."""
+    raw = load_bytes(str(capture_path("libs_curl_google.scap")))
+    full = [(e.num, e.type, e.params) for e in ScapSource(SourceConfig(path=_write(tmp_path, "f", raw))).events()]
+    at = int(len(raw) * cut)
+    src = ScapSource(SourceConfig(path=_write(tmp_path, "t", raw[:at]), options={"on_error": "stop"}))
+    got = [(e.num, e.type, e.params) for e in src.events()]
+    assert got == full[: len(got)] and len(got) < len(full)
+    assert src.error is not None and "byte offset" in str(src.error) and src.stats.skipped == 1
+    offset = int(str(src.error).split("byte offset ")[1].split()[0].rstrip(":"))
+    assert offset <= at < offset + 65536 + 12
+
+
+def test_truncated_raises_after_last_good_event(tmp_path: Path) -> None:
+    """Without on_error=stop, the CaptureError is raised once the good events have been delivered."""
+    raw = load_bytes(str(capture_path("falco_cat_write.scap")))
+    src = ScapSource(SourceConfig(path=_write(tmp_path, "t", raw[: len(raw) - 100])))
+    seen = []
+    with pytest.raises(CaptureError, match=r"truncated block at byte offset \d+"):
+        for e in src.events():
+            seen.append(e.num)
+    assert seen == list(range(1, len(seen) + 1)) and len(seen) >= 300
+
+
+def test_truncated_gzip_keeps_inflated_part(tmp_path: Path) -> None:
+    """A cut gzip stream is inflated as far as it goes; the reader then stops at the damaged block."""
+    packed = (capture_path("libs_curl_google.scap")).read_bytes()
+    src = ScapSource(SourceConfig(path=_write(tmp_path, "g.gz", packed[: len(packed) * 9 // 10]),
+                                  options={"on_error": "stop"}))
+    assert len(list(src.events())) > 0 and src.error is not None
+
+
+def _write(tmp_path: Path, name: str, data: bytes) -> str:
+    path = tmp_path / name
+    path.write_bytes(data)
+    return str(path)
+
+
+BAD = Path(__file__).resolve().parents[2] / "data" / "bad" / "scap"
+
+
+@pytest.mark.parametrize("case", sorted(p.name for p in BAD.glob("*.scap")))
+def test_bad_files_give_their_expected_error(case: str) -> None:
+    """Each malformed capture in tests/data/bad/scap fails with the message in its .expected file."""
+    expected = (BAD / case).with_suffix(".expected").read_text().strip()
+    with pytest.raises(CaptureError) as info:
+        src = ScapSource(SourceConfig(path=str(BAD / case)))
+        list(src.events())
+    assert expected in str(info.value)
+
+
+def test_missing_file_is_a_capture_error(tmp_path: Path) -> None:
+    """A path that does not exist is reported as a CaptureError (exit code 2), not an OSError."""
+    with pytest.raises(CaptureError, match="cannot read capture"):
+        ScapSource(SourceConfig(path=str(tmp_path / "nope.scap")))
+    assert shutil.which("true")
