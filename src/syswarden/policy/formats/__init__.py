@@ -1,0 +1,1 @@
+"""Policy formats: one module per format, each with ``load(text, *, filename, ...) -> Policy`` and ``dump(policy) -> str``."""

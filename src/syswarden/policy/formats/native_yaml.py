@@ -1,0 +1,210 @@
+"""syswarden's own policy format (YAML), documented in docs/policy-format.md::
+
+    name: web                       # optional
+    default: errno(EPERM)           # required: the action when no rule matches
+    bad_arch: kill_process          # optional (default kill_process)
+    arches: [x86_64, i386, x32]     # optional (default: the native arch and its sub-arches)
+    flags: [tsync, log]             # optional
+    rules:
+      - syscalls: [read, write, "@network-io"]
+        action: allow
+      - syscalls: [ioctl]
+        action: {errno: EPERM}      # or errno(EPERM), errno(1)
+        args: [{arg: 1, op: eq, value: 0x5412, width: 32}]
+        arches: [x86_64]            # optional: this rule only on these arches
+        comment: no TIOCSTI
+
+A document whose top-level key is ``seccomp`` is elastic go-seccomp-bpf's format and is read by
+``go_seccomp``.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+import yaml
+
+from syswarden.policy import vocab
+from syswarden.policy.formats import tree
+from syswarden.policy.formats.tree import Node, Reader
+from syswarden.policy.model import KILL_PROCESS, Action, ArgCondition, Op, Policy, SyscallRule
+from syswarden.policy.resolve import U64, NameResolver, arch_list, condition
+from syswarden.syscalls.arch import SUB_ARCHES, Arch
+
+TOP_KEYS = ("name", "default", "default_action", "bad_arch", "arches", "flags", "rules")
+RULE_KEYS = ("syscalls", "action", "args", "arches", "comment")
+ARG_KEYS = ("arg", "op", "value", "mask", "width")
+
+
+def default_arches(native: Arch | None = None) -> tuple[Arch, ...]:
+    """The native arch and the ABIs it also accepts (x86_64 -> x86_64, i386, x32)."""
+    arch = native or Arch.native()
+    return (arch, *SUB_ARCHES.get(arch, ()))
+
+
+def load(text: str, *, filename: str = "<policy>", native_arch: Arch | None = None) -> Policy:
+    """Parse a native YAML policy (or a go-seccomp-bpf one) into a checked ``Policy``.
+
+    Raises:
+        PolicySyntaxError: malformed YAML, wrong types, unknown keys or actions.
+        PolicyError: bad argument conditions, architectures or groups.
+        UnknownSyscallError: a syscall no supported arch has.
+    """
+    doc = tree.parse_yaml(text, filename)
+    return load_doc(doc, native_arch=native_arch)
+
+
+def load_doc(doc: tree.Doc, *, native_arch: Arch | None = None) -> Policy:
+    reader = Reader(doc)
+    top = reader.mapping(doc.root, "the policy")
+    if "seccomp" in top:
+        from syswarden.policy.formats import go_seccomp
+        return go_seccomp.load_doc(doc, native_arch=native_arch)
+    return _Loader(reader, native_arch).policy()
+
+
+class _Loader:
+    def __init__(self, reader: Reader, native_arch: Arch | None) -> None:
+        self.r = reader
+        self.native = native_arch
+        self.source = reader.doc.source
+
+    def policy(self) -> Policy:
+        root = self.r.doc.root
+        self.r.check_keys(root, TOP_KEYS, "the policy")
+        top = root.value
+        arches = self.arches(top["arches"]) if "arches" in top else default_arches(self.native)
+        names = NameResolver(arches, self.source)
+        default = self.default_action(root)
+        rules = tuple(self.rule(node, names) for node in self.r.seq(top["rules"], "'rules'")) \
+            if "rules" in top else ()
+        return Policy(
+            default_action=default,
+            rules=rules,
+            arches=arches,
+            bad_arch_action=self.action(top["bad_arch"], "'bad_arch'") if "bad_arch" in top else KILL_PROCESS,
+            flags=self.flags(top["flags"]) if "flags" in top else frozenset(),
+            name=self.r.string(top["name"], "'name'") if "name" in top else "",
+            source=self.source.name,
+            warnings=(*self.r.warnings, *names.warnings),
+        )
+
+    def default_action(self, root: Node) -> Action:
+        top = root.value
+        if "default" in top and "default_action" in top:
+            raise self.r.error("expected only one of 'default' and 'default_action'", root.key_spans["default"])
+        key = "default" if "default" in top else "default_action"
+        if key not in top:
+            raise self.r.error("expected key 'default' (the action when no rule matches) in the policy",
+                               root.span)
+        return self.action(top[key], f"'{key}'")
+
+    def arches(self, node: Node) -> tuple[Arch, ...]:
+        arches = arch_list(self.r.strings(node, "'arches'"), self.source)
+        if not arches:
+            raise self.r.error("expected at least one architecture in 'arches'", node.span)
+        return arches
+
+    def flags(self, node: Node) -> frozenset[str]:
+        out = set()
+        for text, span in self.r.strings(node, "'flags'"):
+            flag = text.lower()
+            if flag not in vocab.FLAGS:
+                raise self.r.error(f"unknown flag {text!r} (expected one of: {', '.join(vocab.FLAGS)})", span)
+            out.add(flag)
+        return frozenset(out)
+
+    def action(self, node: Node, what: str) -> Action:
+        """``allow`` / ``errno(EPERM)`` / ``{errno: EPERM}``."""
+        value = node.value
+        parsed: Action | None = None
+        if isinstance(value, str):
+            parsed = vocab.parse_action(value)
+        elif isinstance(value, dict) and len(value) == 1:
+            (kind, data), = value.items()
+            if isinstance(data.value, (str, int)) and not isinstance(data.value, bool):
+                parsed = vocab.parse_action(kind, data.value)
+        if parsed is None:
+            shown = value if not isinstance(value, dict) else {k: v.value for k, v in value.items()}
+            raise self.r.error(f"unknown action {shown!r} in {what} (expected {vocab.ACTION_EXPECTED})",
+                               node.span)
+        return parsed
+
+    def rule(self, node: Node, names: NameResolver) -> SyscallRule:
+        self.r.check_keys(node, RULE_KEYS, "a rule")
+        items = node.value
+        syscalls = self.r.require(node, "syscalls", "a rule")
+        tokens = self.r.strings(syscalls, "'syscalls'")
+        if not tokens:
+            raise self.r.error("expected at least one syscall in 'syscalls'", syscalls.span)
+        action = self.action(self.r.require(node, "action", "a rule"), "the rule's 'action'")
+        args = tuple(self.condition(a) for a in self.r.seq(items["args"], "'args'")) if "args" in items else ()
+        return SyscallRule(
+            names=names.names(tokens),
+            action=action,
+            args=args,
+            arches=frozenset(self.arches(items["arches"])) if "arches" in items else None,
+            comment=self.r.string(items["comment"], "'comment'") if "comment" in items else "",
+            span=node.span,
+        )
+
+    def condition(self, node: Node) -> ArgCondition:
+        self.r.check_keys(node, ARG_KEYS, "an argument condition")
+        items = node.value
+        index = self.r.integer(self.r.require(node, "arg", "an argument condition"), "'arg'", 0, 5)
+        op = self.op(items["op"]) if "op" in items else Op.EQ
+        value = self.r.integer(self.r.require(node, "value", "an argument condition"), "'value'")
+        if op is Op.MASKED_EQ and "mask" not in items:
+            raise self.r.error("expected key 'mask' in a masked_eq condition", node.span)
+        mask = self.r.integer(items["mask"], "'mask'") if "mask" in items else U64
+        width = self.r.integer(items["width"], "'width'") if "width" in items else 64
+        return condition(index, op, value, mask=mask, width=width, span=node.span, source=self.source)
+
+    def op(self, node: Node) -> Op:
+        text = self.r.string(node, "'op'").lower()
+        if text not in vocab.OP_NAMES:
+            raise self.r.error(f"unknown op {node.value!r} (expected one of: {', '.join(vocab.OP_NAMES)})",
+                               node.span)
+        return vocab.OP_NAMES[text]
+
+
+# ------------------------------------------------------------------------------------------------ dump
+
+
+def dump(policy: Policy) -> str:
+    """The policy as native YAML; ``load(dump(p), filename=p.source) == p``."""
+    doc: dict[str, Any] = {}
+    if policy.name:
+        doc["name"] = policy.name
+    doc["default"] = vocab.format_action(policy.default_action)
+    if policy.bad_arch_action != KILL_PROCESS:
+        doc["bad_arch"] = vocab.format_action(policy.bad_arch_action)
+    doc["arches"] = [a.value for a in policy.arches]
+    if policy.flags:
+        doc["flags"] = sorted(policy.flags)
+    doc["rules"] = [_dump_rule(r) for r in policy.rules]
+    return yaml.safe_dump(doc, sort_keys=False, default_flow_style=None, width=110)
+
+
+def _dump_rule(rule: SyscallRule) -> dict[str, Any]:
+    out: dict[str, Any] = {"syscalls": list(rule.names), "action": vocab.format_action(rule.action)}
+    if rule.args:
+        out["args"] = [_dump_condition(c) for c in rule.args]
+    if rule.arches is not None:
+        out["arches"] = [a.value for a in Arch if a in rule.arches]
+    if rule.comment:
+        out["comment"] = rule.comment
+    return out
+
+
+def _dump_condition(cond: ArgCondition) -> dict[str, Any]:
+    out: dict[str, Any] = {"arg": cond.index, "op": cond.op.value, "value": _hex(cond.value)}
+    if cond.op is Op.MASKED_EQ:
+        out["mask"] = _hex(cond.mask)
+    if cond.width != 64:
+        out["width"] = cond.width
+    return out
+
+
+def _hex(value: int) -> int | str:
+    """Small numbers stay decimal; flags and masks read better in hex."""
+    return value if value < 4096 else f"{value:#x}"
