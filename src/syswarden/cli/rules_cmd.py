@@ -1,0 +1,155 @@
+"""``syswarden rules``: validate rules files, list their rules, list the fields conditions may use."""
+from __future__ import annotations
+
+import json
+from collections import Counter
+from importlib import resources
+from pathlib import Path
+
+import click
+
+from syswarden.errors import RuleLoadError
+from syswarden.outputs.escaping import escape_text
+from syswarden.rules.loader import LoadResult, load_rules
+from syswarden.rules.loader.result import Issue
+from syswarden.rules.ruleset import Ruleset
+
+
+def default_rules_path() -> Path:
+    """The stock Falco rules shipped in the package (see ``rules/data/SOURCE.md``)."""
+    return Path(str(resources.files("syswarden.rules") / "data" / "falco_rules.yaml"))
+
+
+def load_or_fail(paths: tuple[str, ...] | list[str]) -> tuple[Ruleset, LoadResult]:
+    """Load rules files (the stock rules when none are given); errors become a ``RuleLoadError``."""
+    result = load_rules(list(paths) or [default_rules_path()])
+    if result.ruleset is None:
+        raise RuleLoadError("rules could not be loaded:\n" + escape_text_lines(result.as_verbose()))
+    return result.ruleset, result
+
+
+def escape_text_lines(text: str) -> str:
+    return "\n".join(escape_text(line) for line in text.split("\n"))
+
+
+def table(headers: list[str], rows: list[list[str]]) -> str:
+    """Left-aligned columns, two spaces apart; numbers right-aligned."""
+    cells = [headers, *[[escape_text(c) for c in row] for row in rows]]
+    widths = [max(len(r[i]) for r in cells) for i in range(len(headers))]
+
+    def fmt(row: list[str]) -> str:
+        parts = [c.rjust(w) if c.isdigit() and row is not headers else c.ljust(w) for c, w in zip(row, widths)]
+        return "  ".join(parts).rstrip()
+    return "\n".join(fmt(r) for r in cells)
+
+
+@click.group()
+def rules() -> None:
+    """Validate, list and explore Falco-format rules files."""
+
+
+def _defined_counts(result: LoadResult, name: str) -> Counter[str]:
+    """Distinct rules, macros and lists named in one file (counted from its items, like a reader would)."""
+    import yaml
+
+    counts: Counter[str] = Counter()
+    try:
+        docs = list(yaml.safe_load_all(result.sources[name].text))
+    except (yaml.YAMLError, KeyError):
+        return counts
+    for kind in ("rule", "macro", "list"):
+        names = {item[kind] for doc in docs if isinstance(doc, list) for item in doc
+                 if isinstance(item, dict) and isinstance(item.get(kind), str)}
+        counts[kind] = len(names)
+    return counts
+
+
+def _issue_line(issue: Issue) -> str:
+    return escape_text(f"{issue.code.name}: {issue.one_line()}")
+
+
+@rules.command()
+@click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=False))
+@click.option("--json", "as_json", is_flag=True, help="Print Falco's JSON validation result.")
+@click.option("-v", "--verbose", is_flag=True, help="Show every issue with its locations and a caret snippet.")
+def validate(files: tuple[str, ...], as_json: bool, verbose: bool) -> None:
+    """Load FILES in order (as one ruleset) and report counts, errors and warnings.
+
+    Exits 0 only when every file loads.
+    """
+    result = load_rules(list(files))
+    if as_json:
+        click.echo(result.as_json())
+    else:
+        click.echo(_validate_text(result, verbose))
+    if not result.successful:
+        raise SystemExit(2)
+
+
+def _validate_text(result: LoadResult, verbose: bool) -> str:
+    rows = []
+    for name in result.names:
+        errs, warns = result.issues_for(name)
+        counts = _defined_counts(result, name)
+        rows.append([name, "Invalid" if errs else "Ok", str(counts["rule"]), str(counts["macro"]),
+                     str(counts["list"]), str(len(errs)), str(len(warns))])
+    out = [table(["FILE", "STATUS", "RULES", "MACROS", "LISTS", "ERRORS", "WARNINGS"], rows)]
+    if result.ruleset is not None:
+        rs = result.ruleset
+        enabled = sum(1 for r in rs.rules if r.enabled)
+        out.append(f"\nLoaded {len(rs.rules)} rules ({enabled} enabled), {rs.macro_count} macros, "
+                   f"{rs.list_count} lists; {len(rs.skipped)} rules skipped.")
+        out += [escape_text(f"  skipped: {name}: {why}") for name, why in rs.skipped]
+    if verbose:
+        out.append("\n" + escape_text_lines(result.as_verbose()))
+    else:
+        for title, issues in (("Errors", result.errors), ("Warnings", result.warnings)):
+            if issues:
+                out.append(f"\n{title}:")
+                out += [f"  {_issue_line(i)}" for i in issues]
+    return "\n".join(out)
+
+
+@rules.command(name="list")
+@click.option("-r", "--rules-file", "files", multiple=True, type=click.Path(dir_okay=False),
+              help="Rules file (repeatable; default: the stock Falco rules).")
+@click.option("--json", "as_json", is_flag=True, help="One JSON document with every rule.")
+def list_cmd(files: tuple[str, ...], as_json: bool) -> None:
+    """List the loaded rules in evaluation order."""
+    ruleset, _ = load_or_fail(files)
+    if as_json:
+        docs = [{"name": r.name, "priority": r.priority.label, "source": r.source, "enabled": r.enabled,
+                 "tags": sorted(r.tags), "evttypes": None if r.evttypes is None else sorted(r.evttypes),
+                 "desc": r.desc, "condition": r.condition, "output": r.output} for r in ruleset.rules]
+        click.echo(json.dumps({"rules": docs, "skipped": [{"name": n, "reason": w} for n, w in ruleset.skipped]},
+                              indent=2))
+        return
+    rows = [[r.name, r.priority.label, "yes" if r.enabled else "no",
+             "all" if r.evttypes is None else ",".join(sorted(r.evttypes)), ",".join(sorted(r.tags))]
+            for r in ruleset.rules]
+    click.echo(table(["RULE", "PRIORITY", "ENABLED", "EVENT TYPES", "TAGS"], rows))
+    for name, why in ruleset.skipped:
+        click.echo(escape_text(f"skipped: {name}: {why}"), err=True)
+
+
+@rules.command()
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable list.")
+def fields(as_json: bool) -> None:
+    """List the fields conditions and outputs may use, with their descriptions."""
+    from syswarden.rules.fields import registry
+
+    entries = sorted(_field_entries(registry), key=lambda e: e["name"])
+    if as_json:
+        click.echo(json.dumps(entries, indent=2))
+        return
+    click.echo(table(["FIELD", "TYPE", "DESCRIPTION"], [[e["name"], e["type"], e["desc"]] for e in entries]))
+
+
+def _field_entries(registry: object) -> list[dict[str, str]]:
+    listing = getattr(registry, "all_fields", None)
+    defs = listing() if callable(listing) else getattr(registry, "FIELDS", {}).values()
+    out = []
+    for d in defs:
+        out.append({"name": str(getattr(d, "name", "")), "type": str(getattr(d, "type", "")),
+                    "desc": str(getattr(d, "desc", getattr(d, "description", "")))})
+    return out

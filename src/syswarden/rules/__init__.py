@@ -1,0 +1,17 @@
+"""Falco-compatible rules engine: load rules files, compile them, evaluate events.
+
+Public API::
+
+    result = load_rules(["falco_rules.yaml"])      # LoadResult: errors, warnings, ruleset
+    engine = Engine(result.ruleset, min_priority=Priority.WARNING, rule_matching="first")
+    alerts = engine.process(event)                 # list[Alert]
+"""
+from __future__ import annotations
+
+from syswarden.outputs.alert import Alert, Priority
+from syswarden.rules.engine import Engine
+from syswarden.rules.loader import ENGINE_VERSION, LoadResult, load_rules, load_texts
+from syswarden.rules.ruleset import Rule, Ruleset, Selection
+
+__all__ = ["load_rules", "load_texts", "LoadResult", "Engine", "Ruleset", "Rule", "Selection", "Alert",
+           "Priority", "ENGINE_VERSION"]

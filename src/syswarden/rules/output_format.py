@@ -1,0 +1,127 @@
+"""Output formats: a rule's ``output`` string with ``%field`` tokens, compiled once, rendered per alert.
+
+Tokenising follows libsinsp's ``eventformatter``: after ``%`` come an optional decimal width and a field
+name, optionally with ``[arg]``; the name is found *greedily by backing off* -- the longest prefix that
+names a known field wins, so ``%fd.name"`` and ``%proc.cmdline)`` work and a trailing ``.`` stays text.
+A missing value renders as ``<NA>`` (Falco prefixes every output with ``*``, so a missing value never
+suppresses the line). ``render`` returns the text and the typed values for Falco's JSON ``output_fields``.
+"""
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from syswarden.errors import SyswardenError
+from syswarden.events.event import Event
+
+NA = "<NA>"
+_NAME = re.compile(r"[A-Za-z0-9_.]+")
+_ARG = re.compile(r"\[([^\]]*)\]")
+
+
+class OutputFormatError(SyswardenError):
+    """An output string names a field that does not exist or ends with ``%``."""
+
+    exit_code = 2
+    code = "output-format"
+
+
+@dataclass(frozen=True, slots=True)
+class FieldToken:
+    """One ``%field`` occurrence: its key in ``output_fields`` and how to read and print it."""
+
+    key: str                                    # "proc.name", "proc.aname[2]"
+    extract: Callable[[Event], Any]
+    format: Callable[[Any], str]
+    json_value: Callable[[Any], Any]
+    width: int = 0
+
+
+Lookup = Callable[[str, "str | None"], Any]
+
+
+def _default_lookup(name: str, arg: str | None) -> Any:
+    from syswarden.rules.fields import registry
+
+    return registry.lookup(name, arg)
+
+
+class OutputFormat:
+    """A compiled output string. ``render(event) -> (text, output_fields)``."""
+
+    __slots__ = ("text", "parts", "fields")
+
+    def __init__(self, text: str, *, lookup: Lookup | None = None) -> None:
+        self.text = text
+        self.parts: tuple[str | FieldToken, ...] = tuple(_tokenize(text, lookup or _default_lookup))
+        self.fields = tuple(p for p in self.parts if isinstance(p, FieldToken))
+
+    def render(self, event: Event) -> tuple[str, dict[str, Any]]:
+        out: list[str] = []
+        values: dict[str, Any] = {}
+        for part in self.parts:
+            if isinstance(part, str):
+                out.append(part)
+                continue
+            value = part.extract(event)
+            if value is None:
+                text = NA
+                values[part.key] = None
+            else:
+                text = part.format(value)
+                values[part.key] = part.json_value(value)
+            out.append(text.ljust(part.width) if part.width else text)
+        return "".join(out), values
+
+
+def _tokenize(text: str, lookup: Lookup) -> list[str | FieldToken]:
+    parts: list[str | FieldToken] = []
+    literal: list[str] = []
+    i = 0
+    while i < len(text):
+        if text[i] != "%":
+            literal.append(text[i])
+            i += 1
+            continue
+        if i + 1 >= len(text):
+            raise OutputFormatError("invalid formatting syntax: formatting cannot end with a %")
+        token, i = _field_at(text, i + 1, lookup)
+        if literal:
+            parts.append("".join(literal))
+            literal = []
+        parts.append(token)
+    if literal:
+        parts.append("".join(literal))
+    return parts
+
+
+def _field_at(text: str, start: int, lookup: Lookup) -> tuple[FieldToken, int]:
+    """Resolve the field starting at ``start`` (just after ``%``) by greedy back-off; return it and the end."""
+    width_match = re.match(r"[0-9]+", text[start:])
+    width = int(width_match.group(0)) if width_match else 0
+    pos = start + (width_match.end() if width_match else 0)
+    match = _NAME.match(text, pos)
+    candidate = match.group(0) if match else ""
+    for end in range(len(candidate), 0, -1):
+        name = candidate[:end]
+        if not name[-1].isalnum() and name[-1] != "_":
+            continue
+        arg_match = _ARG.match(text, pos + end) if end == len(candidate) else None
+        arg = arg_match.group(1) if arg_match else None
+        fdef = _try_lookup(lookup, name, arg)
+        if fdef is None and arg is not None:
+            continue
+        if fdef is not None:
+            stop = arg_match.end() if arg_match else pos + end
+            key = f"{name}[{arg}]" if arg is not None else name
+            return FieldToken(key, fdef.extract, fdef.format, fdef.json_value, width), stop
+    raise OutputFormatError(f"invalid formatting token {candidate or text[pos:pos + 20]}")
+
+
+def _try_lookup(lookup: Lookup, name: str, arg: str | None) -> Any:
+    try:
+        return lookup(name, arg)
+    except (SyswardenError, KeyError, ValueError, LookupError):
+        return None

@@ -1,0 +1,153 @@
+"""The auditing pipeline, wired in one place: source -> state -> rules engine -> outputs, with counters.
+
+Every way of running rules (``monitor --replay``, live eBPF/ptrace, scap files) goes through ``Pipeline``, so a
+new source only has to register itself in ``syswarden.sources.REGISTRY``. ``choose_source`` picks the source
+for a path or flag, ``needed_event_types`` tells it what the rules and the state engine need, and
+``Summary`` is what ``monitor`` prints at exit (events, drops, alerts per rule).
+"""
+from __future__ import annotations
+
+import time
+from collections import Counter
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from syswarden.errors import InputError, OutputError
+from syswarden.events.event import Event
+from syswarden.outputs.base import Output
+from syswarden.rules.engine import Engine
+from syswarden.rules.ruleset import Ruleset
+from syswarden.sources.base import Source, SourceConfig, open_source
+
+PROGRESS_EVERY = 100_000
+
+
+def choose_source(path: str | None, source: str | None) -> str:
+    """Registry name for a recording's suffix (``.jsonl`` replay, ``.scap``/``.scap.gz`` scap) or live default."""
+    if path is None:
+        return source or "ebpf"
+    if source:
+        return source
+    lower = path.lower()
+    if lower.endswith((".jsonl", ".jsonl.gz", ".json")):
+        return "replay"
+    if lower.endswith((".scap", ".scap.gz")):
+        return "scap"
+    raise InputError(f"cannot tell the format of {path!r}: expected a .jsonl recording or a .scap/.scap.gz capture")
+
+
+def state_event_types() -> frozenset[str]:
+    """Events the state engine needs whatever the rules say (clone, execve, close, ...)."""
+    try:
+        from syswarden.state import REQUIRED_EVENT_TYPES
+    except ImportError:       # no state engine installed yet: let the source send everything
+        return frozenset()
+    return frozenset(REQUIRED_EVENT_TYPES)
+
+
+def needed_event_types(ruleset: Ruleset) -> frozenset[str] | None:
+    """The ruleset's event types plus the state engine's; None (= all) when a rule may match any type."""
+    types = ruleset.event_types()
+    return None if types is None else types | state_event_types()
+
+
+def make_state() -> Any:
+    """The state engine, or None while it does not exist (events must then carry their own thread)."""
+    try:
+        from syswarden.state import State
+    except ImportError:
+        return None
+    return State()
+
+
+@dataclass(slots=True)
+class Summary:
+    """What happened during one run."""
+
+    events: int = 0
+    state_only: int = 0
+    alerts: int = 0
+    by_rule: Counter[str] = field(default_factory=Counter)
+    drops: int = 0
+    skipped: int = 0
+    output_errors: int = 0
+    seconds: float = 0.0
+
+    def render(self) -> str:
+        """Aligned text for stderr."""
+        lines = [f"Events processed: {self.events}" + (f" (+{self.state_only} state-only)" if self.state_only else ""),
+                 f"Events dropped:   {self.drops}", f"Records skipped:  {self.skipped}",
+                 f"Alerts:           {self.alerts}", f"Elapsed:          {self.seconds:.2f} s"]
+        if self.output_errors:
+            lines.append(f"Output errors:    {self.output_errors}")
+        if self.by_rule:
+            width = max(len(name) for name in self.by_rule)
+            lines.append("Alerts by rule:")
+            lines += [f"  {name.ljust(width)}  {count}" for name, count in self.by_rule.most_common()]
+        return "\n".join(lines)
+
+
+class Pipeline:
+    """Runs one source through state and the engine to the outputs; ``run()`` returns the ``Summary``."""
+
+    def __init__(self, source: Source, engine: Engine, outputs: Sequence[Output], *, state: Any = None,
+                 progress: Callable[[int], None] | None = None) -> None:
+        self.source = source
+        self.engine = engine
+        self.outputs = list(outputs)
+        self.state = state
+        self.progress = progress
+        self.summary = Summary()
+
+    def run(self, limit: int | None = None) -> Summary:
+        start = time.monotonic()
+        try:
+            if self.state is not None:
+                self.state.seed(self.source.initial_threads())
+            for event in self.source.events():
+                self.step(event)
+                if limit is not None and self.summary.events >= limit:
+                    break
+        finally:
+            self.summary.seconds = time.monotonic() - start
+            stats = self.source.stats
+            self.summary.drops, self.summary.skipped = stats.drops, stats.skipped
+            self.source.close()
+            for out in self.outputs:
+                out.close()
+        return self.summary
+
+    def step(self, event: Event) -> None:
+        if self.state is not None:
+            event = self.state.apply(event)
+        if event.state_only:
+            self.summary.state_only += 1
+            return
+        self.summary.events += 1
+        if self.progress and self.summary.events % PROGRESS_EVERY == 0:
+            self.progress(self.summary.events)
+        for alert in self.engine.process(event):
+            self.summary.alerts += 1
+            self.summary.by_rule[alert.rule] += 1
+            for out in self.outputs:
+                try:
+                    out.emit(alert)
+                except OutputError:
+                    # One broken channel must not stop detection on the others; the summary reports it.
+                    self.summary.output_errors += 1
+
+
+def open_pipeline(ruleset: Ruleset, engine: Engine, outputs: Iterable[Output], *, path: str | None = None,
+                  source: str | None = None, config: SourceConfig | None = None,
+                  progress: Callable[[int], None] | None = None) -> Pipeline:
+    """Pick and open the source for ``path``/``source``, asking it for the event types the run needs."""
+    name = choose_source(path, source)
+    cfg = config or SourceConfig()
+    cfg.path = path
+    cfg.event_types = needed_event_types(ruleset)
+    src = open_source(name, cfg)
+    hostname = getattr(src, "hostname", "")
+    if hostname:
+        engine.hostname = hostname
+    return Pipeline(src, engine, list(outputs), state=make_state(), progress=progress)
