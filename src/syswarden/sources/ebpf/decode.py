@@ -1,0 +1,153 @@
+"""eBPF record -> ``Event``: parse the probe's ``struct ev_hdr`` + blobs (``probe.h``) with ``struct`` and build
+Falco-named events: syscall exits through ``syscall_decode``, and the scheduler's fork/exec/exit records as the
+child's ``clone`` (res 0), ``execve``/``execveat`` and ``procexit``.
+"""
+from __future__ import annotations
+
+import os
+import struct
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from syswarden.events.event import Event
+from syswarden.sources.syscall_decode import SPECS, RawCall, build_params, split_strings
+from syswarden.syscalls import tables
+from syswarden.syscalls.arch import Arch
+
+HEADER = struct.Struct("<Qq6QQ8IiIHH8H16s4x")
+EV_FORK, EV_EXEC, EV_EXIT = -1, -2, -3
+_FORK_NAMES = {"clone", "clone3", "fork", "vfork"}
+
+
+@dataclass(frozen=True, slots=True)
+class Header:
+    """The fixed part of one probe record."""
+
+    ts: int
+    ret: int
+    args: tuple[int, ...]
+    cgroup_id: int
+    tid: int
+    tgid: int
+    ppid: int
+    uid: int
+    gid: int
+    euid: int
+    egid: int
+    loginuid: int
+    nr: int
+    tty: int
+    cpu: int
+    comm: str
+    blobs: tuple[bytes, ...]
+
+
+def parse_record(raw: bytes) -> Header:
+    """Split one ring-buffer record into its header fields and blobs."""
+    f = HEADER.unpack_from(raw)
+    nblobs, lens = f[19], f[21:29]
+    blobs, off = [], HEADER.size
+    for i in range(min(nblobs, 8)):
+        blobs.append(raw[off: off + lens[i]])
+        off += lens[i]
+    comm = f[29].split(b"\0", 1)[0].decode("utf-8", "surrogateescape")
+    return Header(f[0], f[1], tuple(f[2:8]), f[8], f[9], f[10], f[11], f[12], f[13], f[14], f[15], f[16],
+                  f[17], f[18], f[20], comm, tuple(blobs))
+
+
+def _loginuid(v: int) -> int:
+    return -1 if v == 0xFFFFFFFF else v
+
+
+def _readlink(path: str) -> str:
+    try:
+        return os.readlink(path)
+    except OSError:
+        return ""
+
+
+class Decoder:
+    """Turns records into events, numbering them and converting boot-time stamps to the epoch."""
+
+    def __init__(self, arch: Arch | None = None) -> None:
+        self.arch = arch or Arch.native()
+        self._boot_to_epoch = time.time_ns() - time.clock_gettime_ns(time.CLOCK_BOOTTIME)
+        self.num = 0
+
+    def syscall_name(self, nr: int) -> str | None:
+        return tables.name(self.arch, nr)
+
+    def decode(self, raw: bytes) -> tuple[Header, Event | None]:
+        """The header and the event for one record (None for a syscall we do not decode)."""
+        h = parse_record(raw)
+        if h.nr == EV_FORK:
+            ev = self._fork(h)
+        elif h.nr == EV_EXEC:
+            ev = self._exec(h)
+        elif h.nr == EV_EXIT:
+            ev = self._event(h, "procexit", _exit_params(h.ret), dir=">")
+        else:
+            ev = self._syscall(h)
+        return h, ev
+
+    def _event(self, h: Header, etype: str, params: dict[str, Any], *, res: int | None = None,
+               dir: str = "<") -> Event:
+        self.num += 1
+        return Event(num=self.num, ts=h.ts + self._boot_to_epoch, type=etype, tid=h.tid, params=params,
+                     dir=dir, res=res, cpu=h.cpu, pid=h.tgid, source="syscall")
+
+    def _syscall(self, h: Header) -> Event | None:
+        name = self.syscall_name(h.nr)
+        spec = SPECS.get(name or "")
+        if spec is None:
+            return None
+        blobs = dict(zip(spec.blob_slots(), h.blobs))
+        call = RawCall(spec.name, h.tid, h.tgid, h.ret, h.args, blobs)
+        params = build_params(call)
+        if spec.name in _FORK_NAMES:
+            params.update(_proc_params(h, ptid=h.ppid))
+        if spec.name in ("execve", "execveat"):
+            params.update(_exec_common(h, params.get("filename", ""), []))
+        return self._event(h, spec.name, params, res=h.ret)
+
+    def _fork(self, h: Header) -> Event:
+        name = self.syscall_name(h.args[2]) if h.args[2] < (1 << 63) else None
+        etype = name if name in _FORK_NAMES else "clone"
+        params: dict[str, Any] = {"res": 0, **_proc_params(h, ptid=h.ppid), "flags": h.args[0]}
+        params.update({"uid": h.uid, "gid": h.gid, "vtid": 0, "vpid": 0, "pidns_init_start_ts": 0})
+        return self._event(h, etype, params, res=0)
+
+    def _exec(self, h: Header) -> Event:
+        filename = h.blobs[0].split(b"\0", 1)[0].decode("utf-8", "surrogateescape") if h.blobs else ""
+        argv = split_strings(h.blobs[1]) if len(h.blobs) > 1 else []
+        env = split_strings(h.blobs[2]) if len(h.blobs) > 2 else []
+        etype = "execveat" if self.syscall_name(h.args[1]) == "execveat" else "execve"
+        params: dict[str, Any] = {"res": 0, "exe": argv[0] if argv else filename, "args": argv[1:]}
+        params.update(_proc_params(h, ptid=h.ppid))
+        params.update(_exec_common(h, filename, env))
+        params.update({"exe_ino": h.args[2], "cap_effective": h.args[3], "cap_permitted": h.args[4],
+                       "cap_inheritable": h.args[5]})
+        return self._event(h, etype, params, res=0)
+
+
+def _proc_params(h: Header, *, ptid: int) -> dict[str, Any]:
+    """The process-description parameters shared by clone and execve exits."""
+    return {"tid": h.tid, "pid": h.tgid, "ptid": ptid, "cwd": _readlink(f"/proc/{h.tid}/cwd"),
+            "comm": h.comm, "uid": h.uid, "gid": h.gid}
+
+
+def _exec_common(h: Header, filename: str, env: list[str]) -> dict[str, Any]:
+    cwd = _readlink(f"/proc/{h.tid}/cwd")
+    trusted = _readlink(f"/proc/{h.tid}/exe") if not h.ret else ""
+    if not trusted and filename:
+        trusted = os.path.normpath(os.path.join(cwd or "/", filename))
+    return {"cwd": cwd, "env": env, "tty": h.tty, "loginuid": _loginuid(h.loginuid), "uid": h.uid,
+            "gid": h.gid, "filename": filename, "trusted_exepath": trusted, "comm": h.comm,
+            "vpgid": 0, "pgid": 0, "flags": 0, "fdlimit": 0, "cgroups": []}
+
+
+def _exit_params(code: int) -> dict[str, Any]:
+    """procexit: raw wait status plus its decoded exit code, signal and core flag."""
+    return {"status": code, "ret": (code >> 8) & 0xFF, "sig": code & 0x7F, "core": (code >> 7) & 1,
+            "reaper_tid": 0}

@@ -1,0 +1,182 @@
+"""``EbpfSource``: live events of the whole system, a cgroup, or process trees, from the CO-RE probe.
+
+Filters run in the kernel (syscall set, target processes, never syswarden itself); records are read from the
+ring buffer in batches and decoded in Python. Drops are counted per CPU by the probe, polled every second into
+``stats`` and reported on stderr when they grow, and once more at close. With ``config.command`` the command
+is started only after the probe is attached and the stream ends when its process tree has exited.
+
+Options (``SourceConfig.options``): ``ringbuf_bytes`` (default 8 MiB), ``cgroup`` (a cgroup v2 directory to
+watch instead of the whole system), ``drop_report`` (``stderr`` or ``none``).
+"""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+
+from syswarden.errors import SourceError
+from syswarden.events.event import Event, ThreadInfo
+from syswarden.sources.base import SourceConfig, SourceStats
+from syswarden.sources.ebpf.decode import EV_EXIT, EV_FORK, Decoder
+from syswarden.sources.ebpf.loader import MODE_ALL, MODE_CGROUP, MODE_TREE, Probe
+from syswarden.sources.ebpf.ringbuf import RingBuffer
+from syswarden.sources.syscall_decode import SPECS, syscall_names_for
+from syswarden.sources.targets import descendants, required_event_types, seed_threads
+from syswarden.syscalls import tables
+
+_COUNTER_PERIOD_S = 1.0
+
+
+class EbpfSource:
+    """The eBPF source. Construct, iterate ``events()``, and always ``close()`` (or use ``with``)."""
+
+    def __init__(self, config: SourceConfig) -> None:
+        self.config = config
+        self.stats = SourceStats()
+        self._child: subprocess.Popen[bytes] | None = None
+        self._ring: RingBuffer | None = None
+        self._decoder = Decoder()
+        self._live: set[int] = set()
+        self._reported_drops = 0
+        opts = config.options
+        self._probe = Probe(ringbuf_bytes=int(opts.get("ringbuf_bytes", 8 * 1024 * 1024)))
+        try:
+            self._start(opts)
+        except BaseException:
+            self.close()
+            raise
+
+    def _start(self, opts: dict[str, str]) -> None:
+        cfg, probe = self.config, self._probe
+        cgroup = opts.get("cgroup")
+        mode = MODE_CGROUP if cgroup else MODE_TREE if (cfg.command or cfg.pids) else MODE_ALL
+        probe.configure(mode=mode, self_tgid=os.getpid() if cfg.exclude_self else 0,
+                        cgroup_id=os.stat(cgroup).st_ino if cgroup else 0)
+        self.set_event_types(cfg.event_types)
+        if cfg.pids:
+            probe.trace_tgids(descendants(cfg.pids))
+            self._live.update(descendants(cfg.pids))
+        gate_r = gate_w = -1
+        if cfg.command:
+            gate_r, gate_w = os.pipe()
+            self._child = _spawn_gated(cfg.command, gate_r)
+            os.close(gate_r)
+            probe.trace_tgids([self._child.pid])
+            self._live.add(self._child.pid)
+        probe.attach()
+        self._ring = RingBuffer(probe.ringbuf_fd, probe.ringbuf_bytes)
+        if gate_w >= 0:
+            os.write(gate_w, b"go\n")
+            os.close(gate_w)
+
+    def set_event_types(self, event_types: frozenset[str] | None) -> None:
+        """Change the captured syscall set in the kernel (state's needs are always added). No reload."""
+        wanted = None if event_types is None else frozenset(event_types) | required_event_types()
+        specs = {}
+        for name in syscall_names_for(wanted):
+            nr = tables.number(self._decoder.arch, name)
+            if nr is not None:
+                specs[nr] = SPECS[name].word
+        self._probe.set_syscalls(specs)
+
+    def initial_threads(self) -> Iterator[ThreadInfo]:
+        """Processes alive before the monitor, from /proc (so their events carry full context)."""
+        return seed_threads(self.config.pids or None)
+
+    def events(self) -> Iterator[Event]:
+        """Decoded events until the command's tree exits (or forever when watching the system)."""
+        assert self._ring is not None
+        next_counters = time.monotonic() + _COUNTER_PERIOD_S
+        try:
+            while True:
+                self._ring.wait(100)
+                for raw in self._ring.read_batch():
+                    header, event = self._decoder.decode(raw)
+                    self._track(header.nr, header.tgid, header.tid, header.args[0])
+                    if event is not None:
+                        self.stats.events += 1
+                        yield event
+                if time.monotonic() >= next_counters:
+                    next_counters = time.monotonic() + _COUNTER_PERIOD_S
+                    self.poll_counters()
+                if self._finished():
+                    break
+            self._drain_after_exit()
+            yield from self._pending
+        except BaseException:
+            self.close()
+            raise
+
+    def _drain_after_exit(self) -> None:
+        """Events written before the last exit may still sit in the buffer: read them once more."""
+        assert self._ring is not None
+        self._pending: list[Event] = []
+        for raw in self._ring.read_batch(1 << 30):
+            _, event = self._decoder.decode(raw)
+            if event is not None:
+                self.stats.events += 1
+                self._pending.append(event)
+        self.poll_counters()
+
+    def _track(self, nr: int, tgid: int, tid: int, group_dead: int) -> None:
+        if not self.config.command:
+            return
+        if nr == EV_FORK and tid == tgid:
+            self._live.add(tgid)
+        elif nr == EV_EXIT and group_dead:
+            self._live.discard(tgid)
+
+    def _finished(self) -> bool:
+        if self._child is None or self._child.poll() is None:
+            return False
+        # A process whose exit record was dropped must not keep the stream open forever.
+        self._live = {p for p in self._live if os.path.exists(f"/proc/{p}")}
+        return not self._live
+
+    @property
+    def exit_code(self) -> int | None:
+        """The started command's exit status (None while it runs or without a command)."""
+        return None if self._child is None else self._child.returncode
+
+    def poll_counters(self) -> None:
+        """Refresh drop counters from the probe; new drops are reported on stderr (never silent)."""
+        per_cpu = self._probe.counters()
+        self.stats.drops_per_cpu = {cpu: d for cpu, (_, d) in per_cpu.items() if d}
+        self.stats.drops = sum(d for _, d in per_cpu.values())
+        if self.stats.drops > self._reported_drops:
+            if self.config.options.get("drop_report", "stderr") == "stderr":
+                detail = " ".join(f"cpu{c}={n}" for c, n in sorted(self.stats.drops_per_cpu.items()))
+                print(f"syswarden: ebpf: {self.stats.drops - self._reported_drops} events dropped "
+                      f"(ring buffer full; total {self.stats.drops}: {detail})", file=sys.stderr)
+            self._reported_drops = self.stats.drops
+
+    def close(self) -> None:
+        """Detach every link, unmap the ring buffer, free the probe, stop a still-running command."""
+        if self._child is not None and self._child.poll() is None:
+            self._child.kill()
+            self._child.wait()
+        try:
+            if self._ring is not None and self._probe.obj._ptr:
+                self.poll_counters()
+        finally:
+            if self._ring is not None:
+                self._ring.close()
+                self._ring = None
+            self._probe.close()
+
+    def __enter__(self) -> "EbpfSource":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def _spawn_gated(command: list[str], gate_fd: int) -> subprocess.Popen[bytes]:
+    """Start ``command`` blocked on a pipe: a tiny sh reads one line, then execs the command in place."""
+    script = f'read _ < /proc/self/fd/{gate_fd}; exec "$@"'
+    try:
+        return subprocess.Popen(["/bin/sh", "-c", script, "sh", *command], pass_fds=(gate_fd,))
+    except OSError as exc:
+        raise SourceError(f"cannot start {command[0]!r}: {exc}") from exc
