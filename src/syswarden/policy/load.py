@@ -1,0 +1,95 @@
+"""The one entry point that reads a policy in any format: ``load_policy(path_or_text)``.
+
+The format is detected from the document (unless given): JSON text is parsed with positions; a mapping with
+``defaultAction`` is a Docker/OCI profile, one with ``seccomp`` is go-seccomp-bpf's, anything else is
+syswarden's native YAML. Docker profiles are resolved for a host (native arch, capabilities, kernel), which
+callers may override.
+"""
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterable
+from pathlib import Path
+
+from syswarden.errors import PolicyError
+from syswarden.policy.formats import docker, go_seccomp, native_yaml, tree
+from syswarden.policy.model import Policy
+from syswarden.syscalls.arch import Arch
+
+FORMATS: tuple[str, ...] = ("yaml", "docker", "go-seccomp")
+_ALIASES = {"yaml": "yaml", "native": "yaml", "yml": "yaml", "docker": "docker", "oci": "docker",
+            "json": "docker", "go": "go-seccomp", "go-seccomp": "go-seccomp", "go-seccomp-bpf": "go-seccomp"}
+
+# Format name -> dump function (the formats ``convert --to`` can write).
+DUMPERS: dict[str, Callable[[Policy], str]] = {
+    "yaml": native_yaml.dump,
+    "docker": docker.dump,
+    "go-seccomp": go_seccomp.dump,
+}
+
+
+def format_name(text: str) -> str:
+    """Canonical format name for a user's spelling (``oci`` -> ``docker``)."""
+    key = text.strip().lower()
+    if key not in _ALIASES:
+        raise PolicyError(f"unknown policy format {text!r} (expected one of: {', '.join(FORMATS)})")
+    return _ALIASES[key]
+
+
+def read_source(path_or_text: str | os.PathLike[str]) -> tuple[str, str]:
+    """(text, filename): a path is read; a string with a newline or a brace is taken as the policy itself."""
+    if isinstance(path_or_text, str) and ("\n" in path_or_text or path_or_text.lstrip().startswith("{")):
+        return path_or_text, "<policy>"
+    path = Path(path_or_text)
+    try:
+        return path.read_text(encoding="utf-8"), str(path)
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) else "not UTF-8 text"
+        raise PolicyError(f"cannot read policy file {str(path)!r}: {reason}") from exc
+
+
+def parse(text: str, filename: str) -> tree.Doc:
+    """JSON documents are parsed as JSON (for exact error positions), everything else as YAML."""
+    if text.lstrip().startswith(("{", "[")):
+        return tree.parse_json(text, filename)
+    return tree.parse_yaml(text, filename)
+
+
+def detect(doc: tree.Doc) -> str:
+    """Which format a parsed document is written in."""
+    root = doc.root.value
+    if isinstance(root, dict):
+        if "defaultAction" in root:
+            return "docker"
+        if "seccomp" in root:
+            return "go-seccomp"
+    return "yaml"
+
+
+def load_policy(path_or_text: str | os.PathLike[str], *, fmt: str | None = None, native_arch: Arch | None = None,
+                caps: Iterable[str] | None = None, kernel: tuple[int, int] | str | None = None) -> Policy:
+    """Read a policy file (or text) in any supported format into a checked ``Policy``.
+
+    Args:
+        path_or_text: a file path, or the policy text itself.
+        fmt: ``yaml``, ``docker`` or ``go-seccomp`` (aliases: native, oci, json, go); detected if None.
+        native_arch: the arch Docker ``archMap``/``includes`` and native defaults resolve against.
+        caps: the capability bounding set for Docker ``includes``/``excludes`` (default: Docker's).
+        kernel: the kernel version for Docker ``minKernel`` (default: the running kernel).
+
+    Raises:
+        PolicyError (and its subclasses PolicySyntaxError, UnknownSyscallError), carrying file:line:col.
+    """
+    text, filename = read_source(path_or_text)
+    doc = parse(text, filename)
+    name = format_name(fmt) if fmt else detect(doc)
+    if name == "docker":
+        return docker.load_doc(doc, host=docker.make_host(native_arch, caps, kernel))
+    if name == "go-seccomp":
+        return go_seccomp.load_doc(doc, native_arch=native_arch)
+    return native_yaml.load_doc(doc, native_arch=native_arch)
+
+
+def dump_policy(policy: Policy, fmt: str) -> str:
+    """Write ``policy`` in format ``fmt`` (PolicyError if the format cannot express it)."""
+    return DUMPERS[format_name(fmt)](policy)
