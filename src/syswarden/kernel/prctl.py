@@ -1,0 +1,58 @@
+"""prctl(2) for the process attributes seccomp depends on: no_new_privs and the seccomp mode.
+
+Bottom layer: thin ctypes calls; ``OSError`` becomes ``KernelError`` here, at the boundary.
+"""
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from syswarden.errors import KernelError
+
+PR_GET_SECCOMP = 21
+PR_SET_SECCOMP = 22
+PR_SET_NO_NEW_PRIVS = 38
+PR_GET_NO_NEW_PRIVS = 39
+
+_libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+_libc.prctl.argtypes = [ctypes.c_int, ctypes.c_ulong, ctypes.c_ulong, ctypes.c_ulong, ctypes.c_ulong]
+_libc.prctl.restype = ctypes.c_int
+
+
+@contextmanager
+def kernel_errors(what: str) -> Iterator[None]:
+    """Translate ``OSError`` raised inside into ``KernelError`` naming the operation and the errno."""
+    try:
+        yield
+    except OSError as exc:
+        name = os.strerror(exc.errno) if exc.errno else str(exc)
+        raise KernelError(f"{what} failed: {name} (errno {exc.errno})") from exc
+
+
+def prctl(option: int, arg2: int = 0, arg3: int = 0, arg4: int = 0, arg5: int = 0) -> int:
+    """Raw prctl; raises ``OSError`` with the kernel's errno (callers translate it)."""
+    rc = _libc.prctl(option, arg2, arg3, arg4, arg5)
+    if rc < 0:
+        err = ctypes.get_errno()
+        raise OSError(err, os.strerror(err))
+    return int(rc)
+
+
+def set_no_new_privs() -> None:
+    """Set no_new_privs for this thread (inherited across fork/clone/execve, never unset)."""
+    with kernel_errors("prctl(PR_SET_NO_NEW_PRIVS)"):
+        prctl(PR_SET_NO_NEW_PRIVS, 1)
+
+
+def get_no_new_privs() -> bool:
+    with kernel_errors("prctl(PR_GET_NO_NEW_PRIVS)"):
+        return prctl(PR_GET_NO_NEW_PRIVS) == 1
+
+
+def get_seccomp_mode() -> int:
+    """0 = disabled, 1 = strict, 2 = filter (PR_GET_SECCOMP; in strict mode this call itself is fatal)."""
+    with kernel_errors("prctl(PR_GET_SECCOMP)"):
+        return prctl(PR_GET_SECCOMP)

@@ -1,0 +1,157 @@
+"""Test helpers for the seccomp tests: an independent reference evaluator of the policy meaning, a way to
+run code under a filter in a child process, and a gcc builder for the C programs in tests/data/bypass."""
+from __future__ import annotations
+
+import ctypes
+import os
+import shutil
+import subprocess
+import sys
+import textwrap
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from syswarden.policy.model import ArgCondition, Op, Policy, SyscallRule
+from syswarden.syscalls import tables
+from syswarden.syscalls.arch import Arch
+
+REPO = Path(__file__).resolve().parents[2]
+BYPASS_DIR = REPO / "tests" / "data" / "bypass"
+ANCHORS = REPO / ".." / "shared" / "anchors" / "seccomp"
+U64 = (1 << 64) - 1
+
+# Independent of syswarden.syscalls.multiplexers on purpose: the kernel's numbers, written out again.
+SOCKETCALL = {"socket": 1, "bind": 2, "connect": 3, "listen": 4, "accept": 5, "getsockname": 6,
+              "getpeername": 7, "socketpair": 8, "sendto": 11, "recvfrom": 12, "shutdown": 13,
+              "setsockopt": 14, "getsockopt": 15, "sendmsg": 16, "recvmsg": 17, "accept4": 18, "recvmmsg": 19,
+              "sendmmsg": 20}
+SOCKETCALL_EXTRA = {"sendto": 9, "recvfrom": 10}       # SYS_SEND / SYS_RECV
+IPC = {"semop": 1, "semget": 2, "semctl": 3, "semtimedop": 4, "msgsnd": 11, "msgrcv": 12, "msgget": 13,
+       "msgctl": 14, "shmat": 21, "shmdt": 22, "shmget": 23, "shmctl": 24}
+
+
+def holds(cond: ArgCondition, arg: int) -> bool:
+    """The model's meaning of one condition on an unsigned 64-bit argument."""
+    value = arg & U64
+    if cond.width == 32:
+        value &= 0xFFFFFFFF
+    if cond.op is Op.MASKED_EQ:
+        return (value & cond.mask) == cond.value
+    return {Op.EQ: value == cond.value, Op.NE: value != cond.value, Op.LT: value < cond.value,
+            Op.LE: value <= cond.value, Op.GT: value > cond.value, Op.GE: value >= cond.value}[cond.op]
+
+
+def precedence(value: int) -> int:
+    """Kernel precedence of a return value (lower = stricter), SECCOMP_RET_ACTION_FULL as signed 32-bit."""
+    full = value & 0xFFFF0000
+    return full - (1 << 32) if full & 0x80000000 else full
+
+
+def arch_of(audit: int, nr: int) -> Arch | None:
+    if audit == Arch.X86_64.audit_arch:
+        return Arch.X32 if nr & 0x40000000 else Arch.X86_64
+    return {a.audit_arch: a for a in Arch if a is not Arch.X32}.get(audit)
+
+
+def _applies(rule: SyscallRule, arch: Arch) -> bool:
+    return rule.arches is None or arch in rule.arches
+
+
+def _multiplexed(rule: SyscallRule, mux: str, call: int) -> bool:
+    if mux == "socketcall":
+        return any(SOCKETCALL.get(n) == call or SOCKETCALL_EXTRA.get(n) == call for n in rule.names)
+    return any(IPC.get(n) == call & 0xFFFF for n in rule.names)
+
+
+def _mux_reference(policy: Policy, arch: Arch, mux: str, args: Sequence[int]) -> int:
+    """Strictest outcome over every truth value of the conditions hidden behind the multiplexer; on equal
+    precedence the earliest rule."""
+    call = args[0] & 0xFFFFFFFF
+    outcomes: list[int] = []
+    for rule in policy.rules:
+        if not _applies(rule, arch):
+            continue
+        if mux in rule.names:
+            if all(holds(c, args[c.index]) for c in rule.args):
+                outcomes.append(rule.action.kernel_value)
+                break
+        elif _multiplexed(rule, mux, call):
+            outcomes.append(rule.action.kernel_value)
+            if not rule.args:
+                break
+    else:
+        outcomes.append(policy.default_action.kernel_value)
+    best = min(precedence(o) for o in outcomes)
+    return next(o for o in outcomes if precedence(o) == best)
+
+
+def reference(policy: Policy, arches: Sequence[Arch], audit: int, nr: int, args: Sequence[int]) -> int:
+    """What the policy means for one call (policy/model.py's docstring), as a seccomp return value."""
+    arch = arch_of(audit, nr)
+    if arch is None or arch not in arches:
+        return policy.bad_arch_action.kernel_value
+    name = tables.name(arch, nr)
+    if name is None:
+        return policy.default_action.kernel_value
+    if arch is Arch.I386 and name in ("socketcall", "ipc"):
+        return _mux_reference(policy, arch, name, args)
+    for rule in policy.rules:
+        if _applies(rule, arch) and name in rule.names and all(holds(c, args[c.index]) for c in rule.args):
+            return rule.action.kernel_value
+    return policy.default_action.kernel_value
+
+
+# -- running code under a filter ----------------------------------------------------------------------------
+
+def in_child(body: Callable[[], int]) -> int:
+    """Fork, run ``body`` in the child (its return value is the exit code); returns the exit code, or minus
+    the signal number that killed the child. The test process itself is never filtered."""
+    pid = os.fork()
+    if pid == 0:
+        code = 125
+        try:
+            code = body()
+        finally:
+            os._exit(code)
+    _, status = os.waitpid(pid, 0)
+    return os.waitstatus_to_exitcode(status)
+
+
+_libc = ctypes.CDLL(None, use_errno=True)
+_libc.syscall.restype = ctypes.c_long
+
+
+def raw_syscall(nr: int, *args: int) -> tuple[int, int]:
+    """``syscall(nr, args...)`` through libc: (return value, errno)."""
+    ctypes.set_errno(0)
+    rc = _libc.syscall(ctypes.c_long(nr), *(ctypes.c_ulong(a & U64) for a in args))
+    return int(rc), ctypes.get_errno()
+
+
+LAUNCH = textwrap.dedent("""
+    import os, sys
+    from syswarden.seccomp.insn import Program
+    from syswarden.sandbox.apply import install_filter
+    install_filter(Program.from_bytes(open(sys.argv[1], "rb").read()))
+    os.execv(sys.argv[2], sys.argv[2:])
+""")
+
+
+def run_under_filter(image: bytes, argv: Sequence[str], tmp: Path,
+                     timeout: float = 30) -> subprocess.CompletedProcess[str]:
+    """Run ``argv`` in a child Python that installs the filter ``image`` and then execs it."""
+    path = tmp / "filter.bpf"
+    path.write_bytes(image)
+    return subprocess.run([sys.executable, "-c", LAUNCH, str(path), *argv], capture_output=True, text=True,
+                          timeout=timeout)
+
+
+def build_c(source: str, out_dir: Path, *extra: str) -> Path:
+    """Compile tests/data/bypass/<source> with gcc into ``out_dir``."""
+    gcc = shutil.which("gcc")
+    if gcc is None:
+        raise FileNotFoundError("gcc is not installed")
+    exe = out_dir / Path(source).stem
+    subprocess.run([gcc, "-O1", "-o", str(exe), str(BYPASS_DIR / source), *extra], check=True,
+                   capture_output=True, text=True)
+    return exe
