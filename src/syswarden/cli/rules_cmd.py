@@ -5,6 +5,7 @@ import json
 from collections import Counter
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -145,11 +146,9 @@ def fields(as_json: bool) -> None:
     click.echo(table(["FIELD", "TYPE", "DESCRIPTION"], [[e["name"], e["type"], e["desc"]] for e in entries]))
 
 
-def _field_entries(registry: object) -> list[dict[str, str]]:
-    listing = getattr(registry, "all_fields", None)
-    defs = listing() if callable(listing) else getattr(registry, "FIELDS", {}).values()
+def _field_entries(registry: Any) -> list[dict[str, str]]:
     out = []
-    for d in defs:
-        out.append({"name": str(getattr(d, "name", "")), "type": str(getattr(d, "type", "")),
-                    "desc": str(getattr(d, "desc", getattr(d, "description", "")))})
+    for d in registry.all_fields():
+        name = f"{d.name}[{d.spec.arg.value}]" if d.takes_arg else d.name
+        out.append({"name": name, "type": d.type.value, "desc": d.description})
     return out
