@@ -1,0 +1,1 @@
+"""Live capture with the CO-RE eBPF probe: ``probe.bpf.c`` -> ``loader`` -> ``ringbuf`` -> ``decode`` -> ``EbpfSource``."""

@@ -1,0 +1,140 @@
+"""The ptrace loop: start a command stopped on a gate, seize it (children are followed automatically through
+TRACEFORK/VFORK/CLONE), and turn every wait status into a ``Stop`` — a syscall entry or exit, a new task,
+an exec, or an exit. The tracer restarts tracees itself; callers only look at the stops.
+"""
+from __future__ import annotations
+
+import enum
+import os
+import signal
+import subprocess
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+from syswarden.errors import SourceError
+from syswarden.kernel import ptrace
+
+_WALL = 0x40000000
+_SYSCALL_TRAP = signal.SIGTRAP | 0x80
+
+
+class StopKind(enum.Enum):
+    ENTRY = "entry"
+    EXIT = "exit"
+    NEW_TASK = "new_task"     # a fork/vfork/clone event of the parent; ``child`` is the new tid
+    EXITED = "exited"         # the task is gone; ``status`` is its wait status
+
+
+@dataclass(slots=True)
+class Stop:
+    kind: StopKind
+    tid: int
+    nr: int = -1
+    args: tuple[int, ...] = ()
+    rval: int = 0
+    child: int = 0
+    event: int = 0
+    status: int = 0
+
+
+@dataclass(slots=True)
+class _Task:
+    tid: int
+    in_syscall: bool = False
+    pending: dict[str, int] = field(default_factory=dict)
+
+
+class Tracer:
+    """Traces one command's process tree. ``stops()`` ends when the last tracee is gone."""
+
+    def __init__(self, command: list[str]) -> None:
+        gate_r, gate_w = os.pipe()
+        try:
+            proc = subprocess.Popen(["/bin/sh", "-c", f'read _ < /proc/self/fd/{gate_r}; exec "$@"', "sh",
+                                     *command], pass_fds=(gate_r,))
+        except OSError as exc:
+            os.close(gate_w)
+            raise SourceError(f"cannot start {command[0]!r}: {exc}") from exc
+        finally:
+            os.close(gate_r)
+        self.root = proc.pid
+        self._proc = proc
+        self.tasks: dict[int, _Task] = {}
+        self.exit_status: int | None = None
+        try:
+            ptrace.seize(self.root)
+            ptrace.interrupt(self.root)
+        except BaseException:
+            proc.kill()
+            proc.wait()
+            os.close(gate_w)
+            raise
+        self.tasks[self.root] = _Task(self.root)
+        os.write(gate_w, b"go\n")
+        os.close(gate_w)
+
+    def stops(self) -> Iterator[Stop]:
+        """Every stop of every tracee, in the order waitpid reports them."""
+        while self.tasks:
+            try:
+                tid, status = os.waitpid(-1, _WALL)
+            except ChildProcessError:
+                break
+            yield from self._handle(tid, status)
+
+    def _handle(self, tid: int, status: int) -> Iterator[Stop]:
+        if os.WIFEXITED(status) or os.WIFSIGNALED(status):
+            self.tasks.pop(tid, None)
+            if tid == self.root:
+                self.exit_status = status
+                self._proc.returncode = os.waitstatus_to_exitcode(status)
+            yield Stop(StopKind.EXITED, tid, status=status)
+            return
+        if not os.WIFSTOPPED(status):
+            return
+        task = self.tasks.setdefault(tid, _Task(tid))
+        sig, event = os.WSTOPSIG(status), status >> 16
+        inject = 0
+        if sig == _SYSCALL_TRAP:
+            yield self._syscall_stop(task)
+        elif event in (ptrace.PTRACE_EVENT_FORK, ptrace.PTRACE_EVENT_VFORK, ptrace.PTRACE_EVENT_CLONE):
+            child = ptrace.event_msg(tid)
+            self.tasks.setdefault(child, _Task(child))
+            yield Stop(StopKind.NEW_TASK, tid, child=child, event=event)
+        elif event == ptrace.PTRACE_EVENT_EXEC:
+            former = ptrace.event_msg(tid)
+            if former != tid and former in self.tasks:
+                # A non-leader thread exec'ed: it now has the leader's tid and keeps its syscall state.
+                self.tasks[tid] = self.tasks.pop(former)
+                self.tasks[tid].tid = tid
+        elif event == ptrace.PTRACE_EVENT_STOP:
+            if sig in (signal.SIGSTOP, signal.SIGTSTP, signal.SIGTTIN, signal.SIGTTOU):
+                ptrace.listen(tid)   # a real group stop: stay stopped until SIGCONT
+                return
+        elif sig != signal.SIGTRAP:
+            inject = sig
+        ptrace.resume_syscall(tid, inject)
+
+    def _syscall_stop(self, task: _Task) -> Stop:
+        # The tracee stays stopped until the consumer of this stop returns to the generator.
+        info = ptrace.syscall_info(task.tid)
+        if info.op == ptrace.SYSCALL_INFO_ENTRY:
+            task.in_syscall = True
+            return Stop(StopKind.ENTRY, task.tid, nr=info.nr, args=info.args)
+        task.in_syscall = False
+        return Stop(StopKind.EXIT, task.tid, rval=info.rval)
+
+    def close(self) -> None:
+        """Kill the traced tree (EXITKILL also does this if we die) and reap what is left."""
+        for tid in list(self.tasks):
+            try:
+                os.kill(tid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        while self.tasks:
+            try:
+                tid, _ = os.waitpid(-1, _WALL)
+            except ChildProcessError:
+                break
+            self.tasks.pop(tid, None)
+        self.tasks.clear()
