@@ -1,0 +1,84 @@
+"""Built-in profiles: seccomp policies shipped as data files in ``data/`` (provenance in ``data/SOURCE.md``),
+registered by name in one explicit dict, loaded through ``policy.load`` like any user file.
+
+Docker's and Podman's profiles are kept verbatim and resolved the way the engines resolve them: for the native
+arch (``archMap``), Docker's default capability set (``includes``/``excludes`` ``caps``) and the running
+kernel (``minKernel``), unless the caller passes other values.
+"""
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable
+from dataclasses import dataclass, replace
+from importlib import resources
+
+from syswarden.errors import PolicyError
+from syswarden.policy.load import load_policy
+from syswarden.policy.model import Policy
+from syswarden.spans import Span
+from syswarden.syscalls.arch import Arch
+
+
+@dataclass(frozen=True, slots=True)
+class Profile:
+    """A built-in profile: its data file, format, one-line summary and where it comes from."""
+
+    name: str
+    file: str
+    fmt: str
+    summary: str
+    origin: str
+
+
+PROFILES: dict[str, Profile] = {}
+
+
+def register(profile: Profile) -> None:
+    """Add a profile to the registry; a name registered twice is a programming error."""
+    if profile.name in PROFILES:
+        raise ValueError(f"profile {profile.name!r} registered twice")
+    PROFILES[profile.name] = profile
+
+
+for _p in (
+    Profile("docker-default", "docker-default.json", "docker", "Docker's default container profile (allow list)",
+            "moby/profiles seccomp/default.json @cd3bed80"),
+    Profile("podman-default", "podman-default.json", "docker", "Podman's default profile (allow list, ENOSYS)",
+            "containers/container-libs common/pkg/seccomp/seccomp.json @f0ddf1a7"),
+    Profile("beats", "beats.yaml", "yaml", "Elastic Beats' self-applied allow list (amd64)",
+            "elastic/beats libbeat/common/seccomp/policy_linux_amd64.go @7017a79c"),
+    Profile("firejail-default", "firejail-default.yaml", "yaml", "firejail's default drop list (EPERM)",
+            "netblue30/firejail src/lib/syscall.c @19550fad"),
+    Profile("strict-like", "strict-like.yaml", "yaml", "strict mode as a filter: read, write, exit only",
+            "seccomp(2) SECCOMP_SET_MODE_STRICT"),
+    Profile("no-network", "no-network.yaml", "yaml", "no non-AF_UNIX sockets; bind/listen/accept kill",
+            "syswarden (after systemd RestrictAddressFamilies)"),
+    Profile("no-exec", "no-exec.yaml", "yaml", "fork, vfork, execve, execveat fail with EACCES",
+            "Elasticsearch SystemCallFilter"),
+):
+    register(_p)
+
+
+def get(name: str) -> Profile:
+    """The profile called ``name``; an unknown name is a PolicyError suggesting close names."""
+    if name in PROFILES:
+        return PROFILES[name]
+    close = difflib.get_close_matches(name, list(PROFILES), n=3, cutoff=0.5)
+    hint = f"; did you mean {', '.join(close)}?" if close else ""
+    raise PolicyError(f"unknown profile {name!r} (expected one of: {', '.join(PROFILES)}){hint}",
+                      span=Span("--profile", 1, 1))
+
+
+def text(name: str) -> str:
+    """The profile's data file, as shipped."""
+    return resources.files(__name__).joinpath("data", get(name).file).read_text(encoding="utf-8")
+
+
+def load(name: str, *, native_arch: Arch | None = None, caps: Iterable[str] | None = None,
+         kernel: tuple[int, int] | str | None = None) -> Policy:
+    """Load and resolve a built-in profile; its ``source`` is ``profile:NAME`` so denials can name it."""
+    profile = get(name)
+    path = resources.files(__name__).joinpath("data", profile.file)
+    with resources.as_file(path) as real:
+        policy = load_policy(str(real), fmt=profile.fmt, native_arch=native_arch, caps=caps, kernel=kernel)
+    return replace(policy, name=profile.name, source=f"profile:{profile.name}")

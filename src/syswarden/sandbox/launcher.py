@@ -1,0 +1,282 @@
+"""The launcher behind ``syswarden run``: confine a child with Landlock and seccomp, exec CMD in it, wait,
+explain a seccomp kill, and pass CMD's exit status through (sandbox stage, the end of the enforcement pipeline).
+
+Process shape (decided so a kill can be explained): syswarden forks; the child sets no_new_privs, enforces
+Landlock, installs the filters and execs CMD; the parent only waits, forwards termination signals and, when CMD
+dies by a signal, looks up the kernel's SECCOMP audit record (``denials.py``). ``exec_in_place`` is the
+variant without a supervising process (``--exec``): nothing stays behind, nothing is explained.
+
+Two syscalls must pass the filters after they are installed although a policy may deny them: the ``execve`` of
+CMD and, with several filters, the ``seccomp()`` installing the next one. Each filter that would not allow
+them gets a leading rule allowing exactly that call *by pointer*: ``execve`` only when its path argument is the
+address of the buffer syswarden prepared before forking, ``seccomp`` only with the address of the next
+``sock_fprog``. Known limit: a hostile program that maps memory at that exact address can use the exemption
+once more (the values are in ``docs/sandbox.md``); a policy that really must forbid execve should be applied
+by the program itself (``syswarden.sandbox.apply``).
+"""
+from __future__ import annotations
+
+import ctypes
+import os
+import resource
+import shutil
+import signal
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+
+from syswarden.errors import InputError, KernelError
+from syswarden.kernel import prctl, seccomp_abi
+from syswarden.policy.model import ALLOW, ActionKind, ArgCondition, Op, Policy, SyscallRule
+from syswarden.sandbox import landlock
+from syswarden.sandbox.denials import SeccompRecord, SeccompWatcher, decide, explain_kill
+from syswarden.seccomp.compiler import CompiledFilter, compile_policy
+from syswarden.syscalls.arch import Arch
+
+FORWARDED = (signal.SIGTERM, signal.SIGHUP, signal.SIGUSR1, signal.SIGUSR2, signal.SIGWINCH, signal.SIGCONT)
+EXEMPTION = "launcher:"
+_libc = ctypes.CDLL(None, use_errno=True)
+
+
+@dataclass(frozen=True, slots=True)
+class InstalledFilter:
+    """A filter as installed: the user's policy, and the compiled policy with ``offset`` launcher rules first."""
+
+    policy: Policy
+    compiled: CompiledFilter
+    offset: int
+
+
+@dataclass(slots=True)
+class Outcome:
+    """How CMD ended: ``exit_code`` or ``signal``, and the explanation of a seccomp kill."""
+
+    pid: int
+    exit_code: int | None
+    signal: int | None
+    record: SeccompRecord | None = None
+    explanation: str = ""
+    logged: list[SeccompRecord] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class Launch:
+    """Everything prepared in the parent before forking (the child only performs system calls)."""
+
+    argv: tuple[str, ...]
+    executable: str
+    policies: tuple[Policy, ...]
+    landlock_spec: landlock.LandlockSpec | None = None
+    landlock_report: landlock.LandlockReport | None = None
+    filters: list[InstalledFilter] = field(default_factory=list)
+    _exe: ctypes.Array[ctypes.c_char] | None = None
+    _argv: ctypes.Array[ctypes.c_char_p] | None = None
+    _envp: ctypes.Array[ctypes.c_char_p] | None = None
+    _fprogs: list[seccomp_abi.SockFprog] = field(default_factory=list)
+    _keep: list[object] = field(default_factory=list)
+
+
+def resolve_executable(argv0: str) -> str:
+    """The path execve will run; a missing command is an InputError (exit 2) before anything is forked."""
+    found = shutil.which(argv0) if "/" not in argv0 else (argv0 if os.path.exists(argv0) else None)
+    if found is None:
+        raise InputError(f"command not found: {argv0!r} (expected a program on PATH or a path)")
+    return os.path.abspath(found)
+
+
+def prepare(argv: Sequence[str], policies: Sequence[Policy], landlock_spec: landlock.LandlockSpec | None = None,
+            require_landlock: int = 0, landlock_abi: int | None = None) -> Launch:
+    """Check and compile everything; raises syswarden errors (bad input exits 2 before CMD runs)."""
+    if not argv:
+        raise InputError("expected a command to run after '--'")
+    launch = Launch(tuple(argv), resolve_executable(argv[0]), tuple(policies))
+    if landlock_spec is not None and not landlock_spec.empty:
+        landlock.check_paths(landlock_spec)
+        from syswarden.kernel import landlock_abi as abi_mod
+        report = landlock.plan(landlock_spec, abi_mod.abi_version() if landlock_abi is None else landlock_abi)
+        if require_landlock:
+            landlock.require(report, require_landlock)
+        launch.landlock_spec, launch.landlock_report = landlock_spec, report
+    elif require_landlock:
+        from syswarden.kernel import landlock_abi as abi_mod
+        landlock.require(landlock.plan(landlock.LandlockSpec(), abi_mod.abi_version()), require_landlock)
+    _prepare_exec(launch)
+    _compile_filters(launch)
+    return launch
+
+
+def _prepare_exec(launch: Launch) -> None:
+    launch._exe = ctypes.create_string_buffer(os.fsencode(launch.executable))
+    args = [ctypes.c_char_p(os.fsencode(a)) for a in launch.argv]
+    env = [ctypes.c_char_p(os.fsencode(f"{k}={v}")) for k, v in os.environ.items()]
+    launch._argv = (ctypes.c_char_p * (len(args) + 1))(*args, None)
+    launch._envp = (ctypes.c_char_p * (len(env) + 1))(*env, None)
+    launch._keep.extend([args, env])
+
+
+def _exemptions(policy: Policy, exe_addr: int, later_fprogs: Sequence[int]) -> tuple[SyscallRule, ...]:
+    native = Arch.native()
+    rules = []
+    if not _allows(policy, "execve", native):
+        rules.append(SyscallRule(("execve",), ALLOW, (ArgCondition(0, Op.EQ, exe_addr),), frozenset({native}),
+                                 comment=f"{EXEMPTION} execve of CMD"))
+    if later_fprogs and not _allows(policy, "seccomp", native):
+        rules.extend(SyscallRule(("seccomp",), ALLOW, (ArgCondition(0, Op.EQ, seccomp_abi.SECCOMP_SET_MODE_FILTER),
+                                                       ArgCondition(2, Op.EQ, addr)), frozenset({native}),
+                                 comment=f"{EXEMPTION} next filter") for addr in later_fprogs)
+        if not _allows(policy, "prctl", native):
+            pass  # no_new_privs is set before the first filter, so prctl is not needed afterwards
+    return tuple(rules)
+
+
+def _allows(policy: Policy, name: str, arch: Arch) -> bool:
+    verdict = decide(policy, name, arch)
+    return verdict.action.kind in (ActionKind.ALLOW, ActionKind.LOG) and not verdict.conditional \
+        and not _has_conditions(policy, name)
+
+
+def _has_conditions(policy: Policy, name: str) -> bool:
+    return any(name in r.names and r.args for r in policy.rules)
+
+
+def _compile_filters(launch: Launch) -> None:
+    launch._fprogs = [seccomp_abi.SockFprog() for _ in launch.policies]
+    addrs = [ctypes.addressof(f) for f in launch._fprogs]
+    exe_addr = ctypes.addressof(launch._exe) if launch._exe is not None else 0
+    for index, policy in enumerate(launch.policies):
+        extra = _exemptions(policy, exe_addr, addrs[index + 1:])
+        compiled = compile_policy(replace(policy, rules=extra + policy.rules))
+        image = compiled.to_bytes()
+        count = len(image) // ctypes.sizeof(seccomp_abi.SockFilter)
+        array = (seccomp_abi.SockFilter * count).from_buffer_copy(image)
+        launch._keep.append(array)
+        launch._fprogs[index].len = count
+        launch._fprogs[index].filter = ctypes.cast(array, ctypes.POINTER(seccomp_abi.SockFilter))
+        launch.filters.append(InstalledFilter(policy, compiled, len(extra)))
+
+
+def _filter_flags(compiled: CompiledFilter) -> int:
+    flags = 0
+    for name in compiled.flags:
+        flags |= seccomp_abi.FLAG_BY_NAME.get(name, 0)
+    return flags
+
+
+def _confine_and_exec(launch: Launch, errpipe: int) -> None:
+    """In the child: restore signals, Landlock, no_new_privs, filters, execve. Never returns."""
+    try:
+        for sig in (signal.SIGPIPE, signal.SIGXFSZ, signal.SIGINT, signal.SIGQUIT, *FORWARDED):
+            signal.signal(sig, signal.SIG_DFL)
+        if launch.landlock_spec is not None and launch.landlock_report is not None:
+            landlock.enforce(launch.landlock_spec, launch.landlock_report)
+        prctl.set_no_new_privs()
+        flags = [_filter_flags(f.compiled) for f in launch.filters]
+        pointers = [ctypes.cast(ctypes.pointer(p), ctypes.c_void_p) for p in launch._fprogs]
+        for flag, pointer in zip(flags, pointers):
+            seccomp_abi.seccomp(seccomp_abi.SECCOMP_SET_MODE_FILTER, flag, pointer)
+        _libc.execve(launch._exe, launch._argv, launch._envp)
+        err = ctypes.get_errno()
+        message = f"cannot execute {launch.executable!r}: {os.strerror(err)}"
+        code = 127 if err == 2 else 126
+    except BaseException as exc:  # the child must never return into the parent's code
+        message, code = f"cannot confine the child: {exc}", 125
+    try:
+        os.write(errpipe, f"{code}:{message}".encode())
+    finally:
+        os._exit(code)
+
+
+def exec_in_place(launch: Launch) -> None:
+    """``--exec``: confine this process and exec CMD in it (no supervisor, no explanation). Never returns."""
+    read_end, write_end = os.pipe2(os.O_CLOEXEC)
+    os.close(read_end)
+    _confine_and_exec(launch, write_end)
+
+
+def run(launch: Launch, explain: bool = True, dry_run: bool = False) -> Outcome:
+    """Fork, confine and exec CMD in the child, wait for it and explain how it ended.
+
+    Raises:
+        KernelError: the child could not be confined (CMD never ran).
+    """
+    watcher = SeccompWatcher() if explain or dry_run else None
+    try:
+        read_end, write_end = os.pipe2(os.O_CLOEXEC)
+        sys.stdout.flush()
+        sys.stderr.flush()
+        pid = os.fork()
+        if pid == 0:
+            os.close(read_end)
+            _confine_and_exec(launch, write_end)
+        os.close(write_end)
+        failure = _read_all(read_end)
+        status = _wait(pid)
+        if failure:
+            code, _, message = failure.partition(":")
+            if code == "125":
+                raise KernelError(message)
+            return Outcome(pid, int(code), None, explanation=message)
+        return _outcome(pid, status, launch, watcher, dry_run)
+    finally:
+        if watcher is not None:
+            watcher.close()
+
+
+def _read_all(fd: int) -> str:
+    chunks = []
+    while chunk := os.read(fd, 4096):
+        chunks.append(chunk)
+    os.close(fd)
+    return b"".join(chunks).decode("utf-8", "replace")
+
+
+def _wait(pid: int) -> int:
+    """waitpid, forwarding termination signals to the child meanwhile; SIGINT/SIGQUIT reach it from the tty."""
+    previous = {sig: signal.signal(sig, lambda s, _f: _forward(pid, s)) for sig in FORWARDED}
+    previous.update({sig: signal.signal(sig, signal.SIG_IGN) for sig in (signal.SIGINT, signal.SIGQUIT)})
+    try:
+        while True:
+            try:
+                _, status = os.waitpid(pid, 0)
+                return status
+            except ChildProcessError:
+                return 0
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+def _forward(pid: int, sig: int) -> None:
+    try:
+        os.kill(pid, sig)
+    except ProcessLookupError:
+        pass
+
+
+def _outcome(pid: int, status: int, launch: Launch, watcher: SeccompWatcher | None, dry_run: bool) -> Outcome:
+    if os.WIFEXITED(status):
+        outcome = Outcome(pid, os.WEXITSTATUS(status), None)
+    else:
+        outcome = Outcome(pid, None, os.WTERMSIG(status))
+        if watcher is not None:
+            record = watcher.find(pid, timeout=1.0)
+            if record is not None or outcome.signal == signal.SIGSYS:
+                outcome.record = record
+                comm = os.path.basename(launch.argv[0])
+                outcome.explanation = explain_kill(record, [f.policy for f in launch.filters], comm, pid)
+    if dry_run and watcher is not None:
+        outcome.logged = [r for r in watcher.drain() if r.action_kind is ActionKind.LOG]
+    return outcome
+
+
+def pass_through(outcome: Outcome) -> int:
+    """Return CMD's exit code, or die of CMD's signal ourselves (default disposition, no core file)."""
+    if outcome.signal is None:
+        return outcome.exit_code if outcome.exit_code is not None else 1
+    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+    sys.stdout.flush()
+    sys.stderr.flush()
+    signal.signal(outcome.signal, signal.SIG_DFL)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, [outcome.signal])
+    os.kill(os.getpid(), outcome.signal)
+    return 128 + outcome.signal  # a signal that does not terminate (SIGCHLD...) falls back to the shell value
