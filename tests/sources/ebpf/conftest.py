@@ -1,0 +1,51 @@
+"""Fixtures for the eBPF source tests: skip cleanly without root/BTF/toolchain, and prove no link leaks."""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from syswarden.sources.ebpf.loader import PROGRAMS
+
+
+def _our_links() -> list[int]:
+    """Ids of attached links whose program is one of the probe's (by name), as bpftool sees them."""
+    links = json.loads(subprocess.run(["bpftool", "link", "list", "-j"], capture_output=True, text=True,
+                                      check=True).stdout or "[]")
+    progs = json.loads(subprocess.run(["bpftool", "prog", "list", "-j"], capture_output=True, text=True,
+                                      check=True).stdout or "[]")
+    ours = {p["id"] for p in progs if p.get("name") in PROGRAMS}
+    return [link["id"] for link in links if link.get("prog_id") in ours]
+
+
+def ebpf_unavailable() -> str | None:
+    """Why the eBPF source cannot run here, or None."""
+    if os.geteuid() != 0:
+        return "needs root"
+    if not Path("/sys/kernel/btf/vmlinux").exists():
+        return "kernel has no BTF"
+    if shutil.which("bpftool") is None:
+        return "bpftool missing"
+    try:
+        from syswarden.sources.ebpf.loader import build_probe
+        build_probe()
+    except Exception as exc:  # noqa: BLE001 - any build failure means: skip with its reason
+        return f"probe does not build: {exc}"
+    return None
+
+
+@pytest.fixture
+def ebpf() -> Iterator[None]:
+    """Skip without eBPF; afterwards assert that no link of ours is left attached."""
+    reason = ebpf_unavailable()
+    if reason:
+        pytest.skip(reason)
+    before = set(_our_links())
+    yield
+    leaked = set(_our_links()) - before
+    assert not leaked, f"BPF links left attached: {sorted(leaked)}"
