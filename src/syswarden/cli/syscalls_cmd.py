@@ -1,0 +1,68 @@
+"""``syswarden syscalls``: look up syscall numbers per arch, the syscall behind a number, or a group."""
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import click
+
+from syswarden.cli.convert_cmd import parse_arch, printable
+from syswarden.errors import UnknownSyscallError
+from syswarden.syscalls import groups, tables
+from syswarden.syscalls.arch import Arch
+
+OVERVIEW_ARCHES = (Arch.X86_64, Arch.I386, Arch.X32, Arch.AARCH64)
+
+
+def render_table(header: Sequence[str], rows: Sequence[Sequence[str]], numeric: frozenset[int]) -> str:
+    """Columns padded to their widest cell; the ``numeric`` columns right-aligned."""
+    widths = [max(len(str(c)) for c in col) for col in zip(header, *rows)]
+
+    def line(cells: Sequence[str]) -> str:
+        out = [c.rjust(w) if i in numeric else c.ljust(w) for i, (c, w) in enumerate(zip(cells, widths))]
+        return "  ".join(out).rstrip()
+    return "\n".join([line(header), *(line(r) for r in rows)])
+
+
+def _nr(arch: Arch, name: str) -> str:
+    nr = tables.number(arch, name)
+    return "-" if nr is None else str(nr)
+
+
+def _by_name(names: Sequence[str], arches: Sequence[Arch]) -> str:
+    rows = [[n, *(_nr(a, n) for a in arches)] for n in names]
+    return render_table(["NAME", *(a.value for a in arches)], rows, frozenset(range(1, len(arches) + 1)))
+
+
+def _by_number(nr: int, arches: Sequence[Arch]) -> str:
+    rows = [[a.value, str(nr), tables.name(a, nr) or "-"] for a in arches]
+    return render_table(["ARCH", "NR", "NAME"], rows, frozenset({1}))
+
+
+@click.command("syscalls")
+@click.argument("query", required=False)
+@click.option("--arch", help="Show only this arch (x86_64, i386, x32, aarch64, arm, riscv64, s390x, ppc64le).")
+def syscalls(query: str | None, arch: str | None) -> None:
+    """Look up QUERY: a syscall NAME, a NUMBER, or an @GROUP (all syscalls when omitted).
+
+    \b
+    Examples:
+      syswarden syscalls openat
+      syswarden syscalls 59 --arch x86_64
+      syswarden syscalls @network-io --arch aarch64
+    """
+    chosen = parse_arch(arch)
+    arches: tuple[Arch, ...] = (chosen,) if chosen else OVERVIEW_ARCHES
+    if query is None:
+        names = sorted({n for a in arches for n in tables.table(a)})
+        click.echo(_by_name(names, arches))
+    elif groups.is_group(query):
+        group = groups.groups().get(query)
+        members = [n for n in groups.expand(query) if tables.is_known(n)]
+        click.echo(f"{query}: {group.description if group else ''} ({len(members)} syscalls)")
+        click.echo(_by_name(members, arches))
+    elif query.strip().lstrip("-").isdigit() or query.lower().startswith("0x"):
+        click.echo(_by_number(int(query, 0), (chosen,) if chosen else tuple(Arch)))
+    else:
+        if not tables.is_known(query):
+            raise UnknownSyscallError(f"unknown syscall {printable(query)!r}: no supported architecture has it")
+        click.echo(_by_name([query], (chosen,) if chosen else tuple(Arch)))
