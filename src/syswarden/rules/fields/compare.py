@@ -1,0 +1,207 @@
+"""Comparison operators by field type: Falco's ``filter_compare.cpp`` semantics as Python closures.
+
+``constant_matcher`` decides everything at compile time (constants parsed to the field's type, sets built,
+regexes and globs compiled) and returns ``value -> bool``; ``dynamic_matcher`` is for ``val(field)`` on the
+right, ``(value, rhs) -> bool``. Semantics: strings compare exactly (``icontains``/``iglob`` fold case),
+``<``/``>`` on strings compare lexicographically, ``regex`` must match the whole value (RE2 anchored on both
+ends), ``glob`` is shell-style where ``*`` also crosses ``/``, ``pmatch`` is path-prefix matching, IP fields
+compare addresses and ``IPNET`` fields test membership in a CIDR network. Missing values never reach these
+functions: the compiler makes every check on ``<NA>`` false, ``!=`` included.
+"""
+from __future__ import annotations
+
+import base64
+import fnmatch
+import ipaddress
+import operator
+import re
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from syswarden.rules.fields.model import FieldType
+
+Matcher = Callable[[Any], bool]
+DynamicMatcher = Callable[[Any, Any], bool]
+
+_ORDER = {"<": operator.lt, "<=": operator.le, ">": operator.gt, ">=": operator.ge}
+_EQUALITY = {"=": operator.eq, "==": operator.eq, "!=": operator.ne}
+_STRING_OPS = frozenset({"=", "==", "!=", "<", "<=", ">", ">=", "contains", "icontains", "bcontains", "startswith",
+                         "bstartswith", "endswith", "glob", "iglob", "regex", "in", "intersects", "pmatch"})
+_SCALAR_OPS = frozenset({"=", "==", "!=", "<", "<=", ">", ">=", "in", "intersects"})
+_EQ_OPS = frozenset({"=", "==", "!=", "in", "intersects"})
+_BYTES_OPS = frozenset({"=", "==", "!=", "contains", "bcontains", "startswith", "bstartswith", "endswith"})
+
+
+class CheckError(ValueError):
+    """An operator that does not apply to a field type, or a constant that does not parse as that type."""
+
+
+def allowed_ops(ftype: FieldType) -> frozenset[str]:
+    """The binary operators a field of ``ftype`` supports (``exists`` always works)."""
+    if ftype.is_string:
+        return _STRING_OPS
+    if ftype.is_numeric:
+        return _SCALAR_OPS
+    if ftype is FieldType.BYTEBUF:
+        return _BYTES_OPS
+    return _EQ_OPS
+
+
+def parse_constant(ftype: FieldType, text: str, op: str) -> Any:
+    """``text`` as a value of ``ftype`` (raises CheckError saying what was expected)."""
+    if ftype.is_numeric:
+        return _parse_number(text)
+    if ftype is FieldType.BOOL:
+        if text not in ("true", "false"):
+            raise CheckError(f"expected 'true' or 'false', got '{text}'")
+        return text == "true"
+    if ftype in (FieldType.IPADDR, FieldType.IPNET):
+        return _parse_ip(ftype, text)
+    if ftype is FieldType.BYTEBUF:
+        return _parse_bytes(text, op)
+    return text
+
+
+def _parse_number(text: str) -> int:
+    try:
+        if text.lower().startswith(("0x", "+0x", "-0x")):
+            return int(text, 16)
+        return int(float(text)) if any(c in text for c in ".eE") else int(text)
+    except ValueError:
+        raise CheckError(f"expected a number, got '{text}'") from None
+
+
+def _parse_ip(ftype: FieldType, text: str) -> Any:
+    try:
+        if ftype is FieldType.IPNET or "/" in text:
+            return ipaddress.ip_network(text, strict=False)
+        return ipaddress.ip_address(text)
+    except ValueError:
+        kind = "a network such as 10.0.0.0/8" if ftype is FieldType.IPNET else "an IP address"
+        raise CheckError(f"expected {kind}, got '{text}'") from None
+
+
+def _parse_bytes(text: str, op: str) -> bytes:
+    if op in ("bcontains", "bstartswith"):
+        try:
+            return bytes.fromhex(text)
+        except ValueError:
+            raise CheckError(f"expected an even number of hex digits for '{op}', got '{text}'") from None
+    return text.encode("utf-8", "surrogateescape")
+
+
+def constant_matcher(op: str, ftype: FieldType, values: Sequence[str], modifier: str | None = None) -> Matcher:
+    """``value -> bool`` for ``field op constant`` (or ``op`` over a list for list operators and modifiers)."""
+    if op not in allowed_ops(ftype):
+        raise CheckError(f"operator '{op}' is not supported for fields of type {ftype.value}")
+    if modifier is not None:
+        singles = [constant_matcher(op, ftype, [v]) for v in values]
+        if modifier == "allof":
+            return lambda v: all(m(v) for m in singles)
+        return lambda v: any(m(v) for m in singles)
+    if op in ("in", "intersects"):
+        return _membership(ftype, values)
+    if op == "pmatch":
+        return _pmatch(values)
+    return _single(op, ftype, parse_constant(ftype, values[0], op))
+
+
+def _membership(ftype: FieldType, values: Sequence[str]) -> Matcher:
+    constants = [parse_constant(ftype, v, "in") for v in values]
+    if ftype in (FieldType.IPADDR, FieldType.IPNET):
+        tests = [_single("=", ftype, c) for c in constants]
+        return lambda v: any(t(v) for t in tests)
+    members = frozenset(constants)
+    return members.__contains__
+
+
+def _pmatch(values: Sequence[str]) -> Matcher:
+    prefixes = tuple(p.rstrip("/") + "/" for p in values if p.rstrip("/"))
+    exact = frozenset(p.rstrip("/") or "/" for p in values)
+    root = "/" in exact
+    return lambda v: root and v.startswith("/") or v in exact or v.startswith(prefixes)
+
+
+def _single(op: str, ftype: FieldType, c: Any) -> Matcher:
+    if ftype in (FieldType.IPADDR, FieldType.IPNET):
+        return _ip_matcher(op, c)
+    if op in _EQUALITY or op in _ORDER:
+        fn = _EQUALITY.get(op) or _ORDER[op]
+        return lambda v: bool(fn(v, c))
+    return _string_matcher(op, c)
+
+
+def _ip_matcher(op: str, c: Any) -> Matcher:
+    if isinstance(c, (ipaddress.IPv4Network, ipaddress.IPv6Network)):
+        def inside(v: Any) -> bool:
+            addr = _as_ip(v)
+            return addr is not None and addr.version == c.version and addr in c
+        return inside if op != "!=" else (lambda v: not inside(v))
+    want = str(c)
+    same: Matcher = lambda v: _as_ip(v) == c or v == want  # noqa: E731
+    return same if op != "!=" else (lambda v: not same(v))
+
+
+def _as_ip(v: Any) -> Any:
+    try:
+        return ipaddress.ip_address(v)
+    except ValueError:
+        return None
+
+
+def _string_matcher(op: str, c: Any) -> Matcher:
+    if op in ("contains", "bcontains"):
+        return lambda v: c in v
+    if op == "icontains":
+        low = c.lower()
+        return lambda v: low in v.lower()
+    if op in ("startswith", "bstartswith"):
+        return lambda v: v.startswith(c)
+    if op == "endswith":
+        return lambda v: v.endswith(c)
+    if op == "glob":
+        return re.compile(fnmatch.translate(c), re.DOTALL).match  # type: ignore[return-value]
+    if op == "iglob":
+        return re.compile(fnmatch.translate(c), re.DOTALL | re.IGNORECASE).match  # type: ignore[return-value]
+    if op == "regex":
+        try:
+            return re.compile(c).fullmatch  # type: ignore[return-value]
+        except re.error as exc:
+            raise CheckError(f"invalid regular expression '{c}': {exc}") from None
+    raise CheckError(f"operator '{op}' is not supported here")
+
+
+def dynamic_matcher(op: str, ftype: FieldType) -> DynamicMatcher:
+    """``(value, rhs_value) -> bool`` for ``field op val(other)``; list operators test equality."""
+    if op not in allowed_ops(ftype):
+        raise CheckError(f"operator '{op}' is not supported for fields of type {ftype.value}")
+    if op in ("in", "intersects"):
+        op = "="
+    if op in _EQUALITY or op in _ORDER:
+        fn = _EQUALITY.get(op) or _ORDER[op]
+        return lambda v, r: bool(fn(v, r))
+    if op == "pmatch":
+        return lambda v, r: v == r or v.startswith(r.rstrip("/") + "/")
+    return lambda v, r: _string_matcher(op, r)(v)
+
+
+def transformer(name: str) -> tuple[Callable[[Any], Any], FieldType | None]:
+    """The value function of a transformer and the type it produces (None: same as its input)."""
+    if name == "tolower":
+        return (lambda v: v.lower()), None
+    if name == "toupper":
+        return (lambda v: v.upper()), None
+    if name == "basename":
+        return (lambda v: v.rsplit("/", 1)[-1]), None
+    if name == "len":
+        return len, FieldType.INT64
+    if name == "b64":
+        return _b64, FieldType.CHARBUF
+    raise CheckError(f"unknown transformer '{name}'")
+
+
+def _b64(v: Any) -> Any:
+    try:
+        return base64.b64decode(v, validate=True).decode("utf-8", "replace")
+    except (ValueError, TypeError):
+        return None

@@ -1,0 +1,160 @@
+"""The ``fd.*`` field class: the file descriptor an event refers to (``Event.fd``, attached by state).
+
+Client/server follow Falco: ``fd.cip/cport`` is the connecting side and ``fd.sip/sport`` the side that accepted.
+``FdInfo`` stores the tuple as source -> destination (``sip:sport->dip:dport``), i.e. client -> server, and
+``is_server`` says whether this process is the server, which decides local (``fd.lip/lport``) and remote
+(``fd.rip/rport``). ``fd.ip``, ``fd.port`` and ``fd.net`` match either end, so they are multi-valued and, as in
+Falco, filter-only. For an open-family event without fd state, ``fd.name`` falls back to the path parameter
+and ``fd.num`` to the result (``-1`` on failure), so ``open_file_failed`` style conditions work.
+"""
+from __future__ import annotations
+
+import posixpath
+from collections.abc import Callable
+from typing import Any
+
+from syswarden.events.event import Event, FdInfo, FdType
+from syswarden.rules.fields.model import Extractor, FieldSpec, FieldType
+
+_OPEN_EVENTS = frozenset({"open", "openat", "openat2", "open_by_handle_at", "creat"})
+_IP_TYPES = frozenset({FdType.IPV4, FdType.IPV6})
+_FILE_TYPES = frozenset({FdType.FILE, FdType.DIRECTORY})
+
+
+def _fd(fn: Callable[[FdInfo], Any]) -> Callable[[str | None], Extractor]:
+    def make(_arg: str | None) -> Extractor:
+        def extract(event: Event) -> Any:
+            info = event.fd
+            return fn(info) if info is not None else None
+        return extract
+    return make
+
+
+def _ip(fn: Callable[[FdInfo], Any]) -> Callable[[str | None], Extractor]:
+    """A field defined only for IPv4/IPv6 socket fds."""
+    return _fd(lambda f: fn(f) if f.type in _IP_TYPES else None)
+
+
+def _num(_arg: str | None) -> Extractor:
+    def extract(event: Event) -> int | None:
+        if event.fd is not None:
+            return event.fd.num
+        fd = event.params.get("fd")
+        if not isinstance(fd, int) and event.type in _OPEN_EVENTS:
+            fd = event.res
+        if not isinstance(fd, int):
+            return None
+        return fd if fd >= 0 else -1
+    return extract
+
+
+def _name(_arg: str | None) -> Extractor:
+    def extract(event: Event) -> str | None:
+        if event.fd is not None:
+            return event.fd.name or None
+        if event.type in _OPEN_EVENTS:
+            name = event.params.get("name") or event.params.get("path")
+            return name if isinstance(name, str) else None
+        return None
+    return extract
+
+
+def _file_part(part: Callable[[str], str]) -> Callable[[str | None], Extractor]:
+    def make(arg: str | None) -> Extractor:
+        name = _name(arg)
+
+        def extract(event: Event) -> str | None:
+            if event.fd is not None and event.fd.type not in _FILE_TYPES:
+                return None
+            path = name(event)
+            return part(path) if path else None
+        return extract
+    return make
+
+
+def _directory(path: str) -> str:
+    return posixpath.dirname(path) or "/"
+
+
+def _local_ip(f: FdInfo) -> str:
+    return f.dip if f.is_server else f.sip
+
+
+def _remote_ip(f: FdInfo) -> str:
+    return f.sip if f.is_server else f.dip
+
+
+def _local_port(f: FdInfo) -> int:
+    return f.dport if f.is_server else f.sport
+
+
+def _remote_port(f: FdInfo) -> int:
+    return f.sport if f.is_server else f.dport
+
+
+def _type_name(f: FdInfo) -> str:
+    return f.type.falco_name
+
+
+def _sockfamily(f: FdInfo) -> str | None:
+    if f.sockfamily:
+        return f.sockfamily
+    if f.type in _IP_TYPES:
+        return "ip"
+    return "unix" if f.type is FdType.UNIX else None
+
+
+def _none(_arg: str | None) -> Extractor:
+    return lambda _event: None
+
+
+S, P, IP, NET, PORT = FieldType.CHARBUF, FieldType.FSPATH, FieldType.IPADDR, FieldType.IPNET, FieldType.PORT
+
+FIELDS: tuple[FieldSpec, ...] = (
+    FieldSpec("fd.num", FieldType.INT64, "File descriptor number (-1 for a failed open).", _num),
+    FieldSpec("fd.name", P, "Full name: a file path, 'cip:cport->sip:sport' for a socket, a unix path ...",
+              _name),
+    FieldSpec("fd.nameraw", P, "Name as the syscall gave it, before path resolution.", _name),
+    FieldSpec("fd.directory", P, "Directory of a file fd.", _file_part(_directory)),
+    FieldSpec("fd.filename", P, "File name (without directory) of a file fd.", _file_part(posixpath.basename)),
+    FieldSpec("fd.typechar", S, "Type as one character: f file, d directory, 4 ipv4, 6 ipv6, u unix, p pipe ...",
+              _fd(lambda f: f.type.value)),
+    FieldSpec("fd.type", S, "Type name: file, directory, ipv4, ipv6, unix, pipe, event, signalfd ...",
+              _fd(_type_name)),
+    FieldSpec("fd.l4proto", S, "Layer-4 protocol of a socket: tcp, udp, icmp, raw.",
+              _fd(lambda f: f.l4proto or None)),
+    FieldSpec("fd.sockfamily", S, "Socket family: ip or unix.", _fd(_sockfamily)),
+    FieldSpec("fd.connected", FieldType.BOOL, "true when the socket is connected.", _fd(lambda f: f.connected)),
+    FieldSpec("fd.name_changed", FieldType.BOOL, "true when the fd's name changed in this event (connect ...).",
+              _fd(lambda f: f.name_changed)),
+    FieldSpec("fd.is_server", FieldType.BOOL, "true when this process is the server end of the socket.",
+              _ip(lambda f: f.is_server)),
+    FieldSpec("fd.dev", FieldType.UINT32, "Device number of a file fd.", _fd(lambda f: f.dev)),
+    FieldSpec("fd.ino", FieldType.UINT64, "Inode number of a file fd.", _fd(lambda f: f.ino)),
+    FieldSpec("fd.cip", IP, "Client IP address.", _ip(lambda f: f.sip)),
+    FieldSpec("fd.sip", IP, "Server IP address.", _ip(lambda f: f.dip)),
+    FieldSpec("fd.lip", IP, "Local IP address.", _ip(_local_ip)),
+    FieldSpec("fd.rip", IP, "Remote IP address.", _ip(_remote_ip)),
+    FieldSpec("fd.cport", PORT, "Client port.", _ip(lambda f: f.sport)),
+    FieldSpec("fd.sport", PORT, "Server port.", _ip(lambda f: f.dport)),
+    FieldSpec("fd.lport", PORT, "Local port.", _ip(_local_port)),
+    FieldSpec("fd.rport", PORT, "Remote port.", _ip(_remote_port)),
+    FieldSpec("fd.ip", IP, "Either end's IP address (filter only).", _ip(lambda f: (f.sip, f.dip)),
+              filter_only=True, multi_without_arg=True),
+    FieldSpec("fd.port", PORT, "Either end's port (filter only).", _ip(lambda f: (f.sport, f.dport)),
+              filter_only=True, multi_without_arg=True),
+    FieldSpec("fd.net", NET, "Either end's IP, matched against a network such as 10.0.0.0/8 (filter only).",
+              _ip(lambda f: (f.sip, f.dip)), filter_only=True, multi_without_arg=True),
+    FieldSpec("fd.cnet", NET, "Client IP, matched against a network (filter only).", _ip(lambda f: f.sip),
+              filter_only=True),
+    FieldSpec("fd.snet", NET, "Server IP, matched against a network (filter only).", _ip(lambda f: f.dip),
+              filter_only=True),
+    FieldSpec("fd.lnet", NET, "Local IP, matched against a network (filter only).", _ip(_local_ip),
+              filter_only=True),
+    FieldSpec("fd.rnet", NET, "Remote IP, matched against a network (filter only).", _ip(_remote_ip),
+              filter_only=True),
+    FieldSpec("fd.cip.name", S, "Domain name of the client IP (no DNS tracking: always <NA>).", _none),
+    FieldSpec("fd.sip.name", S, "Domain name of the server IP (always <NA>).", _none),
+    FieldSpec("fd.lip.name", S, "Domain name of the local IP (always <NA>).", _none),
+    FieldSpec("fd.rip.name", S, "Domain name of the remote IP (always <NA>).", _none),
+)

@@ -1,0 +1,58 @@
+"""The ``group.*`` field class: the effective group of the calling process.
+
+Names come from ``ThreadInfo.group_name`` when state set it, else the resolver installed with
+``set_group_resolver``, else this host's ``grp`` database.
+"""
+from __future__ import annotations
+
+import functools
+import grp
+from collections.abc import Callable
+from typing import Any
+
+from syswarden.events.event import Event, ThreadInfo
+from syswarden.rules.fields.model import Extractor, FieldSpec, FieldType
+
+UNKNOWN_GID = 4294967295
+GroupResolver = Callable[[int], "str | None"]
+
+
+@functools.lru_cache(maxsize=4096)
+def _from_grp(gid: int) -> str | None:
+    try:
+        return grp.getgrgid(gid).gr_name
+    except (KeyError, OverflowError):
+        return None
+
+
+_resolver: list[GroupResolver] = [_from_grp]
+
+
+def set_group_resolver(resolver: GroupResolver | None) -> None:
+    """Install the gid -> name lookup (None restores the host ``grp`` lookup)."""
+    _resolver[0] = resolver or _from_grp
+
+
+def _gid(t: ThreadInfo) -> int:
+    return t.egid if t.egid >= 0 else t.gid
+
+
+def _name(t: ThreadInfo) -> str | None:
+    gid = _gid(t)
+    return getattr(t, "group_name", None) or (_resolver[0](gid) if gid >= 0 else None)
+
+
+def _thread(fn: Callable[[ThreadInfo], Any]) -> Callable[[str | None], Extractor]:
+    def make(_arg: str | None) -> Extractor:
+        def extract(event: Event) -> Any:
+            thread = event.thread
+            return fn(thread) if thread is not None else None
+        return extract
+    return make
+
+
+FIELDS: tuple[FieldSpec, ...] = (
+    FieldSpec("group.gid", FieldType.UINT32, "Effective group id (4294967295 when unknown).",
+              _thread(lambda t: _gid(t) if _gid(t) >= 0 else UNKNOWN_GID)),
+    FieldSpec("group.name", FieldType.CHARBUF, "Effective group name.", _thread(_name)),
+)

@@ -1,0 +1,121 @@
+"""Event parameters as Falco renders them: the raw text and the resolved text of each ``evt.arg``.
+
+libsinsp renders a parameter as two strings: the raw value (``4097``, ``3``, ``-2``) and, when it knows more,
+a resolved one (``O_RDONLY|O_CLOEXEC``, ``<f>/etc/passwd``, ``ENOENT``). ``evt.arg.NAME`` is the resolved text
+when there is one, else the raw text; ``evt.args`` prints ``name=raw(resolved)`` for every parameter. The
+parameter types and flag tables come from ``syswarden.events.types`` (Falco's event table as data).
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from syswarden.events import types
+from syswarden.events.event import Event, SockAddr, SockTuple
+from syswarden.rules.fields.formatting import printable
+
+_T = types.ParamType
+
+
+def spec_of(event: Event) -> types.EventSpec | None:
+    """The event-table entry of ``event``, or None for names the table does not know."""
+    return types.event_spec(event.type, event.dir)
+
+
+def param_value(event: Event, name: str) -> Any:
+    """The raw value of parameter ``name`` (``res`` falls back to ``Event.res``); None when absent."""
+    value = event.params.get(name)
+    if value is None and name == "res":
+        return event.res
+    return value
+
+
+def param_name_at(event: Event, index: int) -> str | None:
+    """The name of the ``index``-th parameter of this event (``evt.arg[N]``)."""
+    spec = spec_of(event)
+    if spec is not None:
+        return spec.params[index].name if index < len(spec.params) else None
+    names = list(event.params)
+    return names[index] if index < len(names) else None
+
+
+def render(event: Event, name: str, value: Any) -> tuple[str, str]:
+    """(raw, resolved) text of one parameter value; resolved is ``""`` when there is nothing more to say."""
+    spec = spec_of(event)
+    pspec = spec.param(name) if spec is not None else None
+    ptype = pspec.type if pspec is not None else None
+    if ptype is _T.FD or (ptype is None and name == "fd" and isinstance(value, int)):
+        return str(value), _resolve_fd(event, value)
+    if ptype is _T.ERRNO or (ptype is None and name == "res" and isinstance(value, int)):
+        return str(value), (types.errno_name(value) if value < 0 else "")
+    if ptype is _T.PID and isinstance(value, int):
+        return str(value), _resolve_pid(event, value)
+    if pspec is not None and pspec.table and isinstance(value, int):
+        return _render_flags(pspec.table, value)
+    return _plain(value), ""
+
+
+def arg_text(event: Event, name: str) -> str | None:
+    """``evt.arg.NAME``: the resolved text if any, else the raw text; None when the event has no such param."""
+    value = param_value(event, name)
+    if value is None:
+        return None
+    raw, resolved = render(event, name, value)
+    return resolved or raw
+
+
+def args_text(event: Event) -> str:
+    """``evt.args``: ``name=raw(resolved)`` for each parameter, space separated, in table order."""
+    spec = spec_of(event)
+    names = [p.name for p in spec.params] if spec is not None else list(event.params)
+    parts = []
+    for name in names:
+        value = param_value(event, name)
+        if value is None:
+            continue
+        raw, resolved = render(event, name, value)
+        parts.append(f"{name}={raw}({resolved})" if resolved else f"{name}={raw}")
+    return " ".join(parts)
+
+
+def _render_flags(table_name: str, value: int) -> tuple[str, str]:
+    try:
+        table = types.flag_table(table_name)
+    except KeyError:
+        return str(value), ""
+    return str(table.to_falco(value)), table.render(value)
+
+
+def _resolve_fd(event: Event, fd: int) -> str:
+    if fd < 0:
+        return types.errno_name(fd)
+    thread = event.thread
+    info = thread.fds.get(fd) if thread is not None else None
+    if info is None and event.fd is not None and event.fd.num == fd:
+        info = event.fd
+    if info is None:
+        return ""
+    return f"<{info.type.value}>{info.name}"
+
+
+def _resolve_pid(event: Event, pid: int) -> str:
+    thread = event.thread
+    while thread is not None:
+        if pid in (thread.tid, thread.pid):
+            return thread.comm
+        thread = thread.parent
+    return ""
+
+
+def _plain(value: Any) -> str:
+    if isinstance(value, (bytes, bytearray)):
+        return printable(bytes(value))
+    if isinstance(value, (list, tuple)):
+        # argv/env travel NUL-separated in Falco's events; its renderer shows each NUL as '.'.
+        return "".join(f"{item}." for item in value)
+    if isinstance(value, SockTuple):
+        return f"{value.sip}:{value.sport}->{value.dip}:{value.dport}"
+    if isinstance(value, SockAddr):
+        return f"{value.addr}:{value.port}" if value.port else value.addr
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)

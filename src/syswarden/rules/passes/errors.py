@@ -1,0 +1,28 @@
+"""Errors the passes raise: all are ``RuleLoadError``s, so the loader reports them as Falco would."""
+from __future__ import annotations
+
+from syswarden.errors import RuleLoadError
+
+
+class UndefinedMacroError(RuleLoadError):
+    """A condition names a macro that does not exist (Falco: "Undefined macro 'foo' used in filter.")."""
+
+    code = "undefined-macro"
+
+
+class MacroLoopError(RuleLoadError):
+    """Macros that reference each other in a loop."""
+
+    code = "macro-loop"
+
+
+class UndefinedListError(RuleLoadError):
+    """``field in name`` where ``name`` is no list."""
+
+    code = "undefined-list"
+
+
+class InvalidCheckError(RuleLoadError):
+    """An operator that does not fit the field, or a constant that does not parse as the field's type."""
+
+    code = "invalid-check"
