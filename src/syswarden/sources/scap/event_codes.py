@@ -2,8 +2,9 @@
 
 A scap file stores events by number; every libs release kept old numbers valid and added new ones when a
 syscall's parameters changed (``execve`` has eight codes). ``data/event_codes.tsv`` lists, for each code, the
-Falco event name, flags (``I`` internal: never shown to users; ``L`` 32-bit parameter lengths) and the
-parameters as ``name:wire_type`` — the wire layout of that code, old versions included; the names are the ones of
+Falco event name, flags (``I`` internal: never shown to users; ``L`` 32-bit parameter lengths), the
+parameters as ``name:wire_type`` — the wire layout of that code, old versions included — and how many of those
+parameters libs 0.7 (the event table of sysdig 0.29) knew, which the writer honours; the names are the ones of
 ``syswarden.events.types`` so ``evt.arg.NAME`` means the same thing for every source. Enter events have even
 codes, exit events odd ones. ``decode_value`` turns a parameter's bytes into the typed value ``Event.params``
 holds; ``encode_value`` is its inverse for the writer.
@@ -46,6 +47,7 @@ class EventCode:
     internal: bool                        # EC_INTERNAL: libs-generated (procinfo, drop ...), hidden from users
     large: bool                           # parameter lengths are u32 (EF_LARGE_PAYLOAD)
     params: tuple[tuple[str, str], ...]   # (name, wire type) in wire order
+    compat_nparams: int | None            # parameter count in libs 0.7 (sysdig 0.29); None: code unknown there
 
     @property
     def param_names(self) -> tuple[str, ...]:
@@ -58,10 +60,11 @@ def table() -> dict[int, EventCode]:
     text = resources.files("syswarden.sources.scap").joinpath("data/event_codes.tsv").read_text()
     out: dict[int, EventCode] = {}
     for line in text.splitlines():
-        code_s, name, flags, spec = (line.split("\t") + [""])[:4]
+        code_s, name, flags, spec, compat = (line.split("\t") + ["", ""])[:5]
         code = int(code_s)
         params = tuple((p.split(":")[0], p.split(":")[1]) for p in spec.split())
-        out[code] = EventCode(code, name, ">" if code % 2 == 0 else "<", "I" in flags, "L" in flags, params)
+        out[code] = EventCode(code, name, ">" if code % 2 == 0 else "<", "I" in flags, "L" in flags, params,
+                              None if compat in ("", "-") else int(compat))
     return out
 
 
@@ -142,8 +145,8 @@ def decode_socktuple(raw: bytes) -> SockTuple | None:
     if raw[0] == 1 and len(raw) >= 17:
         src, dst = struct.unpack_from("<QQ", raw, 1)
         path = raw[17:].split(b"\0", 1)[0].decode("utf-8", "replace")
-        return SockTuple(family, f"{src:x}", 0, f"{dst:x}", 0, l4proto="") if not path else \
-            SockTuple(family, f"{src:x}", 0, path, 0, l4proto="")
+        # unix endpoints are kernel socket addresses (hex) and the path, which is what fd.name shows
+        return SockTuple(family, f"{src:x}", 0, path, dst, l4proto="")
     return SockTuple(family, "", 0, "", 0, l4proto="")
 
 
@@ -196,4 +199,10 @@ def _encode_socktuple(value: SockTuple | None) -> bytes:
     if fam in (2, 10):
         return (bytes([fam]) + ipaddress.ip_address(value.sip).packed + struct.pack("<H", value.sport)
                 + ipaddress.ip_address(value.dip).packed + struct.pack("<H", value.dport))
+    if fam == 1:
+        try:
+            src = int(value.sip or "0", 16)
+        except ValueError:
+            src = 0
+        return b"\x01" + struct.pack("<QQ", src & (2**64 - 1), value.dport & (2**64 - 1)) + value.dip.encode() + b"\0"
     return bytes([fam])

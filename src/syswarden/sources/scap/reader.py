@@ -57,6 +57,7 @@ class CaptureMeta:
     num_cpus: int = 0
     users: dict[int, str] = field(default_factory=dict)
     groups: dict[int, str] = field(default_factory=dict)
+    interfaces: tuple[int, bytes] | None = None    # raw interface-list block (type, body), copied by the writer
 
 
 def load_bytes(path: str) -> bytes:
@@ -135,7 +136,10 @@ class ScapSource:
         elif block.type in B.MI_BLOCKS:
             mi = B.parse_machine_info(block)
             self.meta.hostname, self.meta.num_cpus = mi.hostname, mi.num_cpus
-        # interface lists and unknown blocks carry nothing the event model uses: skipped as libscap does
+        elif block.type in B.IL_BLOCKS:
+            # kept raw: readers use the interfaces to name unbound local addresses, the event model does not
+            self.meta.interfaces = (block.type, bytes(block.body))
+        # unknown blocks are skipped, as libscap does
 
     def _fail(self, err: CaptureError) -> None:
         self.error = err
