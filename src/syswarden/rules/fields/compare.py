@@ -57,7 +57,7 @@ def parse_constant(ftype: FieldType, text: str, op: str) -> Any:
         return text == "true"
     if ftype in (FieldType.IPADDR, FieldType.IPNET):
         return _parse_ip(ftype, text)
-    if ftype is FieldType.BYTEBUF:
+    if ftype is FieldType.BYTEBUF or op in ("bcontains", "bstartswith"):
         return _parse_bytes(text, op)
     return text
 
@@ -150,12 +150,16 @@ def _as_ip(v: Any) -> Any:
 
 
 def _string_matcher(op: str, c: Any) -> Matcher:
-    if op in ("contains", "bcontains"):
+    if op in ("bcontains", "bstartswith"):
+        if op == "bcontains":
+            return lambda v: c in _raw(v)
+        return lambda v: _raw(v).startswith(c)
+    if op == "contains":
         return lambda v: c in v
     if op == "icontains":
         low = c.lower()
         return lambda v: low in v.lower()
-    if op in ("startswith", "bstartswith"):
+    if op == "startswith":
         return lambda v: v.startswith(c)
     if op == "endswith":
         return lambda v: v.endswith(c)
@@ -169,6 +173,10 @@ def _string_matcher(op: str, c: Any) -> Matcher:
         except re.error as exc:
             raise CheckError(f"invalid regular expression '{c}': {exc}") from None
     raise CheckError(f"operator '{op}' is not supported here")
+
+
+def _raw(v: Any) -> bytes:
+    return v if isinstance(v, bytes) else str(v).encode("utf-8", "surrogateescape")
 
 
 def dynamic_matcher(op: str, ftype: FieldType) -> DynamicMatcher:
