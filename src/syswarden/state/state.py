@@ -1,0 +1,174 @@
+"""The state engine: applies each event to the thread and fd tables and attaches context to the event.
+
+``State.apply(event)`` runs between a source and the rules engine (``sources -> state -> rules``). It:
+1. finds the calling thread (or creates one: from /proc in live mode, else a minimal placeholder);
+2. makes relative path params absolute against the cwd or the dirfd's path (Falco's resolved ``evt.arg``);
+3. updates the tables through the handler for the event type (``lifecycle.HANDLERS``, ``fd_events.HANDLERS``);
+4. sets ``event.thread`` and ``event.fd``.
+Legacy captures with enter events: an enter event's params are remembered and merged under its exit's params
+for the handlers (old exit events lack some params), as libsinsp does.
+"""
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from syswarden.events.event import Event, ThreadInfo
+from syswarden.events.types import ENTER_ONLY, EVENTS, ParamType
+from syswarden.state import fd_events, lifecycle, procfs
+from syswarden.state.fds import resolve_at
+from syswarden.state.processes import DEFAULT_MAX_EXITED, DEFAULT_MAX_THREADS, ThreadTable
+from syswarden.state.users import UserTable
+
+HANDLERS = {**lifecycle.HANDLERS, **fd_events.HANDLERS}
+
+REQUIRED_EVENT_TYPES: frozenset[str] = frozenset(HANDLERS)
+"""The event types state tracking needs from a source, whatever the rules ask for."""
+
+MAX_PROC_ANCESTORS = 16
+
+_PATH_TYPES = (ParamType.FSPATH, ParamType.FSRELPATH)
+_PATH_PARAMS: dict[tuple[str, str], tuple[tuple[str, str | None], ...]] = {
+    key: tuple((p.name, p.dirfd) for p in spec.params if p.type in _PATH_TYPES)
+    for key, spec in EVENTS.items()
+}
+_USES_FD_PARAM: dict[tuple[str, str], str] = {}
+for _key, _spec in EVENTS.items():
+    if "uses_fd" in _spec.flags:
+        _fd_params = [p.name for p in _spec.params if p.type is ParamType.FD]
+        if _fd_params:
+            _USES_FD_PARAM[_key] = "fd" if "fd" in _fd_params else _fd_params[0]
+
+
+@dataclass(slots=True)
+class StateStats:
+    """Counters of what state did; ``placeholders`` are threads first seen mid-life without /proc data."""
+
+    events: int = 0
+    threads_created: int = 0
+    placeholders: int = 0
+    procfs_reads: int = 0
+    fds_dropped: int = 0
+
+
+class State:
+    """Thread, fd, user and container tables, updated event by event.
+
+    Args:
+        procfs: look up unknown threads (and their ancestors) in /proc — for live sources only.
+        max_threads: cap of the live thread table (oldest evicted beyond it).
+        max_exited: how many exited threads stay findable for late events.
+        proc: the procfs mount point.
+    """
+
+    def __init__(self, *, procfs: bool = False, max_threads: int = DEFAULT_MAX_THREADS,
+                 max_exited: int = DEFAULT_MAX_EXITED, proc: str = procfs.PROC) -> None:
+        self.procfs = procfs
+        self.proc = proc
+        self.threads = ThreadTable(max_threads, max_exited)
+        self.users = UserTable()
+        self.stats = StateStats()
+        self._enter: OrderedDict[int, Event] = OrderedDict()
+
+    def seed(self, threads: Iterable[ThreadInfo]) -> int:
+        """Load the initial threads (from a source's ``initial_threads()``); parents are linked afterwards."""
+        count = 0
+        for thread in threads:
+            self.threads.add(thread)
+            count += 1
+        self.threads.relink_all()
+        return count
+
+    def thread(self, tid: int) -> ThreadInfo | None:
+        """The thread ``tid`` (live or recently exited)."""
+        return self.threads.get(tid)
+
+    def apply(self, event: Event) -> Event:
+        """Update the tables from ``event`` and attach ``event.thread`` and ``event.fd``; returns the event."""
+        self.stats.events += 1
+        thread = self.threads.get(event.tid)
+        if thread is None and not _is_clone_child(event):
+            thread = self._unknown_thread(event)
+        key = (event.type, event.dir)
+        if thread is not None and _PATH_PARAMS.get(key):
+            _resolve_paths(event, thread, _PATH_PARAMS[key])
+        if event.dir == ">" and event.type not in ENTER_ONLY:
+            self._remember_enter(event)
+        else:
+            handler = HANDLERS.get(event.type)
+            if handler is not None:
+                thread = handler(self, event, thread, self._merged_params(event)) or thread
+        if event.fd is None and thread is not None and key in _USES_FD_PARAM:
+            num = event.params.get(_USES_FD_PARAM[key])
+            event.fd = thread.fds.get(num) if isinstance(num, int) else None
+        event.thread = thread
+        return event
+
+    def forget_enter(self, tid: int) -> None:
+        """Drop a remembered enter event (the thread exited)."""
+        self._enter.pop(tid, None)
+
+    def _remember_enter(self, event: Event) -> None:
+        self._enter[event.tid] = event
+        self._enter.move_to_end(event.tid)
+        if len(self._enter) > self.threads.max_threads:
+            self._enter.popitem(last=False)
+
+    def _merged_params(self, event: Event) -> dict[str, Any]:
+        enter = self._enter.pop(event.tid, None)
+        if enter is None or enter.type != event.type:
+            return event.params
+        return {**enter.params, **event.params}
+
+    def _unknown_thread(self, event: Event) -> ThreadInfo:
+        if self.procfs:
+            found = self._from_proc(event.tid)
+            if found is not None:
+                return found
+        thread = ThreadInfo(tid=event.tid, pid=event.pid or event.tid)
+        self.threads.add(thread)
+        self.stats.placeholders += 1
+        return thread
+
+    def _from_proc(self, tid: int) -> ThreadInfo | None:
+        """Read thread ``tid`` and its missing ancestors from /proc (bounded), add them, return the thread."""
+        thread = procfs.read_thread(tid, tid, proc=self.proc)
+        if thread is None:
+            return None
+        self.stats.procfs_reads += 1
+        main = self.threads.live(thread.pid)
+        thread.fds = main.fds if main is not None and main is not thread else procfs.read_fds(thread.pid, None,
+                                                                                               self.proc)
+        self._add_proc_ancestors(thread.ptid)
+        self.threads.add(thread)
+        return thread
+
+    def _add_proc_ancestors(self, ptid: int) -> None:
+        chain: list[ThreadInfo] = []
+        while ptid > 0 and ptid not in self.threads and len(chain) < MAX_PROC_ANCESTORS:
+            parent = procfs.read_process(ptid, proc=self.proc)
+            if parent is None:
+                break
+            self.stats.procfs_reads += 1
+            chain.append(parent)
+            ptid = parent.ptid
+        for parent in reversed(chain):
+            self.threads.add(parent)
+
+
+def _is_clone_child(event: Event) -> bool:
+    return event.type in lifecycle.CREATES_THREAD and event.res == 0
+
+
+def _resolve_paths(event: Event, thread: ThreadInfo, names: tuple[tuple[str, str | None], ...]) -> None:
+    params = event.params
+    for name, dirfd_param in names:
+        value = params.get(name)
+        if isinstance(value, str) and value and not value.startswith("/"):
+            dirfd = params.get(dirfd_param) if dirfd_param else None
+            params[name] = resolve_at(thread.fds, thread.cwd, dirfd if isinstance(dirfd, int) else None, value)
+
+
+__all__ = ["State", "StateStats", "REQUIRED_EVENT_TYPES", "HANDLERS"]
