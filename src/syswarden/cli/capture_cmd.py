@@ -1,0 +1,190 @@
+"""``syswarden capture``: read a capture like ``sysdig -r FILE -p FORMAT FILTER``, or record one from a command.
+
+Reading (``--read``) runs the capture's events through state and prints the matching, user-visible events with a
+``%field`` format; as in sysdig, a format starting with ``*`` prints every matching event, and without it an event
+is skipped when one of the format's fields has no value. Writing (``-w FILE``) records a command with a live
+source (eBPF or ptrace) into a ``.scap``/``.scap.gz`` capture or a ``.jsonl`` replay file.
+"""
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import click
+
+from syswarden.errors import InputError
+from syswarden.events.event import Event
+from syswarden.sources.base import Source, SourceConfig, open_source
+
+# sysdig's default line (sysdig -r FILE without -p)
+DEFAULT_FORMAT = "*%evt.num %evt.time %evt.cpu %proc.name (%thread.tid) %evt.dir %evt.type %evt.info"
+PROGRESS_EVERY = 100_000
+
+
+@click.command()
+@click.option("-r", "--read", "read_path", type=click.Path(dir_okay=False),
+              help="Capture to read (.scap, .scap.gz, or a .jsonl replay).")
+@click.option("-f", "--filter", "filter_text", default="", help="Falco/sysdig filter expression.")
+@click.option("-p", "--print", "fmt", default=None, help="Output format with %%field tokens ('*' prefix: keep "
+              "events with missing fields). Default: sysdig's line.")
+@click.option("-n", "--count", "limit", type=int, default=None, help="Stop after this many printed events.")
+@click.option("-w", "--write", "write_path", type=click.Path(dir_okay=False),
+              help="Record to this file (.scap, .scap.gz or .jsonl); the command follows '--'.")
+@click.option("--source", type=click.Choice(["ebpf", "ptrace"]), default="ebpf", show_default=True,
+              help="Live source used with -w.")
+@click.argument("args", nargs=-1, type=click.UNPROCESSED)
+def capture(read_path: str | None, filter_text: str, fmt: str | None, limit: int | None, write_path: str | None,
+            source: str, args: tuple[str, ...]) -> None:
+    """Read a capture like 'sysdig -r', or record a command into a capture.
+
+    \b
+    Examples:
+      syswarden capture -r trace.scap.gz -p '%evt.num %proc.name %fd.name' 'evt.type=openat'
+      syswarden capture -r trace.scap --filter 'proc.name=curl and evt.dir=<'
+      syswarden capture -w out.scap -- curl -s https://example.com
+      syswarden capture -w out.jsonl --source ptrace -- sh -c 'cat /etc/hostname'
+    """
+    if read_path and write_path:
+        raise InputError("use either --read FILE or -w FILE, not both")
+    if read_path:
+        if len(args) > 1:
+            raise InputError("--read takes at most one filter argument (quote the expression)")
+        text = filter_text or (args[0] if args else "")
+        count = print_capture(read_path, text, fmt or DEFAULT_FORMAT, limit, click.echo)
+        if count == 0 and sys.stderr.isatty():
+            click.echo("no matching events", err=True)
+        return
+    if write_path:
+        if not args:
+            raise InputError("-w FILE needs a command to record after '--'")
+        n = record(write_path, list(args), source)
+        click.echo(f"wrote {n} events to {_quote(write_path)}", err=True)
+        return
+    raise InputError("nothing to do: expected --read FILE or -w FILE -- CMD")
+
+
+def _quote(text: str) -> str:
+    from syswarden.outputs.escaping import escape_text
+
+    return escape_text(text)
+
+
+def open_capture(path: str) -> Source:
+    """The source for a recording, chosen by its suffix (scap or JSONL replay)."""
+    from syswarden.service.pipeline import choose_source
+
+    return open_source(choose_source(path, None), SourceConfig(path=path))
+
+
+def with_state(src: Source) -> Iterator[Event]:
+    """The source's events after state has attached threads and fds (state-only ones included)."""
+    from syswarden.service.pipeline import make_state
+
+    state = make_state()
+    if state is None:
+        yield from src.events()
+        return
+    state.seed(src.initial_threads())
+    for event in src.events():
+        yield state.apply(event)
+
+
+def compile_filter(text: str) -> Callable[[Event], bool]:
+    """A filter expression as a predicate (every event passes an empty filter)."""
+    if not text.strip():
+        return lambda _e: True
+    from syswarden.rules.compiler import compile_condition
+    from syswarden.rules.filter.parser import parse
+
+    return compile_condition(parse(text)).predicate
+
+
+class LineFormat:
+    """A sysdig ``-p`` format: render an event, or None when a field is missing and the format has no ``*``."""
+
+    def __init__(self, fmt: str) -> None:
+        from syswarden.rules.output_format import OutputFormat
+
+        self.keep_missing = fmt.startswith("*")
+        self.format = OutputFormat(fmt[1:] if self.keep_missing else fmt)
+
+    def __call__(self, event: Event) -> str | None:
+        text, values = self.format.render(event)
+        if not self.keep_missing and any(v is None for v in values.values()):
+            return None
+        return _quote(text)
+
+
+def print_capture(path: str, filter_text: str, fmt: str, limit: int | None, echo: Callable[[str], Any]) -> int:
+    """Print the events of ``path`` that pass ``filter_text`` with ``fmt``; return how many were printed."""
+    predicate = compile_filter(filter_text)
+    line = LineFormat(fmt)
+    src = open_capture(path)
+    printed = 0
+    try:
+        for event in with_state(src):
+            if event.state_only or not predicate(event):
+                continue
+            text = line(event)
+            if text is None:
+                continue
+            echo(text)
+            printed += 1
+            if limit is not None and printed >= limit:
+                break
+    finally:
+        src.close()
+    return printed
+
+
+def record(path: str, command: list[str], source: str) -> int:
+    """Run ``command`` under a live source and write its events to ``path``; return the events written."""
+    src = open_source(source, SourceConfig(command=command))
+    writer = _open_writer(path)
+    n = 0
+    try:
+        writer.write_threads(list(src.initial_threads()))
+        for event in src.events():
+            writer.write_event(event)
+            n += 1
+            if n % PROGRESS_EVERY == 0:
+                click.echo(f"... {n} events", err=True)
+    finally:
+        src.close()
+        writer.close()
+    return n
+
+
+class _JsonlAdapter:
+    """JSONL replay writer behind the same calls as ``ScapWriter``."""
+
+    def __init__(self, path: str) -> None:
+        import socket
+
+        from syswarden.events.jsonl import JsonlWriter
+
+        self.inner = JsonlWriter(path, hostname=socket.gethostname())
+
+    def write_threads(self, threads: list[Any]) -> None:
+        for t in threads:
+            self.inner.write_thread(t)
+            for fd in t.fds.values():
+                self.inner.write_fd(t.tid, fd)
+
+    def write_event(self, event: Event) -> None:
+        self.inner.write_event(event)
+
+    def close(self) -> None:
+        self.inner.close()
+
+
+def _open_writer(path: str) -> Any:
+    lower = path.lower()
+    if lower.endswith((".jsonl", ".jsonl.gz")):
+        return _JsonlAdapter(path)
+    if lower.endswith((".scap", ".scap.gz")):
+        from syswarden.sources.scap.writer import ScapWriter
+
+        return ScapWriter(path)
+    raise InputError(f"cannot tell the format of {path!r}: expected .scap, .scap.gz or .jsonl")

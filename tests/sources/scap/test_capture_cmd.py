@@ -1,0 +1,65 @@
+"""`syswarden capture --read` against `sysdig -r -p` on real captures, and its input errors."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from scap_oracle import capture_path
+
+from syswarden.cli.main import cli
+from syswarden.errors import SyswardenError
+
+
+def run(*args: str) -> tuple[int, str, str]:
+    """Invoke the command; a syswarden error maps to its exit code as cli.main.main does."""
+    result = CliRunner(mix_stderr=False).invoke(cli, ["capture", *args])
+    if isinstance(result.exception, SyswardenError):
+        return result.exception.exit_code, result.stdout, str(result.exception)
+    return result.exit_code, result.stdout, result.stderr
+
+
+@pytest.mark.parametrize("name,filt", [
+    ("falco_cat_write.scap", "evt.type=open"),
+    ("falco_syscall.scap", "evt.type=madvise and evt.dir=<"),
+    ("libs_curl_google.scap", "evt.type in (connect, socket)"),
+])
+def test_read_numbers_and_types_like_sysdig(name: str, filt: str, sysdig) -> None:
+    """--read with a filter prints the same evt.num/type/dir lines as sysdig -r -p '*...' FILTER."""
+    fmt = "*%evt.num %evt.type %evt.dir %evt.cpu %thread.tid"
+    code, out, err = run("-r", str(capture_path(name)), "-p", fmt, filt)
+    assert code == 0, err
+    assert out.splitlines() == sysdig.lines(capture_path(name), fmt, filt)
+    assert out
+
+
+def test_star_prefix_keeps_events_with_missing_fields(sysdig) -> None:
+    """Without '*', events lacking a field of the format are skipped (fd.name on open enter), as in sysdig."""
+    path = str(capture_path("falco_cat_write.scap"))
+    _, with_star, _ = run("-r", path, "-p", "*%evt.num %fd.name", "evt.type=open")
+    _, without, _ = run("-r", path, "-p", "%evt.num %fd.name", "evt.type=open")
+    assert len(with_star.splitlines()) == 8
+    assert [l.split()[0] for l in without.splitlines()] == ["141", "151", "187", "197"]
+
+
+def test_count_limit_and_default_format() -> None:
+    """-n stops after N printed events; the default line starts with evt.num and the time, like sysdig's."""
+    code, out, _ = run("-r", str(capture_path("falco_cat_write.scap")), "-n", "3")
+    lines = out.splitlines()
+    assert code == 0 and len(lines) == 3
+    assert lines[0].split()[0] == "131" and lines[0].split()[1].count(":") == 2
+
+
+def test_bad_filter_and_missing_file_exit_2(tmp_path: Path) -> None:
+    """A filter that does not parse and a capture that does not exist are input errors (exit 2)."""
+    path = str(capture_path("falco_cat_write.scap"))
+    code, _, _ = run("-r", path, "evt.type=open and and")
+    assert code == 2
+    code, _, _ = run("-r", str(tmp_path / "missing.scap"))
+    assert code == 2
+
+
+def test_nothing_to_do_is_an_input_error() -> None:
+    """capture without --read or -w explains what it expected."""
+    code, _, _ = run()
+    assert code == 2
