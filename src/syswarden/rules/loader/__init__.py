@@ -6,6 +6,7 @@ whole and reported; when any file failed, no ruleset is published (``LoadResult.
 from __future__ import annotations
 
 import copy
+import dataclasses
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
@@ -13,6 +14,7 @@ from syswarden.rules.loader.builder import Builder
 from syswarden.rules.loader.collector import ENGINE_VERSION, Collector
 from syswarden.rules.loader.reader import Reader
 from syswarden.rules.loader.result import ErrorCode, Issue, Location, LoadIssue, LoadResult
+from syswarden.rules.ruleset import Ruleset
 from syswarden.spans import SourceText, Span
 
 __all__ = ["load_rules", "load_texts", "LoadResult", "ENGINE_VERSION"]
@@ -31,32 +33,57 @@ def _field_exists(name: str) -> bool:
 
 
 def load_texts(texts: Sequence[SourceText], *, sources: Iterable[str] = ("syscall",)) -> LoadResult:
-    """Load rules from already-read texts (each named for its messages), in order."""
+    """Load rules from already-read texts (each named for its messages), in order.
+
+    As Falco does for each rules file, the content loaded so far is compiled after every file, so each file
+    gets its own verdict; a file that fails is rolled back and the next one continues from the state before it.
+    """
     result = LoadResult(names=[t.name for t in texts], sources={t.name: t for t in texts})
     collector = Collector(sources=frozenset(sources), is_valid_field=_field_exists)
+    ruleset = None
     for text in texts:
         snapshot = copy.deepcopy(collector)
-        reader = Reader(text)
-        try:
-            for item in reader.read():
-                collector.add(item)
-        except LoadIssue as issue:
-            result.errors.append(issue.issue)
+        built = _load_one(text, collector, result)
+        if built is None:
             collector = snapshot
-        result.warnings.extend(reader.warnings)
-    result.warnings.extend(collector.warnings)
-    if result.errors:
-        return result
+        else:
+            ruleset = built
+    if not result.errors and ruleset is not None:
+        result.ruleset = ruleset
+        result.skipped = list(ruleset.skipped)
+    return result
+
+
+def _load_one(text: SourceText, collector: Collector, result: LoadResult) -> Ruleset | None:
+    """Read, collect and compile one more file; issues go to ``result``; None when the file failed."""
+    reader = Reader(text)
+    before = len(collector.warnings)
+    try:
+        for item in reader.read():
+            collector.add(item)
+    except LoadIssue as issue:
+        result.errors.append(dataclasses.replace(issue.issue, origin=text.name))
+        _add_warnings(result, reader.warnings, text.name)
+        return None
+    _add_warnings(result, reader.warnings + collector.warnings[before:], text.name)
     builder = Builder(collector, result.sources)
     try:
         ruleset = builder.build()
     except LoadIssue as issue:
-        result.errors.append(issue.issue)
-    else:
-        result.ruleset = ruleset
-        result.skipped = list(ruleset.skipped)
-    result.warnings.extend(builder.warnings)
-    return result
+        result.errors.append(dataclasses.replace(issue.issue, origin=text.name))
+        return None
+    finally:
+        _add_warnings(result, builder.warnings, text.name)
+    return ruleset
+
+
+def _add_warnings(result: LoadResult, warnings: list[Issue], origin: str) -> None:
+    """Append warnings not reported already (each file's compile repeats the earlier files' ones)."""
+    seen = {dataclasses.replace(w, origin="") for w in result.warnings}
+    for warning in warnings:
+        if warning not in seen:
+            seen.add(warning)
+            result.warnings.append(dataclasses.replace(warning, origin=origin))
 
 
 def load_rules(paths: Iterable[str | Path], *, sources: Iterable[str] = ("syscall",)) -> LoadResult:

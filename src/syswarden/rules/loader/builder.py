@@ -68,7 +68,8 @@ class Builder:
     def build_macros(self) -> None:
         infos = self.collector.macros
         for info in infos.values():
-            self.macro_asts[info.name] = self.parse(info.condition, info.cond_span, info.loc)
+            origin = None if info.condition_appended else info.cond_span
+            self.macro_asts[info.name] = self.parse(info.condition, origin, info.loc, info.cond_span)
         for info in infos.values():
             for ref in _macro_refs(self.macro_asts[info.name]):
                 target = infos.get(ref.name)
@@ -94,19 +95,30 @@ class Builder:
         return LoadIssue(ErrorCode.LOAD_ERR_VALIDATE, f"Undefined macro '{ref.name}' used in filter.",
                          (*loc, Location("condition expression", "", ref.span)))
 
-    def parse(self, text: str, origin: Span | None, loc: tuple[Location, ...]) -> ast.Expr:
+    def parse(self, text: str, origin: Span | None, loc: tuple[Location, ...], anchor: Span | None = None
+              ) -> ast.Expr:
+        """Parse a condition; ``origin`` maps positions into the file, ``anchor`` is its key when it cannot."""
         from syswarden.rules.filter.parser import parse
 
         source = self.sources.get(origin.file) if origin else None
         try:
             return parse(text, origin=origin, source=source)
         except SyswardenError as err:
-            raise self.condition_error(ErrorCode.LOAD_ERR_COMPILE_CONDITION, err, loc, origin) from err
+            raise self.condition_error(ErrorCode.LOAD_ERR_COMPILE_CONDITION, err, loc, anchor or origin,
+                                       text) from err
 
     def condition_error(self, code: ErrorCode, err: SyswardenError, loc: tuple[Location, ...],
-                        origin: Span | None) -> LoadIssue:
-        span = err.span if err.span and err.span.line > 0 else origin
-        where = (Location("condition expression", "", span),) if span else ()
+                        anchor: Span | None, text: str = "") -> LoadIssue:
+        """The error located in the file; a position inside a rewritten condition (appended, exceptions)
+        is kept as a ``condition expression`` location named by the condition's start, as Falco does."""
+        span = err.span if err.span and err.span.line > 0 else None
+        if span is not None and span.file in self.sources:
+            return LoadIssue(code, err.message, (*loc, Location("condition expression", "", span)))
+        where: tuple[Location, ...] = ()
+        if span is not None:
+            where += (Location("condition expression", _condition_name(text), span),)
+        if anchor is not None:
+            where += (Location("condition expression", "", anchor),)
         return LoadIssue(code, err.message, (*loc, *where))
 
     # -- rules ---------------------------------------------------------------------------------------
@@ -159,9 +171,9 @@ class Builder:
         # An appended condition no longer lines up with the file; report its errors at the condition key.
         origin = None if info.condition_appended else info.cond_span
         cloc = (*info.loc, Location("rule condition", "", info.cond_span))
-        self.parse(info.condition, origin, info.loc)        # errors in the user's own text, with exact spans
+        self.parse(info.condition, origin, info.loc, info.cond_span)   # errors in the user's text, exact spans
         text = apply_exceptions(info.condition, info.exceptions)
-        expr = self.parse(text, None if info.exceptions else origin, info.loc)
+        expr = self.parse(text, None if info.exceptions else origin, info.loc, info.cond_span)
         for ref in _macro_refs(expr):
             if ref.name not in self.macro_asts:
                 raise self.undefined_macro(ref, info.loc)
@@ -174,7 +186,16 @@ class Builder:
                 self.warn(WarningCode.LOAD_UNKNOWN_FILTER, err.message, cloc)
                 self.skipped.append((info.name, err.message))
                 return None
-            raise self.condition_error(ErrorCode.LOAD_ERR_COMPILE_CONDITION, err, info.loc, info.cond_span) from err
+            raise self.condition_error(ErrorCode.LOAD_ERR_COMPILE_CONDITION, err, info.loc, info.cond_span,
+                                       text) from err
+        unknown = _unknown_event_types(compiled.expr)
+        if unknown:
+            message = f"unknown event type {unknown}"
+            if info.skip_if_unknown_filter:
+                self.warn(WarningCode.LOAD_UNKNOWN_FILTER, message, cloc)
+                self.skipped.append((info.name, message))
+                return None
+            raise LoadIssue(ErrorCode.LOAD_ERR_COMPILE_CONDITION, message, cloc)
         for name in DEPRECATED_FIELDS:
             if name in getattr(compiled, "fields", ()):
                 self.warn(WarningCode.LOAD_DEPRECATED_ITEM,
@@ -192,6 +213,26 @@ class Builder:
         for linfo in self.collector.lists.values():
             if linfo.name not in self.used_lists:
                 self.warn(WarningCode.LOAD_UNUSED_LIST, "List not referred to by any other rule/macro", linfo.loc)
+
+
+def _condition_name(text: str) -> str:
+    """Falco names a condition context by its first characters."""
+    short = text if len(text) <= 20 else text[:17] + "..."
+    return '"' + short.replace("\n", " ").replace("\r", " ") + '"'
+
+
+def _unknown_event_types(expr: ast.Expr) -> str | None:
+    """The first ``evt.type`` value that is not a Falco event name (Falco: "unknown event type X")."""
+    from syswarden.events.types import EVENT_NAMES
+
+    for node in _walk(expr):
+        if (isinstance(node, ast.Check) and isinstance(node.lhs, ast.FieldRef) and node.lhs.name == "evt.type"
+                and node.op in ("=", "==", "!=", "in", "intersects")):
+            values = node.rhs.items if isinstance(node.rhs, ast.ListValue) else (node.rhs,)
+            for value in values:
+                if isinstance(value, ast.Value) and value.text not in EVENT_NAMES:
+                    return value.text
+    return None
 
 
 def _is_unknown(message: str) -> bool:

@@ -61,6 +61,7 @@ class MacroInfo:
     index: int
     visibility: int
     loc: tuple[Location, ...]
+    condition_appended: bool = False
 
 
 @dataclass(slots=True)
@@ -152,6 +153,7 @@ class Collector:
             if prev is None:
                 raise _fail(ERROR_NO_PREVIOUS_MACRO, item.loc)
             prev.condition += " " + item.condition
+            prev.condition_appended = True
             prev.visibility = self._tick()
             return
         idx = self._tick()

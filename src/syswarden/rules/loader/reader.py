@@ -217,7 +217,7 @@ class Reader:
             span = Span(self.name, mark.line + 1, mark.column + 1) if mark else self.root.span
             problem = exc.problem or exc.context or "invalid YAML"
             raise LoadIssue(ErrorCode.LOAD_ERR_YAML_PARSE, f"YAML parse error: {problem}",
-                            (self.root, Location("value for", "", span))) from exc
+                            (Location("rules content", "", span),)) from exc
         except yaml.YAMLError as exc:
             raise LoadIssue(ErrorCode.LOAD_ERR_YAML_PARSE, f"YAML parse error: {exc}", (self.root,)) from exc
 

@@ -70,6 +70,7 @@ class Issue:
     code: ErrorCode | WarningCode
     message: str
     locations: tuple[Location, ...] = ()
+    origin: str = ""              # the file whose loading raised it (Falco gives each file its own result)
 
     @property
     def span(self) -> Span | None:
@@ -125,6 +126,8 @@ class LoadResult:
     def issues_for(self, name: str) -> tuple[list[Issue], list[Issue]]:
         """The errors and warnings located in file ``name``."""
         def mine(issue: Issue) -> bool:
+            if issue.origin:
+                return issue.origin == name
             return issue.span is not None and issue.span.file == name
         return [e for e in self.errors if mine(e)], [w for w in self.warnings if mine(w)]
 
