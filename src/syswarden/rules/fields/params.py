@@ -14,6 +14,7 @@ from syswarden.events.event import Event, SockAddr, SockTuple
 from syswarden.rules.fields.formatting import printable
 
 _T = types.ParamType
+_OPENS = frozenset({"open", "openat", "openat2", "creat", "open_by_handle_at"})
 
 
 def spec_of(event: Event) -> types.EventSpec | None:
@@ -64,7 +65,7 @@ def arg_text(event: Event, name: str) -> str | None:
 
 
 def args_text(event: Event) -> str:
-    """``evt.args``: ``name=raw(resolved)`` for each parameter, space separated, in table order."""
+    """``evt.args``: ``name=raw(resolved)`` for each parameter, each followed by a space (as libsinsp does)."""
     spec = spec_of(event)
     names = [p.name for p in spec.params] if spec is not None else list(event.params)
     parts = []
@@ -74,7 +75,7 @@ def args_text(event: Event) -> str:
             continue
         raw, resolved = render(event, name, value)
         parts.append(f"{name}={raw}({resolved})" if resolved else f"{name}={raw}")
-    return " ".join(parts)
+    return "".join(f"{part} " for part in parts)
 
 
 def _render_flags(table_name: str, value: int) -> tuple[str, str]:
@@ -92,9 +93,13 @@ def _resolve_fd(event: Event, fd: int) -> str:
     info = thread.fds.get(fd) if thread is not None else None
     if info is None and event.fd is not None and event.fd.num == fd:
         info = event.fd
-    if info is None:
-        return ""
-    return f"<{info.type.value}>{info.name}"
+    if info is not None:
+        return f"<{info.type.value}>{info.name}"
+    name = event.params.get("name")
+    if event.type in _OPENS and fd == event.res and isinstance(name, str):
+        # The fd an open returns is the file it opened, even before state has recorded it.
+        return f"<f>{name}"
+    return ""
 
 
 def _resolve_pid(event: Event, pid: int) -> str:
