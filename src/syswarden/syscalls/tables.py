@@ -1,7 +1,8 @@
 """Syscall name <-> number, per architecture, read from the generated tables in ``syscalls/data/*.tsv``.
 
-The tables are data generated from libseccomp by ``tools/gen_syscall_tables.py``; they are loaded lazily,
-once per arch. x32 numbers include ``X32_SYSCALL_BIT`` (0x40000000), as the kernel presents them to seccomp.
+The tables are data generated from libseccomp by ``tools/gen_syscall_tables.py``, plus the syscalls newer
+than libseccomp 2.5.4 (rows marked ``kernel``, numbers from the kernel's syscall tables); they are loaded
+lazily, once per arch. x32 numbers include ``X32_SYSCALL_BIT`` (0x40000000), as the kernel presents them to seccomp.
 """
 from __future__ import annotations
 
@@ -14,16 +15,27 @@ from syswarden.syscalls.arch import Arch
 
 
 @cache
-def table(arch: Arch) -> Mapping[str, int]:
-    """Every syscall ``arch`` has, name -> number (read-only, cached)."""
+def _rows(arch: Arch) -> tuple[tuple[str, int, str], ...]:
     text = resources.files("syswarden.syscalls").joinpath("data", f"{arch.value}.tsv").read_text()
-    rows: dict[str, int] = {}
+    rows = []
     for line in text.splitlines():
         if not line or line.startswith("#"):
             continue
-        name, nr = line.split("\t")
-        rows[name] = int(nr)
-    return MappingProxyType(rows)
+        name, nr, *origin = line.split("\t")
+        rows.append((name, int(nr), origin[0] if origin else "libseccomp"))
+    return tuple(rows)
+
+
+@cache
+def table(arch: Arch) -> Mapping[str, int]:
+    """Every syscall ``arch`` has, name -> number (read-only, cached)."""
+    return MappingProxyType({name: nr for name, nr, _ in _rows(arch)})
+
+
+@cache
+def newer_than_libseccomp(arch: Arch) -> frozenset[str]:
+    """The names on ``arch`` taken from the kernel's tables because libseccomp 2.5.4 lacks them."""
+    return frozenset(name for name, _, origin in _rows(arch) if origin == "kernel")
 
 
 @cache
