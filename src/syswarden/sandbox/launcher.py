@@ -25,7 +25,7 @@ import sys
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 
-from syswarden.errors import InputError, KernelError
+from syswarden.errors import CompileError, InputError, KernelError
 from syswarden.kernel import prctl, seccomp_abi
 from syswarden.policy.model import ALLOW, ActionKind, ArgCondition, Op, Policy, SyscallRule
 from syswarden.sandbox import landlock
@@ -139,13 +139,33 @@ def _has_conditions(policy: Policy, name: str) -> bool:
     return any(name in r.names and r.args for r in policy.rules)
 
 
+def split_by_arch(policy: Policy) -> list[Policy]:
+    """One filter per arch (other arches ALLOW there, each covered by its sibling) plus a guard that gives
+    every arch outside the policy its bad-arch action: systemd's layout, for policies too large for one filter."""
+    if len(policy.arches) < 2:
+        return [policy]
+    per_arch = [replace(policy, arches=(arch,), bad_arch_action=ALLOW) for arch in policy.arches]
+    guard = replace(policy, rules=(), default_action=ALLOW, name=policy.name, warnings=())
+    return [*per_arch, guard]
+
+
+def fit_filters(policy: Policy) -> list[Policy]:
+    """The policy as one filter, or split per arch when it is too large for BPF_MAXINSNS."""
+    try:
+        compile_policy(policy)
+        return [policy]
+    except CompileError:
+        return split_by_arch(policy)
+
+
 def _compile_filters(launch: Launch) -> None:
-    launch._fprogs = [seccomp_abi.SockFprog() for _ in launch.policies]
+    chunks = [(policy, chunk) for policy in launch.policies for chunk in fit_filters(policy)]
+    launch._fprogs = [seccomp_abi.SockFprog() for _ in chunks]
     addrs = [ctypes.addressof(f) for f in launch._fprogs]
     exe_addr = ctypes.addressof(launch._exe) if launch._exe is not None else 0
-    for index, policy in enumerate(launch.policies):
-        extra = _exemptions(policy, exe_addr, addrs[index + 1:])
-        compiled = compile_policy(replace(policy, rules=extra + policy.rules))
+    for index, (policy, chunk) in enumerate(chunks):
+        extra = _exemptions(chunk, exe_addr, addrs[index + 1:])
+        compiled = compile_policy(replace(chunk, rules=extra + chunk.rules))
         image = compiled.to_bytes()
         count = len(image) // ctypes.sizeof(seccomp_abi.SockFilter)
         array = (seccomp_abi.SockFilter * count).from_buffer_copy(image)
