@@ -344,6 +344,8 @@ def dump(policy: Policy) -> str:
         PolicyError: the policy uses what the format cannot say (per-rule arches, 32-bit comparisons,
             two conditions on one argument, a rule with the default action that later rules depend on).
     """
+    if policy.default_action.kind is ActionKind.NOTIFY:
+        raise PolicyError("a Docker profile cannot have SCMP_ACT_NOTIFY as its default action (runc refuses it)")
     out: dict[str, Any] = {"defaultAction": ACTION_NAME[policy.default_action.kind]}
     if policy.default_action.kind in vocab.WITH_DATA:
         out["defaultErrnoRet"] = policy.default_action.data
