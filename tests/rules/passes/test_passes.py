@@ -1,0 +1,56 @@
+"""The AST passes on their own: macro resolution, list expansion and event-type inference."""
+from __future__ import annotations
+
+import pytest
+
+from syswarden.rules.filter import ast
+from syswarden.rules.filter.parser import parse
+from syswarden.rules.filter.printer import to_text
+from syswarden.rules.passes.errors import UndefinedListError, UndefinedMacroError
+from syswarden.rules.passes.expand_lists import expand_lists
+from syswarden.rules.passes.infer_event_types import infer_event_types
+from syswarden.rules.passes.resolve_macros import resolve_macros
+
+
+def test_macros_substitute_recursively() -> None:
+    """A macro body replaces its reference, and macros inside it are resolved too."""
+    macros = {"a": parse("b or proc.name = x"), "b": parse("fd.num = 1")}
+    expr, used = resolve_macros(parse("not a"), macros)
+    assert to_text(expr) == "not (fd.num = 1 or proc.name = x)"
+    assert used == {"a", "b"}
+
+
+def test_undefined_macro_has_span() -> None:
+    """The error points at the reference."""
+    with pytest.raises(UndefinedMacroError) as info:
+        resolve_macros(parse("a and\n  nope"), {"a": parse("b.c = 1")})
+    assert info.value.span is not None and (info.value.span.line, info.value.span.col) == (2, 3)
+
+
+def test_lists_expand_in_literals_and_operands() -> None:
+    """Bare items naming lists expand (nested too); quoted YAML items unquote with filter escapes."""
+    lists = {"shells": ["bash", "inner"], "inner": ["zsh"], "nets": ['"10.0.0.0/8"', "'a\\'b'"], "ports": [53]}
+    expr, used = expand_lists(parse("proc.name in (shells, sh, 'shells') and fd.net in nets and fd.port in (ports)"),
+                              lists)
+    assert to_text(expr) == ('proc.name in ("bash", "zsh", "sh", "shells") and fd.net in ("10.0.0.0/8", "a\'b") '
+                             'and fd.port in ("53")')
+    assert used == {"shells", "inner", "nets", "ports"}
+
+
+def test_list_name_as_single_value_stays_a_string() -> None:
+    """Unlike Falco's text substitution, `proc.name = shells` compares with the string."""
+    expr, used = expand_lists(parse("proc.name = shells"), {"shells": ["bash"]})
+    assert expr == ast.Check(ast.FieldRef("proc.name"), "=", ast.Value("shells")) and not used
+
+
+def test_undefined_list_operand() -> None:
+    """`in name` without parentheses must name a list."""
+    with pytest.raises(UndefinedListError, match="Undefined list 'nope'"):
+        expand_lists(parse("proc.name in nope"), {})
+
+
+def test_inference_with_modifiers_and_transforms_is_neutral() -> None:
+    """Checks the inference cannot read (transformers, modifiers) allow every type."""
+    assert infer_event_types(parse("tolower(evt.type) = open")) is None
+    assert infer_event_types(parse("evt.type = oneof (open, close)")) is None
+    assert infer_event_types(parse("evt.type in (open, close) and evt.type != close")) == {"open"}
