@@ -6,6 +6,7 @@ underlying parsers are translated to ``PolicySyntaxError`` at this boundary.
 """
 from __future__ import annotations
 
+import bisect
 import json
 import json.decoder
 import re
@@ -83,9 +84,12 @@ class _JsonReader:
         self.src = source
         self.text = source.text
         self.pos = 0
+        # Offsets where lines start, so a position costs a bisect instead of a scan of the text.
+        self.line_starts = [0, *(m.end() for m in re.finditer("\n", self.text))]
 
     def span(self, offset: int) -> Span:
-        return self.src.span_at_offset(offset)
+        line = bisect.bisect_right(self.line_starts, offset)
+        return Span(self.src.name, line, offset - self.line_starts[line - 1] + 1)
 
     def fail(self, expected: str, offset: int | None = None) -> PolicySyntaxError:
         at = self.pos if offset is None else offset
