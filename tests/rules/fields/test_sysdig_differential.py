@@ -42,7 +42,7 @@ CONDITIONS = [
 # Parameters are compared on open events only: the reader carries enter-only parameters (mmap flags,
 # access mode) over to the exit event as modern drivers do, where sysdig 0.29 shows them on the enter event.
 FIELDS = ["evt.num", "evt.type", "evt.dir", "evt.res", "evt.rawres", "evt.failed", "evt.is_open_read",
-          "evt.is_open_write", "evt.time.s", "evt.rawtime"]
+          "evt.is_open_write", "evt.time.s", "evt.rawtime", "evt.time.iso8601"]
 OPEN_FIELDS = ["evt.num", "evt.arg.flags", "evt.arg.name", "evt.arg.mode", "evt.args"]
 OPEN_EXIT = "evt.type in (open, openat) and evt.dir = <"
 _cache: dict[str, list[Event]] = {}

@@ -1,7 +1,7 @@
 """The ``evt.*`` field class: the event itself (number, time, type, result, parameters, open flags).
 
-Times follow libsinsp: ``evt.time`` is local time ``HH:MM:SS.nnnnnnnnn``; ``evt.time.iso8601`` is UTC with a
-``Z``; ``evt.datetime`` is local ``YYYY-MM-DD HH:MM:SS.nnnnnnnnn``. ``evt.res`` is ``SUCCESS`` or the errno
+Times follow libsinsp: ``evt.time`` is local time ``HH:MM:SS.nnnnnnnnn``; ``evt.time.iso8601`` is UTC with
+``+0000`` (sysdig agrees; Falco's JSON ``time`` key, built elsewhere, uses ``Z``); ``evt.datetime`` is local ``YYYY-MM-DD HH:MM:SS.nnnnnnnnn``. ``evt.res`` is ``SUCCESS`` or the errno
 name, ``evt.rawres`` the number. ``evt.arg.NAME`` / ``evt.arg[N]`` render a parameter as Falco does
 (see ``params.py``); ``evt.rawarg.NAME`` is the raw typed value.
 """
@@ -32,7 +32,7 @@ def _datetime(ts: int) -> str:
 
 
 def _iso8601(ts: int) -> str:
-    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(ts // 1_000_000_000)) + f".{ts % 1_000_000_000:09d}Z"
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(ts // 1_000_000_000)) + f".{ts % 1_000_000_000:09d}+0000"
 
 
 def _res(event: Event) -> str | None:
@@ -122,7 +122,7 @@ FIELDS: tuple[FieldSpec, ...] = (
               _const(lambda e: _clock(e.ts))),
     FieldSpec("evt.time.s", FieldType.CHARBUF, "Event time, local, as HH:MM:SS.",
               _const(lambda e: _clock(e.ts)[:8])),
-    FieldSpec("evt.time.iso8601", FieldType.CHARBUF, "Event time, UTC, ISO 8601 with nanoseconds and Z.",
+    FieldSpec("evt.time.iso8601", FieldType.CHARBUF, "Event time, UTC, ISO 8601 with nanoseconds and +0000.",
               _const(lambda e: _iso8601(e.ts))),
     FieldSpec("evt.datetime", FieldType.CHARBUF, "Event date and time, local, YYYY-MM-DD HH:MM:SS.nnnnnnnnn.",
               _const(lambda e: _datetime(e.ts))),
