@@ -39,10 +39,8 @@ def choose_source(path: str | None, source: str | None) -> str:
 
 def state_event_types() -> frozenset[str]:
     """Events the state engine needs whatever the rules say (clone, execve, close, ...)."""
-    try:
-        from syswarden.state import REQUIRED_EVENT_TYPES
-    except ImportError:       # no state engine installed yet: let the source send everything
-        return frozenset()
+    from syswarden.state import REQUIRED_EVENT_TYPES
+
     return frozenset(REQUIRED_EVENT_TYPES)
 
 
@@ -52,13 +50,11 @@ def needed_event_types(ruleset: Ruleset) -> frozenset[str] | None:
     return None if types is None else types | state_event_types()
 
 
-def make_state() -> Any:
-    """The state engine, or None while it does not exist (events must then carry their own thread)."""
-    try:
-        from syswarden.state import State
-    except ImportError:
-        return None
-    return State()
+def make_state(*, live: bool = False) -> Any:
+    """The state engine; live sources may look unknown threads up in /proc, recordings never do."""
+    from syswarden.state import State
+
+    return State(procfs=live)
 
 
 @dataclass(slots=True)
@@ -150,4 +146,4 @@ def open_pipeline(ruleset: Ruleset, engine: Engine, outputs: Iterable[Output], *
     hostname = getattr(src, "hostname", "")
     if hostname:
         engine.hostname = hostname
-    return Pipeline(src, engine, list(outputs), state=make_state(), progress=progress)
+    return Pipeline(src, engine, list(outputs), state=make_state(live=path is None), progress=progress)
