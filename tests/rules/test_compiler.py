@@ -208,3 +208,13 @@ def test_predicate_matches_evttype_inference() -> None:
     assert compiled.predicate(ev)
     ev.type = "read"
     assert not compiled.predicate(ev)
+
+
+@pytest.mark.parametrize(("cond", "want"), [
+    ("evt.rawarg.flags > 0", True), ("evt.rawarg.flags = 0", False), ("evt.rawarg.dirfd < 0", True),
+    ("evt.rawarg.name startswith /etc", True), ("evt.rawarg.flags = 0x80000", True),
+    ("evt.rawarg.nope exists", False), ("evt.arg.flags contains O_CLOEXEC", True),
+])
+def test_rawarg_compares_numbers_as_numbers(cond: str, want: bool) -> None:
+    """evt.rawarg keeps parameter types: numeric constants compare numerically, others as text."""
+    assert matches(cond) is want

@@ -38,7 +38,7 @@ class CheckError(ValueError):
 
 def allowed_ops(ftype: FieldType) -> frozenset[str]:
     """The binary operators a field of ``ftype`` supports (``exists`` always works)."""
-    if ftype.is_string:
+    if ftype.is_string or ftype is FieldType.DYN:
         return _STRING_OPS
     if ftype.is_numeric:
         return _SCALAR_OPS
@@ -94,6 +94,8 @@ def constant_matcher(op: str, ftype: FieldType, values: Sequence[str], modifier:
     """``value -> bool`` for ``field op constant`` (or ``op`` over a list for list operators and modifiers)."""
     if op not in allowed_ops(ftype):
         raise CheckError(f"operator '{op}' is not supported for fields of type {ftype.value}")
+    if ftype is FieldType.DYN:
+        return _dynamic_type(op, values, modifier)
     if modifier is not None:
         singles = [constant_matcher(op, ftype, [v]) for v in values]
         if modifier == "allof":
@@ -104,6 +106,27 @@ def constant_matcher(op: str, ftype: FieldType, values: Sequence[str], modifier:
     if op == "pmatch":
         return _pmatch(values)
     return _single(op, ftype, parse_constant(ftype, values[0], op))
+
+
+def _dynamic_type(op: str, values: Sequence[str], modifier: str | None) -> Matcher:
+    """evt.rawarg: numbers compare as numbers when the constant is one, anything else as text."""
+    as_text = constant_matcher(op, FieldType.CHARBUF, values, modifier)
+    try:
+        as_number: Matcher | None = constant_matcher(op, FieldType.INT64, values, modifier)
+    except CheckError:
+        as_number = None
+
+    def match(v: Any) -> bool:
+        if isinstance(v, int) and not isinstance(v, bool) and as_number is not None:
+            return as_number(v)
+        return as_text(v if isinstance(v, str) else _text(v))
+    return match
+
+
+def _text(v: Any) -> str:
+    if isinstance(v, (bytes, bytearray)):
+        return bytes(v).decode("utf-8", "replace")
+    return str(v)
 
 
 def _membership(ftype: FieldType, values: Sequence[str]) -> Matcher:

@@ -153,7 +153,7 @@ FIELDS: tuple[FieldSpec, ...] = (
     FieldSpec("evt.info", FieldType.CHARBUF, "Same as evt.args for syscall events.", _const(params.args_text)),
     FieldSpec("evt.arg", FieldType.CHARBUF, "One parameter as text, by name (evt.arg.flags) or index "
               "(evt.arg[1]): flags and errnos by name, fds by path.", _make_arg, ArgKind.KEY_REQUIRED),
-    FieldSpec("evt.rawarg", FieldType.CHARBUF, "One parameter's raw value, by name (evt.rawarg.flags): "
+    FieldSpec("evt.rawarg", FieldType.DYN, "One parameter's raw value, by name (evt.rawarg.flags): "
               "numbers compare as numbers.", _make_rawarg, ArgKind.KEY_REQUIRED),
     FieldSpec("evt.is_open_read", FieldType.BOOL, "true for an open-family exit event whose access mode reads.",
               _const(_is_open_read)),

@@ -37,6 +37,7 @@ class FieldType(enum.Enum):
     IPNET = "ipnet"
     RELTIME = "reltime"
     ABSTIME = "abstime"
+    DYN = "dynamic"           # evt.rawarg: a number or a string depending on the parameter
 
     @property
     def is_numeric(self) -> bool:

@@ -85,15 +85,59 @@ def _duration(_arg: str | None) -> Extractor:
     return extract
 
 
-def _session_leader(thread: ThreadInfo) -> str | None:
+def _leader(key: Callable[[ThreadInfo], int], is_leader: Callable[[ThreadInfo], bool]) -> Callable[
+        [ThreadInfo], ThreadInfo | None]:
+    """The group leader libsinsp names: the process that leads the group (``is_leader``), else the eldest
+    ancestor still in the same group (``key``); None when even the process itself is not in a group."""
+    def find(thread: ThreadInfo) -> ThreadInfo | None:
+        group = key(thread)
+        node: ThreadInfo | None = thread
+        eldest: ThreadInfo | None = None
+        for _ in range(_MAX_ANCESTORS):
+            if node is None or key(node) != group:
+                break
+            if is_leader(node):
+                return node
+            eldest, node = node, node.parent
+        return eldest
+    return find
+
+
+_session_leader = _leader(lambda t: t.sid, lambda t: t.sid == (t.vpid or t.pid))
+_group_leader = _leader(lambda t: t.vpgid, lambda t: t.vpgid == (t.vpid or t.pid))
+
+
+def _of_leader(find: Callable[[ThreadInfo], ThreadInfo | None],
+               fn: Callable[[ThreadInfo], Any]) -> Callable[[ThreadInfo], Any]:
+    def value(thread: ThreadInfo) -> Any:
+        leader = find(thread)
+        return fn(leader) if leader is not None else None
+    return value
+
+
+def _login_shell(thread: ThreadInfo) -> int | None:
+    """proc.loginshellid: the pid of the eldest shell among the process and its ancestors."""
+    found = None
     node: ThreadInfo | None = thread
     for _ in range(_MAX_ANCESTORS):
         if node is None:
-            return None
-        if node.pid == thread.sid:
-            return node.comm
+            break
+        if node.comm in _SHELLS:
+            found = node.pid
         node = node.parent
-    return None
+    return found
+
+
+_SHELLS = frozenset({"sh", "bash", "zsh", "ksh", "csh", "tcsh", "dash", "ash", "fish"})
+
+
+def _parent_duration(_arg: str | None) -> Extractor:
+    def extract(event: Event) -> int | None:
+        parent = event.thread.parent if event.thread is not None else None
+        if parent is None or not parent.start_ts:
+            return None
+        return max(event.ts - parent.start_ts, 0)
+    return extract
 
 
 def _nonzero(value: int) -> int | None:
@@ -134,14 +178,26 @@ FIELDS: tuple[FieldSpec, ...] = (
     FieldSpec("proc.env", S, "Environment, space separated; proc.env[NAME] gives one variable's value.",
               _env, ArgKind.KEY_OPTIONAL),
     FieldSpec("proc.cwd", P, "Current working directory.", _thread(lambda t: t.cwd or None)),
-    FieldSpec("proc.tty", FieldType.INT32, "Controlling terminal (0 when none).", _thread(lambda t: t.tty)),
+    FieldSpec("proc.tty", FieldType.UINT32, "Controlling terminal (0 when none).", _thread(lambda t: t.tty)),
     FieldSpec("proc.sid", N, "Session id.", _thread(lambda t: t.sid)),
-    FieldSpec("proc.sname", S, "Name of the session leader.", _thread(_session_leader)),
+    FieldSpec("proc.sname", S, "Name of the session leader (or of the eldest ancestor in the same session).",
+              _thread(_of_leader(_session_leader, lambda t: t.comm))),
+    FieldSpec("proc.sid.exe", S, "argv[0] of the session leader.", _thread(_of_leader(_session_leader, lambda t: t.exe))),
+    FieldSpec("proc.sid.exepath", P, "Executable path of the session leader.",
+              _thread(_of_leader(_session_leader, lambda t: t.exepath))),
+    FieldSpec("proc.vpgid.name", S, "Name of the process group leader.",
+              _thread(_of_leader(_group_leader, lambda t: t.comm))),
+    FieldSpec("proc.vpgid.exe", S, "argv[0] of the process group leader.",
+              _thread(_of_leader(_group_leader, lambda t: t.exe))),
+    FieldSpec("proc.vpgid.exepath", P, "Executable path of the process group leader.",
+              _thread(_of_leader(_group_leader, lambda t: t.exepath))),
+    FieldSpec("proc.loginshellid", N, "Pid of the eldest shell among the process and its ancestors.",
+              _thread(_login_shell)),
     FieldSpec("proc.vpgid", N, "Process group id in the pid namespace.", _thread(lambda t: t.vpgid)),
     FieldSpec("proc.is_vpgid_leader", B, "true when the process leads its process group.",
-              _thread(lambda t: t.vpid != 0 and t.vpid == t.vpgid)),
-    FieldSpec("proc.is_sid_leader", B, "true when the process leads its session.",
-              _thread(lambda t: t.sid == t.pid)),
+              _thread(lambda t: t.vpgid == (t.vpid or t.pid))),
+    FieldSpec("proc.is_sid_leader", B, "true when the process leads its session (proc.sid == proc.vpid).",
+              _thread(lambda t: t.sid == (t.vpid or t.pid))),
     FieldSpec("proc.pname", S, "Parent's name.", _parent(lambda t: t.comm)),
     FieldSpec("proc.pcmdline", S, "Parent's command line.", _parent(_cmdline)),
     FieldSpec("proc.pexe", S, "Parent's argv[0].", _parent(lambda t: t.exe)),
@@ -157,8 +213,11 @@ FIELDS: tuple[FieldSpec, ...] = (
     FieldSpec("proc.apid", N, "Ancestor process id; indexed like proc.aname.",
               _ancestor(lambda t: t.pid), IDX, multi_without_arg=True),
     FieldSpec("proc.duration", FieldType.RELTIME, "Nanoseconds since the process started.", _duration),
-    FieldSpec("proc.start_ts", FieldType.ABSTIME, "Process start time, ns since the epoch.",
+    FieldSpec("proc.pid.ts", FieldType.RELTIME, "Process start time, ns since the epoch.",
               _thread(lambda t: _nonzero(t.start_ts))),
+    FieldSpec("proc.ppid.ts", FieldType.RELTIME, "Parent's start time, ns since the epoch.",
+              _parent(lambda t: _nonzero(t.start_ts))),
+    FieldSpec("proc.ppid.duration", FieldType.RELTIME, "Nanoseconds since the parent started.", _parent_duration),
     FieldSpec("proc.is_exe_writable", B, "true when the executable is writable by the process's user.",
               _thread(lambda t: t.exe_writable)),
     FieldSpec("proc.is_exe_upper_layer", B, "true when the executable lives in an overlayfs upper layer.",
