@@ -36,6 +36,10 @@ CONDITIONS = [
     "evt.type != switch and not evt.type in (read, close, mmap)",
     "evt.arg.name glob '/lib/*/*.so*'",
     "evt.res = SUCCESS and evt.type = openat",
+    "evt.arg.name != /etc/ld.so.cache",          # != on a missing parameter is false, as in Falco
+    "evt.rawres != 0",                            # ... and on enter events, which have no result
+    "not evt.arg.name exists",
+    "evt.arg.name in (/etc/ld.so.cache, /dev/null) or evt.arg.name pmatch (/lib)",
 ]
 # evt.arg[0] is left out: fds render through the fd table (state) and some results print in hex (brk),
 # a per-parameter display format the event table does not carry yet.
