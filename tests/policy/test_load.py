@@ -67,6 +67,11 @@ def test_text_and_path_give_the_same_policy(tmp_path: Path) -> None:
     assert from_file.rules == from_text.rules
 
 
+def test_one_line_policy_text() -> None:
+    """A one-line YAML mapping that names no file is read as policy text."""
+    assert load_policy("default: log").default_action.kind is ActionKind.LOG
+
+
 def test_missing_file_is_a_policy_error(tmp_path: Path) -> None:
     """An unreadable file is reported as a PolicyError naming it."""
     with pytest.raises(PolicyError, match="cannot read policy file .*nope.yaml"):

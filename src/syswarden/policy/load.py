@@ -36,9 +36,16 @@ def format_name(text: str) -> str:
     return _ALIASES[key]
 
 
+def _looks_like_text(value: str) -> bool:
+    """A string is policy text when it has a newline, starts with a brace, or is ``key: value`` and no file."""
+    if "\n" in value or value.lstrip().startswith("{"):
+        return True
+    return ": " in value and not Path(value).exists()
+
+
 def read_source(path_or_text: str | os.PathLike[str]) -> tuple[str, str]:
-    """(text, filename): a path is read; a string with a newline or a brace is taken as the policy itself."""
-    if isinstance(path_or_text, str) and ("\n" in path_or_text or path_or_text.lstrip().startswith("{")):
+    """(text, filename): a path is read; a string that looks like a policy is taken as the policy itself."""
+    if isinstance(path_or_text, str) and _looks_like_text(path_or_text):
         return path_or_text, "<policy>"
     path = Path(path_or_text)
     try:

@@ -5,7 +5,7 @@ import errno
 
 import pytest
 
-from syswarden.errors import UnknownSyscallError
+from syswarden.errors import PolicySyntaxError, UnknownSyscallError
 from syswarden.policy.formats import native_yaml
 from syswarden.policy.model import KILL_PROCESS, Action, ActionKind, ArgCondition, Op
 from syswarden.syscalls import groups
@@ -77,7 +77,18 @@ def test_unknown_syscall_suggests() -> None:
     with pytest.raises(UnknownSyscallError) as info:
         load("default: allow\nrules:\n  - {syscalls: [exceve], action: log}\n")
     assert "did you mean execve" in str(info.value)
-    assert info.value.detail().splitlines()[-1].endswith("^")
+    lines = info.value.detail().splitlines()
+    assert lines[1] == "  - {syscalls: [exceve], action: log}" and lines[2].strip() == "^"
+    assert lines[3] == "  in rule 1 (t.yaml:3:5)"
+
+
+def test_symbolic_values() -> None:
+    """Argument values may be constants ORed together; unknown constants are errors naming the value."""
+    policy = load("default: allow\nrules:\n  - syscalls: [clone]\n    action: errno\n"
+                  "    args: [{arg: 0, op: masked_eq, value: 0, mask: 'CLONE_NEWUSER | CLONE_NEWNET'}]\n")
+    assert policy.rules[0].args[0].mask == 0x50000000
+    with pytest.raises(PolicySyntaxError, match="'value' to be an integer, found a string 'CLONE_NEWFOO'"):
+        load("default: allow\nrules:\n  - {syscalls: [clone], action: log, args: [{arg: 0, value: CLONE_NEWFOO}]}\n")
 
 
 def test_go_seccomp_form_is_accepted() -> None:

@@ -136,8 +136,12 @@ class _Loader:
         arches = self.arches(root)
         names = NameResolver(arches, self.source, ignore_unknown=True)
         rules: list[SyscallRule] = []
-        for node in self.r.seq(top["syscalls"], "'syscalls'") if "syscalls" in top else ():
-            rules.extend(self.rules(node, default, names))
+        for i, node in enumerate(self.r.seq(top["syscalls"], "'syscalls'") if "syscalls" in top else ()):
+            try:
+                rules.extend(self.rules(node, default, names))
+            except PolicyError as err:
+                err.with_context(f"in syscalls[{i}] ({node.span})")
+                raise
         for key in ("listenerPath", "listenerMetadata"):
             if key in top:
                 self.r.warn(f"{key!r} is not used: syswarden handles SCMP_ACT_NOTIFY itself", root.key_spans[key])

@@ -23,7 +23,8 @@ from typing import Any
 
 import yaml
 
-from syswarden.policy import vocab
+from syswarden.errors import PolicyError
+from syswarden.policy import constants, vocab
 from syswarden.policy.formats import tree
 from syswarden.policy.formats.tree import Node, Reader
 from syswarden.policy.model import KILL_PROCESS, Action, ArgCondition, Op, Policy, SyscallRule
@@ -75,8 +76,8 @@ class _Loader:
         arches = self.arches(top["arches"]) if "arches" in top else default_arches(self.native)
         names = NameResolver(arches, self.source)
         default = self.default_action(root)
-        rules = tuple(self.rule(node, names) for node in self.r.seq(top["rules"], "'rules'")) \
-            if "rules" in top else ()
+        rules = tuple(self.rule_in_context(i, node, names)
+                      for i, node in enumerate(self.r.seq(top["rules"], "'rules'"))) if "rules" in top else ()
         return Policy(
             default_action=default,
             rules=rules,
@@ -129,6 +130,13 @@ class _Loader:
                                node.span)
         return parsed
 
+    def rule_in_context(self, i: int, node: Node, names: NameResolver) -> SyscallRule:
+        try:
+            return self.rule(node, names)
+        except PolicyError as err:
+            err.with_context(f"in rule {i + 1} ({node.span})")
+            raise
+
     def rule(self, node: Node, names: NameResolver) -> SyscallRule:
         self.r.check_keys(node, RULE_KEYS, "a rule")
         items = node.value
@@ -152,12 +160,24 @@ class _Loader:
         items = node.value
         index = self.r.integer(self.r.require(node, "arg", "an argument condition"), "'arg'", 0, 5)
         op = self.op(items["op"]) if "op" in items else Op.EQ
-        value = self.r.integer(self.r.require(node, "value", "an argument condition"), "'value'")
+        value = self.value(self.r.require(node, "value", "an argument condition"), "'value'")
         if op is Op.MASKED_EQ and "mask" not in items:
             raise self.r.error("expected key 'mask' in a masked_eq condition", node.span)
-        mask = self.r.integer(items["mask"], "'mask'") if "mask" in items else U64
+        mask = self.value(items["mask"], "'mask'") if "mask" in items else U64
         width = self.r.integer(items["width"], "'width'") if "width" in items else 64
         return condition(index, op, value, mask=mask, width=width, span=node.span, source=self.source)
+
+    def value(self, node: Node, what: str) -> int:
+        """A number, or symbolic constants ORed together (``CLONE_NEWUSER|CLONE_NEWNET``)."""
+        if isinstance(node.value, str):
+            symbolic = constants.evaluate(node.value)
+            if symbolic is not None:
+                return self.r.integer(Node(symbolic, node.span), what)
+        try:
+            return self.r.integer(node, what)
+        except PolicyError as err:
+            err.message += " or constants such as CLONE_NEWUSER|CLONE_NEWNET"
+            raise
 
     def op(self, node: Node) -> Op:
         text = self.r.string(node, "'op'").lower()
