@@ -245,3 +245,23 @@ def test_memory_stays_bounded_under_churn(ev: EventMaker) -> None:
         if i % 2:
             st.apply(Event(num=i, ts=i, type="procexit", tid=i, dir=">"))
     assert len(st.threads) <= 1000 and st.threads.evicted > 0
+
+
+def test_udp_sendto_takes_tuple_and_name_changed(state: State, ev: EventMaker) -> None:
+    """An unconnected UDP socket takes sendto's tuple (Falco's outbound macro) and flags the name change once."""
+    state.apply(ev("socket", 100, 3, domain=2, type=2, proto=0))
+    tup = SockTuple("AF_INET", "10.0.0.2", 5353, "8.8.8.8", 53, "udp")
+    e = state.apply(ev("sendto", 100, 40, fd=3, size=40, tuple=tup))
+    assert e.fd is not None and e.fd.name == "10.0.0.2:5353->8.8.8.8:53" and e.fd.l4proto == "udp"
+    assert e.fd.name_changed and not e.fd.connected
+    again = state.apply(ev("sendto", 100, 40, fd=3, size=40, tuple=tup))
+    assert again.fd is e.fd and not again.fd.name_changed
+
+
+def test_connect_sets_name_changed_then_write_clears_it(state: State, ev: EventMaker) -> None:
+    """fd.name_changed is true on the connect that names the socket and false on its next write."""
+    state.apply(ev("socket", 100, 3, domain=2, type=1, proto=0))
+    c = state.apply(ev("connect", 100, 0, fd=3, tuple=SockTuple("AF_INET", "10.0.0.2", 1, "1.1.1.1", 80)))
+    assert c.fd is not None and c.fd.name_changed
+    w = state.apply(ev("write", 100, 1, fd=3, size=1))
+    assert w.fd is c.fd and not w.fd.name_changed

@@ -160,6 +160,26 @@ def on_connect(st: State, event: Event, thread: ThreadInfo | None, params: dict[
     return thread
 
 
+def on_sendrecv(st: State, event: Event, thread: ThreadInfo | None, params: dict[str, Any]) -> ThreadInfo | None:
+    """sendto/sendmsg/recvfrom/recvmsg exit: a datagram (or still unnamed) socket takes the event's tuple,
+    as libsinsp does, so unconnected UDP traffic has endpoints; a read marks an IP socket connected."""
+    num, tup = _int(params, "fd"), params.get("tuple")
+    if thread is None or num is None or num < 0:
+        return thread
+    fd = thread.fds.get(num)
+    if isinstance(tup, SockTuple) and tup.family in ("AF_INET", "AF_INET6", "AF_UNIX"):
+        if fd is None:
+            fd = F.socket_fd(num, tup.family, socket.SOCK_DGRAM, 0, event.ts)
+            _store(st, thread, fd)
+        if not fd.name or fd.l4proto != "tcp":
+            F.apply_tuple(fd, tup, server=fd.is_server, connected=fd.connected)
+    if fd is not None and event.type.startswith("recv") and fd.type in (FdType.IPV4, FdType.IPV6):
+        if (ret(event, params) or 0) >= 0:
+            fd.connected = True
+    event.fd = fd
+    return thread
+
+
 def on_accept(st: State, event: Event, thread: ThreadInfo | None, params: dict[str, Any]) -> ThreadInfo | None:
     """accept/accept4 exit: a new connected server-side socket (tuple: client -> this server)."""
     num = _new_fd(event, params)
@@ -238,6 +258,7 @@ HANDLERS = {
     "connect": on_connect,
     **dict.fromkeys(("accept", "accept4"), on_accept),
     "bind": on_bind,
+    **dict.fromkeys(("sendto", "sendmsg", "recvfrom", "recvmsg"), on_sendrecv),
     "listen": on_listen,
     **dict.fromkeys(("pipe", "pipe2"), on_pipe),
     **dict.fromkeys(tuple(_SIMPLE_KINDS), on_simple),

@@ -297,6 +297,11 @@ def iter_processes(*, threads: bool = False, proc: str = PROC) -> Iterator[Threa
             yield from _other_threads(main, proc, boot_ns)
 
 
+def scan(*, threads: bool = False, proc: str = PROC) -> Iterator[ThreadInfo]:
+    """Alias of ``iter_processes`` (the name ``sources/targets.py`` calls)."""
+    return iter_processes(threads=threads, proc=proc)
+
+
 def _other_threads(main: ThreadInfo, proc: str, boot_ns: int) -> Iterator[ThreadInfo]:
     try:
         tids = [int(t) for t in os.listdir(f"{proc}/{main.pid}/task") if t.isdigit()]
@@ -311,5 +316,5 @@ def _other_threads(main: ThreadInfo, proc: str, boot_ns: int) -> Iterator[Thread
             yield t
 
 
-__all__ = ["read_process", "read_thread", "read_fds", "iter_processes", "read_net_tables", "NetCache",
+__all__ = ["read_process", "read_thread", "read_fds", "iter_processes", "scan", "read_net_tables", "NetCache",
            "NetTables"]

@@ -15,7 +15,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from syswarden.events.event import Event, ThreadInfo
+from syswarden.events.event import Event, FdInfo, ThreadInfo
 from syswarden.events.types import ENTER_ONLY, EVENTS, ParamType
 from syswarden.state import fd_events, lifecycle, procfs
 from syswarden.state.fds import resolve_at
@@ -37,7 +37,7 @@ _PATH_PARAMS: dict[tuple[str, str], tuple[tuple[str, str | None], ...]] = {
 _USES_FD_PARAM: dict[tuple[str, str], str] = {}
 for _key, _spec in EVENTS.items():
     if "uses_fd" in _spec.flags:
-        _fd_params = [p.name for p in _spec.params if p.type is ParamType.FD]
+        _fd_params = [p.name for p in _spec.params if p.type is ParamType.FD and p.name != "res"]
         if _fd_params:
             _USES_FD_PARAM[_key] = "fd" if "fd" in _fd_params else _fd_params[0]
 
@@ -94,17 +94,28 @@ class State:
         key = (event.type, event.dir)
         if thread is not None and _PATH_PARAMS.get(key):
             _resolve_paths(event, thread, _PATH_PARAMS[key])
+        before = self._used_fd(event, thread, key)
+        old_name = before.name if before is not None else ""
         if event.dir == ">" and event.type not in ENTER_ONLY:
             self._remember_enter(event)
         else:
             handler = HANDLERS.get(event.type)
             if handler is not None:
                 thread = handler(self, event, thread, self._merged_params(event)) or thread
-        if event.fd is None and thread is not None and key in _USES_FD_PARAM:
-            num = event.params.get(_USES_FD_PARAM[key])
-            event.fd = thread.fds.get(num) if isinstance(num, int) else None
+        if event.fd is None:
+            event.fd = before
+        if event.fd is not None:
+            # fd.name_changed is per event, as libsinsp computes it after parsing (connect, UDP sendto ...).
+            event.fd.name_changed = event.fd.name != (old_name if event.fd is before else "")
         event.thread = thread
         return event
+
+    @staticmethod
+    def _used_fd(event: Event, thread: ThreadInfo | None, key: tuple[str, str]) -> FdInfo | None:
+        if thread is None or key not in _USES_FD_PARAM:
+            return None
+        num = event.params.get(_USES_FD_PARAM[key])
+        return thread.fds.get(num) if isinstance(num, int) else None
 
     def forget_enter(self, tid: int) -> None:
         """Drop a remembered enter event (the thread exited)."""
