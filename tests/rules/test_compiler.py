@@ -218,3 +218,22 @@ def test_predicate_matches_evttype_inference() -> None:
 def test_rawarg_compares_numbers_as_numbers(cond: str, want: bool) -> None:
     """evt.rawarg keeps parameter types: numeric constants compare numerically, others as text."""
     assert matches(cond) is want
+
+
+def test_unknown_event_type() -> None:
+    """evt.type compared with a name that is no event or syscall fails with Falco's message."""
+    with pytest.raises(RuleLoadError) as info:
+        compile_condition(parse("evt.type in (open, opne)"))
+    assert info.value.message == "unknown event type opne"
+    assert info.value.span is not None and info.value.span.col == 20
+
+
+def test_generic_syscall_event_type_is_known() -> None:
+    """Syscalls without a dedicated Falco event (madvise) are valid evt.type values."""
+    assert compile_condition(parse("evt.type = madvise")).evttypes == {"madvise"}
+
+
+def test_list_loop_ends_as_literal() -> None:
+    """Lists that reference each other stop expanding at the loop (Falco then reports the leftover name)."""
+    with pytest.raises(RuleLoadError, match="unknown event type list_a"):
+        compile_condition(parse("evt.type in (list_a)"), lists={"list_a": ["list_b"], "list_b": ["list_a"]})

@@ -18,9 +18,6 @@ from syswarden.rules.filter.lexer import Lexer
 from syswarden.spans import Span
 from syswarden.rules.passes.errors import UndefinedListError
 
-_MAX_NESTING = 64
-
-
 def expand_lists(expr: ast.Expr, lists: Mapping[str, Sequence[object]]) -> tuple[ast.Expr, frozenset[str]]:
     """``expr`` with list names expanded, and the names of the lists used.
 
@@ -35,13 +32,13 @@ def _expand(node: ast.Expr, lists: Mapping[str, Sequence[object]], used: set[str
     if isinstance(node, ast.Check):
         rhs = node.rhs
         if isinstance(rhs, ast.ListValue):
-            rhs = ast.ListValue(_items(rhs.items, lists, used, 0), rhs.span)
+            rhs = ast.ListValue(_items(rhs.items, lists, used, ()), rhs.span)
         elif isinstance(rhs, ast.ListRef):
             if rhs.name not in lists:
                 raise UndefinedListError(f"Undefined list '{rhs.name}' used in filter.", span=rhs.span)
             used.add(rhs.name)
             values = tuple(_item(v, rhs.span) for v in lists[rhs.name])
-            rhs = ast.ListValue(_items(values, lists, used, 0), rhs.span)
+            rhs = ast.ListValue(_items(values, lists, used, (rhs.name,)), rhs.span)
         return ast.Check(node.lhs, node.op, rhs, node.modifier, node.span)
     if isinstance(node, ast.Not):
         return ast.Not(_expand(node.child, lists, used), node.span)
@@ -65,13 +62,15 @@ def _item(raw: object, span: Span) -> ast.Value:
 
 
 def _items(items: tuple[ast.Value, ...], lists: Mapping[str, Sequence[object]], used: set[str],
-           depth: int) -> tuple[ast.Value, ...]:
+           expanding: tuple[str, ...]) -> tuple[ast.Value, ...]:
+    """Items with list names expanded; a name already being expanded (a loop) stays a literal string, which
+    is what Falco's expand-earlier-lists-only substitution ends with."""
     out: list[ast.Value] = []
     for item in items:
-        if not item.quoted and item.text in lists and depth < _MAX_NESTING:
+        if not item.quoted and item.text in lists and item.text not in expanding:
             used.add(item.text)
             nested = tuple(_item(v, item.span) for v in lists[item.text])
-            out.extend(_items(nested, lists, used, depth + 1))
+            out.extend(_items(nested, lists, used, (*expanding, item.text)))
         else:
             out.append(ast.Value(item.text, True, item.span) if not item.quoted else item)
     return tuple(out)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from syswarden.events import types
 from syswarden.rules.filter import ast
+from syswarden.rules.passes.errors import InvalidCheckError
 
 #: Every event type name syswarden knows (the universe complements are taken in).
 UNIVERSE: frozenset[str] = frozenset(name for name, _dir in types.EVENTS)
@@ -18,8 +19,26 @@ _ALL = None
 EventTypes = frozenset[str] | None
 
 
+def known_event_types() -> frozenset[str]:
+    """Names ``evt.type`` may be compared with: Falco's event names plus every syscall name (Falco accepts
+    syscalls that only have generic events, such as ``madvise``)."""
+    if not _KNOWN:
+        from syswarden.syscalls.tables import all_names
+
+        _KNOWN.append(UNIVERSE | all_names())
+    return _KNOWN[0]
+
+
+_KNOWN: list[frozenset[str]] = []
+
+
 def infer_event_types(expr: ast.Expr) -> EventTypes:
-    """The event types ``expr`` may match, or None for all of them (macros must already be resolved)."""
+    """The event types ``expr`` may match, or None for all of them (macros must already be resolved).
+
+    Raises:
+        InvalidCheckError: ``evt.type`` compared with a name that is no event or syscall ("unknown event
+            type X", Falco's message), at the value's span.
+    """
     result = _infer(expr, False)
     if result is not None and UNIVERSE <= result:
         return None
@@ -49,10 +68,19 @@ def _check(node: ast.Check, inverted: bool) -> EventTypes:
     names = _names(node.rhs)
     if names is None:
         return _ALL
+    _check_known(node.rhs)
     negate = (node.op == "!=") != inverted
     if node.op not in ("=", "==", "!=", "in", "intersects"):
         return _ALL
     return (UNIVERSE | names) - names if negate else names
+
+
+def _check_known(rhs: ast.Rhs | None) -> None:
+    values = [rhs] if isinstance(rhs, ast.Value) else list(rhs.items) if isinstance(rhs, ast.ListValue) else []
+    known = known_event_types()
+    for value in values:
+        if value.text not in known:
+            raise InvalidCheckError(f"unknown event type {value.text}", span=value.span)
 
 
 def _names(rhs: ast.Rhs | None) -> frozenset[str] | None:
