@@ -25,8 +25,17 @@ def load_or_fail(paths: tuple[str, ...] | list[str]) -> tuple[Ruleset, LoadResul
     """Load rules files (the stock rules when none are given); errors become a ``RuleLoadError``."""
     result = load_rules(list(paths) or [default_rules_path()])
     if result.ruleset is None:
-        raise RuleLoadError("rules could not be loaded:\n" + escape_text_lines(result.as_verbose()))
+        raise RuleLoadError("rules could not be loaded:\n" + "\n".join(_error_block(result, e) for e in result.errors))
     return result.ruleset, result
+
+
+def _error_block(result: LoadResult, issue: Issue) -> str:
+    """``CODE: file:L:C: rule 'X': message`` and the offending line with a caret."""
+    from syswarden.spans import render_snippet
+
+    span = issue.span
+    snippet = render_snippet(result.sources.get(span.file), span) if span else ""
+    return escape_text_lines(f"{issue.code.name}: {issue.one_line()}" + (f"\n{snippet}" if snippet else ""))
 
 
 def escape_text_lines(text: str) -> str:
