@@ -159,13 +159,37 @@ def fit_filters(policy: Policy) -> list[Policy]:
 
 
 def _compile_filters(launch: Launch) -> None:
-    chunks = [(policy, chunk) for policy in launch.policies for chunk in fit_filters(policy)]
+    """Compile every policy with its exemptions; a policy too large for one filter is split per arch and the
+    whole set is compiled again (the exemptions name the addresses of all later filters)."""
+    plan = [[policy] for policy in launch.policies]
+    while True:
+        try:
+            _compile_chunks(launch, [(policy, chunk) for policy, chunks in zip(launch.policies, plan)
+                                     for chunk in chunks])
+            return
+        except _TooLarge as big:
+            if len(plan[big.index]) > 1:
+                raise big.error from None
+            plan[big.index] = split_by_arch(launch.policies[big.index])
+
+
+class _TooLarge(Exception):
+    def __init__(self, index: int, error: CompileError) -> None:
+        super().__init__(str(error))
+        self.index, self.error = index, error
+
+
+def _compile_chunks(launch: Launch, chunks: list[tuple[Policy, Policy]]) -> None:
     launch._fprogs = [seccomp_abi.SockFprog() for _ in chunks]
+    launch.filters = []
     addrs = [ctypes.addressof(f) for f in launch._fprogs]
     exe_addr = ctypes.addressof(launch._exe) if launch._exe is not None else 0
     for index, (policy, chunk) in enumerate(chunks):
         extra = _exemptions(chunk, exe_addr, addrs[index + 1:])
-        compiled = compile_policy(replace(chunk, rules=extra + chunk.rules))
+        try:
+            compiled = compile_policy(replace(chunk, rules=extra + chunk.rules))
+        except CompileError as exc:
+            raise _TooLarge(launch.policies.index(policy), exc) from exc
         image = compiled.to_bytes()
         count = len(image) // ctypes.sizeof(seccomp_abi.SockFilter)
         array = (seccomp_abi.SockFilter * count).from_buffer_copy(image)
