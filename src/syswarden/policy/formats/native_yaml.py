@@ -202,7 +202,8 @@ def dump(policy: Policy) -> str:
     if policy.flags:
         doc["flags"] = sorted(policy.flags)
     doc["rules"] = [_dump_rule(r) for r in policy.rules]
-    return yaml.safe_dump(doc, sort_keys=False, default_flow_style=None, width=110)
+    dumper = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
+    return yaml.dump(doc, Dumper=dumper, sort_keys=False, default_flow_style=None, width=110, allow_unicode=True)
 
 
 def _dump_rule(rule: SyscallRule) -> dict[str, Any]:

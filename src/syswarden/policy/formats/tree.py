@@ -252,11 +252,19 @@ class _YamlConverter:
         return Node(items, span, keys)
 
 
+# libyaml's composer is several times faster and records the same marks; PyYAML's is the fallback.
+_COMPOSER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
 def parse_yaml(text: str, filename: str) -> Doc:
     """Parse one YAML document into a ``Doc`` (an empty document is an empty mapping)."""
     source = SourceText(filename, text)
     with map_yaml_errors(source):
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
+        try:
+            root = yaml.compose(text, Loader=_COMPOSER)
+        except yaml.YAMLError:
+            # PyYAML's own scanner words its errors better ("expected ',' or ']', but got ':'").
+            root = yaml.compose(text, Loader=yaml.SafeLoader)
         if root is None:
             return Doc(Node({}, Span(filename, 1, 1)), source)
         return Doc(_YamlConverter(source).convert(root), source)
