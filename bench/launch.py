@@ -34,11 +34,15 @@ def commands() -> dict[str, list[str]]:
     return cmds
 
 
+# As an installed package runs: with bytecode cached (this environment may set PYTHONDONTWRITEBYTECODE).
+ENV = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+
+
 def measure(argv: list[str], runs: int) -> list[float]:
     times = []
     for _ in range(runs):
         start = time.perf_counter()
-        subprocess.run(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False)
+        subprocess.run(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False, env=ENV)
         times.append(time.perf_counter() - start)
     return times
 
@@ -49,7 +53,7 @@ def main() -> None:
     args = parser.parse_args()
     results: dict[str, float] = {}
     for name, argv in commands().items():
-        check = subprocess.run(argv, capture_output=True, text=True)
+        check = subprocess.run(argv, capture_output=True, text=True, env=ENV)
         if check.returncode != 0:
             print(f"skip {name}: exit {check.returncode} {check.stderr.strip()[:120]}", file=sys.stderr)
             continue
