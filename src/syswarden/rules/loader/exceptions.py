@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from syswarden.rules.loader.collector import LIST_OPERATORS, is_modifier_operator
-from syswarden.rules.loader.reader import ExceptionEntry, ExceptionItem
+from syswarden.rules.loader.items import ExceptionEntry, ExceptionItem
 from syswarden.rules.loader.result import ErrorCode, LoadIssue
 
 

@@ -10,12 +10,15 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 import yaml
 
 from syswarden.outputs.alert import Priority
+from syswarden.rules.loader.items import (
+    EngineVersionItem, ExceptionEntry, ExceptionItem, Item, ListItem, MacroItem, PluginVersionsItem, RuleEnableItem,
+    RuleItem, RuleUpdateItem, or_default, parse_engine_version, to_bool, to_uint,
+)
 from syswarden.rules.loader.result import ErrorCode, Issue, Location, LoadIssue, WarningCode
 from syswarden.spans import SourceText, Span
 
@@ -36,104 +39,7 @@ RULE_REPLACEABLE = ("condition", "output", "desc", "priority", "capture", "captu
 RULE_KEYS = frozenset(("rule", "condition", "output", "desc", "priority", "source", "enabled", "capture",
                        "capture_duration", "warn_evttypes", "skip-if-unknown-filter", "tags", "exceptions",
                        "override", "append"))
-_TRUE = frozenset(("y", "yes", "true", "on"))
-_FALSE = frozenset(("n", "no", "false", "off"))
-
 T = TypeVar("T")
-
-
-@dataclass(frozen=True, slots=True)
-class EngineVersionItem:
-    version: tuple[int, int, int]
-    loc: tuple[Location, ...]
-
-
-@dataclass(frozen=True, slots=True)
-class PluginVersionsItem:
-    alternatives: tuple[tuple[str, str], ...]      # (plugin name, version) -- any one satisfies
-    loc: tuple[Location, ...]
-
-
-@dataclass(frozen=True, slots=True)
-class ListItem:
-    name: str
-    items: tuple[str, ...]
-    append: bool
-    loc: tuple[Location, ...]
-
-
-@dataclass(frozen=True, slots=True)
-class MacroItem:
-    name: str
-    condition: str
-    cond_span: Span
-    append: bool
-    loc: tuple[Location, ...]
-
-
-@dataclass(frozen=True, slots=True)
-class ExceptionEntry:
-    """A scalar or a (possibly nested) list, as exception ``fields``/``comps``/``values`` allow."""
-
-    item: str = ""
-    items: tuple[ExceptionEntry, ...] = ()
-    is_list: bool = False
-
-
-@dataclass(frozen=True, slots=True)
-class ExceptionItem:
-    name: str
-    fields: ExceptionEntry | None
-    comps: ExceptionEntry | None
-    values: tuple[ExceptionEntry, ...]
-    loc: tuple[Location, ...]
-
-
-@dataclass(frozen=True, slots=True)
-class RuleItem:
-    """A full rule definition; defaults are Falco's."""
-
-    name: str
-    condition: str
-    cond_span: Span
-    output: str
-    output_span: Span
-    desc: str
-    priority: Priority
-    loc: tuple[Location, ...]
-    source: str = "syscall"
-    enabled: bool = True
-    capture: bool = False
-    capture_duration: int = 0
-    warn_evttypes: bool = True
-    skip_if_unknown_filter: bool = False
-    tags: frozenset[str] = frozenset()
-    exceptions: tuple[ExceptionItem, ...] = ()
-
-
-@dataclass(frozen=True, slots=True)
-class RuleUpdateItem:
-    """``append: true`` or ``override:`` on a rule: only the keys in ``values`` change."""
-
-    name: str
-    mode: str                                       # "append" | "replace"
-    source: str
-    values: dict[str, Any]
-    loc: tuple[Location, ...]
-    cond_span: Span | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class RuleEnableItem:
-    """The deprecated standalone ``enabled:`` form."""
-
-    name: str
-    enabled: bool
-    loc: tuple[Location, ...]
-
-
-Item = (EngineVersionItem | PluginVersionsItem | ListItem | MacroItem | RuleItem | RuleUpdateItem
-        | RuleEnableItem)
 
 
 def span_of(name: str, node: yaml.Node) -> Span:
@@ -278,7 +184,7 @@ class Reader:
         return value
 
     def boolean(self, item: _Map, key: str, loc: tuple[Location, ...], *, optional: bool = True) -> bool | None:
-        return self.typed(item, key, loc, _to_bool, optional=optional)
+        return self.typed(item, key, loc, to_bool, optional=optional)
 
     def sequence(self, item: _Map, key: str, loc: tuple[Location, ...]) -> tuple[str, ...]:
         node = item.get(key)
@@ -445,11 +351,11 @@ class Reader:
             name=name, condition=cond, cond_span=value_span(self.name, cond_node), output=output.strip(),
             output_span=value_span(self.name, output_node), desc=desc, priority=priority, loc=loc,
             source=self.string(item, "source", loc, optional=True) or "syscall",
-            enabled=_default(self.boolean(item, "enabled", loc), True),
-            capture=_default(self.boolean(item, "capture", loc), False),
-            capture_duration=_default(self.typed(item, "capture_duration", loc, _to_uint, optional=True), 0),
-            warn_evttypes=_default(self.boolean(item, "warn_evttypes", loc), True),
-            skip_if_unknown_filter=_default(self.boolean(item, "skip-if-unknown-filter", loc), False),
+            enabled=or_default(self.boolean(item, "enabled", loc), True),
+            capture=or_default(self.boolean(item, "capture", loc), False),
+            capture_duration=or_default(self.typed(item, "capture_duration", loc, to_uint, optional=True), 0),
+            warn_evttypes=or_default(self.boolean(item, "warn_evttypes", loc), True),
+            skip_if_unknown_filter=or_default(self.boolean(item, "skip-if-unknown-filter", loc), False),
             tags=frozenset(self.sequence(item, "tags", loc)) if "tags" in item else frozenset(),
             exceptions=self.exceptions(item, loc, append=False),
         )
@@ -484,7 +390,7 @@ class Reader:
         if key in ("enabled", "capture", "warn_evttypes", "skip-if-unknown-filter"):
             return self.boolean(item, key, loc, optional=False)
         if key == "capture_duration":
-            return self.typed(item, key, loc, _to_uint)
+            return self.typed(item, key, loc, to_uint)
         if key == "priority":
             text, node = self.scalar(item, "priority", loc) or ("", item.node)
             priority = Priority.parse(text)
@@ -545,29 +451,6 @@ class Reader:
                           for v in node.value)
             return ExceptionEntry(items=items, is_list=True)
         raise self.fail("Value is not a scalar or a sequence", vloc)
-
-
-def parse_engine_version(text: str) -> tuple[int, int, int] | None:
-    """An integer N is Falco's implicit ``0.N.0``; otherwise a strict ``x.y.z`` semver."""
-    if re.fullmatch(r"[0-9]+", text):
-        return (0, int(text), 0)
-    match = re.fullmatch(r"([0-9]+)\.([0-9]+)\.([0-9]+)", text)
-    if match is None:
-        return None
-    return (int(match[1]), int(match[2]), int(match[3]))
-
-
-def _to_bool(text: str) -> bool | None:
-    low = text.lower()
-    return True if low in _TRUE else False if low in _FALSE else None
-
-
-def _to_uint(text: str) -> int | None:
-    return int(text) if text.isdigit() else None
-
-
-def _default(value: T | None, default: T) -> T:
-    return default if value is None else value
 
 
 def read_items(source: SourceText) -> tuple[list[Item], list[Issue]]:
