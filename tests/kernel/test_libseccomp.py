@@ -128,3 +128,11 @@ def test_from_policy_is_enforced_by_the_kernel() -> None:
     code = _run_in_child(lambda: libseccomp.from_policy(policy),
                          lambda: _raw_errno(nr_mkdirat, -100, 0, 0o755) or 200)
     assert code == errno.EFAULT        # path NULL: the kernel ran it, so the filter let it through
+
+
+def test_from_policy_sets_flag_attributes() -> None:
+    """Policy flags become libseccomp's TSYNC/LOG attributes; NNP stays off (the launcher sets it)."""
+    policy = Policy(default_action=ALLOW, flags=frozenset({"tsync", "log"}), arches=(Arch.X86_64, Arch.I386))
+    with libseccomp.from_policy(policy) as flt:
+        assert flt.get_attr(Attr.CTL_TSYNC) == 1 and flt.get_attr(Attr.CTL_LOG) == 1
+        assert flt.get_attr(Attr.CTL_NNP) == 0 and flt.get_attr(Attr.CTL_SSB) == 0

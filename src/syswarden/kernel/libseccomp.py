@@ -106,6 +106,7 @@ def _declare(lib: ctypes.CDLL) -> None:
         "seccomp_rule_add_array": (i32, [vp, u32, i32, ctypes.c_uint, ctypes.POINTER(_ArgCmp)]),
         "seccomp_rule_add_exact_array": (i32, [vp, u32, i32, ctypes.c_uint, ctypes.POINTER(_ArgCmp)]),
         "seccomp_attr_set": (i32, [vp, i32, u32]),
+        "seccomp_attr_get": (i32, [vp, i32, ctypes.POINTER(u32)]),
         "seccomp_export_bpf": (i32, [vp, i32]),
         "seccomp_export_pfc": (i32, [vp, i32]),
         "seccomp_merge": (i32, [vp, vp]),
@@ -218,6 +219,11 @@ class LibseccompFilter:
     def set_attr(self, attr: Attr, value: int) -> None:
         _check(self._lib.seccomp_attr_set(self._ctx, int(attr), value), f"attr_set({attr.name})")
 
+    def get_attr(self, attr: Attr) -> int:
+        value = ctypes.c_uint32()
+        _check(self._lib.seccomp_attr_get(self._ctx, int(attr), ctypes.byref(value)), f"attr_get({attr.name})")
+        return value.value
+
     def merge(self, other: LibseccompFilter) -> None:
         """Merge ``other`` (disjoint arches, same attributes) into this filter; ``other`` is consumed."""
         _check(self._lib.seccomp_merge(self._ctx, other._ctx), "merge")
@@ -264,6 +270,10 @@ def _conditions(rule_args: Iterable[object]) -> list[Condition]:
     return out
 
 
+# Our filter flags as libseccomp attributes (seccomp_merge requires both filters to agree on them).
+_FLAG_ATTRS = {"tsync": Attr.CTL_TSYNC, "log": Attr.CTL_LOG, "spec_allow": Attr.CTL_SSB}
+
+
 def from_policy(policy: Policy) -> LibseccompFilter:
     """libseccomp's filter for ``policy``: one filter per arch (so per-arch rules stay per arch), merged.
 
@@ -271,7 +281,8 @@ def from_policy(policy: Policy) -> LibseccompFilter:
     one syscall instead of taking the first match, refuses rules whose action equals the default (we skip
     them), has no 32-bit-wide comparisons (a ``width=32`` condition raises ``ValueError``), and on i386/s390x/
     ppc64le a socket or SysV IPC rule also matches the multiplexed ``socketcall``/``ipc`` call with that
-    sub-call number in arg 0.
+    sub-call number in arg 0. On 32-bit ABIs (i386, x32, arm) libseccomp compares only 32 bits and truncates
+    the datum, so a condition such as ``arg < 1<<32`` becomes ``arg < 0`` there.
     """
     merged: LibseccompFilter | None = None
     for arch in policy.arches:
@@ -289,6 +300,9 @@ def _filter_for_arch(policy: Policy, arch: Arch) -> LibseccompFilter:
     flt = LibseccompFilter(policy.default_action.kernel_value)
     flt.set_attr(Attr.CTL_NNP, 0)
     flt.set_attr(Attr.ACT_BADARCH, policy.bad_arch_action.kernel_value)
+    for flag in sorted(policy.flags):
+        if flag in _FLAG_ATTRS:
+            flt.set_attr(_FLAG_ATTRS[flag], 1)
     native = ARCH_TOKEN.get(Arch.native()) if _native_known() else None
     flt.add_arch(arch)
     if native is not None and ARCH_TOKEN[arch] != native:
