@@ -10,7 +10,6 @@ documented in docs/docker-semantics.md. ``dump`` writes a resolved OCI profile w
 from __future__ import annotations
 
 import json
-import platform
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -19,6 +18,7 @@ from typing import Any
 from syswarden.errors import PolicyError
 from syswarden.policy import vocab
 from syswarden.policy.formats import tree
+from syswarden.policy.formats.docker_host import DEFAULT_CAPS, Host, make_host, normalize_cap, parse_kernel
 from syswarden.policy.formats.tree import Node, Reader
 from syswarden.policy.model import Action, ActionKind, ArgCondition, Op, Policy, SyscallRule
 from syswarden.policy.resolve import NameResolver, condition
@@ -38,62 +38,17 @@ ACTIONS: dict[str, ActionKind] = {
 }
 ACTION_NAME: dict[ActionKind, str] = {kind: name for name, kind in ACTIONS.items() if name != "SCMP_ACT_KILL"}
 OPS: dict[str, Op] = {f"SCMP_CMP_{op.name}": op for op in Op}
+__all__ = ["DEFAULT_CAPS", "Host", "dump", "load", "load_doc", "make_host", "normalize_cap", "parse_kernel"]
 
 # runc does not set libseccomp's bad-arch action, so it stays libseccomp's default, SCMP_ACT_KILL (thread).
 BAD_ARCH_ACTION = Action(ActionKind.KILL_THREAD)
 EPERM = 1
-
-# Docker's default bounding set (moby oci/caps/defaults.go DefaultCapabilities).
-DEFAULT_CAPS: frozenset[str] = frozenset({
-    "CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_FSETID", "CAP_FOWNER", "CAP_MKNOD", "CAP_NET_RAW", "CAP_SETGID",
-    "CAP_SETUID", "CAP_SETFCAP", "CAP_SETPCAP", "CAP_NET_BIND_SERVICE", "CAP_SYS_CHROOT", "CAP_KILL",
-    "CAP_AUDIT_WRITE",
-})
 
 TOP_KEYS = ("defaultAction", "defaultErrnoRet", "defaultErrno", "architectures", "archMap", "syscalls",
             "flags", "listenerPath", "listenerMetadata")
 RULE_KEYS = ("names", "name", "action", "errnoRet", "errno", "args", "includes", "excludes", "comment")
 ARG_KEYS = ("index", "value", "valueTwo", "op")
 FILTER_KEYS = ("caps", "arches", "minKernel")
-
-_KERNEL = re.compile(r"^(\d+)\.(\d+)")
-
-
-@dataclass(frozen=True, slots=True)
-class Host:
-    """What moby resolves a profile against: native arch, capability bounding set, kernel version."""
-
-    arch: Arch
-    caps: frozenset[str]
-    kernel: tuple[int, int]
-
-
-def normalize_cap(cap: str) -> str:
-    """``sys_admin`` / ``SYS_ADMIN`` / ``CAP_SYS_ADMIN`` -> ``CAP_SYS_ADMIN``."""
-    cap = cap.strip().upper()
-    return cap if cap.startswith("CAP_") else "CAP_" + cap
-
-
-def parse_kernel(text: str) -> tuple[int, int] | None:
-    """``"6.18.0-1-amd64"`` -> ``(6, 18)``; moby ignores patch level and suffixes."""
-    m = _KERNEL.match(text.strip())
-    return (int(m.group(1)), int(m.group(2))) if m else None
-
-
-def make_host(native_arch: Arch | None = None, caps: Iterable[str] | None = None,
-              kernel: tuple[int, int] | str | None = None) -> Host:
-    """Fill in the running host for what the caller did not give."""
-    if isinstance(kernel, str):
-        parsed = parse_kernel(kernel)
-        if parsed is None:
-            raise PolicyError(f"bad kernel version {kernel!r} (expected MAJOR.MINOR)")
-        kernel = parsed
-    return Host(
-        arch=native_arch or Arch.native(),
-        caps=DEFAULT_CAPS if caps is None else frozenset(normalize_cap(c) for c in caps),
-        kernel=kernel or parse_kernel(platform.release()) or (0, 0),
-    )
-
 
 def load(text: str, *, filename: str = "<profile>", native_arch: Arch | None = None,
          caps: Iterable[str] | None = None, kernel: tuple[int, int] | str | None = None) -> Policy:
