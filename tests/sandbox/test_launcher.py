@@ -152,3 +152,13 @@ def test_missing_command_is_input_error() -> None:
     """A command that is not on PATH is refused before forking."""
     with pytest.raises(InputError, match="command not found"):
         launcher.prepare(["syswarden-no-such-command"], [])
+
+
+def test_explanation_escapes_attacker_controlled_names(tmp_path: Path) -> None:
+    """A program named with a newline cannot forge a second stderr line in the explanation."""
+    evil = tmp_path / "evil\nFAKE line"
+    evil.symlink_to("/bin/true")
+    result = syswarden("run", "--allow", "read,write", "--", str(evil))
+    assert result.returncode == -signal.SIGSYS
+    assert "evil\\nFAKE line (pid" in result.stderr
+    assert not any(line.startswith("FAKE") for line in result.stderr.splitlines())

@@ -3,6 +3,7 @@ capabilities."""
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 
 import click
 
@@ -17,7 +18,7 @@ def _row(status: ProcessStatus) -> tuple[str, ...]:
             "yes" if status.no_new_privs else "no", status.caps_summary)
 
 
-def format_table(rows: list[tuple[str, ...]]) -> str:
+def format_table(rows: Sequence[Sequence[str]]) -> str:
     """Left-aligned columns, each as wide as its widest cell."""
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     return "\n".join("  ".join(cell.ljust(w) for cell, w in zip(r, widths)).rstrip() for r in rows)

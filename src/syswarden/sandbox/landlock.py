@@ -133,8 +133,12 @@ class LandlockReport:
         return out
 
 
+def _name(flag: FsAccess | NetAccess) -> str:
+    return (flag.name or str(int(flag))).lower()
+
+
 def describe(fs: FsAccess, net: NetAccess) -> str:
-    names = [b.name.lower() for b in FsAccess if b & fs] + [b.name.lower() for b in NetAccess if b & net]
+    names = [_name(b) for b in FsAccess if b & fs] + [_name(b) for b in NetAccess if b & net]
     return ", ".join(names) if names else "nothing"
 
 
@@ -152,7 +156,7 @@ def spec_from_flags(fs_read: tuple[str, ...] = (), fs_write: tuple[str, ...] = (
 def _check_port(port: Any, span: Span | None) -> int:
     if isinstance(port, bool) or not isinstance(port, int) or not 0 <= port <= 65535:
         raise PolicySyntaxError(f"expected a TCP port number 0-65535, got {port!r}", span=span)
-    return port
+    return int(port)
 
 
 def plan(spec: LandlockSpec, abi: int) -> LandlockReport:
@@ -172,7 +176,7 @@ def plan(spec: LandlockSpec, abi: int) -> LandlockReport:
         if abi >= abi_mod.NET_MIN_ABI:
             net |= right
         else:
-            missing.append(f"TCP {right.name.split('_')[0].lower()} port rules (need Landlock ABI "
+            missing.append(f"TCP {_name(right).split('_')[0]} port rules (need Landlock ABI "
                            f"{abi_mod.NET_MIN_ABI}, Linux {abi_mod.KERNEL_FOR_ABI[abi_mod.NET_MIN_ABI]}; have {abi})")
     return LandlockReport(abi, fs, net, tuple(missing))
 
@@ -184,7 +188,7 @@ def _missing_fs(wanted: FsAccess, handled: FsAccess, abi: int) -> list[str]:
     for bit in FsAccess:
         if bit & wanted and not bit & handled:
             need = min(v for v, rights in abi_mod.FS_BY_ABI.items() if bit & rights)
-            out.append(f"denying {bit.name.lower()} (needs Landlock ABI {need}, have {abi}): it stays allowed")
+            out.append(f"denying {_name(bit)} (needs Landlock ABI {need}, have {abi}): it stays allowed")
     if abi < 2:
         out.append("rename/link across directories is always denied by Landlock ABI 1")
     return out
