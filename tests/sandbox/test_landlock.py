@@ -98,3 +98,22 @@ for port in ({allowed}, {other}):
     assert result.returncode == 0, result.stderr
     assert f"{allowed} bound" in result.stdout
     assert f"{other} denied 13" in result.stdout
+
+
+@pytest.mark.kernel
+def test_degraded_plan_enforces_files_but_not_ports(tmp_path, landlock_abi_version) -> None:
+    """Planned for ABI 3 (as on Linux 6.2), file rules are enforced and TCP rules are reported and not applied."""
+    port, = free_ports(1)
+    result = run_child(CHILD_PRELUDE + f"""
+spec = ll.spec_from_flags(fs_read=("/usr", "/lib", "/lib64"), fs_write=({str(tmp_path)!r},), net_bind=(1,))
+report = ll.plan(spec, 3)
+print("not enforced:", any("TCP bind" in w for w in report.not_enforced))
+ll.enforce(spec, report)
+s = socket.socket(); s.bind(("127.0.0.1", {port})); print("bound")
+try:
+    open("/etc/hostname").read()
+except PermissionError as e:
+    print("read-denied", e.errno)
+""")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split("\n")[:3] == ["not enforced: True", "bound", "read-denied 13"]

@@ -80,7 +80,7 @@ def _warn(message: str) -> None:
 @click.option("--exec", "in_place", is_flag=True,
               help="Exec CMD in place: no supervising process, so no denial explanation.")
 @click.option("-q", "--quiet", is_flag=True, help="Do not print Landlock and policy warnings.")
-@click.argument("cmd", nargs=-1, required=True, type=click.UNPROCESSED)
+@click.argument("cmd", nargs=-1, required=True, type=click.UNPROCESSED, metavar="-- CMD [ARGS]...")
 def run(policy_files: tuple[str, ...], profile_names: tuple[str, ...], drop: tuple[str, ...],
         allow: tuple[str, ...], default_action: str | None, errno_name: str | None, dry_run: bool,
         fs_read: tuple[str, ...], fs_write: tuple[str, ...], fs_exec: tuple[str, ...], net_bind: tuple[int, ...],

@@ -19,8 +19,6 @@ SYS_LANDLOCK_RESTRICT_SELF = 446
 CREATE_RULESET_VERSION = 1 << 0
 RULE_PATH_BENEATH = 1
 RULE_NET_PORT = 2
-PR_SET_NO_NEW_PRIVS = 38
-PR_GET_NO_NEW_PRIVS = 39
 
 
 class FsAccess(enum.IntFlag):
@@ -111,8 +109,6 @@ class NetPortAttr(ctypes.Structure):
 
 _libc = ctypes.CDLL(None, use_errno=True)
 _libc.syscall.restype = ctypes.c_long
-_libc.prctl.restype = ctypes.c_int
-_libc.prctl.argtypes = [ctypes.c_int, ctypes.c_ulong, ctypes.c_ulong, ctypes.c_ulong, ctypes.c_ulong]
 
 
 def _check(result: int, what: str) -> int:
@@ -167,11 +163,3 @@ def restrict_self(ruleset_fd: int, flags: int = 0) -> None:
                            ctypes.c_uint32(flags))
     _check(int(result), "landlock_restrict_self")
 
-
-def set_no_new_privs() -> None:
-    """``prctl(PR_SET_NO_NEW_PRIVS, 1)``: required before an unprivileged Landlock or seccomp restriction."""
-    _check(_libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0), "prctl(PR_SET_NO_NEW_PRIVS)")
-
-
-def get_no_new_privs() -> bool:
-    return bool(_check(_libc.prctl(PR_GET_NO_NEW_PRIVS, 0, 0, 0, 0), "prctl(PR_GET_NO_NEW_PRIVS)"))

@@ -199,4 +199,8 @@ def explain_kill(record: SeccompRecord | None, policies: list[Policy], comm: str
     verdict = responsible(policies, record)
     if verdict is None:
         return f"{head} was denied (code {record.code:#x}) by a filter syswarden did not install"
+    rule = verdict.policy.rules[verdict.rule_index] if verdict.rule_index is not None else None
+    if rule is not None and rule.comment in ("--drop", "--allow") and verdict.policy.source != "flags":
+        # flag rules merged in front of a profile: the flag decided, not the profile's own rules
+        return f"{head} is denied by the {rule.comment} flag (merged into {describe_policy(verdict.policy)})"
     return f"{head} is denied by {describe_policy(verdict.policy)}, {describe_rule(verdict)}"

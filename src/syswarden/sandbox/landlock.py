@@ -29,6 +29,7 @@ from typing import Any
 
 from syswarden.errors import InputError, KernelError, PolicySyntaxError
 from syswarden.kernel import landlock_abi as abi_mod
+from syswarden.kernel import prctl
 from syswarden.kernel.landlock_abi import FsAccess, NetAccess
 from syswarden.spans import Span
 
@@ -221,7 +222,7 @@ def enforce(spec: LandlockSpec, report: LandlockReport) -> None:
         for ports, right in ((spec.bind_ports, NetAccess.BIND_TCP), (spec.connect_ports, NetAccess.CONNECT_TCP)):
             for port in ports or () if right & report.net_handled else ():
                 abi_mod.add_port_rule(ruleset, port, int(right))
-        abi_mod.set_no_new_privs()
+        prctl.set_no_new_privs()
         abi_mod.restrict_self(ruleset)
     except OSError as exc:
         raise KernelError(f"Landlock refused the ruleset: {exc}") from exc
