@@ -53,3 +53,20 @@ def test_arch_list_parses_spellings() -> None:
     assert arch_list([("amd64", AT), ("SCMP_ARCH_X86", AT), ("x86_64", AT)]) == (Arch.X86_64, Arch.I386)
     with pytest.raises(PolicyError, match="unknown architecture 'vax'"):
         arch_list([("vax", AT)])
+
+
+def test_check_policy_built_in_code() -> None:
+    """check() accepts a sound policy, adds other-arch warnings, and refuses bad names/arches/conditions."""
+    from syswarden.policy.model import ALLOW, Action, ActionKind, Policy, SyscallRule
+    from syswarden.policy.resolve import check
+    log = Action(ActionKind.LOG)
+    ok = check(Policy(ALLOW, rules=(SyscallRule(("open", "openat"), log),), arches=(Arch.AARCH64,)))
+    assert len(ok.warnings) == 1 and "'open'" in ok.warnings[0]
+    with pytest.raises(UnknownSyscallError):
+        check(Policy(ALLOW, rules=(SyscallRule(("nosuch",), log),)))
+    with pytest.raises(PolicyError, match="arches the policy lacks: aarch64"):
+        check(Policy(ALLOW, rules=(SyscallRule(("read",), log, arches=frozenset({Arch.AARCH64})),)))
+    with pytest.raises(PolicyError, match="does not fit in 32 bits"):
+        check(Policy(ALLOW, rules=(SyscallRule(("read",), log, (ArgCondition(0, Op.EQ, 1 << 40, width=32),)),)))
+    with pytest.raises(PolicyError, match="expand groups"):
+        check(Policy(ALLOW, rules=(SyscallRule(("@timer",), log),)))

@@ -12,10 +12,10 @@ from __future__ import annotations
 
 import difflib
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from syswarden.errors import PolicyError, UnknownSyscallError
-from syswarden.policy.model import ArgCondition, Op
+from syswarden.policy.model import ArgCondition, Op, Policy
 from syswarden.spans import SourceText, Span
 from syswarden.syscalls import groups, tables
 from syswarden.syscalls.arch import Arch
@@ -104,3 +104,30 @@ def arch_list(names: Sequence[tuple[str, Span | None]], source: SourceText | Non
         except ValueError as exc:
             raise PolicyError(str(exc), span=span, source=source) from exc
     return tuple(out)
+
+
+def check(policy: Policy) -> Policy:
+    """Check a ``Policy`` built in code (not parsed) the way the loaders check parsed ones.
+
+    Returns the policy with the warnings its names draw (names only other arches have); conditions are
+    range-checked and rule arches must be among the policy's arches.
+
+    Raises:
+        PolicyError: no arches, a rule arch outside the policy's arches, or a bad condition.
+        UnknownSyscallError: a name no supported arch has.
+    """
+    if not policy.arches:
+        raise PolicyError("a policy needs at least one architecture")
+    resolver = NameResolver(policy.arches)
+    for rule in policy.rules:
+        if rule.arches is not None and not rule.arches <= set(policy.arches):
+            extra = ", ".join(sorted(a.value for a in rule.arches - set(policy.arches)))
+            raise PolicyError(f"rule for {', '.join(rule.names)} names arches the policy lacks: {extra}",
+                              span=rule.span)
+        for cond in rule.args:
+            condition(cond.index, cond.op, cond.value, mask=cond.mask, width=cond.width, span=cond.span)
+        if any(groups.is_group(n) for n in rule.names):
+            raise PolicyError(f"rule names a group ({', '.join(rule.names)}); expand groups before building "
+                              "a Policy", span=rule.span)
+        resolver.names((n, rule.span) for n in rule.names)
+    return replace(policy, warnings=(*policy.warnings, *resolver.warnings))
