@@ -84,3 +84,17 @@ def test_fmt_overrides_detection() -> None:
     assert policy.default_action.kind is ActionKind.LOG and policy.arches == (Arch.AARCH64,)
     with pytest.raises(PolicySyntaxError):
         load_policy("defaultAction: SCMP_ACT_LOG\n", fmt="yaml")
+
+
+def test_oci_runtime_config_section(tmp_path: Path) -> None:
+    """An OCI config.json is read through its linux.seccomp section, with positions in the whole file."""
+    config = tmp_path / "config.json"
+    config.write_text('{\n  "ociVersion": "1.2.0",\n  "process": {"args": ["sh"]},\n  "linux": {\n'
+                      '    "seccomp": {\n      "defaultAction": "SCMP_ACT_ERRNO",\n      "architectures": '
+                      '["SCMP_ARCH_X86_64"],\n      "syscalls": [{"names": ["read"], "action": "SCMP_ACT_BOGUS"}]\n'
+                      '    }\n  }\n}\n')
+    with pytest.raises(PolicySyntaxError, match=r"config.json:8:\d+: unknown action 'SCMP_ACT_BOGUS'"):
+        load_policy(config)
+    config.write_text(config.read_text().replace("SCMP_ACT_BOGUS", "SCMP_ACT_ALLOW"))
+    policy = load_policy(config)
+    assert policy.arches == (Arch.X86_64,) and policy.rules[0].names == ("read",)

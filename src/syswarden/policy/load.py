@@ -1,8 +1,8 @@
 """The one entry point that reads a policy in any format: ``load_policy(path_or_text)``.
 
 The format is detected from the document (unless given): JSON text is parsed with positions; a mapping with
-``defaultAction`` is a Docker/OCI profile, one with ``seccomp`` is go-seccomp-bpf's, anything else is
-syswarden's native YAML. Docker profiles are resolved for a host (native arch, capabilities, kernel), which
+``defaultAction`` is a Docker/OCI profile (so is an OCI runtime ``config.json``: its ``linux.seccomp`` is
+read), one with ``seccomp`` is go-seccomp-bpf's, anything else is syswarden's native YAML. Docker profiles are resolved for a host (native arch, capabilities, kernel), which
 callers may override.
 """
 from __future__ import annotations
@@ -62,11 +62,21 @@ def parse(text: str, filename: str) -> tree.Doc:
     return tree.parse_yaml(text, filename)
 
 
+def oci_seccomp(doc: tree.Doc) -> tree.Doc | None:
+    """The ``linux.seccomp`` section of an OCI runtime ``config.json``, as its own document."""
+    root = doc.root.value
+    linux = root.get("linux") if isinstance(root, dict) and "ociVersion" in root else None
+    section = linux.value.get("seccomp") if linux is not None and isinstance(linux.value, dict) else None
+    if section is None or not isinstance(section.value, dict):
+        return None
+    return tree.Doc(section, doc.source)
+
+
 def detect(doc: tree.Doc) -> str:
     """Which format a parsed document is written in."""
     root = doc.root.value
     if isinstance(root, dict):
-        if "defaultAction" in root:
+        if "defaultAction" in root or oci_seccomp(doc) is not None:
             return "docker"
         if "seccomp" in root:
             return "go-seccomp"
@@ -91,7 +101,7 @@ def load_policy(path_or_text: str | os.PathLike[str], *, fmt: str | None = None,
     doc = parse(text, filename)
     name = format_name(fmt) if fmt else detect(doc)
     if name == "docker":
-        return docker.load_doc(doc, host=docker.make_host(native_arch, caps, kernel))
+        return docker.load_doc(oci_seccomp(doc) or doc, host=docker.make_host(native_arch, caps, kernel))
     if name == "go-seccomp":
         return go_seccomp.load_doc(doc, native_arch=native_arch)
     return native_yaml.load_doc(doc, native_arch=native_arch)
