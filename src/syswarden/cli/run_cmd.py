@@ -117,7 +117,7 @@ def _landlock_spec(spec: LandlockSpec | None, fs_read: tuple[str, ...], fs_write
         spec = flag_spec if spec is None else spec.merged(flag_spec)
     if apparmor_file:
         from syswarden.policy.formats import apparmor
-        aa_spec = apparmor.load_landlock(apparmor_file)
+        aa_spec = landlock.spec_from_apparmor(apparmor.load(apparmor_file))
         spec = aa_spec if spec is None else spec.merged(aa_spec)
     return spec
 

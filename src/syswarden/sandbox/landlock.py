@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from syswarden.errors import InputError, KernelError, PolicySyntaxError
+from syswarden.policy.formats.apparmor import AppArmorProfile
 from syswarden.kernel import landlock_abi as abi_mod
 from syswarden.kernel import prctl
 from syswarden.kernel.landlock_abi import FsAccess, NetAccess
@@ -152,6 +153,23 @@ def spec_from_flags(fs_read: tuple[str, ...] = (), fs_write: tuple[str, ...] = (
         _check_port(port, Span("--net-bind/--net-connect", 1, 1))
     return LandlockSpec(tuple(rules), tuple(net_bind) if net_bind else None,
                         tuple(net_connect) if net_connect else None, "flags")
+
+
+# AppArmor access letters (the subset ``policy.formats.apparmor`` accepts) as Landlock rights: ``w`` also creates,
+# deletes and truncates, as AppArmor's write permission does.
+APPARMOR_RIGHTS: dict[str, frozenset[FsRight]] = {
+    "r": frozenset({FsRight.READ}),
+    "w": frozenset({FsRight.WRITE, FsRight.TRUNCATE, FsRight.MAKE_DIR, FsRight.REMOVE_DIR}),
+    "x": frozenset({FsRight.EXECUTE}),
+    "l": frozenset({FsRight.REFER}),
+}
+
+
+def spec_from_apparmor(profile: AppArmorProfile) -> LandlockSpec:
+    """The Landlock spec for an accepted AppArmor profile (``policy.formats.apparmor.load``)."""
+    rules = tuple(PathRule(f.path, frozenset().union(*(APPARMOR_RIGHTS[a] for a in f.access)), f.span)
+                  for f in profile.files)
+    return LandlockSpec(rules, profile.bind_ports, profile.connect_ports, f"apparmor:{profile.name}")
 
 
 def _check_port(port: Any, span: Span | None) -> int:

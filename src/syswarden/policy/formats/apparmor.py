@@ -1,6 +1,7 @@
 """The subset of AppArmor profiles that Landlock can enforce: allow rules on exact files and ``/dir/**`` trees
 with ``r w x ix l``, and TCP port rules. Everything else is refused, naming its line and rule, so nobody
-believes a rule is enforced when it is not (policy stage; the result is a ``sandbox.landlock.LandlockSpec``).
+believes a rule is enforced when it is not (policy stage; ``sandbox.landlock.spec_from_apparmor`` maps the result
+onto Landlock rights).
 
 Grammar of the accepted subset (after apparmor.d(5); ``#`` starts a comment unless it is ``#include``)::
 
@@ -30,16 +31,11 @@ import shlex
 from dataclasses import dataclass, field
 
 from syswarden.errors import PolicyError
-from syswarden.sandbox.landlock import FsRight, LandlockSpec, PathRule
 from syswarden.spans import SourceText, Span
 
-ACCESS_RIGHTS: dict[str, frozenset[FsRight]] = {
-    "r": frozenset({FsRight.READ}),
-    "w": frozenset({FsRight.WRITE, FsRight.TRUNCATE, FsRight.MAKE_DIR, FsRight.REMOVE_DIR}),
-    "x": frozenset({FsRight.EXECUTE}),
-    "ix": frozenset({FsRight.EXECUTE}),
-    "l": frozenset({FsRight.REFER}),
-}
+# The access letters Landlock can honour; ``ix`` is recorded as ``x`` (Landlock keeps the domain across exec,
+# which is what inheriting means).
+ACCESS_LETTERS = frozenset("rwxl")
 WHY_ACCESS = {
     "a": "append-only cannot be expressed (Landlock's write right is a superset)",
     "m": "Landlock does not mediate mmap(PROT_EXEC)",
@@ -73,12 +69,27 @@ class Refusal:
         return f"{self.span}: '{self.rule}': {self.why}"
 
 
+@dataclass(frozen=True, slots=True)
+class FileAllow:
+    """An accepted file rule: ``access`` letters (r, w, x, l) on ``path`` (a file, or a tree when ``tree``)."""
+
+    path: str
+    access: frozenset[str]
+    tree: bool
+    span: Span | None = field(default=None, compare=False)
+
+
 @dataclass(slots=True)
 class AppArmorProfile:
-    """What was read: the profile name, the Landlock spec, refusals and warnings."""
+    """What was read: the profile name, the enforceable rules, refusals and warnings.
+
+    ``bind_ports``/``connect_ports`` None means that TCP operation is not restricted (a ``network tcp`` rule).
+    """
 
     name: str = ""
-    spec: LandlockSpec = field(default_factory=LandlockSpec)
+    files: tuple[FileAllow, ...] = ()
+    bind_ports: tuple[int, ...] | None = None
+    connect_ports: tuple[int, ...] | None = None
     refusals: list[Refusal] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
 
@@ -127,7 +138,7 @@ class _Parser:
         self.source = source
         self.vars = default_variables()
         self.result = AppArmorProfile()
-        self.rules: list[PathRule] = []
+        self.files: list[FileAllow] = []
         self.bind: list[int] = []
         self.connect: list[int] = []
         self.tcp_all = False
@@ -145,7 +156,7 @@ class _Parser:
         if not self.tcp_all:
             self.result.warnings.append("TCP bind/connect are denied except on the ports the profile names; "
                                         "Landlock cannot deny UDP, raw or other sockets")
-        self.result.spec = LandlockSpec(tuple(self.rules), bind, connect, self.source.name)
+        self.result.files, self.result.bind_ports, self.result.connect_ports = tuple(self.files), bind, connect
         return self.result
 
     def statement(self, st: _Statement) -> None:
@@ -234,8 +245,8 @@ class _Parser:
             self.path_rule(st, path, rights)
         return None
 
-    def access(self, st: _Statement, text: str) -> frozenset[FsRight] | None:
-        rights: set[FsRight] = set()
+    def access(self, st: _Statement, text: str) -> frozenset[str] | None:
+        rights: set[str] = set()
         rest = text
         if re.search(r"[pcuPCU]x", rest):
             self.refuse(st, "exec transitions (px, cx, ux, ...) cannot be expressed: Landlock keeps the domain "
@@ -243,15 +254,15 @@ class _Parser:
             return None
         rest = rest.replace("ix", "")
         if "ix" in text:
-            rights |= ACCESS_RIGHTS["ix"]
+            rights.add("x")
         for letter in rest:
             if letter in WHY_ACCESS:
                 self.refuse(st, f"access '{letter}': {WHY_ACCESS[letter]}")
                 return None
-            if letter not in ACCESS_RIGHTS:
+            if letter not in ACCESS_LETTERS:
                 self.refuse(st, f"unknown access '{letter}' (expected r, w, x, ix, l)")
                 return None
-            rights |= ACCESS_RIGHTS[letter]
+            rights.add(letter)
         return frozenset(rights)
 
     def expand(self, path: str) -> list[str]:
@@ -269,7 +280,7 @@ class _Parser:
         values = self.vars.get(m.group(1), [m.group(0)])
         return [path[:m.start()] + v + path[m.end():] for v in values]
 
-    def path_rule(self, st: _Statement, path: str, rights: frozenset[FsRight]) -> None:
+    def path_rule(self, st: _Statement, path: str, rights: frozenset[str]) -> None:
         if _VAR.search(path):
             return self.refuse(st, f"undefined variable in {path!r}")
         tree = path.endswith("/**")
@@ -283,7 +294,7 @@ class _Parser:
         if not tree and os.path.isdir(base):
             return self.refuse(st, f"{path!r} is a directory: write '{path.rstrip('/')}/**' for the tree "
                                    "(Landlock cannot allow a directory without what is beneath)")
-        self.rules.append(PathRule(base, rights, st.span))
+        self.files.append(FileAllow(base, rights, tree, st.span))
         return None
 
     def network(self, st: _Statement, words: list[str]) -> None:
@@ -314,8 +325,8 @@ def parse(text: str, filename: str = "<apparmor>") -> AppArmorProfile:
     return _Parser(SourceText(filename, text)).parse()
 
 
-def load_landlock(path: str) -> LandlockSpec:
-    """``--apparmor PROFILE``: the Landlock spec, or an ``AppArmorError`` listing every refused rule.
+def load(path: str) -> AppArmorProfile:
+    """``--apparmor PROFILE``: the enforceable profile, or an ``AppArmorError`` listing every refused rule.
 
     Raises:
         AppArmorError: some rules cannot be enforced (each named with file:line:col).
@@ -332,4 +343,4 @@ def load_landlock(path: str) -> LandlockSpec:
         lines = "\n".join(f"  {r}" for r in profile.refusals)
         raise AppArmorError(f"{len(profile.refusals)} rule(s) of AppArmor profile '{profile.name}' cannot be "
                             f"enforced with Landlock:\n{lines}", span=profile.refusals[0].span, source=source)
-    return profile.spec
+    return profile
