@@ -12,8 +12,9 @@ from __future__ import annotations
 import re
 import time
 from dataclasses import dataclass
-from typing import Protocol
 
+from syswarden.kernel.audit_netlink import AuditMulticast
+from syswarden.kernel.kmsg import KmsgReader
 from syswarden.policy.model import Action, ActionKind, Policy, SyscallRule
 from syswarden.syscalls import tables
 from syswarden.syscalls.arch import AUDIT_ARCH, X32_SYSCALL_BIT, Arch
@@ -77,29 +78,27 @@ def parse_record(text: str) -> SeccompRecord | None:
         return None
 
 
-class _Reader(Protocol):
-    def close(self) -> None: ...
-
-
 class SeccompWatcher:
     """Collects SECCOMP records from the moment it is created; open it before starting the child."""
 
-    def __init__(self) -> None:
+    def __init__(self, channels: tuple[str, ...] = ("audit-netlink", "kmsg")) -> None:
+        """Open the first channel that works, in order (``audit-netlink`` needs CAP_AUDIT_READ)."""
         self.records: list[SeccompRecord] = []
         self.channel = "none"
-        self._multicast = None
-        self._kmsg = None
-        try:
-            from syswarden.kernel.audit_netlink import AuditMulticast
-            self._multicast = AuditMulticast()
-            self.channel = "audit-netlink"
-        except OSError:
+        self._multicast: AuditMulticast | None = None
+        self._kmsg: KmsgReader | None = None
+        for channel in channels:
             try:
-                from syswarden.kernel.kmsg import KmsgReader
-                self._kmsg = KmsgReader()
-                self.channel = "kmsg"
+                if channel == "audit-netlink":
+                    self._multicast = AuditMulticast()
+                elif channel == "kmsg":
+                    self._kmsg = KmsgReader()
+                else:
+                    continue
             except OSError:
-                pass
+                continue
+            self.channel = channel
+            break
 
     def _poll(self, timeout: float) -> None:
         texts: list[str] = []
