@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from syswarden.events.event import Event
+from syswarden.rules.codegen import SourceBuilder
 from syswarden.rules.fields import compare
 from syswarden.rules.fields.model import FieldDef, FieldType
 from syswarden.rules.filter import ast
@@ -49,7 +50,8 @@ def compile_condition(
     expr: ast.Expr,
     *,
     macros: Mapping[str, ast.Expr] | None = None,
-    lists: Mapping[str, Sequence[str]] | None = None,
+    lists: Mapping[str, Sequence[object]] | None = None,
+    codegen: bool = True,
 ) -> CompiledFilter:
     """Compile a parsed condition.
 
@@ -57,6 +59,8 @@ def compile_condition(
         expr: the condition's AST (``filter.parser.parse``).
         macros: the macros it may reference, already parsed.
         lists: the lists it may reference, as item strings.
+        codegen: generate one Python function for the whole condition (``rules/codegen.py``); False keeps
+            the closure tree (same results, slower; used by tests to check the two agree).
 
     Returns:
         The predicate with its event types, fields, and the macros and lists it used.
@@ -68,7 +72,10 @@ def compile_condition(
     resolved, macros_used = resolve_macros(expr, macros or {})
     expanded, lists_used = expand_lists(resolved, lists or {})
     fields = check_fields(expanded)
-    predicate = _Codegen(fields).expr(expanded)
+    closures = _Codegen(fields)
+    predicate = closures.expr(expanded)       # also validates every check, raising located errors
+    if codegen:
+        predicate = _generated(expanded, fields, closures) or predicate
     return CompiledFilter(
         predicate=predicate,
         evttypes=infer_event_types(expanded),
@@ -77,6 +84,13 @@ def compile_condition(
         lists_used=lists_used,
         expr=expanded,
     )
+
+
+def _generated(expr: ast.Expr, fields: Mapping[ast.FieldRef, FieldDef], closures: "_Codegen") -> Predicate | None:
+    try:
+        return SourceBuilder(fields, closures.operand, closures.check).build(expr)
+    except (SyntaxError, RecursionError, MemoryError):
+        return None   # nesting beyond what Python's own parser accepts: the closures do the job
 
 
 def _field_key(ref: ast.FieldRef) -> str:

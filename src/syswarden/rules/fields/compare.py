@@ -11,6 +11,7 @@ functions: the compiler makes every check on ``<NA>`` false, ``!=`` included.
 from __future__ import annotations
 
 import base64
+import functools
 import fnmatch
 import ipaddress
 import operator
@@ -132,8 +133,15 @@ def _text(v: Any) -> str:
 def _membership(ftype: FieldType, values: Sequence[str]) -> Matcher:
     constants = [parse_constant(ftype, v, "in") for v in values]
     if ftype in (FieldType.IPADDR, FieldType.IPNET):
-        tests = [_single("=", ftype, c) for c in constants]
-        return lambda v: any(t(v) for t in tests)
+        nets = tuple(c for c in constants if isinstance(c, (ipaddress.IPv4Network, ipaddress.IPv6Network)))
+        addrs = frozenset(c for c in constants if not isinstance(c, (ipaddress.IPv4Network, ipaddress.IPv6Network)))
+
+        def member(v: Any) -> bool:
+            addr = _as_ip(v)
+            if addr is None:
+                return False
+            return addr in addrs or any(addr.version == n.version and addr in n for n in nets)
+        return member
     members = frozenset(constants)
     return members.__contains__
 
@@ -165,7 +173,9 @@ def _ip_matcher(op: str, c: Any) -> Matcher:
     return same if op != "!=" else (lambda v: not same(v))
 
 
+@functools.lru_cache(maxsize=8192)
 def _as_ip(v: Any) -> Any:
+    """An address parsed once per distinct text (parsing dominates IP checks otherwise)."""
     try:
         return ipaddress.ip_address(v)
     except ValueError:
@@ -186,15 +196,15 @@ def _string_matcher(op: str, c: Any) -> Matcher:
         return lambda v: v.startswith(c)
     if op == "endswith":
         return lambda v: v.endswith(c)
-    if op == "glob":
-        return re.compile(fnmatch.translate(c), re.DOTALL).match  # type: ignore[return-value]
-    if op == "iglob":
-        return re.compile(fnmatch.translate(c), re.DOTALL | re.IGNORECASE).match  # type: ignore[return-value]
+    if op in ("glob", "iglob"):
+        glob = re.compile(fnmatch.translate(c), re.DOTALL | (re.IGNORECASE if op == "iglob" else 0)).match
+        return lambda v: glob(v) is not None
     if op == "regex":
         try:
-            return re.compile(c).fullmatch  # type: ignore[return-value]
+            rx = re.compile(c).fullmatch
         except re.error as exc:
             raise CheckError(f"invalid regular expression '{c}': {exc}") from None
+        return lambda v: rx(v) is not None
     raise CheckError(f"operator '{op}' is not supported here")
 
 

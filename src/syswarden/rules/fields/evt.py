@@ -117,7 +117,7 @@ def _hostname(_event: Event) -> str:
 
 FIELDS: tuple[FieldSpec, ...] = (
     FieldSpec("evt.num", FieldType.UINT64, "Event number, counting every event of the capture.",
-              _const(lambda e: e.num)),
+              _const(lambda e: e.num), inline='e.num'),
     FieldSpec("evt.time", FieldType.CHARBUF, "Event time, local, as HH:MM:SS.nnnnnnnnn.",
               _const(lambda e: _clock(e.ts))),
     FieldSpec("evt.time.s", FieldType.CHARBUF, "Event time, local, as HH:MM:SS.",
@@ -129,15 +129,15 @@ FIELDS: tuple[FieldSpec, ...] = (
     FieldSpec("evt.datetime.s", FieldType.CHARBUF, "Event date and time, local, YYYY-MM-DD HH:MM:SS.",
               _const(lambda e: _datetime(e.ts)[:19])),
     FieldSpec("evt.rawtime", FieldType.ABSTIME, "Event time in nanoseconds since the epoch.",
-              _const(lambda e: e.ts)),
+              _const(lambda e: e.ts), inline='e.ts'),
     FieldSpec("evt.rawtime.s", FieldType.ABSTIME, "Integer part of the event time in seconds since the epoch.",
               _const(lambda e: e.ts // 1_000_000_000)),
     FieldSpec("evt.rawtime.ns", FieldType.ABSTIME, "Fractional part of the event time, in nanoseconds.",
               _const(lambda e: e.ts % 1_000_000_000)),
     FieldSpec("evt.type", FieldType.CHARBUF, "Event type name: open, execve, connect, procexit ...",
-              _const(lambda e: e.type)),
+              _const(lambda e: e.type), inline='e.type'),
     FieldSpec("evt.dir", FieldType.CHARBUF, "Direction: '<' exit (the only one modern drivers send), '>' enter. "
-              "Deprecated.", _const(lambda e: e.dir)),
+              "Deprecated.", _const(lambda e: e.dir), inline='e.dir'),
     FieldSpec("evt.cpu", FieldType.INT16, "CPU the event happened on.", _const(lambda e: e.cpu)),
     FieldSpec("evt.source", FieldType.CHARBUF, "Event source: syscall.", _const(lambda e: e.source)),
     FieldSpec("evt.hostname", FieldType.CHARBUF, "Host name of the machine running syswarden.",

@@ -118,7 +118,7 @@ FIELDS: tuple[FieldSpec, ...] = (
     FieldSpec("fd.directory", P, "Directory of a file fd.", _file_part(_directory)),
     FieldSpec("fd.filename", P, "File name (without directory) of a file fd.", _file_part(posixpath.basename)),
     FieldSpec("fd.typechar", S, "Type as one character: f file, d directory, 4 ipv4, 6 ipv6, u unix, p pipe ...",
-              _fd(lambda f: f.type.value)),
+              _fd(lambda f: f.type.value), inline='(None if (f := e.fd) is None else f.type.value)'),
     FieldSpec("fd.type", S, "Type name: file, directory, ipv4, ipv6, unix, pipe, event, signalfd ...",
               _fd(_type_name)),
     FieldSpec("fd.l4proto", S, "Layer-4 protocol of a socket: tcp, udp, icmp, raw.",

@@ -75,6 +75,9 @@ class FieldSpec:
     arg: ArgKind = ArgKind.NONE
     filter_only: bool = False
     multi_without_arg: bool = False       # extracts a tuple when used without an argument
+    #: The same value as a Python expression over the event ``e`` (no argument), for generated code; must
+    #: equal ``make(None)(e)`` on every event (a test checks it).
+    inline: str | None = field(default=None, compare=False)
 
     def bind(self, arg: str | None) -> FieldDef:
         """The field with ``arg`` applied. Raises ValueError when the argument does not fit."""
