@@ -86,9 +86,21 @@ def _add_warnings(result: LoadResult, warnings: list[Issue], origin: str) -> Non
             result.warnings.append(dataclasses.replace(warning, origin=origin))
 
 
+def _expand_dirs(paths: Iterable[str | Path]) -> list[str | Path]:
+    """A directory stands for its ``*.yaml``/``*.yml`` files in name order, as Falco's ``-r DIR`` does."""
+    out: list[str | Path] = []
+    for path in paths:
+        p = Path(path)
+        if p.is_dir():
+            out += sorted((f for f in p.iterdir() if f.suffix in (".yaml", ".yml") and f.is_file()), key=str)
+        else:
+            out.append(path)
+    return out
+
+
 def load_rules(paths: Iterable[str | Path], *, sources: Iterable[str] = ("syscall",)) -> LoadResult:
     """Read and load rules files in order; unreadable files become ``LOAD_ERR_FILE_READ`` errors."""
-    paths = list(paths)
+    paths = _expand_dirs(paths)
     texts: list[SourceText] = []
     unreadable: list[Issue] = []
     for path in paths:

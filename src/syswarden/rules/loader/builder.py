@@ -188,14 +188,7 @@ class Builder:
                 return None
             raise self.condition_error(ErrorCode.LOAD_ERR_COMPILE_CONDITION, err, info.loc, info.cond_span,
                                        text) from err
-        unknown = _unknown_event_types(compiled.expr)
-        if unknown:
-            message = f"unknown event type {unknown}"
-            if info.skip_if_unknown_filter:
-                self.warn(WarningCode.LOAD_UNKNOWN_FILTER, message, cloc)
-                self.skipped.append((info.name, message))
-                return None
-            raise LoadIssue(ErrorCode.LOAD_ERR_COMPILE_CONDITION, message, cloc)
+
         for name in DEPRECATED_FIELDS:
             if name in getattr(compiled, "fields", ()):
                 self.warn(WarningCode.LOAD_DEPRECATED_ITEM,
@@ -219,20 +212,6 @@ def _condition_name(text: str) -> str:
     """Falco names a condition context by its first characters."""
     short = text if len(text) <= 20 else text[:17] + "..."
     return '"' + short.replace("\n", " ").replace("\r", " ") + '"'
-
-
-def _unknown_event_types(expr: ast.Expr) -> str | None:
-    """The first ``evt.type`` value that is not a Falco event name (Falco: "unknown event type X")."""
-    from syswarden.events.types import EVENT_NAMES
-
-    for node in _walk(expr):
-        if (isinstance(node, ast.Check) and isinstance(node.lhs, ast.FieldRef) and node.lhs.name == "evt.type"
-                and node.op in ("=", "==", "!=", "in", "intersects")):
-            values = node.rhs.items if isinstance(node.rhs, ast.ListValue) else (node.rhs,)
-            for value in values:
-                if isinstance(value, ast.Value) and value.text not in EVENT_NAMES:
-                    return value.text
-    return None
 
 
 def _is_unknown(message: str) -> bool:
