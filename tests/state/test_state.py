@@ -85,9 +85,9 @@ def test_connect_on_unknown_fd_creates_socket(state: State, ev: EventMaker) -> N
 
 def test_pipes_and_other_fd_kinds(state: State, ev: EventMaker) -> None:
     """pipe2 adds two pipe fds; eventfd/memfd/epoll fds get their kinds; bpf only for fd-returning commands."""
-    state.apply(ev("pipe2", 100, 0, fd1=3, fd2=4, ino=777, flags=O_CLOEXEC))
+    p = state.apply(ev("pipe2", 100, 0, fd1=3, fd2=4, ino=777, flags=O_CLOEXEC))
     fds = state.thread(100).fds                                    # type: ignore[union-attr]
-    assert fds[3].type is FdType.PIPE and fds[4].name == "pipe:[777]"
+    assert fds[3].type is FdType.PIPE and (fds[4].name, fds[4].ino) == ("", 777) and p.fd is fds[4]
     state.apply(ev("memfd_create", 100, 5, fd=5, name="payload", flags=0))
     state.apply(ev("eventfd2", 100, 6, flags=0))
     state.apply(ev("epoll_create1", 100, 7, flags=0))

@@ -219,7 +219,8 @@ def on_listen(st: State, event: Event, thread: ThreadInfo | None, params: dict[s
 
 
 def on_pipe(st: State, event: Event, thread: ThreadInfo | None, params: dict[str, Any]) -> ThreadInfo | None:
-    """pipe/pipe2 exit: two pipe fds named ``pipe:[ino]``."""
+    """pipe/pipe2 exit: two unnamed pipe fds (libsinsp leaves pipe names empty; /proc shows ``pipe:[ino]``);
+    ``event.fd`` is the second, the last one added, as in libsinsp."""
     if thread is None or (ret(event, params) or 0) < 0:
         return thread
     ino = _int(params, "ino", 0) or 0
@@ -227,9 +228,10 @@ def on_pipe(st: State, event: Event, thread: ThreadInfo | None, params: dict[str
     for key in ("fd1", "fd2"):
         num = _int(params, key)
         if num is not None and num >= 0:
-            fd = F.simple_fd(num, FdType.PIPE, f"pipe:[{ino}]" if ino else "", flags, event.ts)
+            fd = F.simple_fd(num, FdType.PIPE, "", flags, event.ts)
             fd.ino = ino
             _store(st, thread, fd)
+            event.fd = fd
     return thread
 
 

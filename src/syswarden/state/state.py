@@ -20,12 +20,10 @@ from syswarden.events.types import ENTER_ONLY, EVENTS, ParamType
 from syswarden.state import fd_events, lifecycle, procfs
 from syswarden.state.fds import resolve_at
 from syswarden.state.processes import DEFAULT_MAX_EXITED, DEFAULT_MAX_THREADS, ThreadTable
-from syswarden.state.users import UserTable
+from syswarden.state.users import GroupInfo, UserInfo, UserTable
 
-HANDLERS = {**lifecycle.HANDLERS, **fd_events.HANDLERS}
-
-REQUIRED_EVENT_TYPES: frozenset[str] = frozenset(HANDLERS)
-"""The event types state tracking needs from a source, whatever the rules ask for."""
+REQUIRED_EVENT_TYPES: frozenset[str] = frozenset({*lifecycle.HANDLERS, *fd_events.HANDLERS})
+"""The syscall event types state tracking needs from a source, whatever the rules ask for."""
 
 MAX_PROC_ANCESTORS = 16
 
@@ -69,6 +67,8 @@ class State:
         self.proc = proc
         self.threads = ThreadTable(max_threads, max_exited)
         self.users = UserTable()
+        """Names for uids/gids: the recording's own users (useradded events, ``users.add_user``) before the host's;
+        install ``users.resolve`` as the fields layer's user resolver."""
         self.stats = StateStats()
         self._enter: OrderedDict[int, Event] = OrderedDict()
 
@@ -89,7 +89,7 @@ class State:
         """Update the tables from ``event`` and attach ``event.thread`` and ``event.fd``; returns the event."""
         self.stats.events += 1
         thread = self.threads.get(event.tid)
-        if thread is None and not _is_clone_child(event):
+        if thread is None and event.tid > 0 and not _is_clone_child(event):
             thread = self._unknown_thread(event)
         key = (event.type, event.dir)
         if thread is not None and _PATH_PARAMS.get(key):
@@ -138,7 +138,8 @@ class State:
             found = self._from_proc(event.tid)
             if found is not None:
                 return found
-        thread = ThreadInfo(tid=event.tid, pid=event.pid or event.tid)
+        # Like libsinsp's "invalid" threads: no name, parent unknown (-1) until an execve/clone tells more.
+        thread = ThreadInfo(tid=event.tid, pid=event.pid or event.tid, ptid=-1)
         self.threads.add(thread)
         self.stats.placeholders += 1
         return thread
@@ -169,6 +170,27 @@ class State:
             self.threads.add(parent)
 
 
+def _on_user_record(st: State, event: Event, thread: ThreadInfo | None, params: dict[str, Any]) -> ThreadInfo | None:
+    """useradded/userdeleted/groupadded/groupdeleted (capture metadata): the traced machine's accounts."""
+    cid = params.get("container_id") or ""
+    name = params.get("name") or ""
+    if event.type.startswith("user") and isinstance(params.get("uid"), int):
+        if event.type == "useradded":
+            st.users.add_user(UserInfo(params["uid"], name, params.get("home") or "", params.get("shell") or ""), cid)
+        else:
+            st.users.remove_user(params["uid"], cid)
+    elif isinstance(params.get("gid"), int):
+        if event.type == "groupadded":
+            st.users.add_group(GroupInfo(params["gid"], name), cid)
+        else:
+            st.users.remove_group(params["gid"], cid)
+    return thread
+
+
+HANDLERS = {**lifecycle.HANDLERS, **fd_events.HANDLERS,
+            **dict.fromkeys(("useradded", "userdeleted", "groupadded", "groupdeleted"), _on_user_record)}
+
+
 def _is_clone_child(event: Event) -> bool:
     return event.type in lifecycle.CREATES_THREAD and event.res == 0
 
@@ -182,4 +204,4 @@ def _resolve_paths(event: Event, thread: ThreadInfo, names: tuple[tuple[str, str
             params[name] = resolve_at(thread.fds, thread.cwd, dirfd if isinstance(dirfd, int) else None, value)
 
 
-__all__ = ["State", "StateStats", "REQUIRED_EVENT_TYPES", "HANDLERS"]
+__all__ = ["State", "StateStats", "REQUIRED_EVENT_TYPES"]
