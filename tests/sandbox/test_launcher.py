@@ -162,3 +162,14 @@ def test_explanation_escapes_attacker_controlled_names(tmp_path: Path) -> None:
     assert result.returncode == -signal.SIGSYS
     assert "evil\\nFAKE line (pid" in result.stderr
     assert not any(line.startswith("FAKE") for line in result.stderr.splitlines())
+
+
+def test_trap_action_is_explained(tmp_path: Path) -> None:
+    """A trap rule's SIGSYS is explained too (the launcher sets the LOG flag so the kernel records traps)."""
+    policy = tmp_path / "trap.yaml"
+    policy.write_text("default: allow\nrules:\n  - syscalls: [getppid]\n    action: trap\n    comment: no parent\n")
+    result = syswarden("run", "--policy", str(policy), "--", PY, "-c",
+                       "import ctypes; ctypes.CDLL(None).syscall(110)")
+    assert result.returncode == -signal.SIGSYS
+    assert f"syscall getppid (110, x86_64) is denied by policy '{policy}', rule 1 'no parent' at {policy}:3:5 (trap)" \
+        in result.stderr

@@ -44,6 +44,11 @@ class SeccompRecord:
         return next((a for a, v in AUDIT_ARCH.items() if v == self.audit_arch and a is not Arch.X32), None)
 
     @property
+    def fatal(self) -> bool:
+        """A kill, or a trap (which the kernel records with sig=0 although it raises SIGSYS)."""
+        return bool(self.sig) or self.action_kind in (ActionKind.KILL_PROCESS, ActionKind.KILL_THREAD, ActionKind.TRAP)
+
+    @property
     def action_kind(self) -> ActionKind | None:
         value = self.code & _RET_ACTION_FULL
         return next((k for k in ActionKind if k.value == value), None)
@@ -114,7 +119,7 @@ class SeccompWatcher:
         """The kill record of ``pid``; waits up to ``timeout`` because kauditd delivers asynchronously."""
         deadline = time.monotonic() + timeout
         while True:
-            hit = next((r for r in self.records if r.pid == pid and r.sig), None)
+            hit = next((r for r in self.records if r.pid == pid and r.fatal), None)
             remaining = deadline - time.monotonic()
             if hit is not None or remaining <= 0 or self.channel == "none":
                 return hit

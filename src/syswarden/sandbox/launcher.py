@@ -203,6 +203,11 @@ def _filter_flags(compiled: CompiledFilter) -> int:
     flags = 0
     for name in compiled.flags:
         flags |= seccomp_abi.FLAG_BY_NAME.get(name, 0)
+    # The kernel audits trap actions only for filters with the LOG flag; without the record a SIGSYS from a
+    # trap could not be explained (the parent never sees the child's siginfo).
+    policy = compiled.policy
+    if any(a.kind is ActionKind.TRAP for a in (policy.default_action, *(r.action for r in policy.rules))):
+        flags |= seccomp_abi.SECCOMP_FILTER_FLAG_LOG
     return flags
 
 
