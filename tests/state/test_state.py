@@ -265,3 +265,23 @@ def test_connect_sets_name_changed_then_write_clears_it(state: State, ev: EventM
     assert c.fd is not None and c.fd.name_changed
     w = state.apply(ev("write", 100, 1, fd=3, size=1))
     assert w.fd is c.fd and not w.fd.name_changed
+
+
+def test_useradded_events_feed_the_user_table(ev: EventMaker) -> None:
+    """Capture metadata events (useradded/groupadded/userdeleted) maintain the recording's own accounts."""
+    st = State()
+    st.users.host = False
+    st.apply(ev("useradded", -1, evdir=">", uid=1000, gid=1000, name="mstemm", home="/home/mstemm",
+                shell="/bin/bash", container_id=""))
+    st.apply(ev("groupadded", -1, evdir=">", gid=1000, name="mstemm", container_id=""))
+    assert st.users.resolve(1000) == ("mstemm", "/home/mstemm", "/bin/bash") and st.users.group_name(1000) == "mstemm"
+    st.apply(ev("userdeleted", -1, evdir=">", uid=1000, gid=1000, name="mstemm", home="", shell="", container_id=""))
+    assert st.users.resolve(1000) is None
+    assert len(st.threads) == 0                                    # tid -1 gets no thread
+
+
+def test_unknown_tid_placeholder_has_unknown_parent(ev: EventMaker) -> None:
+    """A placeholder thread has ptid -1 (libsinsp's invalid thread) and no parent."""
+    st = State()
+    e = st.apply(ev("close", 77, 0, fd=1))
+    assert e.thread is not None and e.thread.ptid == -1 and e.thread.parent is None
