@@ -63,3 +63,74 @@ def seed_threads(pids: Iterable[int] | None = None) -> Iterator[ThreadInfo]:
         return iter(())
     wanted = descendants(pids) if pids else None
     return (t for t in procfs.scan() if wanted is None or t.pid in wanted)
+
+
+
+class GatedCommand:
+    """A command forked and held before its exec until ``release()``, so a tracer can be in place first.
+
+    The forked child blocks in ``read()`` on a pipe before calling ``execvp``: nothing of the command runs,
+    not even its dynamic loader, before the source is ready. (``subprocess`` cannot do this: ``Popen`` waits
+    for the exec.) ``poll()``/``wait()`` reap it like ``Popen``.
+    """
+
+    def __init__(self, command: list[str]) -> None:
+        gate_r, self._gate_w = os.pipe()
+        self.returncode: int | None = None
+        self.pid = os.fork()
+        if self.pid == 0:  # child: only async-signal-safe work until exec
+            try:
+                os.close(self._gate_w)
+                if os.read(gate_r, 1):
+                    os.close(gate_r)
+                    os.execvp(command[0], command)
+            except OSError as exc:
+                os.write(2, f"syswarden: cannot run {command[0]!r}: {exc.strerror}\n".encode(errors="replace"))
+                os._exit(127)
+            os._exit(126)
+        os.close(gate_r)
+
+    def release(self) -> None:
+        """Let the command exec (idempotent)."""
+        if self._gate_w >= 0:
+            os.write(self._gate_w, b"g")
+            os.close(self._gate_w)
+            self._gate_w = -1
+
+    def _reaped(self, status: int) -> int:
+        self.returncode = os.waitstatus_to_exitcode(status)
+        return self.returncode
+
+    def poll(self) -> int | None:
+        """The exit code if the command has exited (reaping it), else None."""
+        if self.returncode is None:
+            try:
+                pid, status = os.waitpid(self.pid, os.WNOHANG)
+            except ChildProcessError:
+                return self.returncode
+            if pid:
+                self._reaped(status)
+        return self.returncode
+
+    def wait(self) -> int | None:
+        if self.returncode is None:
+            try:
+                self._reaped(os.waitpid(self.pid, 0)[1])
+            except ChildProcessError:
+                pass
+        return self.returncode
+
+    def kill(self) -> None:
+        try:
+            os.kill(self.pid, 9)
+        except ProcessLookupError:
+            pass
+
+    def abandon(self) -> None:
+        """Kill a command that will never be released and reap it."""
+        if self._gate_w >= 0:
+            os.close(self._gate_w)
+            self._gate_w = -1
+        if self.poll() is None:
+            self.kill()
+            self.wait()

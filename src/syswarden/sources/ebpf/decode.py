@@ -56,6 +56,11 @@ def parse_record(raw: bytes) -> Header:
                   f[17], f[18], f[20], comm, tuple(blobs))
 
 
+def _dpath(blob: bytes) -> str:
+    """The probe's leaf-first component list as an absolute path."""
+    return "/" + "/".join(reversed(split_strings(blob)))
+
+
 def _loginuid(v: int) -> int:
     return -1 if v == 0xFFFFFFFF else v
 
@@ -126,6 +131,9 @@ class Decoder:
         params: dict[str, Any] = {"res": 0, "exe": argv[0] if argv else filename, "args": argv[1:]}
         params.update(_proc_params(h, ptid=h.ppid))
         params.update(_exec_common(h, filename, env))
+        if len(h.blobs) > 4:
+            params["trusted_exepath"] = _dpath(h.blobs[3])
+            params["cwd"] = _dpath(h.blobs[4])
         params.update({"exe_ino": h.args[2], "cap_effective": h.args[3], "cap_permitted": h.args[4],
                        "cap_inheritable": h.args[5]})
         return self._event(h, etype, params, res=0)
@@ -139,9 +147,8 @@ def _proc_params(h: Header, *, ptid: int) -> dict[str, Any]:
 
 def _exec_common(h: Header, filename: str, env: list[str]) -> dict[str, Any]:
     cwd = _readlink(f"/proc/{h.tid}/cwd")
-    trusted = _readlink(f"/proc/{h.tid}/exe") if not h.ret else ""
-    if not trusted and filename:
-        trusted = os.path.normpath(os.path.join(cwd or "/", filename))
+    # Successful execs get the kernel's view of the executable from the probe; failed ones only the request.
+    trusted = os.path.normpath(os.path.join(cwd or "/", filename)) if filename else ""
     return {"cwd": cwd, "env": env, "tty": h.tty, "loginuid": _loginuid(h.loginuid), "uid": h.uid,
             "gid": h.gid, "filename": filename, "trusted_exepath": trusted, "comm": h.comm,
             "vpgid": 0, "pgid": 0, "flags": 0, "fdlimit": 0, "cgroups": []}

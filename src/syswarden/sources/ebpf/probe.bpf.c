@@ -273,6 +273,51 @@ __noinline int put_arg(__u32 kind, __u32 i, __s64 ret, __u32 off)
 	return off;
 }
 
+/* The executable's (or the cwd's) path, leaf component first, NUL-separated ("echo\0bin\0usr\0"): an approximation of
+ * d_path (not allowed in tracepoints) that walks dentries up and crosses mount points. User space joins the
+ * components in reverse. Global, so the 32-step loop is verified once. */
+__noinline int put_task_path(__u32 off, int cwd)
+{
+	struct scratch *b = get_scratch();
+	if (!b)
+		return off;
+	struct ev_hdr *h = (struct ev_hdr *)b->data;
+	struct task_struct *task = bpf_get_current_task_btf();
+	struct dentry *dentry;
+	struct vfsmount *vfsmnt;
+	if (cwd) {
+		dentry = BPF_CORE_READ(task, fs, pwd.dentry);
+		vfsmnt = BPF_CORE_READ(task, fs, pwd.mnt);
+	} else {
+		dentry = BPF_CORE_READ(task, mm, exe_file, f_path.dentry);
+		vfsmnt = BPF_CORE_READ(task, mm, exe_file, f_path.mnt);
+	}
+	struct mount *mnt = (void *)vfsmnt - bpf_core_field_offset(struct mount, mnt);
+	__u32 start = off;
+	for (int i = 0; i < 32 && dentry; i++) {
+		struct dentry *parent = BPF_CORE_READ(dentry, d_parent);
+		struct dentry *mnt_root = BPF_CORE_READ(vfsmnt, mnt_root);
+		if (dentry == mnt_root || dentry == parent) {
+			struct mount *mnt_parent = BPF_CORE_READ(mnt, mnt_parent);
+			if (dentry != mnt_root || mnt == mnt_parent)
+				break;
+			dentry = BPF_CORE_READ(mnt, mnt_mountpoint);
+			mnt = mnt_parent;
+			vfsmnt = (void *)mnt + bpf_core_field_offset(struct mount, mnt);
+			continue;
+		}
+		long n = 0;
+		if (off < SCRATCH_HALF)
+			n = bpf_probe_read_kernel_str(&b->data[bound_off(off)], 256, BPF_CORE_READ(dentry, d_name.name));
+		if (n <= 0)
+			break;
+		off += n;
+		dentry = parent;
+	}
+	set_blob(h, off - start);
+	return off;
+}
+
 static __always_inline void submit(struct scratch *b, __u32 off)
 {
 	__u32 zero = 0;
@@ -425,6 +470,8 @@ int BPF_PROG(sched_exec, struct task_struct *p, pid_t old_pid, struct linux_binp
 	off = put_user_bytes(b, h, off, (void *)arg_start, arg_end - arg_start, MAX_ARGV_LEN);
 	__u64 env_start = BPF_CORE_READ(mm, env_start), env_end = BPF_CORE_READ(mm, env_end);
 	off = put_user_bytes(b, h, off, (void *)env_start, env_end - env_start, MAX_ENV_LEN);
+	off = put_task_path(off, 0);
+	off = put_task_path(off, 1);
 	submit(b, off);
 	return 0;
 }

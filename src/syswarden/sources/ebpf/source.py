@@ -11,19 +11,17 @@ watch instead of the whole system), ``drop_report`` (``stderr`` or ``none``).
 from __future__ import annotations
 
 import os
-import subprocess
 import sys
 import time
 from collections.abc import Iterator
 
-from syswarden.errors import SourceError
 from syswarden.events.event import Event, ThreadInfo
 from syswarden.sources.base import SourceConfig, SourceStats
 from syswarden.sources.ebpf.decode import EV_EXIT, EV_FORK, Decoder
 from syswarden.sources.ebpf.loader import MODE_ALL, MODE_CGROUP, MODE_TREE, Probe
 from syswarden.sources.ebpf.ringbuf import RingBuffer
 from syswarden.sources.syscall_decode import SPECS, syscall_names_for
-from syswarden.sources.targets import descendants, required_event_types, seed_threads
+from syswarden.sources.targets import GatedCommand, descendants, required_event_types, seed_threads
 from syswarden.syscalls import tables
 
 _COUNTER_PERIOD_S = 1.0
@@ -35,7 +33,7 @@ class EbpfSource:
     def __init__(self, config: SourceConfig) -> None:
         self.config = config
         self.stats = SourceStats()
-        self._child: subprocess.Popen[bytes] | None = None
+        self._child: GatedCommand | None = None
         self._ring: RingBuffer | None = None
         self._decoder = Decoder()
         self._live: set[int] = set()
@@ -58,18 +56,21 @@ class EbpfSource:
         if cfg.pids:
             probe.trace_tgids(descendants(cfg.pids))
             self._live.update(descendants(cfg.pids))
-        gate_r = gate_w = -1
+        gate = None
         if cfg.command:
-            gate_r, gate_w = os.pipe()
-            self._child = _spawn_gated(cfg.command, gate_r)
-            os.close(gate_r)
-            probe.trace_tgids([self._child.pid])
-            self._live.add(self._child.pid)
-        probe.attach()
-        self._ring = RingBuffer(probe.ringbuf_fd, probe.ringbuf_bytes)
-        if gate_w >= 0:
-            os.write(gate_w, b"go\n")
-            os.close(gate_w)
+            gate = GatedCommand(cfg.command)
+            self._child = gate
+            probe.trace_tgids([gate.pid])
+            self._live.add(gate.pid)
+        try:
+            probe.attach()
+            self._ring = RingBuffer(probe.ringbuf_fd, probe.ringbuf_bytes)
+        except BaseException:
+            if gate is not None:
+                gate.abandon()
+            raise
+        if gate is not None:
+            gate.release()
 
     def set_event_types(self, event_types: frozenset[str] | None) -> None:
         """Change the captured syscall set in the kernel (state's needs are always added). No reload."""
@@ -172,11 +173,3 @@ class EbpfSource:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-
-def _spawn_gated(command: list[str], gate_fd: int) -> subprocess.Popen[bytes]:
-    """Start ``command`` blocked on a pipe: a tiny sh reads one line, then execs the command in place."""
-    script = f'read _ < /proc/self/fd/{gate_fd}; exec "$@"'
-    try:
-        return subprocess.Popen(["/bin/sh", "-c", script, "sh", *command], pass_fds=(gate_fd,))
-    except OSError as exc:
-        raise SourceError(f"cannot start {command[0]!r}: {exc}") from exc

@@ -7,12 +7,11 @@ from __future__ import annotations
 import enum
 import os
 import signal
-import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
-from syswarden.errors import SourceError
 from syswarden.kernel import ptrace
+from syswarden.sources.targets import GatedCommand
 
 _WALL = 0x40000000
 _SYSCALL_TRAP = signal.SIGTRAP | 0x80
@@ -48,30 +47,19 @@ class Tracer:
     """Traces one command's process tree. ``stops()`` ends when the last tracee is gone."""
 
     def __init__(self, command: list[str]) -> None:
-        gate_r, gate_w = os.pipe()
-        try:
-            proc = subprocess.Popen(["/bin/sh", "-c", f'read _ < /proc/self/fd/{gate_r}; exec "$@"', "sh",
-                                     *command], pass_fds=(gate_r,))
-        except OSError as exc:
-            os.close(gate_w)
-            raise SourceError(f"cannot start {command[0]!r}: {exc}") from exc
-        finally:
-            os.close(gate_r)
-        self.root = proc.pid
-        self._proc = proc
+        gate = GatedCommand(command)
+        self.root = gate.pid
+        self._proc = gate
         self.tasks: dict[int, _Task] = {}
         self.exit_status: int | None = None
         try:
             ptrace.seize(self.root)
             ptrace.interrupt(self.root)
         except BaseException:
-            proc.kill()
-            proc.wait()
-            os.close(gate_w)
+            gate.abandon()
             raise
         self.tasks[self.root] = _Task(self.root)
-        os.write(gate_w, b"go\n")
-        os.close(gate_w)
+        gate.release()
 
     def stops(self) -> Iterator[Stop]:
         """Every stop of every tracee, in the order waitpid reports them."""
