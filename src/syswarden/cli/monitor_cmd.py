@@ -1,9 +1,11 @@
 """``syswarden monitor``: run Falco-format rules over a recording (``--replay``) or live syscalls, print alerts.
 
 Alerts go to stdout (or ``-o FILE``) as Falco text lines or JSON; the summary (events, drops, alerts per rule)
-goes to stderr at exit, as does progress on long replays.
+goes to stderr at exit, as does progress on long replays. SIGUSR1 reopens the alert file (log rotation).
 """
 from __future__ import annotations
+
+import signal
 
 import click
 
@@ -74,9 +76,12 @@ def monitor(replay: str | None, source: str | None, rules_files: tuple[str, ...]
 
     pipeline = open_pipeline(ruleset, engine, outputs, path=replay, source=source, config=config,
                              progress=progress)
+    previous = signal.signal(signal.SIGUSR1, lambda _sig, _frame: pipeline.reopen_outputs())
     try:
         summary = pipeline.run()
     except KeyboardInterrupt:
         summary = pipeline.summary
+    finally:
+        signal.signal(signal.SIGUSR1, previous)
     if not quiet:
         click.echo(summary.render(), err=True)

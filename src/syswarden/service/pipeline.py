@@ -16,6 +16,7 @@ from typing import Any
 from syswarden.errors import InputError, OutputError
 from syswarden.events.event import Event
 from syswarden.outputs.base import Output
+from syswarden.outputs.escaping import escape_text
 from syswarden.rules.engine import Engine
 from syswarden.rules.ruleset import Ruleset
 from syswarden.sources.base import Source, SourceConfig, open_source
@@ -80,7 +81,8 @@ class Summary:
         if self.by_rule:
             width = max(len(name) for name in self.by_rule)
             lines.append("Alerts by rule:")
-            lines += [f"  {name.ljust(width)}  {count}" for name, count in self.by_rule.most_common()]
+            # Rule names come from rules files: escape them like any other text we print.
+            lines += [escape_text(f"  {name.ljust(width)}  {count}") for name, count in self.by_rule.most_common()]
         return "\n".join(lines)
 
 
@@ -95,6 +97,11 @@ class Pipeline:
         self.state = state
         self.progress = progress
         self.summary = Summary()
+
+    def reopen_outputs(self) -> None:
+        """Reopen every output (log rotation; ``monitor`` calls it on SIGUSR1 as Falco does)."""
+        for out in self.outputs:
+            out.reopen()
 
     def run(self, limit: int | None = None) -> Summary:
         start = time.monotonic()
