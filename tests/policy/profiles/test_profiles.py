@@ -3,6 +3,8 @@ checked against the real kernel in child processes (`syswarden run --profile NAM
 from __future__ import annotations
 
 import json
+import re
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -152,3 +154,15 @@ def test_no_network_refuses_inet_sockets_but_not_unix() -> None:
               "try:\n    socket.socket(socket.AF_INET)\nexcept OSError as e:\n    print(e.errno)")
     result = run("--profile", "no-network", "--", PY, "-c", script)
     assert result.stdout.split() == ["unix", "ok", "97"], result.stderr
+
+
+@pytest.mark.kernel
+def test_no_network_kills_a_server_at_bind_and_explains(tmp_path: Path) -> None:
+    """no-network: a program that binds (here an AF_UNIX server) is killed, and the profile and rule are named."""
+    script = f"import socket; socket.socket(socket.AF_UNIX).bind({str(tmp_path / 'sock')!r}); print('bound')"
+    result = subprocess.run([PY, "-m", "syswarden", "run", "--profile", "no-network", "--", PY, "-c", script],
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == -signal.SIGSYS
+    assert result.stdout == ""
+    assert re.search(r"was killed: syscall bind \(49, x86_64\) is denied by profile 'no-network', rule 3 "
+                     r"'no serving' at .*no-network\.yaml:\d+:\d+ \(kill_process\)", result.stderr)
