@@ -6,7 +6,7 @@ import pytest
 from syswarden.rules.filter import ast
 from syswarden.rules.filter.parser import parse
 from syswarden.rules.filter.printer import to_text
-from syswarden.rules.passes.errors import UndefinedListError, UndefinedMacroError
+from syswarden.rules.passes.errors import ListValueError, UndefinedListError, UndefinedMacroError
 from syswarden.rules.passes.expand_lists import expand_lists
 from syswarden.rules.passes.infer_event_types import infer_event_types
 from syswarden.rules.passes.resolve_macros import resolve_macros
@@ -37,9 +37,21 @@ def test_lists_expand_in_literals_and_operands() -> None:
     assert used == {"shells", "inner", "nets", "ports"}
 
 
-def test_list_name_as_single_value_stays_a_string() -> None:
-    """Unlike Falco's text substitution, `proc.name = shells` compares with the string."""
-    expr, used = expand_lists(parse("proc.name = shells"), {"shells": ["bash"]})
+def test_one_item_list_as_single_value() -> None:
+    """`proc.name = cat_binaries` reads the list's only item, as Falco's text substitution does."""
+    expr, used = expand_lists(parse("proc.name = cat_binaries"), {"cat_binaries": ["cat"]})
+    assert expr == ast.Check(ast.FieldRef("proc.name"), "=", ast.Value("cat", True)) and used == {"cat_binaries"}
+
+
+def test_longer_list_as_single_value_is_an_error() -> None:
+    """A list with several items cannot stand for one value (Falco fails to parse the pasted text)."""
+    with pytest.raises(ListValueError, match="list 'shells' has 2 items where one value is expected"):
+        expand_lists(parse("proc.name = shells"), {"shells": ["bash", "sh"]})
+
+
+def test_non_list_single_value_is_untouched() -> None:
+    """A bare value that names no list stays a string."""
+    expr, used = expand_lists(parse("proc.name = shells"), {})
     assert expr == ast.Check(ast.FieldRef("proc.name"), "=", ast.Value("shells")) and not used
 
 

@@ -26,3 +26,9 @@ class InvalidCheckError(RuleLoadError):
     """An operator that does not fit the field, or a constant that does not parse as the field's type."""
 
     code = "invalid-check"
+
+
+class ListValueError(RuleLoadError):
+    """A list name used where one value is expected, for a list that does not have exactly one item."""
+
+    code = "list-value"

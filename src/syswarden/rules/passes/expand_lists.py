@@ -4,9 +4,11 @@ Falco substitutes lists in the condition *text* before parsing: any token equal 
 blank, ``(``, ``)``, ``,`` or ``=``, becomes ``item1, item2, ...`` (rule_loader_compiler.cpp, which itself warns
 "this breaks string escaping in lists"). syswarden expands on the AST instead, and only where a list can
 stand: an unquoted item of a list literal (``proc.name in (shell_binaries, bash)``) or a bare list operand
-(``proc.name in shell_binaries``). Differences, both deliberate: a list item keeps its exact text whatever
-quotes or commas it contains, and a list name used as a single value (``proc.name = shell_binaries``) stays a
-plain string instead of producing a syntax error. Quoted items are never list names, as in Falco.
+(``proc.name in shell_binaries``), plus a list name used as a single value (``proc.name = cat_binaries``),
+which Falco's pasting turns into a valid check only when the list has one item (more items are an error here,
+a syntax error there). The deliberate difference: a list item keeps its exact text whatever quotes, commas or
+parentheses it contains, where pasted text could change the condition's structure. Quoted items are never
+list names, as in Falco.
 """
 from __future__ import annotations
 
@@ -16,7 +18,7 @@ from syswarden.errors import FilterSyntaxError
 from syswarden.rules.filter import ast
 from syswarden.rules.filter.lexer import Lexer
 from syswarden.spans import Span
-from syswarden.rules.passes.errors import UndefinedListError
+from syswarden.rules.passes.errors import ListValueError, UndefinedListError
 
 def expand_lists(expr: ast.Expr, lists: Mapping[str, Sequence[object]]) -> tuple[ast.Expr, frozenset[str]]:
     """``expr`` with list names expanded, and the names of the lists used.
@@ -39,6 +41,8 @@ def _expand(node: ast.Expr, lists: Mapping[str, Sequence[object]], used: set[str
             used.add(rhs.name)
             values = tuple(_item(v, rhs.span) for v in lists[rhs.name])
             rhs = ast.ListValue(_items(values, lists, used, (rhs.name,)), rhs.span)
+        elif isinstance(rhs, ast.Value) and not rhs.quoted and rhs.text in lists:
+            rhs = _single_value(rhs, lists, used)
         return ast.Check(node.lhs, node.op, rhs, node.modifier, node.span)
     if isinstance(node, ast.Not):
         return ast.Not(_expand(node.child, lists, used), node.span)
@@ -47,6 +51,17 @@ def _expand(node: ast.Expr, lists: Mapping[str, Sequence[object]], used: set[str
     if isinstance(node, ast.Or):
         return ast.Or(tuple(_expand(c, lists, used) for c in node.children), node.span)
     return node
+
+
+def _single_value(value: ast.Value, lists: Mapping[str, Sequence[object]], used: set[str]) -> ast.Value:
+    """``proc.name = cat_binaries``: Falco pastes the items in, which reads as one value only when the list
+    has exactly one item (its conformance test list_sub_bare relies on it); otherwise Falco fails to parse."""
+    items = _items((value,), lists, used, ())
+    if len(items) != 1:
+        raise ListValueError(
+            f"list '{value.text}' has {len(items)} items where one value is expected; use 'in ({value.text})'",
+            span=value.span)
+    return items[0]
 
 
 def _item(raw: object, span: Span) -> ast.Value:
