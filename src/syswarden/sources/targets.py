@@ -134,3 +134,58 @@ class GatedCommand:
         if self.poll() is None:
             self.kill()
             self.wait()
+
+
+class CgroupPaths:
+    """cgroup v2 id (what ``bpf_get_current_cgroup_id`` returns: the directory's inode) -> cgroup path.
+
+    Misses rescan the cgroup2 mount, at most once a second, so a new container's cgroup is found quickly
+    without walking the tree for every event.
+    """
+
+    def __init__(self) -> None:
+        self.root = _cgroup2_mount()
+        self._paths: dict[int, str] = {}
+        self._last_scan = 0.0
+
+    def path(self, cgroup_id: int) -> str:
+        """The path below the cgroup2 root (``/system.slice/x.scope``), or "" if unknown."""
+        import time
+
+        found = self._paths.get(cgroup_id)
+        if found is None and self.root and time.monotonic() - self._last_scan > 1.0:
+            self._last_scan = time.monotonic()
+            for dirpath, _, _ in os.walk(self.root):
+                try:
+                    self._paths[os.stat(dirpath).st_ino] = "/" + os.path.relpath(dirpath, self.root).lstrip(".")
+                except OSError:
+                    continue
+            found = self._paths.get(cgroup_id)
+        return found or ""
+
+    def param(self, cgroup_id: int) -> list[str]:
+        """Falco's ``cgroups`` parameter (``controller=path`` entries) for one cgroup id."""
+        path = self.path(cgroup_id)
+        return [f"cgroup2={path.replace('//', '/')}"] if path else []
+
+
+def _cgroup2_mount() -> str:
+    try:
+        with open("/proc/self/mountinfo") as f:
+            for line in f:
+                left, _, right = line.partition(" - ")
+                if right.split()[:1] == ["cgroup2"]:
+                    return left.split()[4]
+    except OSError:
+        pass
+    return ""
+
+
+def proc_cgroups(pid: int) -> list[str]:
+    """``/proc/PID/cgroup`` as Falco's ``cgroups`` parameter (``controller=path``)."""
+    try:
+        with open(f"/proc/{pid}/cgroup") as f:
+            rows = [line.rstrip("\n").split(":", 2) for line in f if line.count(":") >= 2]
+    except OSError:
+        return []
+    return [f"{ctrl or 'cgroup2'}={path}" for _, ctrl, path in rows]

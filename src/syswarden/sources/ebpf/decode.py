@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from syswarden.events.event import Event
+from syswarden.sources.targets import CgroupPaths
 from syswarden.sources.syscall_decode import SPECS, RawCall, build_params, split_strings
 from syswarden.syscalls import tables
 from syswarden.syscalls.arch import Arch
@@ -79,6 +80,7 @@ class Decoder:
         self.arch = arch or Arch.native()
         self._boot_to_epoch = time.time_ns() - time.clock_gettime_ns(time.CLOCK_BOOTTIME)
         self.num = 0
+        self.cgroups = CgroupPaths()
 
     def syscall_name(self, nr: int) -> str | None:
         return tables.name(self.arch, nr)
@@ -120,7 +122,8 @@ class Decoder:
         name = self.syscall_name(h.args[2]) if h.args[2] < (1 << 63) else None
         etype = name if name in _FORK_NAMES else "clone"
         params: dict[str, Any] = {"res": 0, **_proc_params(h, ptid=h.ppid), "flags": h.args[0]}
-        params.update({"uid": h.uid, "gid": h.gid, "vtid": 0, "vpid": 0, "pidns_init_start_ts": 0})
+        params.update({"uid": h.uid, "gid": h.gid, "vtid": 0, "vpid": 0, "pidns_init_start_ts": 0,
+                       "cgroups": self.cgroups.param(h.cgroup_id)})
         return self._event(h, etype, params, res=0)
 
     def _exec(self, h: Header) -> Event:
@@ -134,6 +137,7 @@ class Decoder:
         if len(h.blobs) > 4:
             params["trusted_exepath"] = _dpath(h.blobs[3])
             params["cwd"] = _dpath(h.blobs[4])
+        params["cgroups"] = self.cgroups.param(h.cgroup_id)
         params.update({"exe_ino": h.args[2], "cap_effective": h.args[3], "cap_permitted": h.args[4],
                        "cap_inheritable": h.args[5]})
         return self._event(h, etype, params, res=0)

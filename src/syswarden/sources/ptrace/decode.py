@@ -11,6 +11,7 @@ from typing import Any
 
 from syswarden.events.event import Event
 from syswarden.kernel import ptrace
+from syswarden.sources.targets import proc_cgroups
 from syswarden.sources.syscall_decode import RET_SLOT, SPECS, ArgKind, RawCall, build_params, split_strings
 
 _ENDPOINTS = struct.Struct("<HHHH16s16s")
@@ -143,7 +144,7 @@ def exec_params(pid: int, tid: int, filename: str) -> dict[str, Any]:
             "loginuid": -1 if loginuid == 4294967295 else loginuid, "uid": uid, "gid": gid,
             "cap_effective": int(st.get("CapEff", "0"), 16), "cap_permitted": int(st.get("CapPrm", "0"), 16),
             "cap_inheritable": int(st.get("CapInh", "0"), 16), "exe_ino": exe_ino, "trusted_exepath": exe,
-            "filename": filename, "flags": 0, "vpgid": 0, "pgid": 0, "fdlimit": 0, "cgroups": []}
+            "filename": filename, "flags": 0, "vpgid": 0, "pgid": 0, "fdlimit": 0, "cgroups": proc_cgroups(pid)}
 
 
 class PtraceDecoder:
@@ -173,13 +174,18 @@ class PtraceDecoder:
         st = _status(child_tid)
         params = {"res": 0, "exe": "", "args": [], "tid": child_tid, "pid": child_pid, "ptid": parent_pid,
                   "cwd": _readlink(f"/proc/{child_tid}/cwd"), "comm": st.get("Name", ""), "flags": flags,
-                  "uid": 0, "gid": 0, "vtid": 0, "vpid": 0, "pidns_init_start_ts": 0}
+                  "uid": _first_int(st.get("Uid")), "gid": _first_int(st.get("Gid")), "vtid": 0, "vpid": 0,
+                  "pidns_init_start_ts": 0, "cgroups": proc_cgroups(child_tid)}
         return self.event(name, child_tid, child_pid, params, 0)
 
     def exit(self, tid: int, pid: int, status: int) -> Event:
         params = {"status": status, "ret": (status >> 8) & 0xFF, "sig": status & 0x7F,
                   "core": (status >> 7) & 1, "reaper_tid": 0}
         return self.event("procexit", tid, pid, params, None, dir=">")
+
+
+def _first_int(text: str | None) -> int:
+    return int(text.split()[0]) if text else -1
 
 
 def _exec_filename(pid: int) -> str:

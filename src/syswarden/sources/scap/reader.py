@@ -149,6 +149,11 @@ class ScapSource:
 
     # -- Source protocol ------------------------------------------------------------------------------------
 
+    @property
+    def hostname(self) -> str:
+        """The machine the capture was taken on (its machine-info block)."""
+        return self.meta.hostname
+
     def initial_threads(self) -> Iterator[ThreadInfo]:
         return iter(list(self._threads.values()))
 
@@ -245,21 +250,16 @@ def thread_from_record(rec: B.ProcRecord) -> ThreadInfo:
         exe_upper_layer=rec.exe_upper_layer, exe_from_memfd=rec.exe_from_memfd, exe_ino=rec.exe_ino,
         exe_ino_ctime=rec.exe_ino_ctime, exe_ino_mtime=rec.exe_ino_mtime, cap_permitted=rec.cap_permitted,
         cap_effective=rec.cap_effective, cap_inheritable=rec.cap_inheritable,
-        container_id=container_id_from_cgroups(rec.cgroups),
+        container_id=container_of(rec.cgroups)[0], container_runtime=container_of(rec.cgroups)[1],
     )
 
 
-def container_id_from_cgroups(cgroups: list[str]) -> str:
-    """The container id of a thread from its cgroup lines, through the state engine's parser when present."""
-    try:
-        from syswarden.state import containers
-    except ImportError:
-        return ""
-    parse = getattr(containers, "container_id_from_cgroups", None) or getattr(containers, "parse_cgroups", None)
-    if parse is None:
-        return ""
-    result = parse(cgroups)
-    return result if isinstance(result, str) else getattr(result, "id", "") or ""
+def container_of(cgroups: list[str]) -> tuple[str, str]:
+    """(container id, runtime) of a thread from its cgroup lines, through the state engine's parser."""
+    from syswarden.state.containers import parse_cgroup_lines
+
+    ref = parse_cgroup_lines(cgroups)
+    return ref.id, ref.runtime
 
 
 def _ip_text(raw: bytes) -> str:
