@@ -78,8 +78,12 @@ def test_container_host_defaults() -> None:
     assert _text("container.image.repository", ev) == "<NA>"
     assert _text("k8s.ns.name", ev) == "<NA>"
     assert ev.thread is not None
+    assert _text("container.type", ev) == "<NA>"
     ev.thread.container_id = "0123456789abcdef0123"
+    ev.thread.container_runtime = "docker"
     assert _text("container.id", ev) == "0123456789ab"
+    assert _text("container.full_id", ev) == "0123456789abcdef0123"
+    assert _text("container.type", ev) == "docker"
 
 
 def test_fd_fields_file_and_socket() -> None:

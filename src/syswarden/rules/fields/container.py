@@ -1,7 +1,7 @@
 """The ``container.*`` and ``k8s.*`` field classes.
 
-A host process has ``container.id`` and ``container.name`` ``host`` (Falco's convention). Everything else
-comes from a container metadata object the state layer may attach as ``ThreadInfo.container`` (attributes
+A host process has ``container.id`` and ``container.name`` ``host`` (Falco's convention). The runtime comes
+from ``ThreadInfo.container_runtime`` (state parses cgroup paths). Everything else comes from a container metadata object the state layer may attach as ``ThreadInfo.container`` (attributes
 ``name``, ``image``, ``image_repository``, ``image_tag``, ``privileged``, ``start_ts``, ``mounts`` as a list of
 (source, dest) pairs, ``type``); without it those fields are ``<NA>``. syswarden has no Kubernetes source, so
 ``k8s.*`` fields are always ``<NA>``.
@@ -39,6 +39,28 @@ def _meta(attr: str, host_value: Any = None) -> Any:
     return make
 
 
+def _runtime(_arg: str | None) -> Extractor:
+    """container.type: the runtime state found in the cgroup path, else the metadata's ``type``."""
+    meta_type = _meta("type")(None)
+
+    def extract(event: Event) -> Any:
+        thread = event.thread
+        if thread is None or not thread.container_id:
+            return None
+        return thread.container_runtime or meta_type(event)
+    return extract
+
+
+def _full_id(event: Event) -> str | None:
+    thread = event.thread
+    if thread is None:
+        return None
+    if not thread.container_id:
+        return HOST
+    meta = getattr(thread, "container", None)
+    return getattr(meta, "full_id", None) or thread.container_id
+
+
 def _mount_dest(arg: str | None) -> Extractor:
     """``container.mount.dest[PATTERN]``: the destination of the first mount whose source matches PATTERN."""
     assert arg is not None
@@ -74,7 +96,10 @@ FIELDS: tuple[FieldSpec, ...] = (
     FieldSpec("container.image", S, "Image name with tag.", _meta("image")),
     FieldSpec("container.image.repository", S, "Image repository.", _meta("image_repository")),
     FieldSpec("container.image.tag", S, "Image tag.", _meta("image_tag")),
-    FieldSpec("container.type", S, "Container runtime type (docker, containerd, cri-o ...).", _meta("type")),
+    FieldSpec("container.full_id", S, "Full container id (64 hex digits when known), or 'host'.",
+              lambda _a: _full_id),
+    FieldSpec("container.type", S, "Container runtime (docker, containerd, cri-o, podman ...) from the cgroup path.",
+              _runtime),
     FieldSpec("container.privileged", FieldType.BOOL, "true for a privileged container.", _meta("privileged")),
     FieldSpec("container.start_ts", FieldType.ABSTIME, "Container start time, ns since the epoch.",
               _meta("start_ts")),
