@@ -7,6 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[2]
 GOLDEN = ROOT / "tests" / "rules" / "golden"
 SHADOW = GOLDEN / "read_sensitive_file_untrusted.jsonl"
@@ -95,3 +97,16 @@ def test_unknown_recording_format_exits_2(tmp_path: Path) -> None:
     f.write_text("x\n")
     res = run("--replay", str(f))
     assert res.returncode == 2 and "expected a .jsonl recording or a .scap" in res.stderr
+
+
+@pytest.mark.kernel
+def test_live_ptrace_source_raises_the_same_alert() -> None:
+    """Live, with the ptrace source following a command, the same stock rule fires on a real open."""
+    res = run("--source", "ptrace", "-q", "--", "head", "-c0", "/etc/shadow")
+    if res.returncode != 0 and "ptrace" in res.stderr.lower():
+        pytest.skip(f"ptrace unavailable: {res.stderr.strip()[:200]}")
+    assert res.returncode == 0, res.stderr
+    lines = [line for line in res.stdout.splitlines() if "Sensitive file opened for reading" in line]
+    assert len(lines) == 1
+    assert ": Warning Sensitive file opened for reading by non-trusted program | file=/etc/shadow " in lines[0]
+    assert "process=head proc_exepath=/usr/bin/head" in lines[0] and "command=head -c0 /etc/shadow" in lines[0]

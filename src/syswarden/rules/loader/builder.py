@@ -23,7 +23,9 @@ from syswarden.rules.ruleset import Rule, Ruleset
 from syswarden.spans import SourceText, Span
 
 MAX_EVTTYPES = 100
-DEPRECATED_FIELDS = ("evt.dir", "evt.latency", "evt.wait_latency")
+# Falco >= 0.42 deprecates these (enter events are gone); we warn the same way.
+DEPRECATED_FIELDS = ("evt.dir", "evt.latency", "evt.latency.s", "evt.latency.ns", "evt.latency.human",
+                     "evt.wait_latency")
 CONTAINER_INFO = "%container.info"
 _UNKNOWN_MARKERS = ("nonexistent field", "unknown field", "invalid formatting token", "unknown event type",
                     "unknown filter")
@@ -160,7 +162,7 @@ class Builder:
                 return None
             raise LoadIssue(ErrorCode.LOAD_ERR_COMPILE_OUTPUT, err.message, oloc) from err
         for name in DEPRECATED_FIELDS:
-            if f"%{name}" in output:
+            if any(f.key == name for f in formatter.fields):
                 self.warn(WarningCode.LOAD_DEPRECATED_ITEM,
                           f"usage of deprecated field '{name}' has been detected in the rule output", oloc)
         return formatter
