@@ -60,3 +60,40 @@ def test_trailing_percent_is_rejected() -> None:
     """A format cannot end with %."""
     with pytest.raises(OutputFormatError, match="formatting cannot end with a %"):
         OutputFormat("ratio 100%")
+
+
+SYSDIG_FORMAT = ("%evt.num %evt.type user_loginuid=%user.loginuid process=%proc.name parent=%proc.pname "
+                 "command=%proc.cmdline terminal=%proc.tty gparent=%proc.aname[2] file=%fd.name (%fd.name) "
+                 "flags=%evt.arg.flags. rport=%fd.rport proto=%fd.l4proto res=%evt.res")
+
+
+@pytest.mark.parametrize("capture,condition", [
+    ("falco_cat_write.scap", "evt.type in (open, openat, execve) and evt.dir = <"),
+    ("falco_open-multiple-files.scap", "evt.type in (open, openat) and evt.dir = <"),
+])
+def test_rendering_matches_sysdig(capture: str, condition: str) -> None:
+    """On real captures, our %field rendering prints exactly what sysdig -p prints, line for line."""
+    import shutil
+    import subprocess
+    from pathlib import Path
+
+    from syswarden.rules.compiler import compile_condition
+    from syswarden.rules.filter.parser import parse
+    from syswarden.sources.base import SourceConfig, open_source
+    from syswarden.state import State
+
+    path = Path(__file__).resolve().parents[3] / "shared" / "anchors" / "falco" / "captures" / capture
+    if not path.exists():
+        path = Path("/work/shared/anchors/falco/captures") / capture
+    if shutil.which("sysdig") is None or not path.exists():
+        pytest.skip("sysdig or the shared captures are not available")
+    peer = subprocess.run(["sysdig", "-r", str(path), "-p", "*" + SYSDIG_FORMAT, condition], capture_output=True,
+                          text=True, timeout=120, check=True).stdout.splitlines()
+    source = open_source("scap", SourceConfig(path=str(path)))
+    state, fmt = State(), OutputFormat(SYSDIG_FORMAT)
+    match = compile_condition(parse(condition)).predicate
+    state.seed(source.initial_threads())
+    ours = [fmt.render(ev)[0] for ev in map(state.apply, source.events()) if not ev.state_only and match(ev)]
+    source.close()
+    assert len(peer) > 3
+    assert ours == peer
