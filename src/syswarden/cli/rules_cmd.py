@@ -59,23 +59,23 @@ def rules() -> None:
 
 
 def _defined_counts(result: LoadResult, name: str) -> Counter[str]:
-    """Distinct rules, macros and lists named in one file (counted from its items, like a reader would)."""
-    import yaml
+    """Distinct rules, macros and lists named in one file (read again on its own, errors ignored)."""
+    from syswarden.rules.loader import items
+    from syswarden.rules.loader.reader import Reader
+    from syswarden.rules.loader.result import LoadIssue
 
-    counts: Counter[str] = Counter()
+    kinds = {items.RuleItem: "rule", items.RuleUpdateItem: "rule", items.RuleEnableItem: "rule",
+             items.MacroItem: "macro", items.ListItem: "list"}
+    names: dict[str, set[str]] = {"rule": set(), "macro": set(), "list": set()}
+    source = result.sources.get(name)
     try:
-        docs = list(yaml.safe_load_all(result.sources[name].text))
-    except (yaml.YAMLError, KeyError):
-        return counts
-    for kind in ("rule", "macro", "list"):
-        names = {item[kind] for doc in docs if isinstance(doc, list) for item in doc
-                 if isinstance(item, dict) and isinstance(item.get(kind), str)}
-        counts[kind] = len(names)
-    return counts
-
-
-def _issue_line(issue: Issue) -> str:
-    return escape_text(f"{issue.code.name}: {issue.one_line()}")
+        for item in Reader(source).read() if source else ():
+            kind = kinds.get(type(item))
+            if kind:
+                names[kind].add(getattr(item, "name"))
+    except LoadIssue:
+        pass
+    return Counter({kind: len(found) for kind, found in names.items()})
 
 
 @rules.command()
@@ -116,8 +116,18 @@ def _validate_text(result: LoadResult, verbose: bool) -> str:
         for title, issues in (("Errors", result.errors), ("Warnings", result.warnings)):
             if issues:
                 out.append(f"\n{title}:")
-                out += [f"  {_issue_line(i)}" for i in issues]
+                out.append(_indent(table(["CODE", "LOCATION", "ITEM", "MESSAGE"], [_issue_row(i) for i in issues])))
     return "\n".join(out)
+
+
+def _issue_row(issue: Issue) -> list[str]:
+    span, item = issue.span, issue.item
+    where = "" if span is None else str(span) if span.line > 0 else span.file
+    return [issue.code.name, where, f"{item.item_type} '{item.item_name}'" if item else "", issue.message]
+
+
+def _indent(text: str) -> str:
+    return "\n".join("  " + line for line in text.split("\n"))
 
 
 @rules.command(name="list")
