@@ -10,12 +10,13 @@ Users and our own tests drive the engine without a kernel::
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 from syswarden.events.event import Event, FdInfo, FdType, ThreadInfo
 from syswarden.outputs.alert import Alert
+from syswarden.sources.base import SourceStats
 
 _NUM = itertools.count(1)
 BASE_TS = 1_700_000_000_000_000_000
@@ -41,6 +42,38 @@ class CapturingOutput:
     def rules(self) -> list[str]:
         """The rule names of the captured alerts, in order."""
         return [a.rule for a in self.alerts]
+
+
+class ListSource:
+    """A Source over a list of events (and optional initial threads), for driving the pipeline in tests."""
+
+    def __init__(self, events: Iterable[Event], threads: Iterable[ThreadInfo] = ()) -> None:
+        self._events = list(events)
+        self._threads = list(threads)
+        self.stats = SourceStats()
+        self.closed = False
+
+    def initial_threads(self) -> Iterator[ThreadInfo]:
+        return iter(self._threads)
+
+    def events(self) -> Iterator[Event]:
+        for ev in self._events:
+            self.stats.events += 1
+            yield ev
+
+    def close(self) -> None:
+        self.closed = True
+
+
+def alert_matches(alert: Alert, *, rule: str | None = None, output_contains: str | None = None,
+                  **fields: Any) -> bool:
+    """True when ``alert`` is of ``rule``, its output contains the text and each ``field=value`` holds
+    (field names with dots written as ``proc__name`` -> ``proc.name``)."""
+    if rule is not None and alert.rule != rule:
+        return False
+    if output_contains is not None and output_contains not in alert.output:
+        return False
+    return all(alert.output_fields.get(key.replace("__", ".")) == value for key, value in fields.items())
 
 
 def thread(tid: int = 100, *, pid: int | None = None, comm: str = "bash", parent: ThreadInfo | None = None,
