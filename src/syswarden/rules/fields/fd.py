@@ -30,9 +30,21 @@ def _fd(fn: Callable[[FdInfo], Any]) -> Callable[[str | None], Extractor]:
     return make
 
 
+def _has_role(f: FdInfo) -> bool:
+    """libsinsp answers client/server/local/remote questions only once the socket has a role: connected or
+    accepted, or with both ends known (UDP peers); a fresh or merely bound socket gives <NA> (sysdig agrees)."""
+    return f.type in _IP_TYPES and (f.connected or bool(f.sip and f.dip))
+
+
 def _ip(fn: Callable[[FdInfo], Any]) -> Callable[[str | None], Extractor]:
-    """A field defined only for IPv4/IPv6 socket fds."""
-    return _fd(lambda f: fn(f) if f.type in _IP_TYPES else None)
+    """A field defined only for IPv4/IPv6 sockets with a role."""
+    return _fd(lambda f: fn(f) if _has_role(f) else None)
+
+
+def _l4proto(f: FdInfo) -> str | None:
+    if f.type in _IP_TYPES and not _has_role(f):
+        return None
+    return f.l4proto or None
 
 
 def _num(_arg: str | None) -> Extractor:
@@ -51,7 +63,7 @@ def _num(_arg: str | None) -> Extractor:
 def _name(_arg: str | None) -> Extractor:
     def extract(event: Event) -> str | None:
         if event.fd is not None:
-            return event.fd.name or None
+            return event.fd.name
         if event.type in _OPEN_EVENTS:
             name = event.params.get("name") or event.params.get("path")
             return name if isinstance(name, str) else None
@@ -67,9 +79,21 @@ def _file_part(part: Callable[[str], str]) -> Callable[[str | None], Extractor]:
             if event.fd is not None and event.fd.type not in _FILE_TYPES:
                 return None
             path = name(event)
-            return part(path) if path else None
+            return part(path) if path else None  # an fd without a name has no directory either
         return extract
     return make
+
+
+def _filename(arg: str | None) -> Extractor:
+    base = _file_part(posixpath.basename)(arg)
+
+    def extract(event: Event) -> str | None:
+        info = event.fd
+        if info is not None and info.num < 0 or info is None and event.type in _OPEN_EVENTS and (event.res or 0) < 0:
+            return None
+        value: str | None = base(event)
+        return value
+    return extract
 
 
 def _directory(path: str) -> str:
@@ -116,19 +140,20 @@ FIELDS: tuple[FieldSpec, ...] = (
               _name),
     FieldSpec("fd.nameraw", P, "Name as the syscall gave it, before path resolution.", _name),
     FieldSpec("fd.directory", P, "Directory of a file fd.", _file_part(_directory)),
-    FieldSpec("fd.filename", P, "File name (without directory) of a file fd.", _file_part(posixpath.basename)),
+    FieldSpec("fd.filename", P, "File name (without directory) of a file fd; <NA> for a failed open (libsinsp "
+              "derives only fd.name and fd.directory from the attempted path).", _filename),
     FieldSpec("fd.typechar", S, "Type as one character: f file, d directory, 4 ipv4, 6 ipv6, u unix, p pipe ...",
               _fd(lambda f: f.type.value), inline='(None if (f := e.fd) is None else f.type.value)'),
     FieldSpec("fd.type", S, "Type name: file, directory, ipv4, ipv6, unix, pipe, event, signalfd ...",
               _fd(_type_name)),
     FieldSpec("fd.l4proto", S, "Layer-4 protocol of a socket: tcp, udp, icmp, raw.",
-              _fd(lambda f: f.l4proto or None)),
+              _fd(_l4proto)),
     FieldSpec("fd.sockfamily", S, "Socket family: ip or unix.", _fd(_sockfamily)),
     FieldSpec("fd.connected", FieldType.BOOL, "true when the socket is connected.", _fd(lambda f: f.connected)),
     FieldSpec("fd.name_changed", FieldType.BOOL, "true when the fd's name changed in this event (connect ...).",
               _fd(lambda f: f.name_changed)),
     FieldSpec("fd.is_server", FieldType.BOOL, "true when this process is the server end of the socket.",
-              _ip(lambda f: f.is_server)),
+              _fd(lambda f: f.is_server)),
     FieldSpec("fd.dev", FieldType.UINT32, "Device number of a file fd.", _fd(lambda f: f.dev)),
     FieldSpec("fd.ino", FieldType.UINT64, "Inode number of a file fd.", _fd(lambda f: f.ino)),
     FieldSpec("fd.cip", IP, "Client IP address.", _ip(lambda f: f.sip)),

@@ -150,6 +150,11 @@ def _ctime_since_start(t: ThreadInfo) -> int | None:
     return t.start_ts - t.exe_ino_ctime
 
 
+def _comm(t: ThreadInfo) -> str | None:
+    """A thread state knows only by its tid (empty comm, libsinsp's "invalid" thread) has no name: <NA>."""
+    return t.comm or None
+
+
 def _cmdline(t: ThreadInfo) -> str:
     return t.cmdline
 
@@ -166,7 +171,8 @@ FIELDS: tuple[FieldSpec, ...] = (
     FieldSpec("proc.ppid", N, "Parent process id.", _thread(lambda t: t.parent.pid if t.parent else t.ptid)),
     FieldSpec("proc.vpid", N, "Process id as seen in its own pid namespace.", _thread(lambda t: t.vpid), inline='(None if (t := e.thread) is None else t.vpid)'),
     FieldSpec("proc.pvpid", N, "Parent's process id in its pid namespace.", _parent(lambda t: t.vpid)),
-    FieldSpec("proc.name", S, "Process name: the kernel's comm (up to 15 characters).", _thread(lambda t: t.comm), inline='(None if (t := e.thread) is None else t.comm)'),
+    FieldSpec("proc.name", S, "Process name: the kernel's comm (up to 15 characters).", _thread(_comm),
+              inline='(None if (t := e.thread) is None else (t.comm or None))'),
     FieldSpec("proc.exe", S, "First command-line argument (argv[0]) as executed.", _thread(lambda t: t.exe), inline='(None if (t := e.thread) is None else t.exe)'),
     FieldSpec("proc.exepath", P, "Full path of the executable.", _thread(lambda t: t.exepath), inline='(None if (t := e.thread) is None else t.exepath)'),
     FieldSpec("proc.exeline", S, "argv[0] followed by the arguments.", _thread(_exeline)),
@@ -198,12 +204,13 @@ FIELDS: tuple[FieldSpec, ...] = (
               _thread(lambda t: t.vpgid == (t.vpid or t.pid))),
     FieldSpec("proc.is_sid_leader", B, "true when the process leads its session (proc.sid == proc.vpid).",
               _thread(lambda t: t.sid == (t.vpid or t.pid))),
-    FieldSpec("proc.pname", S, "Parent's name.", _parent(lambda t: t.comm), inline='(None if (t := e.thread) is None or (p := t.parent) is None else p.comm)'),
+    FieldSpec("proc.pname", S, "Parent's name.", _parent(_comm),
+              inline='(None if (t := e.thread) is None or (p := t.parent) is None else (p.comm or None))'),
     FieldSpec("proc.pcmdline", S, "Parent's command line.", _parent(_cmdline), inline='(None if (t := e.thread) is None or (p := t.parent) is None else p.cmdline)'),
     FieldSpec("proc.pexe", S, "Parent's argv[0].", _parent(lambda t: t.exe), inline='(None if (t := e.thread) is None or (p := t.parent) is None else p.exe)'),
     FieldSpec("proc.pexepath", P, "Parent's executable path.", _parent(lambda t: t.exepath), inline='(None if (t := e.thread) is None or (p := t.parent) is None else p.exepath)'),
     FieldSpec("proc.aname", S, "Ancestor name: [0] self, [1] parent ...; without index, any ancestor.",
-              _ancestor(lambda t: t.comm), IDX, multi_without_arg=True),
+              _ancestor(_comm), IDX, multi_without_arg=True),
     FieldSpec("proc.aexe", S, "Ancestor argv[0]; indexed like proc.aname.",
               _ancestor(lambda t: t.exe), IDX, multi_without_arg=True),
     FieldSpec("proc.aexepath", P, "Ancestor executable path; indexed like proc.aname.",
