@@ -3,6 +3,7 @@ checked by running real commands under the real kernel."""
 from __future__ import annotations
 
 import os
+import re
 import signal
 import sys
 from pathlib import Path
@@ -173,3 +174,14 @@ def test_trap_action_is_explained(tmp_path: Path) -> None:
     assert result.returncode == -signal.SIGSYS
     assert f"syscall getppid (110, x86_64) is denied by policy '{policy}', rule 1 'no parent' at {policy}:3:5 (trap)" \
         in result.stderr
+
+
+def test_verbose_says_what_landlock_enforces(tmp_path: Path) -> None:
+    """-v prints the Landlock ABI and the rights restricted; AppArmor warnings are printed too."""
+    profile = tmp_path / "p.aa"
+    dirs = "".join(f"  {d}/** rix,\n" for d in ("/usr", "/lib", "/lib64") if os.path.exists(d))
+    profile.write_text(f"profile p {{\n{dirs}  {tmp_path}/missing r,\n}}\n")
+    result = syswarden("run", "-v", "--apparmor", str(profile), "--", "/bin/cat", "/etc/hostname")
+    assert result.returncode == 1 and "Permission denied" in result.stderr
+    assert re.search(r"landlock ABI \d+: restricting execute, write_file, read_file", result.stderr)
+    assert "missing' does not exist; nothing is allowed there" in result.stderr

@@ -80,12 +80,13 @@ def _warn(message: str) -> None:
 @click.option("--exec", "in_place", is_flag=True,
               help="Exec CMD in place: no supervising process, so no denial explanation.")
 @click.option("-q", "--quiet", is_flag=True, help="Do not print Landlock and policy warnings.")
+@click.option("-v", "--verbose", is_flag=True, help="Also say what Landlock enforces when nothing is missing.")
 @click.argument("cmd", nargs=-1, required=True, type=click.UNPROCESSED, metavar="-- CMD [ARGS]...")
 def run(policy_files: tuple[str, ...], profile_names: tuple[str, ...], drop: tuple[str, ...],
         allow: tuple[str, ...], default_action: str | None, errno_name: str | None, dry_run: bool,
         fs_read: tuple[str, ...], fs_write: tuple[str, ...], fs_exec: tuple[str, ...], net_bind: tuple[int, ...],
         net_connect: tuple[int, ...], require_landlock: int | None, apparmor_file: str | None, in_place: bool,
-        quiet: bool, cmd: tuple[str, ...]) -> None:
+        quiet: bool, verbose: bool, cmd: tuple[str, ...]) -> None:
     """Run CMD confined by seccomp filters and Landlock rules; CMD's exit status passes through.
 
     \b
@@ -95,10 +96,13 @@ def run(policy_files: tuple[str, ...], profile_names: tuple[str, ...], drop: tup
       syswarden run --fs-read /usr --fs-read /lib --fs-write /tmp/out -- sh -c 'ls > /tmp/out/ls.txt'
     """
     policies, spec = build_policies(policy_files, profile_names, drop, allow, default_action, errno_name, dry_run)
-    spec = _landlock_spec(spec, fs_read, fs_write, fs_exec, net_bind, net_connect, apparmor_file)
+    notes: list[str] = []
+    spec = _landlock_spec(spec, fs_read, fs_write, fs_exec, net_bind, net_connect, apparmor_file, notes)
     launch = launcher.prepare(cmd, policies, spec, require_landlock or 0)
     if not quiet:
-        _report(launch)
+        for note in notes:
+            _warn(f"warning: {note}")
+        _report(launch, verbose)
     if in_place:
         launcher.exec_in_place(launch)
     outcome = launcher.run(launch, dry_run=dry_run)
@@ -111,18 +115,20 @@ def run(policy_files: tuple[str, ...], profile_names: tuple[str, ...], drop: tup
 
 def _landlock_spec(spec: LandlockSpec | None, fs_read: tuple[str, ...], fs_write: tuple[str, ...],
                    fs_exec: tuple[str, ...], net_bind: tuple[int, ...], net_connect: tuple[int, ...],
-                   apparmor_file: str | None) -> LandlockSpec | None:
+                   apparmor_file: str | None, notes: list[str]) -> LandlockSpec | None:
     flag_spec = landlock.spec_from_flags(fs_read, fs_write, fs_exec, net_bind, net_connect)
     if not flag_spec.empty:
         spec = flag_spec if spec is None else spec.merged(flag_spec)
     if apparmor_file:
         from syswarden.policy.formats import apparmor
-        aa_spec = landlock.spec_from_apparmor(apparmor.load(apparmor_file))
+        profile = apparmor.load(apparmor_file)
+        notes.extend(profile.warnings)
+        aa_spec = landlock.spec_from_apparmor(profile)
         spec = aa_spec if spec is None else spec.merged(aa_spec)
     return spec
 
 
-def _report(launch: launcher.Launch) -> None:
+def _report(launch: launcher.Launch, verbose: bool) -> None:
     # Built-in profiles name syscalls newer than our tables on purpose (as runc, we skip them): not news.
     for policy in launch.policies:
         if policy.source.startswith("profile:"):
@@ -130,7 +136,7 @@ def _report(launch: launcher.Launch) -> None:
         for warning in policy.warnings:
             _warn(f"warning: {warning}")
     report = launch.landlock_report
-    if report is not None and report.not_enforced:
+    if report is not None and (report.not_enforced or verbose):
         for line in report.lines():
             _warn(line)
 
