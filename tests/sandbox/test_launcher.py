@@ -185,3 +185,10 @@ def test_verbose_says_what_landlock_enforces(tmp_path: Path) -> None:
     assert result.returncode == 1 and "Permission denied" in result.stderr
     assert re.search(r"landlock ABI \d+: restricting execute, write_file, read_file", result.stderr)
     assert "missing' does not exist; nothing is allowed there" in result.stderr
+
+
+def test_landlock_denied_exec_is_reported_as_126(tmp_path: Path) -> None:
+    """When Landlock forbids executing CMD itself, syswarden says so and exits 126, as a shell would."""
+    result = syswarden("run", "--fs-write", str(tmp_path), "--", "/bin/true")
+    assert result.returncode == 126
+    assert "cannot execute '/bin/true': Permission denied" in result.stderr
