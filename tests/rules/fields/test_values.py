@@ -129,3 +129,13 @@ def test_event_fields() -> None:
     assert missing.json_value(missing.extract(ev)) is None
     buf = registry.lookup("evt.buffer")
     assert buf.format(buf.extract(_event(type="write", params={"data": b"ab\x00\ncd"}))) == "ab..cd"
+
+
+def test_event_category() -> None:
+    """I/O events take the category of their fd; others keep the event table's category."""
+    f = FdInfo(num=3, type=FdType.FILE, name="/etc/x")
+    s = FdInfo(num=4, type=FdType.IPV4, name="a:1->b:2")
+    assert _text("evt.category", _event(type="read", fd=f, params={"fd": 3})) == "file"
+    assert _text("evt.category", _event(type="read", fd=s, params={"fd": 4})) == "net"
+    assert _text("evt.category", _event(type="read", params={"fd": 9})) == "unknown"
+    assert _text("evt.category", _event()) == "process"

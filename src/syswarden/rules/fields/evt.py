@@ -106,6 +106,22 @@ def _make_rawarg(arg: str | None) -> Extractor:
     return extract
 
 
+_IO_CATEGORIES = frozenset({"io_read", "io_write", "io_other"})
+_FD_CATEGORY = {"f": "file", "d": "file", "4": "net", "6": "net", "u": "ipc", "p": "ipc"}
+
+
+def _category(event: Event) -> str | None:
+    """libsinsp's evt.category: the event table's category, except that I/O events take their fd's kind."""
+    spec = params.spec_of(event)
+    if spec is None:
+        return "unknown" if event.type == "<unknown>" else None
+    if spec.category not in _IO_CATEGORIES:
+        return spec.category
+    if event.fd is None:
+        return "unknown"
+    return _FD_CATEGORY.get(event.fd.type.value, "unknown")
+
+
 _HOSTNAME: list[str] = []
 
 
@@ -139,6 +155,9 @@ FIELDS: tuple[FieldSpec, ...] = (
     FieldSpec("evt.dir", FieldType.CHARBUF, "Direction: '<' exit (the only one modern drivers send), '>' enter. "
               "Deprecated.", _const(lambda e: e.dir), inline='e.dir'),
     FieldSpec("evt.cpu", FieldType.INT16, "CPU the event happened on.", _const(lambda e: e.cpu)),
+    FieldSpec("evt.category", FieldType.CHARBUF, "Category: file, net, ipc, process, memory, ... (I/O events take "
+              "the kind of their fd, 'unknown' without one; syscalls without their own event are 'other').",
+              _const(_category)),
     FieldSpec("evt.source", FieldType.CHARBUF, "Event source: syscall.", _const(lambda e: e.source)),
     FieldSpec("evt.hostname", FieldType.CHARBUF, "Host name of the machine running syswarden.",
               _const(_hostname)),
