@@ -1,5 +1,7 @@
 """``EbpfSource``: live events of the whole system, a cgroup, or process trees, from the CO-RE probe.
 
+With ``config.pids`` the stream follows those processes and their descendants and ends when all have exited.
+
 Filters run in the kernel (syscall set, target processes, never syswarden itself); records are read from the
 ring buffer in batches and decoded in Python. Drops are counted per CPU by the probe, polled every second into
 ``stats`` and reported on stderr when they grow, and once more at close. With ``config.command`` the command
@@ -83,8 +85,8 @@ class EbpfSource:
         self._probe.set_syscalls(specs)
 
     def initial_threads(self) -> Iterator[ThreadInfo]:
-        """Processes alive before the monitor, from /proc (so their events carry full context)."""
-        return seed_threads(self.config.pids or None)
+        """Every process alive before the monitor, from /proc: followed ones and their ancestors get context."""
+        return seed_threads()
 
     def events(self) -> Iterator[Event]:
         """Decoded events until the command's tree exits (or forever when watching the system)."""
@@ -122,7 +124,7 @@ class EbpfSource:
         self.poll_counters()
 
     def _track(self, nr: int, tgid: int, tid: int, group_dead: int) -> None:
-        if not self.config.command:
+        if not (self.config.command or self.config.pids):
             return
         if nr == EV_FORK and tid == tgid:
             self._live.add(tgid)
@@ -130,7 +132,10 @@ class EbpfSource:
             self._live.discard(tgid)
 
     def _finished(self) -> bool:
-        if self._child is None or self._child.poll() is None:
+        """The command (or the followed pids) and every descendant have exited; never when watching all."""
+        if self._child is not None and self._child.poll() is None:
+            return False
+        if self._child is None and not self.config.pids:
             return False
         # A process whose exit record was dropped must not keep the stream open forever.
         self._live = {p for p in self._live if os.path.exists(f"/proc/{p}")}
