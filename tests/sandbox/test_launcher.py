@@ -192,3 +192,11 @@ def test_landlock_denied_exec_is_reported_as_126(tmp_path: Path) -> None:
     result = syswarden("run", "--fs-write", str(tmp_path), "--", "/bin/true")
     assert result.returncode == 126
     assert "cannot execute '/bin/true': Permission denied" in result.stderr
+
+
+def test_dry_run_counts_every_logged_call() -> None:
+    """A dry run that logs 3000 calls reports all 3000 (records are taken in while CMD runs, not only after)."""
+    script = "import ctypes\nl = ctypes.CDLL(None)\nfor _ in range(3000):\n    l.syscall(110)"
+    result = syswarden("run", "--log", "--drop", "getppid", "--", PY, "-c", script)
+    assert result.returncode == 0, result.stderr
+    assert "getppid would have been denied (3000x)" in result.stderr

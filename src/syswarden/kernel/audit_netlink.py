@@ -5,6 +5,7 @@ Bottom layer: yields ``(record type, text)`` pairs; callers parse the text.
 """
 from __future__ import annotations
 
+import errno
 import select
 import socket
 import struct
@@ -18,6 +19,7 @@ class AuditMulticast:
     """A non-blocking subscription to the audit multicast group; open it before the events you want."""
 
     def __init__(self) -> None:
+        self.overruns = 0
         self._sock = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW | socket.SOCK_CLOEXEC, NETLINK_AUDIT)
         try:
             self._sock.bind((0, AUDIT_NLGRP_READLOG))
@@ -35,8 +37,16 @@ class AuditMulticast:
                 data = self._sock.recv(65536)
             except BlockingIOError:
                 break
+            except OSError as exc:
+                if exc.errno != errno.ENOBUFS:
+                    raise
+                self.overruns += 1  # the socket buffer overflowed: records were lost, later ones still come
+                continue
             out.extend(split_messages(data))
         return out
+
+    def fileno(self) -> int:
+        return self._sock.fileno()
 
     def close(self) -> None:
         self._sock.close()

@@ -33,6 +33,9 @@ class KmsgReader:
             out.append(text.split(";", 1)[1].split("\n", 1)[0] if ";" in text else text)
         return out
 
+    def fileno(self) -> int:
+        return self._fd
+
     def close(self) -> None:
         os.close(self._fd)
 

@@ -115,6 +115,15 @@ class SeccompWatcher:
             time.sleep(timeout)
         self.records.extend(r for r in map(parse_record, texts) if r is not None)
 
+    def fileno(self) -> int:
+        """The descriptor to select on while waiting (-1 without a channel)."""
+        reader = self._multicast or self._kmsg
+        return reader.fileno() if reader is not None else -1
+
+    def pump(self) -> None:
+        """Take in what has arrived, so a long run cannot overflow the kernel-side buffer."""
+        self._poll(0)
+
     def find(self, pid: int, timeout: float = 1.0) -> SeccompRecord | None:
         """The kill record of ``pid``; waits up to ``timeout`` because kauditd delivers asynchronously."""
         deadline = time.monotonic() + timeout

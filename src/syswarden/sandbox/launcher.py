@@ -19,6 +19,7 @@ from __future__ import annotations
 import ctypes
 import os
 import resource
+import select
 import shutil
 import signal
 import sys
@@ -248,7 +249,7 @@ def run(launch: Launch, explain: bool = True, dry_run: bool = False) -> Outcome:
     Raises:
         KernelError: the child could not be confined (CMD never ran).
     """
-    watcher = SeccompWatcher() if explain or dry_run else None
+    watcher = SeccompWatcher() if (explain or dry_run) and launch.filters else None
     try:
         read_end, write_end = os.pipe2(os.O_CLOEXEC)
         sys.stdout.flush()
@@ -259,7 +260,7 @@ def run(launch: Launch, explain: bool = True, dry_run: bool = False) -> Outcome:
             _confine_and_exec(launch, write_end)
         os.close(write_end)
         failure = _read_all(read_end)
-        status = _wait(pid)
+        status = _wait(pid, watcher)
         if failure:
             code, _, message = failure.partition(":")
             if code == "125":
@@ -279,20 +280,38 @@ def _read_all(fd: int) -> str:
     return b"".join(chunks).decode("utf-8", "replace")
 
 
-def _wait(pid: int) -> int:
-    """waitpid, forwarding termination signals to the child meanwhile; SIGINT/SIGQUIT reach it from the tty."""
+def _wait(pid: int, watcher: SeccompWatcher | None = None) -> int:
+    """waitpid, forwarding termination signals to the child meanwhile (SIGINT/SIGQUIT reach it from the tty)
+    and taking in audit records as they come, so a long run cannot overflow their buffer."""
     previous = {sig: signal.signal(sig, lambda s, _f: _forward(pid, s)) for sig in FORWARDED}
     previous.update({sig: signal.signal(sig, signal.SIG_IGN) for sig in (signal.SIGINT, signal.SIGQUIT)})
     try:
-        while True:
-            try:
-                _, status = os.waitpid(pid, 0)
-                return status
-            except ChildProcessError:
-                return 0
+        if watcher is not None and watcher.fileno() >= 0:
+            _wait_pumping(pid, watcher)
+        _, status = os.waitpid(pid, 0)
+        return status
+    except ChildProcessError:
+        return 0
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
+
+
+def _wait_pumping(pid: int, watcher: SeccompWatcher) -> None:
+    """Block until the child exits (its pidfd becomes readable), pumping the watcher meanwhile."""
+    try:
+        pidfd = os.pidfd_open(pid)
+    except OSError:
+        return  # kernels before 5.3: plain waitpid, records are read after the exit
+    try:
+        while True:
+            ready, _, _ = select.select([pidfd, watcher.fileno()], [], [])
+            if watcher.fileno() in ready:
+                watcher.pump()
+            if pidfd in ready:
+                return
+    finally:
+        os.close(pidfd)
 
 
 def _forward(pid: int, sig: int) -> None:
