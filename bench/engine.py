@@ -17,8 +17,8 @@ import sys
 import time
 from pathlib import Path
 
-from syswarden.events.event import Event, FdInfo, FdType, ThreadInfo
-from syswarden.rules import Engine, load_rules
+from syswarden.events.event import Event, FdInfo, FdType, SockAddr, SockTuple, ThreadInfo
+from syswarden.rules import Engine, Ruleset, load_rules
 
 ROOT = Path(__file__).resolve().parents[1]
 STOCK = ROOT / "src" / "syswarden" / "rules" / "data" / "falco_rules.yaml"
@@ -55,42 +55,95 @@ def make_threads(rng: random.Random, count: int) -> list[ThreadInfo]:
 
 
 def make_event(rng: random.Random, num: int, etype: str, t: ThreadInfo) -> Event:
+    """One exit event with the parameters Falco's event table gives it, and the fd state would attach."""
     params: dict[str, object] = {}
     fd = None
     res = 0
     if etype in ("open", "openat"):
         name = rng.choice(FILES)
-        flags = rng.choice([1, 1, 1, 2, 3, 0x241])
+        flags = rng.choice([0, 0, 0, 1, 2, 0o1101, 0o2000001])
         fd = FdInfo(num=3, type=FdType.FILE, name=name, flags=flags)
-        params = {"fd": 3, "dirfd": -100, "name": name, "flags": flags, "mode": 0}
+        params = {"fd": 3, "name": name, "flags": flags, "mode": 0, "dev": 0, "ino": 0}
+        if etype == "openat":
+            params["dirfd"] = -100
         res = 3
-    elif etype in ("read", "write", "close"):
+    elif etype in ("read", "write"):
         fd = FdInfo(num=4, type=FdType.FILE, name=rng.choice(FILES), flags=1)
-        params = {"fd": 4, "size": 512} if etype != "close" else {"fd": 4}
+        params = {"res": 512, "data": b"x" * 16, "fd": 4, "size": 512}
+        res = 512
+    elif etype == "close":
+        fd = FdInfo(num=4, type=FdType.FILE, name=rng.choice(FILES), flags=1)
+        params = {"res": 0, "fd": 4}
     elif etype in ("connect", "accept", "sendto", "socket"):
-        fd = FdInfo(num=5, type=FdType.IPV4, name="10.0.0.2:40000->93.184.216.34:443", l4proto="tcp",
-                    sip="10.0.0.2", sport=40000, dip="93.184.216.34", dport=rng.choice([443, 80, 22, 5432]))
-        params = {"fd": 5, "domain": 2, "type": 1, "proto": 6}
+        dport = rng.choice([443, 80, 22, 5432, 4444])
+        tup = SockTuple("AF_INET", "10.0.0.2", 40000, "93.184.216.34", dport)
+        fd = FdInfo(num=5, type=FdType.IPV4, name=f"10.0.0.2:40000->93.184.216.34:{dport}", l4proto="tcp",
+                    sip="10.0.0.2", sport=40000, dip="93.184.216.34", dport=dport, connected=True)
+        params = {
+            "connect": {"res": 0, "tuple": tup, "fd": 5, "addr": SockAddr("AF_INET", "93.184.216.34", dport)},
+            "accept": {"fd": 5, "tuple": tup, "queuepct": 0, "queuelen": 0, "queuemax": 128},
+            "sendto": {"res": 64, "data": b"q" * 16, "fd": 5, "size": 64, "tuple": tup},
+            "socket": {"fd": 5, "domain": 2, "type": 1, "proto": 6, "flags": 0},
+        }[etype]
         res = 5 if etype in ("accept", "socket") else 0
     elif etype == "execve":
         comm, path, args = rng.choice(PROGRAMS)
-        params = {"exe": path, "args": args, "filename": path}
-    elif etype in ("rename", "unlink", "unlinkat"):
-        params = {"oldpath": "/tmp/build/x.o", "newpath": "/tmp/build/y.o", "name": "/tmp/build/x.o",
-                  "path": "/tmp/build/x.o"}
+        params = {"res": 0, "exe": path, "args": list(args), "tid": t.tid, "pid": t.pid, "ptid": t.ptid,
+                  "cwd": t.cwd, "comm": comm, "tty": t.tty, "loginuid": t.loginuid, "flags": 1, "uid": t.uid,
+                  "gid": 0, "trusted_exepath": path, "filename": path}
+    elif etype == "rename":
+        params = {"res": 0, "oldpath": "/tmp/build/x.o", "newpath": "/tmp/build/y.o"}
+    elif etype == "unlink":
+        params = {"res": 0, "path": "/tmp/build/x.o"}
+    elif etype == "unlinkat":
+        params = {"res": 0, "dirfd": -100, "name": "/tmp/build/x.o", "flags": 0}
     elif etype == "setuid":
-        params = {"uid": rng.choice([0, 1000])}
+        params = {"res": 0, "uid": rng.choice([0, 1000])}
     elif etype == "clone":
-        res = 2000 + num % 1000
+        res = 100_000 + num
+        params = {"res": res, "exe": t.exe, "args": list(t.args), "tid": t.tid, "pid": t.pid, "ptid": t.ptid,
+                  "cwd": t.cwd, "comm": t.comm, "flags": 0x1200011, "uid": t.uid, "gid": 0}
+    elif etype == "mmap":
+        params = {"res": 0, "addr": 0, "length": 4096, "prot": 1, "flags": 2, "fd": -1, "offset": 0}
     return Event(num=num, ts=1_700_000_000_000_000_000 + num * 1000, type=etype, tid=t.tid, params=params,
                  res=res, pid=t.pid, thread=t, fd=fd)
 
 
 def make_pool(size: int, seed: int = 7) -> list[Event]:
+    return make_stream(size, seed)[1]
+
+
+def make_stream(size: int, seed: int = 7) -> tuple[list[ThreadInfo], list[Event]]:
+    """The threads (initial snapshot) and ``size`` events by them."""
     rng = random.Random(seed)
     threads = make_threads(rng, 400)
     kinds = [k for k, w in MIX for _ in range(w)]
-    return [make_event(rng, i + 1, rng.choice(kinds), rng.choice(threads)) for i in range(size)]
+    return threads, [make_event(rng, i + 1, rng.choice(kinds), rng.choice(threads)) for i in range(size)]
+
+
+def end_to_end(ruleset: Ruleset, size: int) -> tuple[float, int]:
+    """Seconds for the whole pipeline (JSONL replay -> state -> engine) on a generated recording, and alerts."""
+    import os
+    import tempfile
+
+    from syswarden.events.jsonl import JsonlWriter
+    from syswarden.service.pipeline import open_pipeline
+    from syswarden.testing import CapturingOutput
+
+    threads, events = make_stream(size, seed=11)
+    with tempfile.TemporaryDirectory() as tmp:
+        path = os.path.join(tmp, "bench.jsonl")
+        with JsonlWriter(path, hostname="bench") as writer:
+            for t in threads:
+                writer.write_thread(t)
+            for ev in events:
+                ev.thread = ev.fd = None       # state attaches them from the recording, as in production
+                writer.write_event(ev)
+        out = CapturingOutput()
+        pipeline = open_pipeline(ruleset, Engine(ruleset, hostname="bench"), [out], path=path)
+        start = time.perf_counter()
+        pipeline.run()
+        return time.perf_counter() - start, len(out.alerts)
 
 
 def run(engine: Engine, pool: list[Event], total: int) -> float:
@@ -122,6 +175,8 @@ def main() -> int:
     parser.add_argument("--events", type=int, default=1_000_000)
     parser.add_argument("--pool", type=int, default=200_000)
     parser.add_argument("--rules", action="append", default=None)
+    parser.add_argument("--e2e", type=int, default=200_000,
+                        help="events in the end-to-end JSONL replay run (0 to skip)")
     args = parser.parse_args()
     result = load_rules(args.rules or [STOCK])
     if result.ruleset is None:
@@ -146,6 +201,11 @@ def main() -> int:
     print(f"index speed-up:         {t_flat / t_idx:>12.2f} x")
     print(f"latency us p50/p90/p99/p99.9/max: {q[499]:.2f} / {q[899]:.2f} / {q[989]:.2f} / {q[998]:.2f} / "
           f"{max(lat):.2f}")
+    if args.e2e:
+        print(f"end to end: writing and replaying a {args.e2e}-event JSONL recording ...", file=sys.stderr)
+        secs, alerts = end_to_end(ruleset, args.e2e)
+        print(f"pipeline (replay+state+engine): {args.e2e / secs:>10,.0f} events/s ({alerts} alerts); "
+              f"engine share of pipeline time: {100 * (args.e2e / secs) / (args.events / t_idx):.0f}%")
     return 0
 
 
