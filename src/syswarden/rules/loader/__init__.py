@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import re
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
@@ -20,14 +21,17 @@ from syswarden.spans import SourceText, Span
 __all__ = ["load_rules", "load_texts", "LoadResult", "ENGINE_VERSION"]
 
 
-def _field_exists(name: str) -> bool:
+def _field_exists(text: str) -> bool:
+    """Whether an exception's field (``proc.name``, ``proc.aname[2]``) names a known field."""
+    from syswarden.errors import SyswardenError
+    from syswarden.rules.fields import registry
+
+    match = re.fullmatch(r"([A-Za-z0-9_.]+)(?:\[(.*)\])?", text.strip())
+    if match is None:
+        return False
     try:
-        from syswarden.rules.fields import registry
-    except ImportError:           # the field registry is optional while the filter layer is being built
-        return True
-    try:
-        registry.lookup(name, None)
-    except Exception:  # noqa: BLE001 -- any lookup failure means "not a field"
+        registry.lookup(match.group(1), match.group(2))
+    except SyswardenError:
         return False
     return True
 
