@@ -21,6 +21,7 @@ from syswarden.errors import FilterSyntaxError
 BLANKS = " \t\b\r\n\f\v"
 _IDENT_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_")
 
+_RE_BLANKS = re.compile(r"[ \t\b\r\n\f\v]+")
 RE_NOT_BLANK = re.compile(r"not[ \t\b\r\n\f\v]+")
 RE_IDENTIFIER = re.compile(r"[a-zA-Z]+[a-zA-Z0-9_]*")
 RE_FIELD_NAME = re.compile(r"[a-zA-Z]+[a-zA-Z0-9_]*(?:\.[a-zA-Z]+[a-zA-Z0-9_]*)+")
@@ -59,11 +60,11 @@ class Lexer:
 
     def lex_blank(self) -> bool:
         """Skip blanks; True when at least one was skipped. Does not change ``last``."""
-        start = self.pos
-        text = self.text
-        while self.pos < len(text) and text[self.pos] in BLANKS:
-            self.pos += 1
-        return self.pos > start
+        m = _RE_BLANKS.match(self.text, self.pos)
+        if m is None:
+            return False
+        self.pos = m.end()
+        return True
 
     def lex_str(self, token: str) -> str | None:
         """Consume exactly ``token``."""

@@ -10,19 +10,22 @@ single-line conditions.
 """
 from __future__ import annotations
 
+import bisect
+
 from syswarden.spans import SourceText, Span
 
 
 class PositionMap:
     """Offsets in ``text`` -> ``Span`` (1-based), relative to ``origin`` when given."""
 
-    __slots__ = ("_text", "_origin", "_source", "_table")
+    __slots__ = ("_text", "_origin", "_source", "_table", "_starts")
 
     def __init__(self, text: str, origin: Span | None = None, source: SourceText | None = None) -> None:
         self._text = text
         self._origin = origin
         self._source = source
         self._table: list[tuple[int, int]] | None = None
+        self._starts: list[int] | None = None
 
     @property
     def source(self) -> SourceText:
@@ -43,9 +46,10 @@ class PositionMap:
         offset = max(0, min(offset, len(self._text)))
         if self._origin is not None and self._source is not None:
             return self._aligned(offset)
-        before = self._text[:offset]
-        line = before.count("\n")
-        col = offset - (before.rfind("\n") + 1) + 1
+        if self._starts is None:
+            self._starts = [0] + [i + 1 for i, ch in enumerate(self._text) if ch == "\n"]
+        line = bisect.bisect_right(self._starts, offset) - 1
+        col = offset - self._starts[line] + 1
         if self._origin is None:
             return line + 1, col
         return self._origin.line + line, self._origin.col + col - 1
