@@ -135,7 +135,7 @@ def test_exception_condition_text_is_falcos() -> None:
 def test_exception_fields_with_arguments_and_unknown_fields() -> None:
     """Exception fields may carry an argument (proc.aname[2]); an unknown one is Falco's validate error."""
     rule = ("- rule: R\n  desc: d\n  condition: evt.type = openat\n  output: o\n  priority: INFO\n  exceptions:\n"
-            "  - name: e\n    fields: [{field}]\n    values: [[sshd]]\n")
+            "  - name: e\n    fields: [\"{field}\"]\n    values: [[sshd]]\n")
     assert load(rule.format(field="proc.aname[2]")).ruleset is not None
     res = load(rule.format(field="not.exist"))
     assert res.errors[0].message == "'not.exist' is not a supported filter field"
