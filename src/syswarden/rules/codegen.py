@@ -82,8 +82,10 @@ class SourceBuilder:
         return f"((v := {value}) is not None and {test})"
 
     def _value(self, fdef: FieldDef) -> str:
-        if fdef.arg is None and fdef.spec.inline is not None:
-            return fdef.spec.inline
+        template = fdef.spec.inline
+        if fdef.arg is None and template is not None:
+            # ``@X`` in a template is the field's own extractor: the template's slow path
+            return template.replace("@X", self._bind("A", fdef.extract)) if "@X" in template else template
         return f"{self._bind('A', fdef.extract)}(e)"
 
     def _test(self, node: ast.Check, fdef: FieldDef) -> str | None:

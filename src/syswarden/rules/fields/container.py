@@ -91,7 +91,8 @@ def _na(_arg: str | None) -> Extractor:
 S = FieldType.CHARBUF
 
 FIELDS: tuple[FieldSpec, ...] = (
-    FieldSpec("container.id", S, "Container id (12 hex digits), or 'host'.", lambda _a: _container_id),
+    FieldSpec("container.id", S, "Container id (12 hex digits), or 'host'.", lambda _a: _container_id,
+              inline="(None if (t := e.thread) is None else (t.container_id[:12] if t.container_id else 'host'))"),
     FieldSpec("container.name", S, "Container name, or 'host'.", _meta("name", HOST)),
     FieldSpec("container.image", S, "Image name with tag.", _meta("image")),
     FieldSpec("container.image.repository", S, "Image repository.", _meta("image_repository")),

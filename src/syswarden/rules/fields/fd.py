@@ -135,9 +135,10 @@ def _none(_arg: str | None) -> Extractor:
 S, P, IP, NET, PORT = FieldType.CHARBUF, FieldType.FSPATH, FieldType.IPADDR, FieldType.IPNET, FieldType.PORT
 
 FIELDS: tuple[FieldSpec, ...] = (
-    FieldSpec("fd.num", FieldType.INT64, "File descriptor number (-1 for a failed open).", _num),
+    FieldSpec("fd.num", FieldType.INT64, "File descriptor number (-1 for a failed open).", _num,
+              inline="(f.num if (f := e.fd) is not None else @X(e))"),
     FieldSpec("fd.name", P, "Full name: a file path, 'cip:cport->sip:sport' for a socket, a unix path ...",
-              _name),
+              _name, inline="(f.name if (f := e.fd) is not None else @X(e))"),
     FieldSpec("fd.nameraw", P, "Name as the syscall gave it, before path resolution.", _name),
     FieldSpec("fd.directory", P, "Directory of a file fd.", _file_part(_directory)),
     FieldSpec("fd.filename", P, "File name (without directory) of a file fd; <NA> for a failed open (libsinsp "

@@ -76,7 +76,8 @@ class FieldSpec:
     filter_only: bool = False
     multi_without_arg: bool = False       # extracts a tuple when used without an argument
     #: The same value as a Python expression over the event ``e`` (no argument), for generated code; must
-    #: equal ``make(None)(e)`` on every event (a test checks it).
+    #: equal ``make(None)(e)`` on every event (a test checks it). ``@X`` calls the extractor itself, so a
+    #: template can inline the common case and fall back for the rest.
     inline: str | None = field(default=None, compare=False)
 
     def bind(self, arg: str | None) -> FieldDef:
