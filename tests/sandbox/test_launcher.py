@@ -200,3 +200,10 @@ def test_dry_run_counts_every_logged_call() -> None:
     result = syswarden("run", "--log", "--drop", "getppid", "--", PY, "-c", script)
     assert result.returncode == 0, result.stderr
     assert "getppid would have been denied (3000x)" in result.stderr
+
+
+def test_exec_in_place_reports_a_refused_exec(tmp_path: Path) -> None:
+    """--exec: when Landlock refuses to execute CMD, the error reaches stderr and the exit code is 126."""
+    result = syswarden("run", "--exec", "--fs-write", str(tmp_path), "--", "/bin/true")
+    assert result.returncode == 126
+    assert "cannot execute '/bin/true': Permission denied" in result.stderr

@@ -212,8 +212,11 @@ def _filter_flags(compiled: CompiledFilter) -> int:
     return flags
 
 
-def _confine_and_exec(launch: Launch, errpipe: int) -> None:
-    """In the child: restore signals, Landlock, no_new_privs, filters, execve. Never returns."""
+def _confine_and_exec(launch: Launch, errpipe: int | None) -> None:
+    """In the child: restore signals, Landlock, no_new_privs, filters, execve. Never returns.
+
+    A failure goes to ``errpipe`` as ``code:message`` for the parent, or (in place, ``errpipe`` None) to stderr.
+    """
     try:
         for sig in (signal.SIGPIPE, signal.SIGXFSZ, signal.SIGINT, signal.SIGQUIT, *FORWARDED):
             signal.signal(sig, signal.SIG_DFL)
@@ -231,16 +234,19 @@ def _confine_and_exec(launch: Launch, errpipe: int) -> None:
     except BaseException as exc:  # the child must never return into the parent's code
         message, code = f"cannot confine the child: {exc}", 125
     try:
-        os.write(errpipe, f"{code}:{message}".encode())
+        if errpipe is None:
+            os.write(2, f"syswarden: {message}\n".encode("utf-8", "replace"))
+        else:
+            os.write(errpipe, f"{code}:{message}".encode())
     finally:
         os._exit(code)
 
 
 def exec_in_place(launch: Launch) -> None:
     """``--exec``: confine this process and exec CMD in it (no supervisor, no explanation). Never returns."""
-    read_end, write_end = os.pipe2(os.O_CLOEXEC)
-    os.close(read_end)
-    _confine_and_exec(launch, write_end)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    _confine_and_exec(launch, None)
 
 
 def run(launch: Launch, explain: bool = True, dry_run: bool = False) -> Outcome:
