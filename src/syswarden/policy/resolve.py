@@ -58,6 +58,13 @@ class NameResolver:
                        f"({', '.join(a.value for a in self.arches)}); it is skipped there", span)
         return (token,)
 
+    def rule_arches(self, arches: frozenset[Arch] | None, span: Span | None) -> None:
+        """A rule for arches the policy does not list never applies there: say so."""
+        extra = sorted(a.value for a in (arches or frozenset()) - set(self.arches))
+        if extra:
+            self._warn(f"rule names arches the policy does not list ({', '.join(extra)}); it never applies "
+                       "there", span)
+
     def _unknown(self, token: str, span: Span | None) -> tuple[str, ...]:
         close = difflib.get_close_matches(token, sorted(tables.all_names()), n=3, cutoff=0.75)
         hint = f"; did you mean {', '.join(close)}?" if close else ""
@@ -109,21 +116,18 @@ def arch_list(names: Sequence[tuple[str, Span | None]], source: SourceText | Non
 def check(policy: Policy) -> Policy:
     """Check a ``Policy`` built in code (not parsed) the way the loaders check parsed ones.
 
-    Returns the policy with the warnings its names draw (names only other arches have); conditions are
-    range-checked and rule arches must be among the policy's arches.
+    Returns the policy with the warnings its names and rule arches draw (names only other arches have, rule
+    arches the policy does not list); conditions are range-checked.
 
     Raises:
-        PolicyError: no arches, a rule arch outside the policy's arches, or a bad condition.
+        PolicyError: no arches, or a bad condition.
         UnknownSyscallError: a name no supported arch has.
     """
     if not policy.arches:
         raise PolicyError("a policy needs at least one architecture")
     resolver = NameResolver(policy.arches)
     for rule in policy.rules:
-        if rule.arches is not None and not rule.arches <= set(policy.arches):
-            extra = ", ".join(sorted(a.value for a in rule.arches - set(policy.arches)))
-            raise PolicyError(f"rule for {', '.join(rule.names)} names arches the policy lacks: {extra}",
-                              span=rule.span)
+        resolver.rule_arches(rule.arches, rule.span)
         for cond in rule.args:
             condition(cond.index, cond.op, cond.value, mask=cond.mask, width=cond.width, span=cond.span)
         if any(groups.is_group(n) for n in rule.names):

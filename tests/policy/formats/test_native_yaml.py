@@ -65,6 +65,13 @@ def test_per_rule_arches() -> None:
     assert policy.rules[0].arches == frozenset({Arch.I386, Arch.X86_64})
 
 
+def test_rule_arch_outside_policy_warns() -> None:
+    """A rule for an arch the policy does not list is kept, with a warning at its arches key."""
+    policy = load("default: allow\narches: [x86_64]\nrules:\n  - {syscalls: [read], action: log, arches: [arm64]}\n")
+    assert policy.rules[0].arches == frozenset({Arch.AARCH64})
+    assert policy.warnings[0].startswith("t.yaml:4:") and "aarch64" in policy.warnings[0]
+
+
 def test_name_on_other_arch_only_warns() -> None:
     """A syscall that only other arches have is kept with a warning naming them."""
     policy = load("default: allow\narches: [aarch64]\nrules:\n  - {syscalls: [open], action: log}\n")

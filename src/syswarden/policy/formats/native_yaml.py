@@ -146,11 +146,13 @@ class _Loader:
             raise self.r.error("expected at least one syscall in 'syscalls'", syscalls.span)
         action = self.action(self.r.require(node, "action", "a rule"), "the rule's 'action'")
         args = tuple(self.condition(a) for a in self.r.seq(items["args"], "'args'")) if "args" in items else ()
+        arches = frozenset(self.arches(items["arches"])) if "arches" in items else None
+        names.rule_arches(arches, items["arches"].span if "arches" in items else None)
         return SyscallRule(
             names=names.names(tokens),
             action=action,
             args=args,
-            arches=frozenset(self.arches(items["arches"])) if "arches" in items else None,
+            arches=arches,
             comment=self.r.string(items["comment"], "'comment'") if "comment" in items else "",
             span=node.span,
         )
