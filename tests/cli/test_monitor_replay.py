@@ -100,11 +100,12 @@ def test_unknown_recording_format_exits_2(tmp_path: Path) -> None:
 
 
 @pytest.mark.kernel
-def test_live_ptrace_source_raises_the_same_alert() -> None:
-    """Live, with the ptrace source following a command, the same stock rule fires on a real open."""
-    res = run("--source", "ptrace", "-q", "--", "head", "-c0", "/etc/shadow")
-    if res.returncode != 0 and "ptrace" in res.stderr.lower():
-        pytest.skip(f"ptrace unavailable: {res.stderr.strip()[:200]}")
+@pytest.mark.parametrize("source", ["ptrace", "ebpf"])
+def test_live_source_raises_the_same_alert(source: str) -> None:
+    """Live, with a source following a command, the same stock rule fires on a real open."""
+    res = run("--source", source, "-q", "--", "head", "-c0", "/etc/shadow")
+    if res.returncode != 0 and ("ptrace" in res.stderr.lower() or "bpf" in res.stderr.lower()):
+        pytest.skip(f"{source} unavailable: {res.stderr.strip()[:200]}")
     assert res.returncode == 0, res.stderr
     lines = [line for line in res.stdout.splitlines() if "Sensitive file opened for reading" in line]
     assert len(lines) == 1
