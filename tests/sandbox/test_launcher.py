@@ -207,3 +207,14 @@ def test_exec_in_place_reports_a_refused_exec(tmp_path: Path) -> None:
     result = syswarden("run", "--exec", "--fs-write", str(tmp_path), "--", "/bin/true")
     assert result.returncode == 126
     assert "cannot execute '/bin/true': Permission denied" in result.stderr
+
+
+def test_signal_dispositions_reach_cmd_like_subprocess() -> None:
+    """CMD gets SIGPIPE at its default (Python ignores it), while a SIGINT our caller ignored stays ignored."""
+    import subprocess
+    result = subprocess.run([PY, "-m", "syswarden", "run", "--drop", "ptrace", "--", "grep", "SigIgn",
+                             "/proc/self/status"], capture_output=True, text=True, timeout=60,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN))
+    ignored = int(result.stdout.split()[1], 16)
+    assert ignored & (1 << (signal.SIGINT - 1)), result.stdout
+    assert not ignored & (1 << (signal.SIGPIPE - 1)), result.stdout

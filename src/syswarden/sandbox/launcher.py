@@ -218,7 +218,9 @@ def _confine_and_exec(launch: Launch, errpipe: int | None) -> None:
     A failure goes to ``errpipe`` as ``code:message`` for the parent, or (in place, ``errpipe`` None) to stderr.
     """
     try:
-        for sig in (signal.SIGPIPE, signal.SIGXFSZ, signal.SIGINT, signal.SIGQUIT, *FORWARDED):
+        # Python ignores SIGPIPE and SIGXFSZ and an ignored signal survives exec (as subprocess does, restore
+        # them); caught signals reset on exec by themselves, and signals ignored by *our* caller stay ignored.
+        for sig in (signal.SIGPIPE, signal.SIGXFSZ):
             signal.signal(sig, signal.SIG_DFL)
         if launch.landlock_spec is not None and launch.landlock_report is not None:
             landlock.enforce(launch.landlock_spec, launch.landlock_report)
