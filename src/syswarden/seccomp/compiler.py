@@ -79,20 +79,11 @@ class _Section:
         self.big_endian = big_endian
         self.items: list[Item[Tag]] = []
         self.tail: list[Item[Tag]] = []
-        self.rets: dict[Action, Label] = {}
         self.blocks: dict[Decision, Label] = {}
         self.bad_arch = Label("bad-arch")
 
-    def ret_label(self, action: Action) -> Label:
-        if action not in self.rets:
-            self.rets[action] = Label(f"ret {action}")
-        return self.rets[action]
-
     def finish(self) -> list[Item[Tag]]:
-        rets: list[Item[Tag]] = []
-        for action, label in self.rets.items():
-            rets += [label, Stmt(_RET_K, action.kernel_value)]
-        rets += [self.bad_arch, Stmt(_RET_K, self.policy.bad_arch_action.kernel_value, BAD_ARCH_ORIGIN)]
+        rets: list[Item[Tag]] = [self.bad_arch, Stmt(_RET_K, self.policy.bad_arch_action.kernel_value, BAD_ARCH_ORIGIN)]
         return [*self.items, *self.tail, *rets]
 
     # -- dispatch on the syscall number ------------------------------------------------------------------
@@ -117,7 +108,11 @@ class _Section:
 
     def _leaf(self, decision: Decision) -> Label:
         if decision.constant:
-            return self.ret_label(decision.fallback)
+            # Returns sit inline, right where the search ends: a shared return would be far from most
+            # leaves and cost a trampoline per jump once the tree outgrows 255 instructions.
+            label = Label(f"ret {decision.fallback}")
+            self.items += [label, Stmt(_RET_K, decision.fallback.kernel_value)]
+            return label
         if decision not in self.blocks:
             self.blocks[decision] = label = Label("args")
             self.tail += [label, *self._arg_block(decision)]
@@ -204,6 +199,8 @@ def _intervals(decisions: Mapping[int, Decision], lo: int, hi: int, default: Dec
     out: list[_Interval] = []
 
     def add(start: int, leaf: Decision) -> None:
+        if out and out[-1].start == start:     # a number's own leaf replaces the gap started there
+            out.pop()
         if out and _leaf_key(out[-1].leaf) == _leaf_key(leaf):
             return
         out.append(_Interval(start, leaf))
