@@ -285,3 +285,29 @@ def test_every_stock_condition_parses() -> None:
             failures.append(f"{file} {name}: {exc}")
     assert len(conditions) > 400
     assert failures == []
+
+
+def _identity_lines() -> list[str]:
+    path = Path(__file__).resolve().parents[2] / "golden" / "filter_identity.txt"
+    return [ln for ln in path.read_text().splitlines() if ln and not ln.startswith("#")]
+
+
+def _mutate_blanks(text: str, blank: str) -> str:
+    """Every blank outside quotes replaced by ``blank`` (libsinsp's accept-helper mutation)."""
+    out, quote = [], ""
+    for ch in text:
+        if quote:
+            quote = "" if ch == quote and out[-1] != "\\" else quote
+        elif ch in "\"'":
+            quote = ch
+        elif ch == " ":
+            ch = blank
+        out.append(ch)
+    return "".join(out)
+
+
+@pytest.mark.parametrize("blank", ["\n", "\t", "  \n    ", "\r\n"])
+def test_blank_mutations_parse_the_same(blank: str) -> None:
+    """Newlines, tabs and runs of blanks anywhere a space is allowed give the same tree, also around the text."""
+    for line in _identity_lines():
+        assert parse(blank + _mutate_blanks(line, blank) + blank) == parse(line), line
