@@ -125,8 +125,6 @@ def _exemptions(policy: Policy, exe_addr: int, later_fprogs: Sequence[int]) -> t
         rules.extend(SyscallRule(("seccomp",), ALLOW, (ArgCondition(0, Op.EQ, seccomp_abi.SECCOMP_SET_MODE_FILTER),
                                                        ArgCondition(2, Op.EQ, addr)), frozenset({native}),
                                  comment=f"{EXEMPTION} next filter") for addr in later_fprogs)
-        if not _allows(policy, "prctl", native):
-            pass  # no_new_privs is set before the first filter, so prctl is not needed afterwards
     return tuple(rules)
 
 
