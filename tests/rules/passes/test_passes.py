@@ -66,3 +66,13 @@ def test_inference_with_modifiers_and_transforms_is_neutral() -> None:
     assert infer_event_types(parse("tolower(evt.type) = open")) is None
     assert infer_event_types(parse("evt.type = oneof (open, close)")) is None
     assert infer_event_types(parse("evt.type in (open, close) and evt.type != close")) == {"open"}
+
+
+def test_find_na_checks() -> None:
+    """Comparisons with the literal <NA> are found, with their positions; other checks are not."""
+    from syswarden.rules.passes.find_na_checks import find_na_checks
+
+    expr = parse('proc.name = x or (not fd.name = "<NA>" and container.mount.dest[/proc*] in ("<NA>", "N/A"))')
+    spans = find_na_checks(expr)
+    assert [s.col for s in spans] == [23, 45]
+    assert find_na_checks(parse("proc.name = NA and fd.name exists")) == ()
