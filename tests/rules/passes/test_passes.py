@@ -74,5 +74,5 @@ def test_find_na_checks() -> None:
 
     expr = parse('proc.name = x or (not fd.name = "<NA>" and container.mount.dest[/proc*] in ("<NA>", "N/A"))')
     spans = find_na_checks(expr)
-    assert [s.col for s in spans] == [23, 45]
+    assert [s.col for s in spans] == [23, 44]
     assert find_na_checks(parse("proc.name = NA and fd.name exists")) == ()
