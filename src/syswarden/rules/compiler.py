@@ -17,6 +17,7 @@ from syswarden.rules.codegen import SourceBuilder
 from syswarden.rules.fields import compare
 from syswarden.rules.fields.model import FieldDef, FieldType
 from syswarden.rules.filter import ast
+from syswarden.rules.filter.printer import check_text
 from syswarden.rules.passes.check_fields import check_fields
 from syswarden.rules.passes.errors import InvalidCheckError
 from syswarden.rules.passes.expand_lists import expand_lists
@@ -182,15 +183,11 @@ def _constants(node: ast.Check) -> list[str]:
     if isinstance(rhs, ast.ListValue):
         return [v.text for v in rhs.items]
     if isinstance(rhs, ast.Value):
-        if node.op in ("in", "intersects", "pmatch") or node.modifier:
-            return [rhs.text]
         return [rhs.text]
     raise compare.CheckError(f"operator '{node.op}' needs a value")
 
 
 def _check_error(node: ast.Check, reason: str) -> InvalidCheckError:
-    from syswarden.rules.filter.printer import check_text
-
     span: Span = node.span
     return InvalidCheckError(f"invalid check '{check_text(node)}': {reason}", span=span)
 
