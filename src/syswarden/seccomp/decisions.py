@@ -132,18 +132,27 @@ def _call_condition(mux: Multiplexer, call: int) -> ArgCondition:
 
 def _mux_entries(policy: Policy, arch: Arch, mux: Multiplexer, warnings: list[str]) -> list[Entry]:
     entries: list[Entry] = []
+    opened_by: int | None = None           # a rule naming the multiplexer itself, without conditions
     for index, rule in enumerate(policy.rules):
         if not _applies(rule, arch):
             continue
         if mux.name in rule.names:
             entries.append(Entry(rule.args, rule.action, Origin(OriginKind.RULE, index, rule)))
+            if not rule.args and opened_by is None:
+                opened_by = index
             continue
         for name in rule.names:
-            for call in mux.sub_calls(name):
+            calls = mux.sub_calls(name)
+            shadowed = opened_by is not None
+            if calls and shadowed and (rule.args or rule.action != policy.rules[opened_by].action):
+                warnings.append(f"{arch.value}: rule #{index} on {name} does not govern {mux.name}(call="
+                                f"{calls[0]}): rule #{opened_by} names {mux.name} itself without conditions and "
+                                f"matches first, so {name} is reachable through {mux.name} regardless")
+            for call in calls:
                 note = f"via {mux.name}(call={call}, {name})"
                 origin = Origin(OriginKind.RULE, index, rule, note)
                 entries.append(Entry((_call_condition(mux, call),), rule.action, origin, bool(rule.args)))
-                if rule.args:
+                if rule.args and not shadowed:
                     where = f" at {rule.span}" if rule.span else ""
                     warnings.append(
                         f"{arch.value}: rule #{index}{where} on {name} has argument conditions that cannot be "
