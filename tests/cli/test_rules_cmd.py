@@ -101,3 +101,13 @@ def test_fields_json() -> None:
     res = run("rules", "fields", "--json")
     fields = {f["name"]: f for f in json.loads(res.stdout)}
     assert "proc.name" in fields and fields["proc.name"]["desc"]
+
+
+def test_validate_a_directory(tmp_path: Path) -> None:
+    """A directory stands for its YAML files in name order, as Falco's -r DIR."""
+    (tmp_path / "a.yaml").write_text("- macro: m\n  condition: evt.type = open\n")
+    (tmp_path / "b.yaml").write_text("- rule: R\n  desc: d\n  condition: m\n  output: o\n  priority: INFO\n")
+    res = run("rules", "validate", str(tmp_path))
+    assert res.returncode == 0, res.stdout
+    assert [line.split()[0] for line in res.stdout.splitlines()[1:3]] == [str(tmp_path / "a.yaml"),
+                                                                          str(tmp_path / "b.yaml")]

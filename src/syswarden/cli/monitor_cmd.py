@@ -33,8 +33,8 @@ def _priority(text: str) -> Priority:
               help="Read events from a recording (.jsonl replay or .scap/.scap.gz capture).")
 @click.option("--source", type=click.Choice(["ebpf", "ptrace", "replay", "scap"]), default=None,
               help="Event source (default: by file suffix with --replay, ebpf when live).")
-@click.option("-r", "--rules-file", "rules_files", multiple=True, type=click.Path(dir_okay=False),
-              help="Rules file, repeatable, loaded in order (default: the stock Falco rules).")
+@click.option("-r", "--rules-file", "rules_files", multiple=True, type=click.Path(),
+              help="Rules file or directory, repeatable, loaded in order (default: the stock Falco rules).")
 @click.option("-o", "--output-file", type=click.Path(dir_okay=False), help="Append alerts to this file.")
 @click.option("--json", "json_output", is_flag=True, help="Alerts as Falco JSON (one document per line).")
 @click.option("-p", "--min-priority", default="debug", show_default=True, help="Only rules at or above this.")

@@ -79,7 +79,7 @@ def _defined_counts(result: LoadResult, name: str) -> Counter[str]:
 
 
 @rules.command()
-@click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=False))
+@click.argument("files", nargs=-1, required=True, type=click.Path())
 @click.option("--json", "as_json", is_flag=True, help="Print Falco's JSON validation result.")
 @click.option("-v", "--verbose", is_flag=True, help="Show every issue with its locations and a caret snippet.")
 def validate(files: tuple[str, ...], as_json: bool, verbose: bool) -> None:
@@ -131,8 +131,8 @@ def _indent(text: str) -> str:
 
 
 @rules.command(name="list")
-@click.option("-r", "--rules-file", "files", multiple=True, type=click.Path(dir_okay=False),
-              help="Rules file (repeatable; default: the stock Falco rules).")
+@click.option("-r", "--rules-file", "files", multiple=True, type=click.Path(),
+              help="Rules file or directory (repeatable; default: the stock Falco rules).")
 @click.option("--json", "as_json", is_flag=True, help="One JSON document with every rule.")
 def list_cmd(files: tuple[str, ...], as_json: bool) -> None:
     """List the loaded rules in evaluation order."""

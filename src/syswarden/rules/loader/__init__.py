@@ -115,7 +115,7 @@ def load_rules(paths: Iterable[str | Path], *, sources: Iterable[str] = ("syscal
             where = (Location("rules content", "", Span(name, 0, 0)),)
             unreadable.append(Issue(ErrorCode.LOAD_ERR_FILE_READ, f"Could not read file: {exc.strerror}", where))
     result = load_texts(texts, sources=sources)
-    result.names = [str(p) for p in paths]
+    result.names = [str(p) for p in paths]      # directories stand for their files, listed one by one
     result.errors[:0] = unreadable
     if unreadable:
         result.ruleset = None
