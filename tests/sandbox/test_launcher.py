@@ -218,3 +218,12 @@ def test_signal_dispositions_reach_cmd_like_subprocess() -> None:
     ignored = int(result.stdout.split()[1], 16)
     assert ignored & (1 << (signal.SIGINT - 1)), result.stdout
     assert not ignored & (1 << (signal.SIGPIPE - 1)), result.stdout
+
+
+def test_kill_of_a_child_of_cmd_is_reported() -> None:
+    """When CMD is a shell whose child was killed (the shell exits 159), the kill seen during the run is named."""
+    inner = f"{PY} -c \"import socket; socket.socket().bind(('127.0.0.1', 0))\""
+    result = syswarden("run", "--drop", "bind", "--", "sh", "-c", inner)
+    assert result.returncode == 128 + signal.SIGSYS
+    assert re.search(r"during the run, \S+ \(pid \d+\) was killed: syscall bind \(49, x86_64\) is denied by the "
+                     r"--drop/--allow flags", result.stderr), result.stderr

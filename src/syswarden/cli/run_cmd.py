@@ -106,8 +106,8 @@ def run(policy_files: tuple[str, ...], profile_names: tuple[str, ...], drop: tup
     if in_place:
         launcher.exec_in_place(launch)
     outcome = launcher.run(launch, dry_run=dry_run)
-    if outcome.explanation:
-        _warn(outcome.explanation)
+    for line in outcome.explanations:
+        _warn(line)
     for line in _logged_summary(outcome):
         _warn(line)
     sys.exit(launcher.pass_through(outcome))

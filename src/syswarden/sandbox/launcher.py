@@ -30,7 +30,7 @@ from syswarden.errors import CompileError, InputError, KernelError
 from syswarden.kernel import prctl, seccomp_abi
 from syswarden.policy.model import ALLOW, ActionKind, ArgCondition, Op, Policy, SyscallRule
 from syswarden.sandbox import landlock
-from syswarden.sandbox.denials import SeccompRecord, SeccompWatcher, decide, explain_kill
+from syswarden.sandbox.denials import SeccompRecord, SeccompWatcher, decide, explain_kill, responsible
 from syswarden.seccomp.compiler import CompiledFilter, compile_policy
 from syswarden.syscalls.arch import Arch
 
@@ -50,13 +50,13 @@ class InstalledFilter:
 
 @dataclass(slots=True)
 class Outcome:
-    """How CMD ended: ``exit_code`` or ``signal``, and the explanation of a seccomp kill."""
+    """How CMD ended: ``exit_code`` or ``signal``, and the explanations (one line each, unescaped)."""
 
     pid: int
     exit_code: int | None
     signal: int | None
     record: SeccompRecord | None = None
-    explanation: str = ""
+    explanations: list[str] = field(default_factory=list)
     logged: list[SeccompRecord] = field(default_factory=list)
 
 
@@ -271,7 +271,7 @@ def run(launch: Launch, explain: bool = True, dry_run: bool = False) -> Outcome:
             code, _, message = failure.partition(":")
             if code == "125":
                 raise KernelError(message)
-            return Outcome(pid, int(code), None, explanation=message)
+            return Outcome(pid, int(code), None, explanations=[message])
         return _outcome(pid, status, launch, watcher, dry_run)
     finally:
         if watcher is not None:
@@ -328,6 +328,7 @@ def _forward(pid: int, sig: int) -> None:
 
 
 def _outcome(pid: int, status: int, launch: Launch, watcher: SeccompWatcher | None, dry_run: bool) -> Outcome:
+    policies = [f.policy for f in launch.filters]
     if os.WIFEXITED(status):
         outcome = Outcome(pid, os.WEXITSTATUS(status), None)
     else:
@@ -337,10 +338,19 @@ def _outcome(pid: int, status: int, launch: Launch, watcher: SeccompWatcher | No
             if record is not None or outcome.signal == signal.SIGSYS:
                 outcome.record = record
                 comm = os.path.basename(launch.argv[0])
-                outcome.explanation = explain_kill(record, [f.policy for f in launch.filters], comm, pid)
+                outcome.explanations = [explain_kill(record, policies, comm, pid)]
+    if watcher is not None and outcome.exit_code == 128 + signal.SIGSYS:
+        outcome.explanations = _descendant_kills(watcher, policies, pid)
     if dry_run and watcher is not None:
         outcome.logged = [r for r in watcher.drain() if r.action_kind is ActionKind.LOG]
     return outcome
+
+
+def _descendant_kills(watcher: SeccompWatcher, policies: list[Policy], pid: int) -> list[str]:
+    """CMD exited with 159, as a shell does when its child died of SIGSYS: report the kills recorded during
+    the run that our policies account for (stated as what was seen, since a dead pid's parent is unknowable)."""
+    kills = [r for r in watcher.drain(0.5) if r.pid != pid and r.fatal and responsible(policies, r) is not None]
+    return [f"during the run, {explain_kill(r, policies, r.comm, r.pid)}" for r in kills[:3]]
 
 
 def pass_through(outcome: Outcome) -> int:
