@@ -166,3 +166,13 @@ def test_no_network_kills_a_server_at_bind_and_explains(tmp_path: Path) -> None:
     assert result.stdout == ""
     assert re.search(r"was killed: syscall bind \(49, x86_64\) is denied by profile 'no-network', rule 3 "
                      r"'no serving' at .*no-network\.yaml:\d+:\d+ \(kill_process\)", result.stderr)
+
+
+@pytest.mark.parametrize("name", list(profiles.PROFILES))
+@pytest.mark.parametrize("fmt", ["yaml", "docker"])
+def test_every_profile_shows_in_both_formats(name: str, fmt: str) -> None:
+    """`profiles show NAME --format yaml|docker` works for every built-in profile."""
+    out = subprocess.run([PY, "-m", "syswarden", "profiles", "show", name, "--format", fmt], capture_output=True,
+                         text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert ("defaultAction" if fmt == "docker" else "default:") in out.stdout
