@@ -1,0 +1,87 @@
+"""Bypass attempts against compiled filters on the real kernel: a call denied on x86_64 stays denied through
+``int 0x80`` (i386) and the x32 ABI, and ``ioctl(TIOCSTI | 1<<32)`` is caught by a 32-bit-width rule.
+The C program (tests/data/bypass/rawsys.c) runs in a child that installed the filter before exec."""
+from __future__ import annotations
+
+import errno
+import re
+import signal
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from syswarden.policy.model import ALLOW, Action, ActionKind, ArgCondition, Op, Policy, SyscallRule
+from syswarden.seccomp.compiler import compile_policy
+from syswarden.syscalls import tables
+from syswarden.syscalls.arch import Arch
+
+from .helpers import run_under_filter
+
+pytestmark = pytest.mark.kernel
+EPERM = Action(ActionKind.ERRNO, errno.EPERM)
+ALL = (Arch.X86_64, Arch.I386, Arch.X32)
+TIOCSTI = 0x5412
+
+
+def _outcome(proc: subprocess.CompletedProcess[str]) -> tuple[int, int] | str:
+    """(ret, errno) printed by rawsys, or 'SIGSYS' when the filter killed it."""
+    if proc.returncode == -signal.SIGSYS:
+        return "SIGSYS"
+    match = re.search(r"ret=(-?\d+) errno=(\d+)", proc.stdout)
+    assert match, (proc.returncode, proc.stdout, proc.stderr)
+    return int(match.group(1)), int(match.group(2))
+
+
+def _run(exe: Path, policy: Policy | None, tmp_path: Path, *argv: str) -> tuple[int, int] | str:
+    if policy is None:
+        return _outcome(subprocess.run([str(exe), *argv], capture_output=True, text=True, timeout=30))
+    image = compile_policy(policy).to_bytes()
+    return _outcome(run_under_filter(image, [str(exe), *argv], tmp_path))
+
+
+def _deny_dup(arches: tuple[Arch, ...]) -> Policy:
+    return Policy(ALLOW, (SyscallRule(("dup",), EPERM),), arches)
+
+
+@pytest.fixture
+def ia32(bypass_exe: Path) -> Path:
+    getpid = tables.number(Arch.I386, "getpid")
+    res = _run(bypass_exe, None, Path("."), "int80", str(getpid))
+    if not (isinstance(res, tuple) and res[0] > 0):
+        pytest.skip("i386 emulation (int 0x80) is disabled in this kernel")
+    return bypass_exe
+
+
+def test_denied_call_stays_denied_through_int80(ia32: Path, tmp_path: Path) -> None:
+    """dup denied by name: EPERM natively and through int 0x80 with the i386 number (41)."""
+    dup64, dup32 = str(tables.number(Arch.X86_64, "dup")), str(tables.number(Arch.I386, "dup"))
+    assert _run(ia32, None, tmp_path, "int80", dup32, "1")[1] == 0     # type: ignore[index]
+    policy = _deny_dup(ALL)
+    assert _run(ia32, policy, tmp_path, "64", dup64, "1") == (-1, errno.EPERM)
+    assert _run(ia32, policy, tmp_path, "int80", dup32, "1") == (-1, errno.EPERM)
+
+
+def test_int80_is_killed_when_i386_is_not_listed(ia32: Path, tmp_path: Path) -> None:
+    """An x86_64-only deny-list gives every int 0x80 call the bad-arch action (kill), not the default allow."""
+    assert _run(ia32, _deny_dup((Arch.X86_64,)), tmp_path, "int80", "20") == "SIGSYS"
+
+
+def test_x32_call_is_answered_by_the_filter(bypass_exe: Path, tmp_path: Path) -> None:
+    """This kernel has no x32 ABI (ENOSYS without a filter); the filter answers first: EPERM when x32 is in
+    the policy, the bad-arch kill when it is not. Never the kernel's ENOSYS."""
+    dup = str(tables.number(Arch.X86_64, "dup"))
+    assert _run(bypass_exe, None, tmp_path, "x32", dup, "1") == (-1, errno.ENOSYS)
+    assert _run(bypass_exe, _deny_dup(ALL), tmp_path, "x32", dup, "1") == (-1, errno.EPERM)
+    assert _run(bypass_exe, _deny_dup((Arch.X86_64, Arch.I386)), tmp_path, "x32", dup, "1") == "SIGSYS"
+
+
+@pytest.mark.parametrize("width,expected", [(32, errno.EPERM), (64, errno.ENOTTY)])
+def test_tiocsti_high_bits(bypass_exe: Path, tmp_path: Path, width: int, expected: int) -> None:
+    """ioctl(fd, TIOCSTI | 1<<32): the kernel uses the low 32 bits; only a width-32 rule denies it."""
+    ioctl = str(tables.number(Arch.X86_64, "ioctl"))
+    policy = Policy(ALLOW, (SyscallRule(("ioctl",), EPERM, (ArgCondition(1, Op.EQ, TIOCSTI, width=width),)),),
+                    ALL)
+    cmd = hex(TIOCSTI | 1 << 32)
+    assert _run(bypass_exe, None, tmp_path, "64", ioctl, "@null", cmd, "0") == (-1, errno.ENOTTY)
+    assert _run(bypass_exe, policy, tmp_path, "64", ioctl, "@null", cmd, "0") == (-1, expected)
