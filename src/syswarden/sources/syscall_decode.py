@@ -13,6 +13,8 @@ import ipaddress
 import socket
 import struct
 from dataclasses import dataclass, field
+from collections.abc import Callable
+from functools import cache
 from typing import Any
 
 from syswarden.events.event import SockAddr, SockTuple
@@ -53,10 +55,9 @@ class CallSpec:
             w |= int(kind) << (4 * i)
         return w
 
-    def blob_slots(self) -> list[int]:
+    def blob_slots(self) -> tuple[int, ...]:
         """The argument slots that produce a blob, in record order."""
-        slots = [i for i in range(6) if self.kinds.get(i, ArgKind.NONE)]
-        return slots + ([RET_SLOT] if self.ret_fdsock else [])
+        return _blob_slots(self.name)
 
 
 @dataclass(slots=True)
@@ -165,6 +166,13 @@ SPECS: dict[str, CallSpec] = {s.name: s for s in (
     _spec("prctl", {}, ("res", "ret"), ("option", "i0"), ("arg2_str", "''"), ("arg2_int", "u1")),
 )}
 
+@cache
+def _blob_slots(name: str) -> tuple[int, ...]:
+    spec = SPECS[name]
+    slots = [i for i in range(6) if spec.kinds.get(i, ArgKind.NONE)]
+    return tuple(slots + ([RET_SLOT] if spec.ret_fdsock else []))
+
+
 # Events the scheduler tracepoints produce (not syscalls): always captured for state.
 SCHED_EVENTS = frozenset({"procexit"})
 
@@ -257,56 +265,64 @@ def _tuple(ep: Endpoints | None, peer: SockAddr | None, outbound: bool) -> SockT
     return SockTuple(family, src[0], src[1], dst[0], dst[1], l4)
 
 
-def _value(recipe: str, call: RawCall) -> Any:
-    """Decode one recipe of ``CallSpec.params`` against a finished call."""
-    b, a = call.blobs, call.args
+Getter = Callable[[RawCall], Any]
+_CONSTANTS: dict[str, Any] = {"0": 0, "''": "", "b''": b""}
+
+
+def _getter(recipe: str, call_name: str) -> Getter:
+    """Compile one recipe of ``CallSpec.params`` into a function of the finished call (done once per syscall,
+    so decoding an event is a few dict lookups and calls, not string parsing)."""
     if recipe == "ret":
-        return call.ret
-    if recipe in ("tid", "pid"):
-        return getattr(call, recipe)
-    if recipe == "0":
-        return 0
-    if recipe == "''":
-        return ""
+        return lambda c: c.ret
+    if recipe == "tid":
+        return lambda c: c.tid
+    if recipe == "pid":
+        return lambda c: c.pid
+    if recipe in _CONSTANTS:
+        const = _CONSTANTS[recipe]
+        return lambda c: const
     if recipe == "[]":
-        return []
-    if recipe == "b''":
-        return b""
-    kind, idx = recipe.rstrip("0123456789+"), recipe[len(recipe.rstrip("0123456789+")):]
-    plus = idx.endswith("+")
-    n = int(idx.rstrip("+")) if idx.rstrip("+") else 0
-    if kind == "i":
-        return _i32(a[n])
-    if kind == "w":
-        return a[n] & 0xFFFFFFFF
-    if kind == "u":
-        return a[n]
-    if kind == "s":
-        return _cstr(b.get(n, b""))
-    if kind == "b":
-        return struct.unpack("<Q", b[n][:8].ljust(8, b"\0"))[0] if n in b else 0
-    if kind == "how":
-        raw = b.get(2, b"").ljust(24, b"\0")
-        return struct.unpack_from("<Q", raw, 8 * n)[0]
-    if kind == "addr":
-        return parse_sockaddr(b.get(n, b""))
-    if kind == "fdpair":
-        raw = b.get(n, b"").ljust(8, b"\0")
-        return _i32(struct.unpack_from("<I", raw, 4 if plus else 0)[0]) if call.ret >= 0 else -1
+        return lambda c: []
     if recipe in ("exe", "argv"):
-        argv = split_strings(b.get(2 if call.name == "execveat" else 1, b""))
-        return (argv[0] if argv else "") if recipe == "exe" else argv[1:]
+        slot = 2 if call_name == "execveat" else 1
+        if recipe == "exe":
+            return lambda c: next(iter(split_strings(c.blobs.get(slot, b""))), "")
+        return lambda c: split_strings(c.blobs.get(slot, b""))[1:]
+    kind = recipe.rstrip("0123456789+")
+    idx = recipe[len(kind):]
+    n = int(idx.rstrip("+")) if idx.rstrip("+") else 0
+    simple: dict[str, Getter] = {
+        "i": lambda c: _i32(c.args[n]),
+        "w": lambda c: c.args[n] & 0xFFFFFFFF,
+        "u": lambda c: c.args[n],
+        "s": lambda c: _cstr(c.blobs.get(n, b"")),
+        "b": lambda c: struct.unpack("<Q", c.blobs[n][:8].ljust(8, b"\0"))[0] if n in c.blobs else 0,
+        "how": lambda c: struct.unpack_from("<Q", c.blobs.get(2, b"").ljust(24, b"\0"), 8 * n)[0],
+        "addr": lambda c: parse_sockaddr(c.blobs.get(n, b"")),
+    }
+    if kind in simple:
+        return simple[kind]
+    if kind == "fdpair":
+        off = 4 if idx.endswith("+") else 0
+        return lambda c: (_i32(struct.unpack_from("<I", c.blobs.get(n, b"").ljust(8, b"\0"), off)[0])
+                          if c.ret >= 0 else -1)
     if kind.startswith("tuple_"):
-        ep = parse_endpoints(b.get(RET_SLOT if kind == "tuple_in" and call.name.startswith("accept") else 0, b""))
-        peer = parse_sockaddr(b.get(n if idx else 1, b"")) if idx or call.name == "connect" else None
-        return _tuple(ep, peer, outbound=kind == "tuple_out")
+        ep_slot = RET_SLOT if kind == "tuple_in" and call_name.startswith("accept") else 0
+        peer_slot = n if idx else (1 if call_name == "connect" else -1)
+        outbound = kind == "tuple_out"
+        return lambda c: _tuple(parse_endpoints(c.blobs.get(ep_slot, b"")),
+                                parse_sockaddr(c.blobs.get(peer_slot, b"")) if peer_slot >= 0 else None, outbound)
     raise ValueError(f"unknown parameter recipe {recipe!r}")
+
+
+@cache
+def _compiled(name: str) -> tuple[tuple[str, Getter], ...]:
+    return tuple((param, _getter(recipe, name)) for param, recipe in SPECS[name].params)
 
 
 def build_params(call: RawCall) -> dict[str, Any]:
     """Falco's exit-event parameters for ``call`` (in the event table's order)."""
-    spec = SPECS[call.name]
-    return {name: _value(recipe, call) for name, recipe in spec.params}
+    return {name: get(call) for name, get in _compiled(call.name)}
 
 
 def syscall_names_for(event_types: frozenset[str] | None) -> list[str]:

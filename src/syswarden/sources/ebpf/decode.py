@@ -81,22 +81,49 @@ class Decoder:
         self._boot_to_epoch = time.time_ns() - time.clock_gettime_ns(time.CLOCK_BOOTTIME)
         self.num = 0
         self.cgroups = CgroupPaths()
+        self.started: list[int] = []       # tgids of new processes seen since the caller last cleared it
+        self.ended: list[int] = []         # tgids whose last thread exited since then
+        # The hot path: syscall number -> (name, blob slots) for every syscall we decode, resolved once.
+        self._plain: dict[int, tuple[str, tuple[int, ...]]] = {}
+        for name, spec in SPECS.items():
+            nr = tables.number(self.arch, name)
+            if nr is not None and name not in _FORK_NAMES and name not in ("execve", "execveat"):
+                self._plain[nr] = (name, spec.blob_slots())
 
     def syscall_name(self, nr: int) -> str | None:
         return tables.name(self.arch, nr)
 
-    def decode(self, raw: bytes) -> tuple[Header, Event | None]:
-        """The header and the event for one record (None for a syscall we do not decode)."""
+    def decode(self, raw: bytes) -> Event | None:
+        """The event for one record (None for a syscall we do not decode)."""
+        f = HEADER.unpack_from(raw)
+        plain = self._plain.get(f[17])
+        if plain is not None:
+            return self._plain_syscall(raw, f, *plain)
         h = parse_record(raw)
         if h.nr == EV_FORK:
-            ev = self._fork(h)
-        elif h.nr == EV_EXEC:
-            ev = self._exec(h)
-        elif h.nr == EV_EXIT:
-            ev = self._event(h, "procexit", _exit_params(h.ret), dir=">")
-        else:
-            ev = self._syscall(h)
-        return h, ev
+            if h.tid == h.tgid:
+                self.started.append(h.tgid)
+            return self._fork(h)
+        if h.nr == EV_EXEC:
+            return self._exec(h)
+        if h.nr == EV_EXIT:
+            if h.args[0]:
+                self.ended.append(h.tgid)
+            return self._event(h, "procexit", _exit_params(h.ret), dir=">")
+        return self._syscall(h)
+
+    def _plain_syscall(self, raw: bytes, f: tuple[Any, ...], name: str, slots: tuple[int, ...]) -> Event:
+        """Decode an ordinary syscall exit straight from the unpacked header (no Header object)."""
+        blobs: dict[int, bytes] = {}
+        off = HEADER.size
+        for i, slot in enumerate(slots[:f[19]]):
+            n = f[21 + i]
+            blobs[slot] = raw[off:off + n]
+            off += n
+        params = build_params(RawCall(name, f[9], f[10], f[1], f[2:8], blobs))
+        self.num += 1
+        return Event(num=self.num, ts=f[0] + self._boot_to_epoch, type=name, tid=f[9], params=params,
+                     res=f[1], cpu=f[20], pid=f[10], source="syscall")
 
     def _event(self, h: Header, etype: str, params: dict[str, Any], *, res: int | None = None,
                dir: str = "<") -> Event:

@@ -19,7 +19,7 @@ from collections.abc import Iterator
 
 from syswarden.events.event import Event, ThreadInfo
 from syswarden.sources.base import SourceConfig, SourceStats
-from syswarden.sources.ebpf.decode import EV_EXIT, EV_FORK, Decoder
+from syswarden.sources.ebpf.decode import Decoder
 from syswarden.sources.ebpf.loader import MODE_ALL, MODE_CGROUP, MODE_TREE, Probe
 from syswarden.sources.ebpf.ringbuf import RingBuffer
 from syswarden.sources.syscall_decode import SPECS, syscall_names_for
@@ -96,11 +96,11 @@ class EbpfSource:
             while True:
                 self._ring.wait(100)
                 for raw in self._ring.read_batch():
-                    header, event = self._decoder.decode(raw)
-                    self._track(header.nr, header.tgid, header.tid, header.args[0])
+                    event = self._decoder.decode(raw)
                     if event is not None:
                         self.stats.events += 1
                         yield event
+                self._track()
                 if time.monotonic() >= next_counters:
                     next_counters = time.monotonic() + _COUNTER_PERIOD_S
                     self.poll_counters()
@@ -117,19 +117,20 @@ class EbpfSource:
         assert self._ring is not None
         self._pending: list[Event] = []
         for raw in self._ring.read_batch(1 << 30):
-            _, event = self._decoder.decode(raw)
+            event = self._decoder.decode(raw)
             if event is not None:
                 self.stats.events += 1
                 self._pending.append(event)
         self.poll_counters()
 
-    def _track(self, nr: int, tgid: int, tid: int, group_dead: int) -> None:
-        if not (self.config.command or self.config.pids):
-            return
-        if nr == EV_FORK and tid == tgid:
-            self._live.add(tgid)
-        elif nr == EV_EXIT and group_dead:
-            self._live.discard(tgid)
+    def _track(self) -> None:
+        """Follow the set of live processes of the watched trees (new ones first, then the exits)."""
+        dec = self._decoder
+        if self.config.command or self.config.pids:
+            self._live.update(dec.started)
+            self._live.difference_update(dec.ended)
+        dec.started.clear()
+        dec.ended.clear()
 
     def _finished(self) -> bool:
         """The command (or the followed pids) and every descendant have exited; never when watching all."""
