@@ -162,3 +162,12 @@ def test_writer_to_path_then_reader(tmp_path: Path) -> None:
     header, recs, _ = read_jsonl(path)
     assert header.hostname == "box" and len(recs) == 3
     assert path.read_text().splitlines()[0] == '{"syswarden_replay":1,"hostname":"box"}'
+
+
+def test_generic_and_meta_events_are_accepted() -> None:
+    """A generic syscall (madvise with ID/nativeID) and capture metadata (useradded) read back."""
+    text = HEADER + ('{"kind":"event","num":1,"ts":0,"tid":1,"type":"madvise","params":{"ID":28,"nativeID":28}}\n'
+                     '{"kind":"event","num":2,"ts":0,"tid":-1,"type":"useradded","dir":">",'
+                     '"params":{"uid":0,"gid":0,"name":"root","home":"/root","shell":"/bin/sh","container_id":""}}\n')
+    _, recs, _ = read_jsonl(io.StringIO(text))
+    assert [r.type for r in recs if isinstance(r, Event)] == ["madvise", "useradded"]

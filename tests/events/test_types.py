@@ -126,3 +126,13 @@ def test_unknown_flag_table_names_known_ones() -> None:
     """Asking for an unknown table raises a KeyError that lists the known tables."""
     with pytest.raises(KeyError, match="file_flags"):
         T.flag_table("nope")
+
+
+def test_generic_syscalls_are_event_names() -> None:
+    """Syscalls without a dedicated event (madvise) are valid names with the generic event's parameters."""
+    assert "madvise" in T.EVENT_NAMES and "madvise" in T.GENERIC_EVENT_NAMES
+    spec = T.event_spec("madvise")
+    assert spec is not None and spec.name == "madvise" and [p.name for p in spec.params] == ["ID", "nativeID"]
+    assert "openat" not in T.GENERIC_EVENT_NAMES and "nosuchcall" not in T.EVENT_NAMES
+    for meta in ("useradded", "groupadded", "container"):
+        assert T.event_spec(meta, ">") is not None

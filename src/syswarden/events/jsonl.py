@@ -46,7 +46,9 @@ _SOCKADDR_KEYS = {f.name for f in dataclasses.fields(SockAddr)}
 _PARAMS_OF: dict[str, frozenset[str]] = {}
 for (_name, _dir), _spec in EVENTS.items():
     _PARAMS_OF[_name] = _PARAMS_OF.get(_name, frozenset()) | {p.name for p in _spec.params}
-assert set(_PARAMS_OF) == EVENT_NAMES
+_GENERIC_PARAMS = _PARAMS_OF["syscall"]
+for _name in EVENT_NAMES - set(_PARAMS_OF):
+    _PARAMS_OF[_name] = _GENERIC_PARAMS
 
 
 @dataclass(frozen=True, slots=True)

@@ -235,7 +235,21 @@ def _load_flag_tables() -> dict[str, FlagTable]:
 EVENTS: dict[tuple[str, str], EventSpec] = _load_events()
 """Every event by ``(name, dir)``; ``dir`` is ``"<"`` (exit) or ``">"`` (enter, legacy captures and procexit)."""
 
-EVENT_NAMES: frozenset[str] = frozenset(name for name, _ in EVENTS)
+DEDICATED_EVENT_NAMES: frozenset[str] = frozenset(name for name, _ in EVENTS)
+"""Names with their own entry in the event table."""
+
+
+def _generic_names() -> frozenset[str]:
+    from syswarden.syscalls.tables import all_names
+
+    return frozenset(all_names()) - DEDICATED_EVENT_NAMES
+
+
+GENERIC_EVENT_NAMES: frozenset[str] = _generic_names()
+"""Syscalls without a dedicated event: Falco reports them as the generic ``syscall`` event (params ``ID``,
+``nativeID``) named after the syscall, so ``evt.type = madvise`` is valid."""
+
+EVENT_NAMES: frozenset[str] = DEDICATED_EVENT_NAMES | GENERIC_EVENT_NAMES
 """Every event name (what ``evt.type`` may be)."""
 
 FLAG_TABLES: dict[str, FlagTable] = _load_flag_tables()
@@ -250,7 +264,16 @@ def event_spec(name: str, direction: str = "<") -> EventSpec | None:
     spec = EVENTS.get((name, direction))
     if spec is None and name in ENTER_ONLY:
         spec = EVENTS.get((name, ">"))
+    if spec is None and name in GENERIC_EVENT_NAMES:
+        return _generic_spec(name, direction)
     return spec
+
+
+@cache
+def _generic_spec(name: str, direction: str) -> EventSpec | None:
+    generic = EVENTS.get(("syscall", direction))
+    return None if generic is None else EventSpec(name, direction, generic.kind, generic.category, generic.flags,
+                                                  generic.params)
 
 
 def flag_table(name: str) -> FlagTable:
@@ -298,6 +321,7 @@ def is_open_exec(flags: int, mode: int) -> bool:
 
 __all__ = [
     "ParamType", "ParamSpec", "EventSpec", "FlagEntry", "FlagTable", "EVENTS", "EVENT_NAMES", "FLAG_TABLES",
+    "DEDICATED_EVENT_NAMES", "GENERIC_EVENT_NAMES",
     "ENTER_ONLY", "event_spec", "flag_table", "format_flags", "errno_name", "errno_value",
     "is_open_read", "is_open_write", "is_open_exec",
 ]
