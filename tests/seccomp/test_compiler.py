@@ -252,3 +252,18 @@ def test_arches_argument_overrides_the_policy() -> None:
     policy = deny("dup")
     program = compile_policy(policy, [Arch.X86_64]).program
     assert Emulator(program).run(SeccompData(I386, 41)).action == KILL_PROCESS.kernel_value
+
+
+def test_trees_beyond_255_nodes_stay_exact() -> None:
+    """Alternating actions on every x86_64 syscall (hundreds of intervals) force long tree jumps."""
+    ordered = sorted(tables.table(Arch.X86_64).items(), key=lambda item: item[1])
+    rules = (SyscallRule(tuple(n for n, _ in ordered[0::2]), EPERM),
+             SyscallRule(tuple(n for n, _ in ordered[1::3]), KILL_PROCESS))
+    policy = Policy(ALLOW, rules, (Arch.X86_64, Arch.I386))
+    program = compile_policy(policy).program
+    assert any(i.code == b.BPF_JMP | b.BPF_JA and i.k > 255 for i in program)
+    emu = Emulator(program)
+    for audit, arch in ((X86_64, Arch.X86_64), (I386, Arch.I386)):
+        for number in list(tables.table(arch).values()) + [999, 0x3FFFFFFF]:
+            got = emu.run(SeccompData(audit, number)).action
+            assert got == reference(policy, policy.arches, audit, number, (0,) * 6), (arch, number)

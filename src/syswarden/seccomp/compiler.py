@@ -89,9 +89,15 @@ class _Section:
     # -- dispatch on the syscall number ------------------------------------------------------------------
 
     def tree(self, decisions: Mapping[int, Decision], lo: int, hi: int) -> Label:
-        """Emit a binary search over [lo, hi) and return the label to jump to for it."""
+        """Emit a binary search over [lo, hi), then its returns; return the label to jump to for it."""
         default = Decision((), self.policy.default_action, DEFAULT_ORIGIN)
-        return self._subtree(_intervals(decisions, lo, hi, default))
+        self._rets: dict[Action, Label] = {}
+        root = self._subtree(_intervals(decisions, lo, hi, default))
+        # One return per action, right after the tree: every leaf jump stays short (no trampoline) while
+        # the tree is under 256 nodes, and the code is about one instruction per interval.
+        for action, label in self._rets.items():
+            self.items += [label, Stmt(_RET_K, action.kernel_value)]
+        return root
 
     def _subtree(self, ivs: Sequence[_Interval]) -> Label:
         if len(ivs) == 1:
@@ -108,11 +114,9 @@ class _Section:
 
     def _leaf(self, decision: Decision) -> Label:
         if decision.constant:
-            # Returns sit inline, right where the search ends: a shared return would be far from most
-            # leaves and cost a trampoline per jump once the tree outgrows 255 instructions.
-            label = Label(f"ret {decision.fallback}")
-            self.items += [label, Stmt(_RET_K, decision.fallback.kernel_value)]
-            return label
+            if decision.fallback not in self._rets:
+                self._rets[decision.fallback] = Label(f"ret {decision.fallback}")
+            return self._rets[decision.fallback]
         if decision not in self.blocks:
             self.blocks[decision] = label = Label("args")
             self.tail += [label, *self._arg_block(decision)]
