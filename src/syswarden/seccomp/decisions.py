@@ -144,7 +144,7 @@ def _mux_entries(policy: Policy, arch: Arch, mux: Multiplexer, warnings: list[st
         for name in rule.names:
             calls = mux.sub_calls(name)
             shadowed = opened_by is not None
-            if calls and shadowed and (rule.args or rule.action != policy.rules[opened_by].action):
+            if calls and opened_by is not None and (rule.args or rule.action != policy.rules[opened_by].action):
                 warnings.append(f"{arch.value}: rule #{index} on {name} does not govern {mux.name}(call="
                                 f"{calls[0]}): rule #{opened_by} names {mux.name} itself without conditions and "
                                 f"matches first, so {name} is reachable through {mux.name} regardless")
@@ -224,10 +224,10 @@ def arch_decisions(policy: Policy, arch: Arch, warnings: list[str] | None = None
     for nr, entries in _numbered_rules(policy, arch).items():
         out[nr] = canonical(entries, default, DEFAULT_ORIGIN)
     for mux in multiplexers_for(arch):
-        nr = tables.number(arch, mux.name)
-        if nr is None:
+        mux_nr = tables.number(arch, mux.name)
+        if mux_nr is None:
             continue
         fallback = Entry((), default, DEFAULT_ORIGIN)
         entries = resolve_uncertain(_mux_entries(policy, arch, mux, sink), fallback)
-        out[nr] = canonical(entries, default, DEFAULT_ORIGIN)
+        out[mux_nr] = canonical(entries, default, DEFAULT_ORIGIN)
     return {nr: d for nr, d in out.items() if not (d.constant and d.fallback == default)}
