@@ -93,12 +93,7 @@ def skip_reason(case: Case) -> str | None:
 
 # Cases that fail because of a gap owned by another part of syswarden; each reason names the gap. They run
 # (xfail, not skip), so they turn into failures to remove from here as soon as the gap is closed.
-KNOWN_GAPS = {
-    "builtin_rules_no_warnings": "events.types has no 'container' event, so stock rules 1.0.1 do not compile",
-    "list_sub_bare": "lists are not substituted as the right operand of '=' (Falco <= 0.35 textual expansion)",
-    "list_sub_whitespace": "lists are not substituted as the right operand of '=' (Falco <= 0.35 textual expansion)",
-    "syscalls": "evt.type accepts only events.types names, not generic syscall names such as madvise",
-}
+KNOWN_GAPS: dict[str, str] = {}
 
 
 def expected_counts(case: Case) -> dict[str, int]:
@@ -119,6 +114,7 @@ def run_case(case: Case) -> tuple[Any, Counter[str], Counter[str], list[str]]:
     from syswarden.rules.ruleset import Selection
     from syswarden.sources.base import SourceConfig
     from syswarden.sources.scap.reader import ScapSource
+    from syswarden.cli.capture_cmd import use_state_accounts
     from syswarden.state import State
 
     result = load_rules([str(p) for p in case.rules_files()])
@@ -130,6 +126,7 @@ def run_case(case: Case) -> tuple[Any, Counter[str], Counter[str], list[str]]:
     engine = Engine(result.ruleset, selection=selection, hostname="test-falco-hostname")
     src = ScapSource(SourceConfig(path=str(case.capture())))
     state = State()
+    use_state_accounts(state)
     state.seed(src.initial_threads())
     by_rule: Counter[str] = Counter()
     by_prio: Counter[str] = Counter()

@@ -260,11 +260,13 @@ def syswarden_matches(capture: Path, filters: dict[str, Any]) -> Replay:
     """Replay ``capture`` through state once and evaluate every compiled filter on each visible event."""
     from syswarden.sources.base import SourceConfig
     from syswarden.sources.scap.reader import ScapSource
+    from syswarden.cli.capture_cmd import use_state_accounts
     from syswarden.state import State
 
     compiled = list(filters.items())
     src = ScapSource(SourceConfig(path=str(capture)))
     state = State()
+    use_state_accounts(state)
     state.seed(src.initial_threads())
     keys: dict[int, str] = {}
     matches: dict[str, list[int]] = {t: [] for t in filters}
@@ -325,9 +327,14 @@ class KnownDifference:
     fields: tuple[str, ...]
     events: frozenset[str] | None = None       # "type dir" or "type" (both directions)
     text: str = ""                             # regex the expression must match
+    values: tuple[str, str] | None = None      # (syswarden, sysdig) value regexes, for %field differences
 
     def applies(self, text: str) -> bool:
         return any(f in text for f in self.fields) and (not self.text or re.search(self.text, text) is not None)
+
+    def covers_values(self, ours: str, theirs: str) -> bool:
+        return self.values is None or (re.fullmatch(self.values[0], ours) is not None
+                                       and re.fullmatch(self.values[1], theirs) is not None)
 
     def covers(self, key: str) -> bool:
         if self.events is None:
@@ -337,17 +344,34 @@ class KnownDifference:
 
 
 _FD = ("fd.",)
+_THREAD_FIELDS = ("proc.", "thread.", "user.", "group.", "container.")
 KNOWN_DIFFERENCES = (
     KnownDifference("mmap-fd", _FD, frozenset({"mmap", "mmap2", "munmap"})),
-    KnownDifference("open-enter-placeholder-fd", _FD, frozenset({"open >", "openat >", "openat2 >", "creat >"})),
+    KnownDifference("open-enter-placeholder-fd", _FD, frozenset({"open >", "openat >", "openat2 >", "creat >",
+                                                                 "pipe >", "pipe2 >", "eventfd >", "signalfd >",
+                                                                 "timerfd_create >", "inotify_init >"})),
+    KnownDifference("bind-listen-fd", _FD, frozenset({"bind", "listen", "accept", "accept4", "getsockopt",
+                                                      "setsockopt", "shutdown"})),
+    KnownDifference("sysdig-gid-64bit", ("group.gid",), None, "", (".*", r"\d{10,}")),
+    KnownDifference("syscall-renames", ("evt.type",), None, "", ("rt_sigreturn|newfstatat", "sigreturn|newfsstat")),
+    KnownDifference("kernel-internal-errno", ("evt.res",), None, "", (r"-5\d\d", "E[A-Z_]+")),
+    KnownDifference("thread-parent", ("proc.pname", "proc.aname", "proc.ppid", "proc.pcmdline")),
     KnownDifference("socket-fd", _FD, frozenset({"socket >", "socket <"})),
     KnownDifference("na-text", ("proc.", "fd.", "user.", "group.", "evt."), None, r"!=|\bnot\b|<NA>|N/A"),
     KnownDifference("name-changed", ("fd.name_changed",), frozenset({"open <", "openat <", "openat2 <", "creat <",
                                                                     "sendto <", "sendmsg <"})),
     KnownDifference("bare-backslash", ("proc.args",), None, r"endswith \\$|endswith \\ "),
     KnownDifference("fd-directory-unnamed", ("fd.directory",)),
+    KnownDifference("proc-cwd-from-execve", ("proc.cwd",)),
+    KnownDifference("placeholder-thread", _THREAD_FIELDS, None, "", ("(-1)?", "<NA>")),
+    KnownDifference("switch-without-thread", _THREAD_FIELDS, frozenset({"switch"}), "", (".*", "<NA>")),
+    KnownDifference("container-event-thread", _THREAD_FIELDS, frozenset({"container"})),
+    KnownDifference("unknown-fd-placeholder", _FD, None, "", ("<NA>", "o|")),
+    KnownDifference("vpid-without-namespace-info", ("proc.vpid", "thread.vtid")),
     KnownDifference("socket-endpoints", ("fd.sport", "fd.port", "fd.net", "fd.ip", "fd.rnet", "fd.snet",
-                                         "fd.typechar", "fd.l4proto", "fd.connected", "fd.name_changed"),
+                                         "fd.typechar", "fd.l4proto", "fd.connected", "fd.name_changed", "fd.sip",
+                                         "fd.cip", "fd.dip", "fd.cport", "fd.dport", "fd.rip", "fd.lip", "fd.name",
+                                         "fd.type", "fd.num"),
                     frozenset({"connect", "sendto", "sendmsg", "recvfrom", "recvmsg", "socket"})),
 )
 
@@ -424,3 +448,65 @@ def _chunks(texts: list[str]) -> list[list[str]]:
         out.append(cur)
     return out
 
+
+
+# -- %field output strings ---------------------------------------------------------------------------------
+
+OUTPUT_FIELDS = ("evt.type", "evt.dir", "evt.cpu", "evt.rawtime", "proc.name", "proc.pid", "proc.ppid", "proc.pname",
+                 "proc.cmdline", "proc.exe", "proc.args", "proc.cwd", "thread.tid", "user.uid", "user.name",
+                 "group.gid", "fd.name", "fd.num", "fd.typechar", "fd.type", "fd.directory", "fd.filename",
+                 "fd.l4proto", "fd.sip", "fd.cip", "fd.sport", "fd.cport", "container.id", "evt.res", "evt.rawres",
+                 "evt.is_open_read", "evt.is_open_write", "proc.aname[2]", "proc.vpid")
+SEP = "\x1f"
+
+
+@dataclass(frozen=True)
+class FieldMismatch:
+    field: str
+    key: str
+    ours: str
+    theirs: str
+
+    def explained_by(self) -> str | None:
+        hit = next((d for d in KNOWN_DIFFERENCES if d.applies(self.field) and d.covers(self.key)
+                    and d.covers_values(self.ours, self.theirs)), None)
+        return hit.name if hit else None
+
+    def __str__(self) -> str:
+        return f"{self.field} on {self.key}: syswarden {self.ours!r}, sysdig {self.theirs!r}"
+
+
+def compare_fields(sysdig: Sysdig, capture: Path, fields: Sequence[str] = OUTPUT_FIELDS) -> tuple[list[FieldMismatch],
+                                                                                                   int]:
+    """Render ``fields`` for every visible event on both sides; return the differences and events compared."""
+    from syswarden.rules.output_format import OutputFormat
+    from syswarden.sources.base import SourceConfig
+    from syswarden.sources.scap.reader import ScapSource
+    from syswarden.cli.capture_cmd import use_state_accounts
+    from syswarden.state import State
+
+    fmt = "%evt.num" + "".join(f"{SEP}%{f}" for f in fields)
+    lines = sysdig.run(capture, "*" + fmt) or []
+    theirs = {line.split(SEP)[0]: line.split(SEP)[1:] for line in lines}
+    keyof = sysdig_keys(sysdig, capture)
+    ours_fmt = OutputFormat(fmt)
+    src = ScapSource(SourceConfig(path=str(capture)))
+    state = State()
+    use_state_accounts(state)
+    state.seed(src.initial_threads())
+    out: list[FieldMismatch] = []
+    compared = 0
+    by_key = {key: num for num, key in keyof.items()}
+    for event in src.events():
+        event = state.apply(event)
+        if event.state_only or event.type in SYSDIG_UNKNOWN_TYPES:
+            continue
+        key = f"{event.ts} {event.tid} {OLD_SYSCALL_NAMES.get(event.type, event.type)} {event.dir}"
+        row = theirs.get(by_key.get(key, ""))
+        if row is None:
+            out.append(FieldMismatch("<event>", key, "present", "absent"))
+            continue
+        compared += 1
+        values = ours_fmt.render(event)[0].split(SEP)[1:]
+        out += [FieldMismatch(f, key, a, b) for f, a, b in zip(fields, values, row) if a != b]
+    return out, compared

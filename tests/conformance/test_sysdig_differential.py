@@ -4,8 +4,8 @@ from __future__ import annotations
 import shutil
 
 import pytest
-from sysdig_diff import (CAPTURES, DIFF_CAPTURES, Sysdig, compare_capture, compile_all, stock_expressions,
-                         syswarden_matches)
+from sysdig_diff import (CAPTURES, DIFF_CAPTURES, OUTPUT_FIELDS, Sysdig, compare_capture, compare_fields,
+                         compile_all, stock_expressions, syswarden_matches)
 
 
 @pytest.fixture(scope="session")
@@ -37,3 +37,29 @@ def test_stock_conditions_match_like_sysdig(capture: str, oracle: Sysdig, stock_
     unexplained = [m for m in mismatches if m.explained_by() is None]
     assert not unexplained, f"{len(unexplained)} of {len(stock_filters)} differ:\n" + "\n".join(
         str(m) for m in unexplained[:15])
+
+
+# Captures where state's fd table still differs from sysdig's in ways not yet reconciled (docs: "open items").
+FIELD_GAPS = {
+    "falco_psp_run_as_user_0_container.scap": "fd table: client ports of accepted sockets, /dev/tty on write",
+    "libs_curl_google.scap": "fd table: UDP socket orientation after connect, unix socket names on close",
+    "libs_sample.scap": "fd.cport of server sockets is 0 in sysdig, absent in syswarden",
+}
+
+
+def _field_params() -> list[object]:
+    return [pytest.param(c, marks=[pytest.mark.xfail(reason=FIELD_GAPS[c], strict=True)] if c in FIELD_GAPS else [])
+            for c in DIFF_CAPTURES]
+
+
+@pytest.mark.parametrize("capture", _field_params())
+def test_field_output_strings_match_sysdig(capture: str, oracle: Sysdig) -> None:
+    """%field output strings (34 fields) equal sysdig -p's on every visible event, but documented differences."""
+    path = CAPTURES / capture
+    if not path.is_file():
+        pytest.skip(f"{capture} not available")
+    mismatches, compared = compare_fields(oracle, path)
+    assert compared > 0
+    unexplained = [m for m in mismatches if m.explained_by() is None]
+    assert not unexplained, f"{len(unexplained)} of {compared * len(OUTPUT_FIELDS)} values differ:\n" + \
+        "\n".join(str(m) for m in unexplained[:15])

@@ -77,6 +77,19 @@ def open_capture(path: str) -> Source:
     return open_source(choose_source(path, None), SourceConfig(path=path))
 
 
+def use_state_accounts(state: Any) -> None:
+    """Make user.name/group.name come from the state's tables (a capture's own users before the host's)."""
+    from syswarden.rules.fields.group import set_group_resolver
+    from syswarden.rules.fields.user import set_user_resolver
+
+    def group_name(gid: int) -> str | None:
+        info = state.users.group(gid)
+        return info.name if info is not None else None
+
+    set_user_resolver(state.users.resolve)
+    set_group_resolver(group_name)
+
+
 def with_state(src: Source) -> Iterator[Event]:
     """The source's events after state has attached threads and fds (state-only ones included)."""
     from syswarden.service.pipeline import make_state
@@ -85,6 +98,7 @@ def with_state(src: Source) -> Iterator[Event]:
     if state is None:
         yield from src.events()
         return
+    use_state_accounts(state)
     state.seed(src.initial_threads())
     for event in src.events():
         yield state.apply(event)

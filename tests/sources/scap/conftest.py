@@ -4,7 +4,7 @@ from __future__ import annotations
 import shutil
 
 import pytest
-from scap_oracle import Sysdig
+from .scap_oracle import Sysdig
 
 
 @pytest.fixture(scope="session")

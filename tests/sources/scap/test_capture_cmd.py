@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from scap_oracle import capture_path
+from .scap_oracle import capture_path
 
 from syswarden.cli.main import cli
 from syswarden.errors import SyswardenError

@@ -23,7 +23,7 @@ from syswarden.events.event import SockAddr, SockTuple
 # PPM_AF_* socket families as the drivers encode them
 FAMILIES = {0: "AF_UNSPEC", 1: "AF_UNIX", 2: "AF_INET", 10: "AF_INET6", 16: "AF_NETLINK", 17: "AF_PACKET"}
 FAMILY_CODES = {v: k for k, v in FAMILIES.items()}
-L4_PROTOS = {0: "", 1: "tcp", 2: "udp", 3: "icmp", 4: "raw"}   # scap_l4_proto numbers in fd lists
+L4_PROTOS = {0: "", 1: "", 2: "tcp", 3: "udp", 4: "icmp", 5: "raw"}   # scap_l4_proto numbers in fd lists
 
 # parameters that are NUL-separated string lists although their wire type is a byte buffer
 STRING_LIST_PARAMS = frozenset({"args", "env", "cgroups"})

@@ -57,6 +57,7 @@ class CaptureMeta:
     num_cpus: int = 0
     users: dict[int, str] = field(default_factory=dict)
     groups: dict[int, str] = field(default_factory=dict)
+    user_records: list[B.UserRecord] = field(default_factory=list)
     interfaces: tuple[int, bytes] | None = None    # raw interface-list block (type, body), copied by the writer
 
 
@@ -93,7 +94,9 @@ class ScapSource:
         self._raise = config.options.get("on_error", "raise") != "stop"
         self._data = load_bytes(self.path)
         self._threads: dict[int, ThreadInfo] = {}
+        self._listening: set[int] = set()
         self._first_event = self._read_metadata()
+        self._orient_sockets()
 
     # -- metadata -------------------------------------------------------------------------------------------
 
@@ -129,9 +132,12 @@ class ScapSource:
                 thread = self._threads.get(fd.tid)
                 if thread is not None:
                     thread.fds[fd.fd] = fdinfo_from_record(fd)
+                if fd.kind in (5, 6):
+                    self._listening.add(fd.sport)
         elif block.type in B.UL_BLOCKS:
             users, groups = B.parse_userlist(block, self.path)
             self.meta.users.update((u.uid, u.name) for u in users)
+            self.meta.user_records.extend(users)
             self.meta.groups.update((g.gid, g.name) for g in groups)
         elif block.type in B.MI_BLOCKS:
             mi = B.parse_machine_info(block)
@@ -140,6 +146,16 @@ class ScapSource:
             # kept raw: readers use the interfaces to name unbound local addresses, the event model does not
             self.meta.interfaces = (block.type, bytes(block.body))
         # unknown blocks are skipped, as libscap does
+
+    def _orient_sockets(self) -> None:
+        """Fd lists store connected sockets as (local, remote); Falco names them client -> server, so a socket
+        whose local port is one some process listens on was accepted: its local side is the server."""
+        for thread in self._threads.values():
+            for info in thread.fds.values():
+                if info.type in (FdType.IPV4, FdType.IPV6) and info.dip and info.sport in self._listening:
+                    info.sip, info.sport, info.dip, info.dport = info.dip, info.dport, info.sip, info.sport
+                    info.is_server = True
+                    info.name = f"{_hostport(info.sip, info.sport)}->{_hostport(info.dip, info.dport)}"
 
     def _fail(self, err: CaptureError) -> None:
         self.error = err
@@ -155,6 +171,13 @@ class ScapSource:
         return self.meta.hostname
 
     def initial_threads(self) -> Iterator[ThreadInfo]:
+        """The process list, threads of one process sharing their main thread's fd table (files are
+        process-wide; fd lists are written for the main thread)."""
+        for t in self._threads.values():
+            main = self._threads.get(t.pid)
+            if main is not None and main is not t:
+                main.fds.update(t.fds)
+                t.fds = main.fds
         return iter(list(self._threads.values()))
 
     def events(self) -> Iterator[Event]:
@@ -164,6 +187,7 @@ class ScapSource:
         decoder = EventDecoder()
         table = EC.table()
         nparams, large = EC.nparams_by_code(), EC.large_codes()
+        yield from self._account_events()
         try:
             for block in B.iter_blocks(self._data, self.path, self._first_event):
                 if block.type not in B.EVENT_BLOCKS:
@@ -178,6 +202,17 @@ class ScapSource:
                 yield decoder.decode(raw, code, self.stats.events)
         except CaptureError as err:
             self._fail(err)
+
+    def _account_events(self) -> Iterator[Event]:
+        """The file's user list as state-only ``useradded``/``groupadded`` events (numbered 0: not in the file's
+        event stream), so names come from the traced machine, as libsinsp takes them from the user list."""
+        for u in self.meta.user_records:
+            yield Event(num=0, ts=0, type="useradded", tid=-1, dir=">", state_only=True,
+                        params={"uid": u.uid, "gid": u.gid, "name": u.name, "home": u.home, "shell": u.shell,
+                                "container_id": ""})
+        for gid, name in self.meta.groups.items():
+            yield Event(num=0, ts=0, type="groupadded", tid=-1, dir=">", state_only=True,
+                        params={"gid": gid, "name": name, "container_id": ""})
 
     def close(self) -> None:
         self._data = b""
