@@ -216,8 +216,8 @@ def main() -> int:
             for w, cmd in workloads.items():
                 results[w]["auditd"] = timed(cmd, repeat)
         print("finding the highest sustained rate without drops ...", file=sys.stderr)
-        steps = [20000, 50000, 100000, 200000, 400000] if args.quick else \
-            [20000, 50000, 100000, 150000, 200000, 300000, 400000, 600000]
+        steps = [5000, 10000, 20000, 40000, 80000] if args.quick else \
+            [5000, 10000, 15000, 20000, 30000, 40000, 60000, 80000, 120000, 160000]
         rows = sustained_rate(paced, steps, 2.0)
 
     width = max(len(w) for w in workloads)

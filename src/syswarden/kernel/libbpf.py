@@ -9,8 +9,6 @@ from __future__ import annotations
 import ctypes
 import ctypes.util
 import os
-from collections.abc import Iterator
-from contextlib import contextmanager
 
 from syswarden.errors import KernelError
 
@@ -21,7 +19,6 @@ _LIBC = ctypes.CDLL(None, use_errno=True)
 _LIBC.vsnprintf.argtypes = [ctypes.c_char_p, ctypes.c_size_t, ctypes.c_char_p, ctypes.c_void_p]
 
 
-@_PRINT_FN
 def _collect(level: int, fmt: bytes, args: int) -> int:
     # One callback for libbpf's own diagnostics (not per event): keep them for the error message.
     buf = ctypes.create_string_buffer(4096)
@@ -29,6 +26,9 @@ def _collect(level: int, fmt: bytes, args: int) -> int:
     _LOG.append(buf.value.decode(errors="replace"))
     del _LOG[:-200]
     return 0
+
+
+_COLLECT = _PRINT_FN(_collect)   # kept referenced: libbpf holds the pointer for the process lifetime
 
 
 def _declare(lib: ctypes.CDLL) -> None:
@@ -67,16 +67,9 @@ def lib() -> ctypes.CDLL:
         except OSError as exc:
             raise KernelError(f"cannot load libbpf ({path}): {exc}; expected the libbpf1 package") from exc
         _declare(loaded)
-        loaded.libbpf_set_print(_collect)
+        loaded.libbpf_set_print(_COLLECT)
         _LIB = loaded
     return _LIB
-
-
-@contextmanager
-def _calling(what: str) -> Iterator[None]:
-    """Clear the collected log, run a libbpf call, and let failures quote what libbpf said."""
-    _LOG.clear()
-    yield
 
 
 def _fail(what: str, err: int) -> KernelError:
@@ -89,8 +82,8 @@ class BpfObject:
     """A BPF object file: open, size maps, load, look up maps and programs. ``close()`` frees everything."""
 
     def __init__(self, path: str) -> None:
-        with _calling("open"):
-            self._ptr = lib().bpf_object__open_file(path.encode(), None)
+        _LOG.clear()
+        self._ptr = lib().bpf_object__open_file(path.encode(), None)
         if not self._ptr:
             raise _fail(f"opening BPF object {path!r}", ctypes.get_errno())
         self.path = path
@@ -110,8 +103,8 @@ class BpfObject:
 
     def load(self) -> None:
         """Verify and load every program (CO-RE relocations are applied against the kernel's BTF)."""
-        with _calling("load"):
-            rc = lib().bpf_object__load(self._ptr)
+        _LOG.clear()
+        rc = lib().bpf_object__load(self._ptr)
         if rc < 0:
             raise _fail(f"loading BPF object {self.path!r}", -rc)
 
@@ -126,8 +119,8 @@ class BpfObject:
         prog = lib().bpf_object__find_program_by_name(self._ptr, program.encode())
         if not prog:
             raise KernelError(f"BPF object {self.path!r} has no program {program!r}")
-        with _calling("attach"):
-            link = lib().bpf_program__attach(prog)
+        _LOG.clear()
+        link = lib().bpf_program__attach(prog)
         if not link:
             raise _fail(f"attaching program {program!r}", ctypes.get_errno())
         self._links.append(int(link))

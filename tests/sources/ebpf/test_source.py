@@ -130,3 +130,26 @@ def test_drops_are_counted_per_cpu_and_reported(capsys: pytest.CaptureFixture[st
     assert src.stats.drops > 0 and sum(src.stats.drops_per_cpu.values()) == src.stats.drops
     assert opens + src.stats.drops >= 20000
     assert "events dropped" in capsys.readouterr().err
+
+
+def test_every_event_follows_the_event_table(tmp_path: Path) -> None:
+    """Across a varied command, every event's type and parameter names are in Falco's event table."""
+    from syswarden.events.types import event_spec
+
+    script = f"mkdir {tmp_path}/d; ln -s /etc/hostname {tmp_path}/l; mv {tmp_path}/d {tmp_path}/e; " \
+             f"rmdir {tmp_path}/e; cat /etc/hostname | wc -c >/dev/null; /nonexistent 2>/dev/null; true"
+    events, _ = run(["/bin/sh", "-c", script])
+    assert {"mkdir", "symlinkat", "renameat2", "rmdir", "pipe2", "execve", "procexit"} <= {e.type for e in events}
+    for ev in events:
+        spec = event_spec(ev.type, ev.dir)
+        assert spec is not None, ev.type
+        assert set(ev.params) <= {p.name for p in spec.params}, (ev.type, set(ev.params) - {p.name for p in spec.params})
+
+
+def test_close_on_interrupt_detaches_everything() -> None:
+    """A KeyboardInterrupt raised while consuming closes the source: no link stays attached (fixture)."""
+    src = EbpfSource(SourceConfig(command=["/bin/sh", "-c", "sleep 5"]))
+    with pytest.raises(KeyboardInterrupt):
+        for _ in src.events():
+            raise KeyboardInterrupt
+    assert src.exit_code is not None      # the command was killed and reaped, not left behind

@@ -118,3 +118,17 @@ def test_signals_are_delivered_to_tracees() -> None:
     events, src = run(["/bin/sh", "-c", "kill -TERM $$; sleep 5"], {"execve"})
     assert src.exit_code == -15
     assert not any(e.type == "execve" and e.params["comm"] == "sleep" for e in events)
+
+
+def test_every_event_follows_the_event_table(tmp_path: Path) -> None:
+    """Across a varied command, every event's type and parameter names are in Falco's event table."""
+    from syswarden.events.types import event_spec
+
+    script = f"mkdir {tmp_path}/d; mv {tmp_path}/d {tmp_path}/e; rmdir {tmp_path}/e; " \
+             "cat /etc/hostname | wc -c >/dev/null; /nonexistent 2>/dev/null; true"
+    events, _ = run(["/bin/sh", "-c", script])
+    assert {"renameat2", "rmdir", "pipe2", "execve", "procexit"} <= {e.type for e in events}
+    for ev in events:
+        spec = event_spec(ev.type, ev.dir)
+        assert spec is not None, ev.type
+        assert set(ev.params) <= {p.name for p in spec.params}, ev.type
