@@ -33,9 +33,10 @@ _SOCKADDR_KEYS = {f.name for f in dataclasses.fields(SockAddr)}
 _PARAMS_OF: dict[str, frozenset[str]] = {}
 for (_name, _dir), _spec in EVENTS.items():
     _PARAMS_OF[_name] = _PARAMS_OF.get(_name, frozenset()) | {p.name for p in _spec.params}
+# Any syscall may come as Falco's generic event (ID, nativeID): older captures record e.g. mprotect that way.
 _GENERIC_PARAMS = _PARAMS_OF["syscall"]
-for _name in EVENT_NAMES - set(_PARAMS_OF):
-    _PARAMS_OF[_name] = _GENERIC_PARAMS
+for _name in EVENT_NAMES:
+    _PARAMS_OF[_name] = _PARAMS_OF.get(_name, frozenset()) | _GENERIC_PARAMS
 
 
 @dataclass(frozen=True, slots=True)
