@@ -187,3 +187,31 @@ def test_docker_default_blocks_user_namespaces(tmp_path: Path) -> None:
     assert blocked.returncode != 0
     assert "Operation not permitted" in blocked.stderr
     assert subprocess.run([*run, "true"], timeout=30).returncode == 0
+
+
+def test_policy_flags_reach_the_kernel() -> None:
+    """A policy's `new_listener` flag returns a user-notification fd; `log` is accepted by the kernel."""
+    from dataclasses import replace
+    policy = Policy(ALLOW, (SyscallRule(("getcwd",), Action(ActionKind.NOTIFY)),), flags=frozenset({"new_listener"}))
+
+    def body() -> int:
+        fd = install_filter(compile_policy(policy))
+        return 0 if fd > 2 and os.fstat(fd) else 3
+    assert in_child(body) == 0
+
+    def logged() -> int:
+        return install_filter(compile_policy(replace(policy, flags=frozenset(), rules=())), log=True)
+    assert in_child(logged) == 0
+
+
+def test_unknown_flag_name_is_refused_before_the_kernel() -> None:
+    """A flag name the kernel ABI does not define is a KernelError naming the known ones."""
+    policy = Policy(ALLOW, flags=frozenset({"turbo"}))
+
+    def body() -> int:
+        try:
+            install_filter(compile_policy(policy))
+        except KernelError as err:
+            return 0 if "tsync" in str(err) and not prctl.get_no_new_privs() else 3
+        return 2
+    assert in_child(body) == 0

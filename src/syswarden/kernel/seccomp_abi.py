@@ -27,6 +27,8 @@ FLAG_BY_NAME: dict[str, int] = {
     "tsync": SECCOMP_FILTER_FLAG_TSYNC,
     "log": SECCOMP_FILTER_FLAG_LOG,
     "spec_allow": SECCOMP_FILTER_FLAG_SPEC_ALLOW,
+    "new_listener": SECCOMP_FILTER_FLAG_NEW_LISTENER,
+    "tsync_esrch": SECCOMP_FILTER_FLAG_TSYNC_ESRCH,
     "wait_killable_recv": SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV,
 }
 

@@ -27,13 +27,16 @@ def filter_flags(*, tsync: bool = False, log: bool = False, names: Sequence[str]
     return flags
 
 
-def install_filter(program: Program | CompiledFilter, *, tsync: bool = False, log: bool = False) -> None:
+def install_filter(program: Program | CompiledFilter, *, tsync: bool = False, log: bool = False) -> int:
     """Set no_new_privs and attach ``program`` with ``seccomp(SECCOMP_SET_MODE_FILTER)``.
 
     Args:
         program: a ``Program`` or a ``CompiledFilter`` (its policy flags are added to ``tsync``/``log``).
         tsync: synchronise the filter to every thread of the process (SECCOMP_FILTER_FLAG_TSYNC).
         log: log every action but ALLOW (SECCOMP_FILTER_FLAG_LOG).
+
+    Returns:
+        0, or the user-notification listener fd when the policy's flags ask for ``new_listener``.
 
     Raises:
         KernelError: the kernel refused (EINVAL for a bad program, EACCES without no_new_privs, the tid of a
@@ -48,8 +51,10 @@ def install_filter(program: Program | CompiledFilter, *, tsync: bool = False, lo
     prctl.set_no_new_privs()
     with prctl.kernel_errors("seccomp(SECCOMP_SET_MODE_FILTER)"):
         rc = seccomp_abi.set_mode_filter(program.to_bytes(), flags)
-    if rc > 0 and flags & seccomp_abi.SECCOMP_FILTER_FLAG_TSYNC:
+    listener = flags & seccomp_abi.SECCOMP_FILTER_FLAG_NEW_LISTENER
+    if rc > 0 and flags & seccomp_abi.SECCOMP_FILTER_FLAG_TSYNC and not listener:
         raise KernelError(f"seccomp TSYNC failed: thread {rc} cannot be synchronised")
+    return rc
 
 
 def apply(policy: Policy, *, all_threads: bool = True, arches: Sequence[Arch] | None = None) -> CompiledFilter:
