@@ -153,3 +153,30 @@ def test_close_on_interrupt_detaches_everything() -> None:
         for _ in src.events():
             raise KeyboardInterrupt
     assert src.exit_code is not None      # the command was killed and reaped, not left behind
+
+
+def test_cgroup_mode_reports_only_that_cgroup() -> None:
+    """Watching one cgroup v2 directory, a process inside it is seen and the same open outside it is not."""
+    import secrets
+
+    from syswarden.sources.targets import CgroupPaths
+
+    root = CgroupPaths().root
+    if not root:
+        pytest.skip("no cgroup2 mount")
+    cg = Path(root) / f"syswarden-test-{secrets.token_hex(4)}"
+    cg.mkdir()
+    try:
+        seen: list[str] = []
+        with EbpfSource(SourceConfig(event_types=frozenset({"openat"}), options={"cgroup": str(cg)})) as src:
+            subprocess.run(["cat", "/etc/os-release"], stdout=subprocess.DEVNULL, check=True)
+            subprocess.run(["/bin/sh", "-c", f"echo $$ > {cg}/cgroup.procs && exec cat /etc/hostname"],
+                           stdout=subprocess.DEVNULL, check=True)
+            for ev in src.events():
+                if ev.type == "openat" and ev.params["name"].startswith("/etc/"):
+                    seen.append(ev.params["name"])
+                    if ev.params["name"] == "/etc/hostname":
+                        break
+        assert [name for name in seen if name in ("/etc/os-release", "/etc/hostname")] == ["/etc/hostname"]
+    finally:
+        cg.rmdir()
