@@ -102,7 +102,8 @@ BAD = [
     (HEADER + '{"kind": "event", "num": 1, "ts": 0, "tid": "1", "type": "open"}\n',
      "r.jsonl:2:1: event key 'tid' must be int, not str"),
     (HEADER + '{"kind": "event", "num": 1, "ts": 0, "tid": 1, "type": "close", "params": {"fdd": 1}}\n',
-     "r.jsonl:2:1: unknown parameter 'fdd' for event 'close'; expected one of fd, res"),
+     "r.jsonl:2:1: unknown parameter 'fdd' for event 'close'; expected one of fd, res (or a generic event's ID, "
+     "nativeID)"),
     (HEADER + '{"kind": "event", "num": 1, "ts": 0, "tid": 1, "type": "close", "colour": 1}\n',
      "r.jsonl:2:1: unknown key 'colour' in event record; expected one of cpu, dir, num, params, pid, res, source, "
      "state_only, tid, ts, type"),

@@ -224,8 +224,9 @@ def event_from_json(obj: dict[str, Any]) -> Event:
         _check_type(params, dict, "params", "event")
     if not params.keys() <= known:
         name = next(n for n in params if n not in known)
+        own = sorted(known - _GENERIC_PARAMS) if etype != "syscall" else sorted(known)
         raise LineError(f"unknown parameter {name!r} for event {etype!r}; expected one of "
-                         f"{', '.join(sorted(known)) or '(none)'}")
+                        f"{', '.join(own) or '(none)'} (or a generic event's ID, nativeID)")
     direction = obj.get("dir", "<")
     if direction != "<" and direction != ">":
         raise LineError(f"event key 'dir' must be \"<\" or \">\", not {direction!r}")
