@@ -62,6 +62,8 @@ def _operand(k: int, state: _State, default_arch: Arch | None) -> str:
         return _ARCH_NAMES.get(k, f"{k:#x}")
     if state.a == "nr":
         arch = state.arch or default_arch
+        if arch is Arch.X86_64 and k & X32_SYSCALL_BIT and k != X32_SYSCALL_BIT:
+            arch = Arch.X32                # a filter that does not split x32 off first still means x32 here
         name = tables.name(arch, k) if arch is not None else None
         return name if name else f"{k:#x}"
     return f"{k:#x}"
