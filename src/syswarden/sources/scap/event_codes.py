@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import ipaddress
 import struct
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
@@ -105,6 +106,29 @@ def decode_value(wire: str, raw: bytes, name: str = "") -> Any:
     if wire in ("ipv4addr", "ipv6addr", "ipaddr"):
         return _ip(raw) if len(raw) in (4, 16) else raw
     return raw
+
+
+Decoder = Callable[[bytes], Any]
+
+
+def value_decoder(wire: str, name: str) -> Decoder:
+    """A decoding function for one parameter, specialised once per (type, name) for the hot path."""
+    fmt = _SIGNED.get(wire) or _UNSIGNED.get(wire)
+    if fmt is not None:
+        packer = struct.Struct(fmt)
+        size, unpack = packer.size, packer.unpack
+
+        def as_int(raw: bytes) -> int:
+            return int(unpack(raw)[0]) if len(raw) == size else _int(raw, fmt)
+        return as_int
+    if wire in _STRINGS:
+        return _text
+    return lambda raw: decode_value(wire, raw, name)
+
+
+def _text(raw: bytes) -> str:
+    end = raw.find(b"\0")
+    return (raw if end < 0 else raw[:end]).decode("utf-8", "replace")
 
 
 def _int(raw: bytes, fmt: str) -> int:

@@ -221,18 +221,25 @@ class ScapSource:
 class EventDecoder:
     """Raw event -> ``Event``; keeps each thread's pending enter parameters to complete old exit events."""
 
-    __slots__ = ("_pending", "_started")
+    __slots__ = ("_pending", "_started", "_decoders")
 
     def __init__(self) -> None:
         self._pending: dict[int, tuple[str, dict[str, Any]]] = {}
         self._started = False      # seen an event other than the leading container records
+        self._decoders: dict[int, tuple[tuple[str, EC.Decoder], ...]] = {}
+
+    def _decoder(self, code: EC.EventCode) -> tuple[tuple[str, EC.Decoder], ...]:
+        """Per-parameter decoders of a code, Falco-to-Linux flag translation folded in."""
+        found = self._decoders.get(code.code)
+        if found is None:
+            flags = dict(linux_flag_tables(code.code))
+            found = tuple((name, _with_flags(EC.value_decoder(wire, name), flags.get(name)))
+                          for name, wire in code.params)
+            self._decoders[code.code] = found
+        return found
 
     def decode(self, raw: B.RawEvent, code: EC.EventCode, num: int) -> Event:
-        params = {name: EC.decode_value(wire, value, name) for (name, wire), value in zip(code.params, raw.params)}
-        for pname, flags in linux_flag_tables(code.code):
-            value = params.get(pname)
-            if isinstance(value, int):
-                params[pname] = flags.from_falco(value)
+        params = {name: fn(value) for (name, fn), value in zip(self._decoder(code), raw.params)}
         name = code.name
         if name == GENERIC_NAME:
             # id 0 is libs' PPM_SC_UNKNOWN: a syscall the driver had no id for, printed "<unknown>"
@@ -255,6 +262,13 @@ class EventDecoder:
         tid = raw.tid if raw.tid < (1 << 63) else raw.tid - (1 << 64)
         return Event(num=num, ts=raw.ts, type=name, tid=tid, params=params, dir=code.dir, res=res,
                      cpu=raw.cpu, state_only=state_only, source="syscall")
+
+
+def _with_flags(fn: EC.Decoder, table: FlagTable | None) -> EC.Decoder:
+    if table is None:
+        return fn
+    from_falco = table.from_falco
+    return lambda raw: from_falco(v) if isinstance(v := fn(raw), int) else v
 
 
 @cache
