@@ -86,3 +86,34 @@ def test_missing_path_is_input_error() -> None:
     """The replay source without a path is a usage error (exit 2)."""
     with pytest.raises(InputError, match="needs a file"):
         open_source("replay", SourceConfig())
+
+
+@pytest.mark.parametrize("capture", ["falco_cat_write.scap", "libs_curl_google.scap", "libs_single_ipv6_conn.scap"])
+def test_real_capture_survives_jsonl(tmp_path: Path, capture: str) -> None:
+    """A Falco capture copied to JSONL replays the same threads and events, and state ends up the same."""
+    from syswarden.sources.scap.reader import ScapSource
+    from syswarden.state import State
+
+    scap_path = Path(__file__).resolve().parents[2] / ".." / "shared" / "anchors" / "falco" / "captures" / capture
+    if not scap_path.exists():
+        pytest.skip(f"{scap_path} is missing")
+    scap = ScapSource(SourceConfig(path=str(scap_path)))
+    threads, events = list(scap.initial_threads()), list(scap.events())
+    path = tmp_path / "copy.jsonl"
+    with JsonlWriter(path, scap.hostname) as w:
+        for t in threads:
+            w.write_thread(t)
+            for fd in t.fds.values():
+                w.write_fd(t.tid, fd)
+        for e in events:
+            w.write_event(e)
+    replay = open_source("replay", SourceConfig(path=str(path)))
+    back_threads, back_events = list(replay.initial_threads()), list(replay.events())
+    assert back_threads == threads and back_events == events and len(events) > 100
+    states = []
+    for ths, evs in ((threads, events), (back_threads, back_events)):
+        st = State()
+        st.seed(ths)
+        names = [(e.fd.name if e.fd else None, e.thread.comm if e.thread else None) for e in map(st.apply, evs)]
+        states.append(names)
+    assert states[0] == states[1]

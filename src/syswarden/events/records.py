@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from syswarden.events.event import Event, FdInfo, FdType, SockAddr, SockTuple, ThreadInfo
-from syswarden.events.types import EVENT_NAMES, EVENTS
+from syswarden.events.types import EVENT_NAMES, EVENTS, ParamType
 
 VERSION = 1
 _UNSET_ID = 4294967295
@@ -33,6 +33,12 @@ _SOCKADDR_KEYS = {f.name for f in dataclasses.fields(SockAddr)}
 _PARAMS_OF: dict[str, frozenset[str]] = {}
 for (_name, _dir), _spec in EVENTS.items():
     _PARAMS_OF[_name] = _PARAMS_OF.get(_name, frozenset()) | {p.name for p in _spec.params}
+# fdlist params are lists of (fd, flags) pairs: JSON turns the tuples into lists, decoding turns them back.
+_FDLIST_PARAMS: dict[str, frozenset[str]] = {}
+for (_name, _dir), _spec in EVENTS.items():
+    _fdl = {p.name for p in _spec.params if p.type is ParamType.FDLIST}
+    if _fdl:
+        _FDLIST_PARAMS[_name] = _FDLIST_PARAMS.get(_name, frozenset()) | _fdl
 # Any syscall may come as Falco's generic event (ID, nativeID): older captures record e.g. mprotect that way.
 _GENERIC_PARAMS = _PARAMS_OF["syscall"]
 for _name in EVENT_NAMES:
@@ -233,6 +239,9 @@ def event_from_json(obj: dict[str, Any]) -> Event:
     for value in params.values():
         if type(value) is dict or type(value) is list:
             params = {k: decode_value(v) for k, v in params.items()}
+            for name in _FDLIST_PARAMS.get(etype, ()) & params.keys():
+                if isinstance(params[name], list):
+                    params[name] = [tuple(item) if isinstance(item, list) else item for item in params[name]]
             break
     return Event(num=obj["num"], ts=obj["ts"], type=etype, tid=obj["tid"], params=params, dir=direction,
                  res=obj.get("res"), cpu=obj.get("cpu", 0), pid=obj.get("pid"),

@@ -242,7 +242,8 @@ DEDICATED_EVENT_NAMES: frozenset[str] = frozenset(name for name, _ in EVENTS)
 def _generic_names() -> frozenset[str]:
     from syswarden.syscalls.tables import all_names
 
-    return frozenset(all_names()) - DEDICATED_EVENT_NAMES
+    # "<unknown>": a generic event whose syscall id the driver did not know (sysdig prints it so).
+    return (frozenset(all_names()) | {"<unknown>"}) - DEDICATED_EVENT_NAMES
 
 
 GENERIC_EVENT_NAMES: frozenset[str] = _generic_names()
