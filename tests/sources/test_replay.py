@@ -88,13 +88,17 @@ def test_missing_path_is_input_error() -> None:
         open_source("replay", SourceConfig())
 
 
-@pytest.mark.parametrize("capture", ["falco_cat_write.scap", "libs_curl_google.scap", "libs_single_ipv6_conn.scap"])
+CAPTURES = Path(__file__).resolve().parents[2] / ".." / "shared" / "anchors" / "falco" / "captures"
+ALL_CAPTURES = sorted(p.name for p in CAPTURES.glob("*.scap") if "comments" not in p.name) or ["falco_cat_write.scap"]
+
+
+@pytest.mark.parametrize("capture", ALL_CAPTURES)
 def test_real_capture_survives_jsonl(tmp_path: Path, capture: str) -> None:
     """A Falco capture copied to JSONL replays the same threads and events, and state ends up the same."""
     from syswarden.sources.scap.reader import ScapSource
     from syswarden.state import State
 
-    scap_path = Path(__file__).resolve().parents[2] / ".." / "shared" / "anchors" / "falco" / "captures" / capture
+    scap_path = CAPTURES / capture
     if not scap_path.exists():
         pytest.skip(f"{scap_path} is missing")
     scap = ScapSource(SourceConfig(path=str(scap_path)))
