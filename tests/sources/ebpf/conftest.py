@@ -13,14 +13,31 @@ import pytest
 from syswarden.sources.ebpf.loader import PROGRAMS
 
 
-def _our_links() -> list[int]:
-    """Ids of attached links whose program is one of the probe's (by name), as bpftool sees them."""
+def _held_links() -> set[int]:
+    """Ids of the BPF links this test process holds an fd to (an unpinned link lives exactly as long)."""
+    ids = set()
+    for fd in os.listdir("/proc/self/fdinfo"):
+        try:
+            text = Path(f"/proc/self/fdinfo/{fd}").read_text()
+        except OSError:
+            continue
+        for line in text.splitlines():
+            if line.startswith("link_id:"):
+                ids.add(int(line.split()[1]))
+    return ids
+
+
+def _our_links() -> set[int]:
+    """Links attached to one of the probe's programs (by name) that this process holds, as bpftool lists them.
+
+    Other engineers' monitors may run probes at the same time on this machine: only our own count."""
     links = json.loads(subprocess.run(["bpftool", "link", "list", "-j"], capture_output=True, text=True,
                                       check=True).stdout or "[]")
     progs = json.loads(subprocess.run(["bpftool", "prog", "list", "-j"], capture_output=True, text=True,
                                       check=True).stdout or "[]")
-    ours = {p["id"] for p in progs if p.get("name") in PROGRAMS}
-    return [link["id"] for link in links if link.get("prog_id") in ours]
+    probe_progs = {p["id"] for p in progs if p.get("name") in PROGRAMS}
+    held = _held_links()
+    return {link["id"] for link in links if link.get("prog_id") in probe_progs and link["id"] in held}
 
 
 def ebpf_unavailable() -> str | None:
@@ -45,7 +62,8 @@ def ebpf() -> Iterator[None]:
     reason = ebpf_unavailable()
     if reason:
         pytest.skip(reason)
-    before = set(_our_links())
+    before = _our_links()
     yield
-    leaked = set(_our_links()) - before
+    leaked = _our_links() - before
     assert not leaked, f"BPF links left attached: {sorted(leaked)}"
+    assert not _held_links() - before, "BPF link fds left open"
