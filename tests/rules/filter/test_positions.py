@@ -52,3 +52,39 @@ def test_end_of_text_is_a_valid_position() -> None:
     pos = PositionMap("evt.type =", Span("f.yaml", 2, 14), SourceText("f.yaml", doc))
     span = pos.span(len("evt.type ="))
     assert (span.line, span.col) == (2, 24)
+
+
+@pytest.mark.parametrize(("header", "quote"), [(">", ""), (">-", ""), ("|", ""), ("|2", ""), ("", '"'), ("", "'")])
+def test_origin_at_scalar_start_is_understood(header: str, quote: str) -> None:
+    """An origin at the block indicator or the opening quote (where YAML parsers put a scalar's start) works."""
+    if header:
+        doc = f"- rule: r\n  condition: {header}\n    spawned and\n    proc.name = target\n"
+    else:
+        doc = f"- rule: r\n  condition: {quote}spawned and proc.name = target{quote}\n"
+    value = yaml.safe_load(doc)[0]["condition"]
+    pos = PositionMap(value, Span("f.yaml", 2, 14), SourceText("f.yaml", doc))
+    span = pos.span(value.index("target"))
+    assert (span.line, span.col) == _where(doc, "target")
+
+
+def test_error_at_end_of_block_scalar_points_after_last_word() -> None:
+    """A missing ')' at the end of a `>` block is reported just after the last word, not on the next key."""
+    from syswarden.errors import FilterSyntaxError
+    from syswarden.rules.filter.parser import parse
+
+    doc = "- rule: r\n  condition: >\n    spawned and\n    (proc.name = x\n  output: o\n"
+    value = yaml.safe_load(doc)[0]["condition"]
+    with pytest.raises(FilterSyntaxError) as info:
+        parse(value, origin=Span("f.yaml", 2, 14), source=SourceText("f.yaml", doc))
+    assert info.value.span is not None and (info.value.span.line, info.value.span.col) == (4, 19)
+    assert info.value.message == "expected a ')' token closing the '(' at f.yaml:4:5"
+
+
+def test_origin_at_block_line_start_skips_indentation() -> None:
+    """An origin at column 1 of the block's first line (the loader's choice) is moved past the indentation."""
+    doc = "- rule: r\n  condition: >\n    spawned and\n    proc.name = target\n"
+    value = yaml.safe_load(doc)[0]["condition"]
+    pos = PositionMap(value, Span("f.yaml", 3, 1), SourceText("f.yaml", doc))
+    assert (pos.span(0).line, pos.span(0).col) == (3, 5)
+    span = pos.span(value.index("target"))
+    assert (span.line, span.col) == _where(doc, "target")

@@ -48,8 +48,10 @@ class Lexer:
         self._error = error
 
     def error(self, message: str, offset: int | None = None) -> FilterSyntaxError:
-        """An error at ``offset`` (default: the cursor)."""
-        return self._error(message, self.pos if offset is None else offset)
+        """An error at ``offset`` (default: the cursor); an error past the last non-blank character points just
+        after it, not at trailing newlines (YAML block scalars end with one)."""
+        at = self.pos if offset is None else offset
+        return self._error(message, min(at, len(self.text.rstrip(BLANKS))))
 
     @property
     def at_end(self) -> bool:

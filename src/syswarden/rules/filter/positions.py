@@ -65,6 +65,9 @@ class PositionMap:
         file_text = self._source.text
         pos = _offset_of(file_text, self._origin.line, self._origin.col)
         line, col = self._origin.line, self._origin.col
+        start = _value_start(file_text, pos, self._text)
+        line, col = _advance(file_text, pos, start, line, col)
+        pos = start
         table: list[tuple[int, int]] = []
         text = self._text
         for i, ch in enumerate(text):
@@ -85,6 +88,27 @@ class PositionMap:
                 pos += 1
         table.append((line, col))
         return table
+
+
+def _value_start(text: str, pos: int, value: str) -> int:
+    """Where the value's first character is, when the origin is the scalar's start as YAML parsers report it:
+    a block indicator (``>-``, ``|2`` ...) whose content starts on the next lines, an opening quote, or the
+    indentation before the first line of a block."""
+    if pos < len(text) and text[pos] in ">|" and not value.startswith(text[pos]):
+        nl = text.find("\n", pos)
+        if nl < 0:
+            return pos
+        pos = nl + 1
+        while pos < len(text) and text[pos] in " \t\r\n":
+            pos += 1
+        return pos
+    if pos < len(text) and text[pos] in "\"'" and not value.startswith(text[pos]):
+        return pos + 1
+    if value[:1].strip():
+        # an origin at the start of the block's first line (its indentation) rather than at its first character
+        while pos < len(text) and text[pos] in " \t":
+            pos += 1
+    return pos
 
 
 def _offset_of(text: str, line: int, col: int) -> int:
