@@ -61,7 +61,8 @@ class SourceBuilder:
         if isinstance(node, ast.Or):
             return "(" + " or ".join(self.expr(c) for c in node.children) + ")"
         if isinstance(node, ast.Not):
-            return f"(not {self.expr(node.child)})"
+            child, negate = _strip_nots(node)
+            return f"(not {self.expr(child)})" if negate else self.expr(child)
         if isinstance(node, ast.Check):
             return self.check(node)
         raise ValueError(f"unresolved macro '{node.name}'")
@@ -111,6 +112,14 @@ class SourceBuilder:
         if op in ("startswith", "endswith"):
             return f"v.{op}({self._bind('K', const)})"
         return f"{self._bind('M', matcher)}(v)"
+
+
+def _strip_nots(node: ast.Not) -> tuple[ast.Expr, bool]:
+    negate = False
+    current: ast.Expr = node
+    while isinstance(current, ast.Not):
+        negate, current = not negate, current.child
+    return current, negate
 
 
 def _texts(node: ast.Check) -> list[str]:

@@ -8,7 +8,9 @@ missing value (``<NA>``) is false whatever the operator (``!=`` included), excep
 """
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+import contextlib
+import sys
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -70,21 +72,34 @@ def compile_condition(
         RuleLoadError: undefined macro or list, macro loop, unknown field (with suggestions), an operator
             that does not fit the field's type, or a constant that does not parse; each with a span.
     """
-    resolved, macros_used = resolve_macros(expr, macros or {})
-    expanded, lists_used = expand_lists(resolved, lists or {})
-    fields = check_fields(expanded)
-    closures = _Codegen(fields)
-    predicate = closures.expr(expanded)       # also validates every check, raising located errors
-    if codegen:
-        predicate = _generated(expanded, fields, closures) or predicate
+    with _deep_recursion():
+        resolved, macros_used = resolve_macros(expr, macros or {})
+        expanded, lists_used = expand_lists(resolved, lists or {})
+        fields = check_fields(expanded)
+        closures = _Codegen(fields)
+        predicate = closures.expr(expanded)       # also validates every check, raising located errors
+        if codegen:
+            predicate = _generated(expanded, fields, closures) or predicate
+        evttypes = infer_event_types(expanded)
     return CompiledFilter(
         predicate=predicate,
-        evttypes=infer_event_types(expanded),
+        evttypes=evttypes,
         fields=frozenset(_field_key(f) for f in fields),
         macros_used=macros_used,
         lists_used=lists_used,
         expr=expanded,
     )
+
+
+@contextlib.contextmanager
+def _deep_recursion() -> Iterator[None]:
+    """The passes recurse once per AST level; the parser allows 1000 levels, so give them room for that."""
+    limit = sys.getrecursionlimit()
+    sys.setrecursionlimit(max(limit, 5000))
+    try:
+        yield
+    finally:
+        sys.setrecursionlimit(limit)
 
 
 def _generated(expr: ast.Expr, fields: Mapping[ast.FieldRef, FieldDef], closures: "_Codegen") -> Predicate | None:
@@ -114,7 +129,10 @@ class _Codegen:
         if isinstance(node, ast.Or):
             return _any_of([self.expr(c) for c in node.children])
         if isinstance(node, ast.Not):
-            inner = self.expr(node.child)
+            child, negate = strip_nots(node)
+            inner = self.expr(child)
+            if not negate:
+                return inner
             return lambda e: not inner(e)
         if isinstance(node, ast.Check):
             return self.check(node)
@@ -163,6 +181,15 @@ class _Codegen:
             raise InvalidCheckError(f"transformer '{node.name}' needs a string field, not {ftype.value}",
                                     span=node.span)
         return _transformed(inner, fn, multi), out_type or ftype, multi
+
+
+def strip_nots(node: ast.Not) -> tuple[ast.Expr, bool]:
+    """The expression under a stack of ``not``s and whether an odd number of them negates it."""
+    negate = False
+    current: ast.Expr = node
+    while isinstance(current, ast.Not):
+        negate, current = not negate, current.child
+    return current, negate
 
 
 def _transformed(inner: Accessor, fn: Callable[[Any], Any], multi: bool) -> Accessor:

@@ -147,8 +147,10 @@ class _Parser:
             at = self._lx.pos
             if self._lx.lex_not():
                 nots.append(at)
+                self._enter()       # each `not` nests a node, so it counts toward the depth cap
             elif self._lx.lex_str("not("):
                 nots.append(at)
+                self._enter()
                 child = self._parse_embedded_remainder()
                 break
             elif self._lx.text[self._lx.pos:].rstrip() == "not":
@@ -158,7 +160,7 @@ class _Parser:
                 break
         for at in reversed(nots):
             child = ast.Not(child, self._positions.span(at, self._lx.pos))
-        self._depth -= 1
+        self._depth -= 1 + len(nots)
         return child
 
     def _parse_embedded_remainder(self) -> ast.Expr:
