@@ -160,3 +160,39 @@ def test_state_fields_match_sysdig(capture: str) -> None:
         compared += 1
     assert compared > 0 and fd_compared > 0
     assert diffs[:5] == []
+
+
+def test_uid_parameters_render_with_account_names() -> None:
+    """uid/gid parameters print as `euid=0(root)`, named from the capture's own user and group lists."""
+    from syswarden.rules.fields.group import set_group_resolver
+    from syswarden.rules.fields.user import set_user_resolver
+    from syswarden.sources.base import SourceConfig
+    from syswarden.sources.scap.reader import ScapSource
+    from syswarden.state import State
+    from syswarden.state.users import GroupInfo, UserInfo
+
+    capture = "falco_psp_run_as_user_0_container.scap"
+    source = ScapSource(SourceConfig(path=str(CAPTURES / capture)))
+    state = State()
+    state.users.host = False
+    for uid, name in source.meta.users.items():
+        state.users.add_user(UserInfo(uid, name))
+    for gid, name in source.meta.groups.items():
+        state.users.add_group(GroupInfo(gid, name))
+    state.seed(source.initial_threads())
+    args = registry.lookup("evt.args")
+    kinds = ("geteuid", "getegid", "getuid", "getgid", "setuid", "setgid")
+    set_user_resolver(state.users.resolve)
+    set_group_resolver(lambda gid: state.users.group_name(gid) or None)
+    try:
+        ours = {}
+        for event in source.events():
+            state.apply(event)
+            if not event.state_only and event.type in kinds:
+                ours[str(event.num)] = args.format(args.extract(event))
+    finally:
+        set_user_resolver(None)
+        set_group_resolver(None)
+    theirs = dict(line.split("@@") for line in _sysdig(capture, "%evt.num@@%evt.args", f"evt.type in ({', '.join(kinds)})"))
+    assert any("(root)" in v for v in theirs.values())
+    assert ours == theirs

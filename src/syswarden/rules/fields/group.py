@@ -33,6 +33,11 @@ def set_group_resolver(resolver: GroupResolver | None) -> None:
     _resolver[0] = resolver or _from_grp
 
 
+def lookup_group(gid: int) -> str | None:
+    """The installed resolver's name for ``gid`` (None for unknown or -1)."""
+    return _resolver[0](gid) if gid >= 0 else None
+
+
 def _gid(t: ThreadInfo) -> int:
     return t.egid if t.egid >= 0 else t.gid
 

@@ -50,6 +50,8 @@ def render(event: Event, name: str, value: Any) -> tuple[str, str]:
         return str(value), (types.errno_name(value) if value < 0 else "")
     if ptype is _T.PID and isinstance(value, int):
         return str(value), _resolve_pid(event, value)
+    if ptype in (_T.UID, _T.GID) and isinstance(value, int):
+        return str(value), _resolve_id(ptype, value)
     if pspec is not None and pspec.table and isinstance(value, int):
         return _render_flags(pspec.table, value)
     return _plain(value), ""
@@ -109,6 +111,18 @@ def _resolve_pid(event: Event, pid: int) -> str:
             return thread.comm
         thread = thread.parent
     return ""
+
+
+def _resolve_id(ptype: types.ParamType, value: int) -> str:
+    """libsinsp shows a uid/gid parameter with the account's name (``uid=65534(nobody)``)."""
+    from syswarden.rules.fields import group, user
+
+    if value < 0 or value == 0xFFFFFFFF:
+        return ""
+    if ptype is _T.UID:
+        entry = user.lookup_user(value)
+        return entry[0] if entry is not None else ""
+    return group.lookup_group(value) or ""
 
 
 def _plain(value: Any) -> str:
