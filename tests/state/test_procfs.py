@@ -105,3 +105,29 @@ def test_vanished_process_is_none() -> None:
     proc = subprocess.Popen(["true"])
     proc.wait()
     assert read_process(proc.pid) is None
+
+
+def test_ipv6_udp_and_unix_sockets_of_this_process(tmp_path: Path) -> None:
+    """IPv6 TCP, UDP and named unix sockets held by this process are resolved from /proc/net."""
+    if not socket.has_ipv6 or not Path("/proc/net/tcp6").exists():
+        pytest.skip("no IPv6 in this kernel")
+    srv = socket.socket(socket.AF_INET6)
+    srv.bind(("::1", 0))
+    srv.listen(1)
+    cli = socket.create_connection(("::1", srv.getsockname()[1]))
+    acc, _ = srv.accept()
+    udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    udp.bind(("127.0.0.1", 0))
+    unix = socket.socket(socket.AF_UNIX)
+    unix.bind(str(tmp_path / "s.sock"))
+    try:
+        fds = read_process(os.getpid()).fds                         # type: ignore[union-attr]
+        lport, cport = srv.getsockname()[1], cli.getsockname()[1]
+        want = f"::1:{cport}->::1:{lport}"
+        assert (fds[cli.fileno()].type, fds[cli.fileno()].name, fds[cli.fileno()].is_server) == (FdType.IPV6, want, False)
+        assert (fds[acc.fileno()].name, fds[acc.fileno()].is_server) == (want, True)
+        assert (fds[udp.fileno()].l4proto, fds[udp.fileno()].name) == ("udp", f"127.0.0.1:{udp.getsockname()[1]}")
+        assert (fds[unix.fileno()].type, fds[unix.fileno()].name) == (FdType.UNIX, str(tmp_path / "s.sock"))
+    finally:
+        for s in (srv, cli, acc, udp, unix):
+            s.close()
