@@ -5,6 +5,7 @@ import shutil
 
 import pytest
 from sysdig_diff import (CAPTURES, DIFF_CAPTURES, OUTPUT_FIELDS, Sysdig, compare_capture, compare_fields,
+                         generate_expressions,
                          compile_all, stock_expressions, syswarden_matches)
 
 
@@ -63,3 +64,23 @@ def test_field_output_strings_match_sysdig(capture: str, oracle: Sysdig) -> None
     unexplained = [m for m in mismatches if m.explained_by() is None]
     assert not unexplained, f"{len(unexplained)} of {compared * len(OUTPUT_FIELDS)} values differ:\n" + \
         "\n".join(str(m) for m in unexplained[:15])
+
+
+GENERATED_CAPTURES = ["falco_cat_write.scap", "libs_curl_google.scap", "falco_open-multiple-files.scap",
+                      "libs_single_ipv6_conn.scap", "falco_psp_write_tmp_test.scap"]
+
+
+@pytest.mark.parametrize("capture", GENERATED_CAPTURES)
+def test_generated_filters_match_like_sysdig(capture: str, oracle: Sysdig) -> None:
+    """120 random filters (=, !=, startswith, endswith, contains, in, exists, glob, <, >=; and/or/not) over fields
+    both tools know, with values taken from the capture, match the same events in syswarden and sysdig."""
+    path = CAPTURES / capture
+    if not path.is_file():
+        pytest.skip(f"{capture} not available")
+    texts = generate_expressions(oracle, path, 120, seed=sum(map(ord, capture)))
+    filters, rejected = compile_all(texts)
+    assert not rejected, rejected
+    mismatches, sysdig_rejected, runs = compare_capture(oracle, path, syswarden_matches(path, filters))
+    assert not sysdig_rejected and runs > 0
+    unexplained = [m for m in mismatches if m.explained_by() is None]
+    assert not unexplained, f"{len(unexplained)} of {len(texts)} differ:\n" + "\n".join(str(m) for m in unexplained[:10])
