@@ -53,8 +53,8 @@ class PtraceSource:
         return None if status is None else os.waitstatus_to_exitcode(status)
 
     def initial_threads(self) -> Iterator[ThreadInfo]:
-        """The tracer itself, so the command's parent has full context (it starts after the seed)."""
-        return seed_threads([os.getpid()])
+        """Every process alive now, from /proc, so the command's parent and ancestors have full context."""
+        return seed_threads()
 
     def events(self) -> Iterator[Event]:
         """Events of the traced tree, in the order the tracees stopped."""
