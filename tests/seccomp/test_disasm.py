@@ -87,3 +87,28 @@ def test_explain_path_is_the_emulator_path(docker_policy: Policy) -> None:
     assert exp.path == res.path and exp.action == res.action
     rendered = exp.render(compiled)
     assert f"path ({len(res.path)} instructions executed)" in rendered
+
+
+@pytest.mark.parametrize("given,name", [("rt_sigaction", "rt_sigaction"), ("13", "rt_sigaction"),
+                                        ("0xd", "rt_sigaction"), (13, "rt_sigaction")])
+def test_explain_accepts_names_and_numbers(docker_policy: Policy, given: str | int, name: str) -> None:
+    """check takes a name with underscores, a decimal or hex number, or an int."""
+    exp = explain(compile_policy(docker_policy), Arch.X86_64, given)
+    assert (exp.syscall, exp.nr) == (name, 13)
+
+
+@pytest.mark.parametrize("bad", ["rm -rf", "", "1x", "nosuchcall"])
+def test_explain_rejects_bad_syscall_text(docker_policy: Policy, bad: str) -> None:
+    """Anything that is not a known name or a number is an UnknownSyscallError."""
+    from syswarden.errors import UnknownSyscallError
+    with pytest.raises(UnknownSyscallError):
+        explain(compile_policy(docker_policy), Arch.X86_64, bad)
+
+
+def test_explain_names_the_multiplexer_route() -> None:
+    """socketcall(SYS_BIND) on i386 is explained as the bind rule, reached through socketcall."""
+    from syswarden.policy.model import ALLOW, Action, ActionKind, SyscallRule
+    policy = Policy(ALLOW, (SyscallRule(("bind",), Action(ActionKind.ERRNO, 1)),), (Arch.I386,))
+    exp = explain(compile_policy(policy), Arch.I386, "socketcall", [2])
+    assert exp.action_text == "ERRNO(1)"
+    assert "via socketcall(call=2, bind)" in exp.origin.describe()

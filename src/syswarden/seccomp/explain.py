@@ -6,6 +6,7 @@ behind the return that was reached.
 """
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -16,6 +17,9 @@ from syswarden.seccomp.disasm import action_text, lines
 from syswarden.seccomp.emulator import Emulator, SeccompData
 from syswarden.syscalls import tables
 from syswarden.syscalls.arch import X32_SYSCALL_BIT, Arch
+
+
+_NAME_OR_NUMBER = re.compile(r"^(?:[A-Za-z_][A-Za-z0-9_]*|0[xX][0-9a-fA-F]+|[0-9]+)$")
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,10 +58,10 @@ def syscall_number(arch: Arch, syscall: str | int) -> tuple[str, int]:
     Raises:
         UnknownSyscallError: ``arch`` has no syscall of that name.
     """
-    if isinstance(syscall, str) and not syscall.strip().lstrip("-").replace("x", "").isalnum():
+    if isinstance(syscall, str) and not _NAME_OR_NUMBER.match(syscall.strip()):
         raise UnknownSyscallError(f"expected a syscall name or number, got {syscall!r}")
     if isinstance(syscall, int) or syscall.strip()[:1].isdigit():
-        nr = syscall if isinstance(syscall, int) else int(syscall, 0)
+        nr = syscall if isinstance(syscall, int) else int(syscall.strip(), 0)
         if arch is Arch.X32:
             nr |= X32_SYSCALL_BIT
         return tables.name(arch, nr) or f"#{nr}", nr

@@ -49,6 +49,7 @@ IPC = Multiplexer("ipc", IPC_CALLS, 0xFFFF)
 MULTIPLEXERS: dict[Arch, tuple[Multiplexer, ...]] = {
     Arch.I386: (SOCKETCALL, IPC),
     Arch.S390X: (SOCKETCALL, IPC),
+    Arch.PPC64LE: (SOCKETCALL, IPC),
 }
 
 
