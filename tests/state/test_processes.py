@@ -66,3 +66,13 @@ def test_threads_of_process() -> None:
     table.add(ThreadInfo(tid=8, pid=8))
     table.remove(6)
     assert sorted(t.tid for t in table.threads_of(5)) == [5, 7]
+
+
+def test_eviction_takes_least_recently_active() -> None:
+    """A long-lived thread that stays active survives eviction; idle ones go first."""
+    table = ThreadTable(max_threads=10)
+    table.add(ThreadInfo(tid=1, pid=1, comm="init"))
+    for tid in range(2, 100):
+        table.add(ThreadInfo(tid=tid, pid=tid))
+        table.touch(1)
+    assert table.live(1) is not None and len(table) == 10

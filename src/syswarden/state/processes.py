@@ -3,7 +3,8 @@
 ``ThreadInfo.parent`` points at the parent *process's* main thread object, so ``proc.pname``/``proc.aname``
 are pointer walks. Exited threads leave the live table at once but stay findable for a while (late events from
 other CPUs) in a bounded ring; an exited parent stays reachable as long as a child's ``parent`` references it,
-and is freed with its last child. The live table is capped; past the cap the oldest entries are evicted.
+and is freed with its last child. The live table is capped; past the cap the least recently active entries are
+evicted (threads whose procexit was lost go first, busy long-lived ones stay).
 """
 from __future__ import annotations
 
@@ -24,7 +25,7 @@ class ThreadTable:
         self.max_threads = max_threads
         self.max_exited = max_exited
         self.evicted = 0
-        self._live: dict[int, ThreadInfo] = {}
+        self._live: OrderedDict[int, ThreadInfo] = OrderedDict()
         self._exited: OrderedDict[int, ThreadInfo] = OrderedDict()
         self._members: dict[int, set[int]] = {}
 
@@ -41,6 +42,11 @@ class ThreadTable:
         """The live thread ``tid``, else a recently exited one, else None."""
         thread = self._live.get(tid)
         return thread if thread is not None else self._exited.get(tid)
+
+    def touch(self, tid: int) -> None:
+        """Mark thread ``tid`` as just active (eviction takes the least recently active first)."""
+        if tid in self._live:
+            self._live.move_to_end(tid)
 
     def live(self, tid: int) -> ThreadInfo | None:
         """The live thread ``tid`` only."""

@@ -66,9 +66,9 @@ class State:
         self.procfs = procfs
         self.proc = proc
         self.threads = ThreadTable(max_threads, max_exited)
+        # The recording's own users (useradded events, users.add_user) come before the host's; the pipeline
+        # installs users.resolve as the fields layer's user resolver.
         self.users = UserTable()
-        """Names for uids/gids: the recording's own users (useradded events, ``users.add_user``) before the host's;
-        install ``users.resolve`` as the fields layer's user resolver."""
         self.stats = StateStats()
         self._enter: OrderedDict[int, Event] = OrderedDict()
 
@@ -91,6 +91,8 @@ class State:
         thread = self.threads.get(event.tid)
         if thread is None and event.tid > 0 and not _is_clone_child(event):
             thread = self._unknown_thread(event)
+        elif thread is not None:
+            self.threads.touch(event.tid)
         key = (event.type, event.dir)
         if thread is not None and _PATH_PARAMS.get(key):
             _resolve_paths(event, thread, _PATH_PARAMS[key])
