@@ -75,3 +75,16 @@ def test_udp_sendto_and_pipe_fds(live: str) -> None:
     assert (t.family, t.dip, t.dport, t.l4proto) == ("AF_INET", "127.0.0.1", port, "udp")
     pipes = [e for e in events if e.type in ("pipe", "pipe2") and e.res == 0]
     assert pipes and all(e.params["fd1"] >= 0 and e.params["fd2"] == e.params["fd1"] + 1 for e in pipes)
+
+
+def test_threads_carry_their_process_id(live: str) -> None:
+    """A thread's events name the process (pid = tgid); its creation is a clone/clone3 with CLONE_THREAD."""
+    code = ("import threading, os; t = threading.Thread(target=lambda: os.close(os.open('/dev/null', 0))); "
+            "t.start(); t.join(); print(threading.get_native_id())")
+    events = capture(live, code, {"clone", "clone3", "openat"})
+    child_side = [e for e in events if e.type in ("clone", "clone3") and e.res == 0]
+    assert len(child_side) == 1
+    thread = child_side[0]
+    assert thread.params["flags"] & 0x10000 and thread.pid != thread.tid
+    opens = [e for e in events if e.type == "openat" and e.params["name"] == "/dev/null"]
+    assert len(opens) == 1 and opens[0].tid == thread.tid and opens[0].pid == thread.pid

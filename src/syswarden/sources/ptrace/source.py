@@ -99,16 +99,26 @@ class PtraceSource:
         if kind is StopKind.NEW_TASK:
             child = stop.child
             parent_pid = self._pid_of(tid)
-            flags = self._entries.get(tid, (0, (0,), ""))[1][0] if stop.event == ptrace.PTRACE_EVENT_CLONE else 0
-            is_thread = bool(flags & _CLONE_THREAD)
+            name, flags = self._clone_call(tid, stop.event)
+            is_thread = bool(flags & _CLONE_THREAD) or _tgid_from_proc(child) == parent_pid != child
             self._tgid[child] = parent_pid if is_thread else child
             ptid = _ppid_from_proc(parent_pid) if is_thread else parent_pid
-            name = _FORK_EVENT_NAMES.get(stop.event, "clone")
             return self._decoder.child(name, child, self._tgid[child], ptid, flags)
         if kind is StopKind.EXITED:
             self._entries.pop(tid, None)
             return self._decoder.exit(tid, self._tgid.pop(tid, tid), stop.status)
         return None
+
+    def _clone_call(self, tid: int, event: int) -> tuple[str, int]:
+        """Which syscall created the new task, and its clone flags (clone3 keeps them in user memory)."""
+        entry = self._entries.get(tid)
+        name = self._wanted.get(entry[0], "") if entry else ""
+        if name == "clone3" and entry:
+            raw = ptrace.read_memory(tid, entry[1][0], 8)
+            return name, int.from_bytes(raw, "little") if len(raw) == 8 else 0
+        if name == "clone" and entry:
+            return name, entry[1][0]
+        return _FORK_EVENT_NAMES.get(event, "clone"), 0
 
     def close(self) -> None:
         """Kill and reap whatever is still traced."""
