@@ -29,10 +29,12 @@ from syswarden.sources.scap import blocks as B
 from syswarden.sources.scap import event_codes as EC
 from syswarden.sources.scap.reader import GENERIC_NAME, syscall_names
 
+# fd kinds newer than sysdig 0.29's reader (bpf, userfaultfd, io_uring, memfd, pidfd: "wrong fd type") are written
+# as SCAP_FD_UNSUPPORTED (10) with their name, which every reader accepts
 _FD_KIND_OF = {
     FdType.FILE: 16, FdType.DIRECTORY: 2, FdType.PIPE: 7, FdType.UNIX: 8, FdType.EVENT: 9, FdType.SIGNALFD: 11,
-    FdType.EVENTPOLL: 12, FdType.INOTIFY: 13, FdType.TIMERFD: 14, FdType.NETLINK: 15, FdType.BPF: 17,
-    FdType.USERFAULTFD: 18, FdType.IO_URING: 19, FdType.MEMFD: 20, FdType.PIDFD: 21,
+    FdType.EVENTPOLL: 12, FdType.INOTIFY: 13, FdType.TIMERFD: 14, FdType.NETLINK: 15, FdType.BPF: 10,
+    FdType.USERFAULTFD: 10, FdType.IO_URING: 10, FdType.MEMFD: 10, FdType.PIDFD: 10, FdType.UNKNOWN: 10,
 }
 _L4_CODES = {v: k for k, v in EC.L4_PROTOS.items() if v}
 
