@@ -4,15 +4,16 @@ A capture is a sequence of blocks ``u32 type, u32 total_length, body, padding, u
 the section header (byte-order magic, version); then machine info, process list, fd lists, interface and user
 lists; then event blocks. Block layouts changed over the years (process list V1..V9, fd list V2 with per-entry
 lengths, event blocks with and without ``nparams`` and with dump flags); this module knows every variant found in
-real captures and turns each block into a record. It does not interpret event parameters (``event_codes``) nor
-build ``Event``s (``reader``). Every error names the byte offset of the damaged block.
+real captures. It parses the section header, machine info and event blocks here; the metadata tables are read by
+``tables``. It does not interpret event parameters (``event_codes``) nor build ``Event``s (``reader``). Every
+error names the byte offset of the damaged block.
 """
 from __future__ import annotations
 
 import enum
 import struct
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from syswarden.errors import CaptureError
 
@@ -98,78 +99,6 @@ class MachineInfo:
     boot_ts: int = 0
 
 
-@dataclass(slots=True)
-class ProcRecord:
-    """One process-list entry (libscap's ``scap_threadinfo`` as written on disk)."""
-
-    tid: int
-    pid: int
-    ptid: int
-    comm: str
-    exe: str
-    args: list[str]
-    cwd: str
-    fdlimit: int
-    flags: int
-    uid: int
-    gid: int
-    sid: int = -1
-    vpgid: int = -1
-    exepath: str = ""
-    env: list[str] = field(default_factory=list)
-    vtid: int = -1
-    vpid: int = -1
-    cgroups: list[str] = field(default_factory=list)
-    root: str = ""
-    pidns_init_start_ts: int = 0
-    tty: int = 0
-    loginuid: int = 0xFFFFFFFF
-    exe_writable: bool = False
-    cap_inheritable: int = 0
-    cap_permitted: int = 0
-    cap_effective: int = 0
-    exe_upper_layer: bool = False
-    exe_ino: int = 0
-    exe_ino_ctime: int = 0
-    exe_ino_mtime: int = 0
-    exe_from_memfd: bool = False
-
-
-@dataclass(frozen=True, slots=True)
-class FdRecord:
-    """One fd-list entry. ``kind`` is libscap's ``scap_fd_type`` number; address fields are raw."""
-
-    tid: int
-    fd: int
-    ino: int
-    kind: int
-    name: str = ""
-    flags: int = 0
-    dev: int = 0
-    sip: bytes = b""
-    dip: bytes = b""
-    sport: int = 0
-    dport: int = 0
-    l4proto: int = 0
-    unix_source: int = 0
-    unix_dest: int = 0
-
-
-@dataclass(frozen=True, slots=True)
-class UserRecord:
-    uid: int
-    gid: int
-    name: str
-    home: str = ""
-    shell: str = ""
-
-
-@dataclass(frozen=True, slots=True)
-class GroupRecord:
-    gid: int
-    name: str
-
-
 @dataclass(frozen=True, slots=True)
 class RawEvent:
     """An event block decoded down to its parameter byte strings (``params`` in wire order)."""
@@ -234,195 +163,6 @@ def parse_machine_info(block: Block) -> MachineInfo:
     host = bytes(b[20:148]).split(b"\0", 1)[0].decode("utf-8", "replace")
     boot = struct.unpack_from("<Q", b, 148)[0] if len(b) >= 156 else 0
     return MachineInfo(cpus, mem, maxpid, host, boot)
-
-
-class _Cursor:
-    """Sequential little-endian reads in one block body; running past the end raises CaptureError."""
-
-    __slots__ = ("buf", "pos", "block", "name")
-
-    def __init__(self, block: Block, name: str, pos: int = 0) -> None:
-        self.buf = block.body
-        self.pos = pos
-        self.block = block
-        self.name = name
-
-    def take(self, fmt: str) -> int:
-        size = struct.calcsize(fmt)
-        if self.pos + size > len(self.buf):
-            self.fail(f"entry runs past the end of the block (need {size} bytes at body offset {self.pos})")
-        (value,) = struct.unpack_from(fmt, self.buf, self.pos)
-        self.pos += size
-        return int(value)
-
-    def raw(self, size: int) -> bytes:
-        if self.pos + size > len(self.buf):
-            self.fail(f"entry runs past the end of the block (need {size} bytes at body offset {self.pos})")
-        out = bytes(self.buf[self.pos: self.pos + size])
-        self.pos += size
-        return out
-
-    def string(self) -> str:
-        return _text(self.raw(self.take("<H")))
-
-    def strings(self) -> list[str]:
-        return split_nul(self.raw(self.take("<H")))
-
-    def left(self) -> int:
-        return len(self.buf) - self.pos
-
-    def fail(self, what: str) -> None:
-        raise CaptureError(f"{self.name}: corrupt block 0x{self.block.type:x} at byte offset "
-                           f"{self.block.offset}: {what}")
-
-
-def _text(raw: bytes) -> str:
-    return raw.split(b"\0", 1)[0].decode("utf-8", "replace")
-
-
-def split_nul(raw: bytes) -> list[str]:
-    """A NUL-separated string list (argv, env, cgroups) as libscap stores it."""
-    if not raw:
-        return []
-    if raw.endswith(b"\0"):
-        raw = raw[:-1]
-    return [p.decode("utf-8", "replace") for p in raw.split(b"\0")]
-
-
-def parse_proclist(block: Block, name: str) -> list[ProcRecord]:
-    """All entries of a process-list block, whatever its version."""
-    version = PL_VERSION[BlockType(block.type)]
-    cur = _Cursor(block, name)
-    out = []
-    while cur.left() >= 4:
-        out.append(_proc_entry(cur, version))
-    return out
-
-
-def _proc_entry(cur: _Cursor, v: int) -> ProcRecord:
-    start = cur.pos
-    sub_len = cur.take("<I") if v >= 9 else 0
-    tid, pid, ptid = cur.take("<q"), cur.take("<q"), cur.take("<q")
-    sid = cur.take("<q") if v >= 6 else -1
-    vpgid = cur.take("<q") if v >= 8 else -1
-    comm, exe = cur.string(), cur.string()
-    exepath = cur.string() if v >= 7 else ""
-    args = cur.strings()
-    cwd = cur.string()
-    rec = ProcRecord(tid, pid, ptid, comm, exe, args, cwd, cur.take("<Q"), cur.take("<I"),
-                     cur.take("<I"), cur.take("<I"), sid=sid, vpgid=vpgid, exepath=exepath)
-    if v >= 2:
-        cur.raw(3 * 4 + 2 * 8)          # vmsize, vmrss, vmswap, pfmajor, pfminor: not modelled
-    if v >= 3:
-        rec.env = cur.strings()
-    if v >= 4:
-        rec.vtid, rec.vpid = cur.take("<q"), cur.take("<q")
-        rec.cgroups = cur.strings()
-    if v >= 5:
-        rec.root = cur.string()
-    if sub_len:
-        _proc_tail(cur, rec, start + sub_len)
-        if cur.pos > start + sub_len:
-            cur.fail(f"process entry longer than its length {sub_len}")
-        cur.pos = start + sub_len
-    return rec
-
-
-def _proc_tail(cur: _Cursor, rec: ProcRecord, end: int) -> None:
-    """Fields appended after V9 was frozen: present only when the entry's length leaves room for them."""
-
-    def fits(size: int) -> bool:
-        return cur.pos + size <= end
-
-    # libs 0.10 inserted pidns_init_start_ts and tty before loginuid; older writers end within 29 bytes
-    if end - cur.pos > 29:
-        if fits(8):
-            rec.pidns_init_start_ts = cur.take("<Q")
-        if fits(4):
-            rec.tty = cur.take("<I")
-    for attr, fmt in (("loginuid", "<I"), ("exe_writable", "<B"), ("cap_inheritable", "<Q"),
-                      ("cap_permitted", "<Q"), ("cap_effective", "<Q"), ("exe_upper_layer", "<B"),
-                      ("exe_ino", "<Q"), ("exe_ino_ctime", "<Q"), ("exe_ino_mtime", "<Q"),
-                      ("exe_from_memfd", "<B")):
-        if not fits(struct.calcsize(fmt)):
-            return
-        value = cur.take(fmt)
-        setattr(rec, attr, bool(value) if fmt == "<B" else value)
-
-
-# scap_fd_type kinds whose payload is just a name
-_NAME_ONLY_FD_KINDS = frozenset({1, 2, 7, 9, 10, 11, 12, 13, 14, 15, 17, 18, 19, 20, 21})
-
-
-def parse_fdlist(block: Block, name: str) -> list[FdRecord]:
-    """All fd entries of one thread's fd-list block."""
-    cur = _Cursor(block, name)
-    tid = cur.take("<q")
-    v2 = block.type == BlockType.FDL_V2
-    out = []
-    while cur.left() >= 4:
-        out.append(_fd_entry(cur, tid, v2))
-    return out
-
-
-def _fd_entry(cur: _Cursor, tid: int, v2: bool) -> FdRecord:
-    start = cur.pos
-    sub_len = cur.take("<I") if v2 else 0
-    fd, ino, kind = cur.take("<q"), cur.take("<Q"), cur.take("<B")
-    rec = _fd_payload(cur, tid, fd, ino, kind, start + sub_len if sub_len else 0)
-    if sub_len:
-        if cur.pos > start + sub_len:
-            cur.fail(f"fd entry longer than its length {sub_len}")
-        cur.pos = start + sub_len
-    return rec
-
-
-def _fd_payload(cur: _Cursor, tid: int, fd: int, ino: int, kind: int, end: int) -> FdRecord:
-    if kind == 3:      # IPv4 socket
-        sip, dip = cur.raw(4), cur.raw(4)
-        sport, dport, proto = cur.take("<H"), cur.take("<H"), cur.take("<B")
-        return FdRecord(tid, fd, ino, kind, sip=sip, dip=dip, sport=sport, dport=dport, l4proto=proto)
-    if kind == 5:      # IPv4 server socket
-        ip, port, proto = cur.raw(4), cur.take("<H"), cur.take("<B")
-        return FdRecord(tid, fd, ino, kind, sip=ip, sport=port, l4proto=proto)
-    if kind == 4:      # IPv6 socket
-        sip, dip = cur.raw(16), cur.raw(16)
-        sport, dport, proto = cur.take("<H"), cur.take("<H"), cur.take("<B")
-        return FdRecord(tid, fd, ino, kind, sip=sip, dip=dip, sport=sport, dport=dport, l4proto=proto)
-    if kind == 6:      # IPv6 server socket
-        ip, port, proto = cur.raw(16), cur.take("<H"), cur.take("<B")
-        return FdRecord(tid, fd, ino, kind, sip=ip, sport=port, l4proto=proto)
-    if kind == 8:      # unix socket
-        src, dst = cur.take("<Q"), cur.take("<Q")
-        return FdRecord(tid, fd, ino, kind, name=cur.string(), unix_source=src, unix_dest=dst)
-    if kind == 16:     # file with open flags (and, when room is left, the device)
-        flags = cur.take("<I")
-        fname = cur.string()
-        dev = cur.take("<I") if end and cur.pos + 4 <= end else 0
-        return FdRecord(tid, fd, ino, kind, name=fname, flags=flags, dev=dev)
-    if kind in _NAME_ONLY_FD_KINDS:
-        return FdRecord(tid, fd, ino, kind, name=cur.string())
-    return FdRecord(tid, fd, ino, 10, name=f"unknown-type:[{kind}]")
-
-
-def parse_userlist(block: Block, name: str) -> tuple[list[UserRecord], list[GroupRecord]]:
-    """Users and groups of a user-list block."""
-    cur = _Cursor(block, name)
-    v2 = block.type == BlockType.UL_V2
-    users: list[UserRecord] = []
-    groups: list[GroupRecord] = []
-    while cur.left() >= 4:
-        start = cur.pos
-        sub_len = cur.take("<I") if v2 else 0
-        if cur.take("<B") == 0:        # USERBLOCK_TYPE_USER
-            uid, gid = cur.take("<I"), cur.take("<I")
-            users.append(UserRecord(uid, gid, cur.string(), cur.string(), cur.string()))
-        else:
-            gid = cur.take("<I")
-            groups.append(GroupRecord(gid, cur.string()))
-        if sub_len:
-            cur.pos = start + sub_len
-    return users, groups
 
 
 _EVT_V2 = struct.Struct("<QQIHI")

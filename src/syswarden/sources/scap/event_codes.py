@@ -92,7 +92,7 @@ def decode_value(wire: str, raw: bytes, name: str = "") -> Any:
         return raw.split(b"\0", 1)[0].decode("utf-8", "replace")
     if wire == "bytebuf":
         if name in STRING_LIST_PARAMS:
-            from syswarden.sources.scap.blocks import split_nul
+            from syswarden.sources.scap.tables import split_nul
             return split_nul(raw)
         return raw
     if wire == "sockaddr":

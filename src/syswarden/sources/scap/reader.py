@@ -29,6 +29,7 @@ from syswarden.events.types import FLAG_TABLES, FlagTable, event_spec
 from syswarden.sources.base import SourceConfig, SourceStats
 from syswarden.sources.scap import blocks as B
 from syswarden.sources.scap import event_codes as EC
+from syswarden.sources.scap import tables as T
 
 # scap_fd_type -> our FdType
 _FD_KINDS = {
@@ -57,7 +58,7 @@ class CaptureMeta:
     num_cpus: int = 0
     users: dict[int, str] = field(default_factory=dict)
     groups: dict[int, str] = field(default_factory=dict)
-    user_records: list[B.UserRecord] = field(default_factory=list)
+    user_records: list[T.UserRecord] = field(default_factory=list)
     interfaces: tuple[int, bytes] | None = None    # raw interface-list block (type, body), copied by the writer
 
 
@@ -125,17 +126,17 @@ class ScapSource:
 
     def _metadata_block(self, block: B.Block) -> None:
         if block.type in B.PL_VERSION:
-            for rec in B.parse_proclist(block, self.path):
+            for rec in T.parse_proclist(block, self.path):
                 self._threads[rec.tid] = thread_from_record(rec)
         elif block.type in B.FDL_BLOCKS:
-            for fd in B.parse_fdlist(block, self.path):
+            for fd in T.parse_fdlist(block, self.path):
                 thread = self._threads.get(fd.tid)
                 if thread is not None:
                     thread.fds[fd.fd] = fdinfo_from_record(fd)
                 if fd.kind in (5, 6):
                     self._listening.add(fd.sport)
         elif block.type in B.UL_BLOCKS:
-            users, groups = B.parse_userlist(block, self.path)
+            users, groups = T.parse_userlist(block, self.path)
             self.meta.users.update((u.uid, u.name) for u in users)
             self.meta.user_records.extend(users)
             self.meta.groups.update((g.gid, g.name) for g in groups)
@@ -289,7 +290,7 @@ def _uid(value: int) -> int:
     return -1 if value in (0xFFFFFFFF, -1) else value
 
 
-def thread_from_record(rec: B.ProcRecord) -> ThreadInfo:
+def thread_from_record(rec: T.ProcRecord) -> ThreadInfo:
     """A process-list entry as the ``ThreadInfo`` state starts from."""
     return ThreadInfo(
         tid=rec.tid, pid=rec.pid, ptid=rec.ptid, comm=rec.comm, exe=rec.exe, exepath=rec.exepath or "",
@@ -315,7 +316,7 @@ def _ip_text(raw: bytes) -> str:
     return str(ipaddress.ip_address(raw)) if len(raw) in (4, 16) else ""
 
 
-def fdinfo_from_record(rec: B.FdRecord) -> FdInfo:
+def fdinfo_from_record(rec: T.FdRecord) -> FdInfo:
     """A fd-list entry as ``FdInfo`` (socket names as Falco prints them: ``sip:sport->dip:dport``)."""
     kind = _FD_KINDS.get(rec.kind, FdType.UNKNOWN)
     flags = FLAG_TABLES["file_flags"].from_falco(rec.flags) if "file_flags" in FLAG_TABLES else rec.flags

@@ -20,7 +20,7 @@ import struct
 import time
 from collections.abc import Iterable
 from functools import cache
-from typing import IO, Any
+from typing import IO, Any, cast
 
 from syswarden.errors import OutputError
 from syswarden.events.event import Event, FdInfo, FdType, ThreadInfo
@@ -99,7 +99,7 @@ class ScapWriter:
             raise OutputError(f"{target}: cannot write capture: {exc.strerror or exc}") from exc
         self._owned = isinstance(target, str)
         self._raw = raw
-        self._out: IO[bytes] = gzip.GzipFile(fileobj=raw, mode="wb") if compress else raw
+        self._out: IO[bytes] = cast(IO[bytes], gzip.GzipFile(fileobj=raw, mode="wb")) if compress else raw
         self.hostname = hostname if hostname is not None else socket.gethostname()
         self.legacy_enter = legacy_enter
         self.events_written = 0
