@@ -139,3 +139,32 @@ def test_event_category() -> None:
     assert _text("evt.category", _event(type="read", fd=s, params={"fd": 4})) == "net"
     assert _text("evt.category", _event(type="read", params={"fd": 9})) == "unknown"
     assert _text("evt.category", _event()) == "process"
+
+
+def test_parameter_rendering_details() -> None:
+    """Hex addresses, socket fds with their L4 protocol, unix tuples, and pids named through the thread lookup."""
+    from syswarden.events.event import SockAddr
+    from syswarden.rules.fields.params import set_thread_lookup
+
+    ev = _event(type="brk", params={"addr": 0x55DB0DE94000}, res=0x55DB0DE73000)
+    assert _text("evt.arg.addr", ev) == "55DB0DE94000"
+    assert _text("evt.arg.res", ev) == "55DB0DE73000"
+    sock = FdInfo(num=4, type=FdType.IPV6, name="::1:1->::1:2", l4proto="udp", sip="::1", dip="::1", connected=True)
+    fresh = FdInfo(num=5, type=FdType.IPV4, l4proto="tcp")
+    thread = _thread()
+    thread.fds = {4: sock, 5: fresh}
+    assert _text("evt.arg.fd", _event(type="sendto", thread=thread, params={"fd": 4})) == "<6u>::1:1->::1:2"
+    assert _text("evt.arg.fd", _event(type="fcntl", thread=thread, params={"fd": 5})) == "<4>"
+    unix = SockTuple("AF_UNIX", "0", 0, "/run/nscd/socket", 0xFFFF88003C420800)
+    assert _text("evt.arg.tuple", _event(type="connect", params={"fd": 3, "tuple": unix})) == \
+        "0->ffff88003c420800 /run/nscd/socket"
+    bound = SockAddr("AF_INET6", "2001:db8::4", 0)
+    assert _text("evt.arg.addr", _event(type="bind", params={"fd": 3, "addr": bound})) == "2001:db8::4:0"
+    child = ThreadInfo(tid=4242, pid=4242, comm="curl")
+    set_thread_lookup(lambda tid: child if tid == 4242 else None)
+    try:
+        assert _text("evt.arg.res", _event(type="clone", res=4242)) == "curl"
+        assert "res=4242(curl)" in _text("evt.args", _event(type="clone", res=4242))
+    finally:
+        set_thread_lookup(None)
+    assert _text("evt.arg.res", _event(type="clone", res=4242)) == "4242"

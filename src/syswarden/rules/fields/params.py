@@ -7,13 +7,26 @@ parameter types and flag tables come from ``syswarden.events.types`` (Falco's ev
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from syswarden.events import types
-from syswarden.events.event import Event, SockAddr, SockTuple
+from syswarden.events.event import Event, SockAddr, SockTuple, ThreadInfo
 from syswarden.rules.fields.formatting import printable
 
 _T = types.ParamType
+# Parameters libsinsp prints in hex (PF_HEX in its event table; the shared table does not carry display formats).
+_HEX_PARAMS = frozenset({"addr", "argument"})
+_HEX_BY_EVENT = {("ioctl", "request"), ("brk", "res"), ("ptrace", "data")}
+_L4_CHARS = {"tcp": "t", "udp": "u", "icmp": "i", "raw": "r"}
+#: Finds any thread by tid (installed by whoever owns the state tables), so pid parameters can be named.
+ThreadLookup = Callable[[int], "ThreadInfo | None"]
+_thread_lookup: list[ThreadLookup | None] = [None]
+
+
+def set_thread_lookup(lookup: ThreadLookup | None) -> None:
+    """Install the tid -> ThreadInfo lookup used to name pid parameters (``State.thread``); None removes it."""
+    _thread_lookup[0] = lookup
 _OPENS = frozenset({"open", "openat", "openat2", "creat", "open_by_handle_at"})
 
 
@@ -54,7 +67,13 @@ def render(event: Event, name: str, value: Any) -> tuple[str, str]:
         return str(value), _resolve_id(ptype, value)
     if pspec is not None and pspec.table and isinstance(value, int):
         return _render_flags(pspec.table, value)
+    if isinstance(value, int) and not isinstance(value, bool) and _is_hex(event.type, name, ptype):
+        return f"{value & 0xFFFFFFFFFFFFFFFF:X}", ""
     return _plain(value), ""
+
+
+def _is_hex(event_type: str, name: str, ptype: types.ParamType | None) -> bool:
+    return (name in _HEX_PARAMS and ptype in (_T.UINT64, None)) or (event_type, name) in _HEX_BY_EVENT
 
 
 def arg_text(event: Event, name: str) -> str | None:
@@ -96,7 +115,11 @@ def _resolve_fd(event: Event, fd: int) -> str:
     if info is None and event.fd is not None and event.fd.num == fd:
         info = event.fd
     if info is not None:
-        return f"<{info.type.value}>{info.name}"
+        # sockets also name their L4 protocol: <4t> for TCP over IPv4, <6u> for UDP over IPv6
+        # only a socket with a peer names its protocol: a fresh or merely bound one is plain <4>
+        known = info.type.value in ("4", "6") and (info.connected or bool(info.sip and info.dip))
+        l4 = _L4_CHARS.get(info.l4proto, "") if known else ""
+        return f"<{info.type.value}{l4}>{info.name}"
     name = event.params.get("name")
     if event.type in _OPENS and fd == event.res and isinstance(name, str):
         # The fd an open returns is the file it opened, even before state has recorded it.
@@ -105,6 +128,11 @@ def _resolve_fd(event: Event, fd: int) -> str:
 
 
 def _resolve_pid(event: Event, pid: int) -> str:
+    lookup = _thread_lookup[0]
+    if lookup is not None and pid > 0:
+        found = lookup(pid)
+        if found is not None:
+            return found.comm
     thread = event.thread
     while thread is not None:
         if pid in (thread.tid, thread.pid):
@@ -132,9 +160,14 @@ def _plain(value: Any) -> str:
         # argv/env travel NUL-separated in Falco's events; its renderer shows each NUL as '.'.
         return "".join(f"{item}." for item in value)
     if isinstance(value, SockTuple):
+        if value.family in ("AF_UNIX", "AF_LOCAL"):
+            # libsinsp: source and destination kernel socket addresses in hex, then the path
+            return f"{value.sport:x}->{value.dport:x} {value.dip}"
         return f"{value.sip}:{value.sport}->{value.dip}:{value.dport}"
     if isinstance(value, SockAddr):
-        return f"{value.addr}:{value.port}" if value.port else value.addr
+        if value.family in ("AF_INET", "AF_INET6"):
+            return f"{value.addr}:{value.port}"
+        return value.addr
     if isinstance(value, bool):
         return "true" if value else "false"
     return str(value)
