@@ -5,6 +5,7 @@ import ctypes
 import errno
 import os
 import struct
+from collections.abc import Callable
 
 import pytest
 
@@ -25,7 +26,7 @@ def _insns(bpf: bytes) -> list[tuple[int, int, int, int]]:
     return [struct.unpack("=HBBI", bpf[i:i + 8]) for i in range(0, len(bpf), 8)]
 
 
-def _run_in_child(build: "callable", probe: "callable") -> int:  # type: ignore[valid-type]
+def _run_in_child(build: Callable[[], LibseccompFilter], probe: Callable[[], int]) -> int:
     """Fork; the child installs ``build()``'s filter and exits with ``probe()``'s result (0..255)."""
     pid = os.fork()
     if pid == 0:  # pragma: no cover - child

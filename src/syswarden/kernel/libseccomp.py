@@ -10,7 +10,7 @@ import ctypes
 import ctypes.util
 import enum
 import os
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from functools import cache
 from typing import TYPE_CHECKING
 
@@ -118,7 +118,7 @@ def _declare(lib: ctypes.CDLL) -> None:
         fn.argtypes = argtypes
     libc = ctypes.CDLL(None)
     lib._free = libc.free  # type: ignore[attr-defined]
-    lib._free.argtypes = [vp]  # type: ignore[attr-defined]
+    lib._free.argtypes = [vp]
 
 
 def available() -> bool:
@@ -241,7 +241,7 @@ class LibseccompFilter:
         """libseccomp's pseudo-filter-code listing (human-readable)."""
         return self._export(self._lib.seccomp_export_pfc, "export_pfc").decode()
 
-    def _export(self, fn: ctypes._CFuncPtr, what: str) -> bytes:
+    def _export(self, fn: Callable[[object, int], int], what: str) -> bytes:
         fd = os.memfd_create("syswarden-libseccomp", os.MFD_CLOEXEC)
         try:
             _check(fn(self._ctx, fd), what)

@@ -10,7 +10,7 @@ import bisect
 import json
 import json.decoder
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -69,6 +69,8 @@ class Doc:
 
 
 _WS = re.compile(r"[ \t\n\r]*")
+# The stdlib's (C-accelerated) JSON string decoder: escapes and errors exactly as json.loads has them.
+_scanstring: Callable[[str, int], tuple[str, int]] = json.decoder.scanstring  # type: ignore[attr-defined]
 _NUMBER = re.compile(r"-?(?:0|[1-9]\d*)(\.\d+)?([eE][-+]?\d+)?")
 _MAX_DEPTH = 256
 
@@ -132,7 +134,7 @@ class _JsonReader:
 
     def string(self) -> str:
         try:
-            text, end = json.decoder.scanstring(self.text, self.pos + 1)
+            text, end = _scanstring(self.text, self.pos + 1)
         except json.JSONDecodeError as exc:
             raise self.fail("a closed string", exc.pos) from exc
         self.pos = end
