@@ -103,3 +103,13 @@ def test_go_seccomp_form_is_accepted() -> None:
     policy = load("seccomp:\n  default_action: errno\n  syscalls:\n    - {action: allow, names: [read]}\n")
     assert policy.default_action == EPERM and policy.bad_arch_action == EPERM
     assert policy.arches == (Arch.X86_64,)
+
+
+def test_negative_values_are_twos_complement() -> None:
+    """value: -100 (AT_FDCWD) is 2**64-100, or 2**32-100 with width 32."""
+    policy = load("default: allow\nrules:\n  - syscalls: [openat]\n    action: log\n"
+                  "    args: [{arg: 0, value: -100}]\n  - syscalls: [openat]\n    action: log\n"
+                  "    args: [{arg: 0, value: -100, width: 32}]\n")
+    assert [r.args[0].value for r in policy.rules] == [(1 << 64) - 100, (1 << 32) - 100]
+    with pytest.raises(PolicySyntaxError, match="fit in 32 bits"):
+        load("default: allow\nrules:\n  - {syscalls: [read], action: log, args: [{arg: 0, value: -3000000000, width: 32}]}\n")

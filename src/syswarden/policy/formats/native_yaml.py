@@ -162,12 +162,22 @@ class _Loader:
         items = node.value
         index = self.r.integer(self.r.require(node, "arg", "an argument condition"), "'arg'", 0, 5)
         op = self.op(items["op"]) if "op" in items else Op.EQ
-        value = self.value(self.r.require(node, "value", "an argument condition"), "'value'")
+        width = self.r.integer(items["width"], "'width'") if "width" in items else 64
+        value = self.signed(self.r.require(node, "value", "an argument condition"), width)
         if op is Op.MASKED_EQ and "mask" not in items:
             raise self.r.error("expected key 'mask' in a masked_eq condition", node.span)
         mask = self.value(items["mask"], "'mask'") if "mask" in items else U64
-        width = self.r.integer(items["width"], "'width'") if "width" in items else 64
         return condition(index, op, value, mask=mask, width=width, span=node.span, source=self.source)
+
+    def signed(self, node: Node, width: int) -> int:
+        """A value; a negative int (``-100`` for AT_FDCWD) is taken as the ``width``-bit two's complement,
+        which is what the kernel sees for a negative ``int``/``long`` argument."""
+        raw = node.value
+        if isinstance(raw, int) and not isinstance(raw, bool) and raw < 0 and width in (32, 64):
+            if raw < -(1 << (width - 1)):
+                raise self.r.error(f"expected 'value' to fit in {width} bits, found {raw}", node.span)
+            return raw % (1 << width)
+        return self.value(node, "'value'")
 
     def value(self, node: Node, what: str) -> int:
         """A number, or symbolic constants ORed together (``CLONE_NEWUSER|CLONE_NEWNET``)."""
