@@ -141,3 +141,17 @@ def test_execution_from_dev_shm(source: str, scratch_name: str, system_paths: li
     hits = fired(alerts, "Execution from /dev/shm")
     assert len(hits) == 1
     assert hits[0]["proc.exepath"] == str(shm) and hits[0]["proc.name"] == scratch_name[:15]
+
+
+def test_fileless_execution_via_memfd(source: str) -> None:
+    """Executing a binary from a memfd alerts with the memfd image; executing the same binary from disk does not."""
+    code = ("import os; data = open('/bin/true', 'rb').read(); os.system('/bin/true'); "
+            "fd = os.memfd_create('payload', 0); os.write(fd, data); "
+            "pid = os.fork()\n"
+            "if pid == 0: os.execve(f'/proc/self/fd/{fd}', ['payload'], {})\n"
+            "os.waitpid(pid, 0)")
+    alerts = monitor(source, f"{PY3} -c \"{code}\"")
+    hits = fired(alerts, "Fileless execution via memfd_create")
+    assert len(hits) == 1
+    # comm (proc.name) is the basename of the exec'd path, here the fd number under /proc/self/fd.
+    assert hits[0]["proc.exepath"].startswith("/memfd:payload") and hits[0]["proc.name"].isdigit()

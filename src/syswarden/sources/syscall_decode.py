@@ -177,6 +177,14 @@ def _blob_slots(name: str) -> tuple[int, ...]:
 SCHED_EVENTS = frozenset({"procexit"})
 
 
+EXE_FROM_MEMFD = 4   # Falco's execve_flags value
+
+
+def exe_flags(exepath: str) -> int:
+    """Falco's execve ``flags``: EXE_FROM_MEMFD when the image is a memfd (its dentry is ``memfd:NAME``)."""
+    return EXE_FROM_MEMFD if exepath.rsplit("/", 1)[-1].startswith("memfd:") else 0
+
+
 def _i32(v: int) -> int:
     v &= 0xFFFFFFFF
     return v - (1 << 32) if v & 0x80000000 else v

@@ -12,7 +12,7 @@ from typing import Any
 
 from syswarden.events.event import Event
 from syswarden.sources.targets import CgroupPaths
-from syswarden.sources.syscall_decode import SPECS, RawCall, build_params, split_strings
+from syswarden.sources.syscall_decode import SPECS, RawCall, build_params, exe_flags, split_strings
 from syswarden.syscalls import tables
 from syswarden.syscalls.arch import Arch
 
@@ -164,6 +164,7 @@ class Decoder:
         if len(h.blobs) > 4:
             params["trusted_exepath"] = _dpath(h.blobs[3])
             params["cwd"] = _dpath(h.blobs[4])
+        params["flags"] = exe_flags(params["trusted_exepath"])
         params["cgroups"] = self.cgroups.param(h.cgroup_id)
         params.update({"exe_ino": h.args[2], "cap_effective": h.args[3], "cap_permitted": h.args[4],
                        "cap_inheritable": h.args[5]})

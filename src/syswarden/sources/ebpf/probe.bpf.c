@@ -299,7 +299,16 @@ __noinline int put_task_path(__u32 off, int cwd)
 		struct dentry *mnt_root = BPF_CORE_READ(vfsmnt, mnt_root);
 		if (dentry == mnt_root || dentry == parent) {
 			struct mount *mnt_parent = BPF_CORE_READ(mnt, mnt_parent);
-			if (dentry != mnt_root || mnt == mnt_parent)
+			if (dentry != mnt_root) {
+				/* A pseudo file (memfd, anon inode) is its own parent: its name is all there is. */
+				if (off < SCRATCH_HALF) {
+					long n = bpf_probe_read_kernel_str(&b->data[bound_off(off)], 256,
+									   BPF_CORE_READ(dentry, d_name.name));
+					off += n > 0 ? n : 0;
+				}
+				break;
+			}
+			if (mnt == mnt_parent)
 				break;
 			dentry = BPF_CORE_READ(mnt, mnt_mountpoint);
 			mnt = mnt_parent;

@@ -12,7 +12,8 @@ from typing import Any
 from syswarden.events.event import Event
 from syswarden.kernel import ptrace
 from syswarden.sources.targets import proc_cgroups
-from syswarden.sources.syscall_decode import RET_SLOT, SPECS, ArgKind, RawCall, build_params, split_strings
+from syswarden.sources.syscall_decode import (RET_SLOT, SPECS, ArgKind, RawCall, build_params, exe_flags,
+                                              split_strings)
 
 _ENDPOINTS = struct.Struct("<HHHH16s16s")
 _NET_TABLES = (("tcp", socket.AF_INET, socket.SOCK_STREAM), ("tcp6", socket.AF_INET6, socket.SOCK_STREAM),
@@ -144,7 +145,7 @@ def exec_params(pid: int, tid: int, filename: str) -> dict[str, Any]:
             "loginuid": -1 if loginuid == 4294967295 else loginuid, "uid": uid, "gid": gid,
             "cap_effective": int(st.get("CapEff", "0"), 16), "cap_permitted": int(st.get("CapPrm", "0"), 16),
             "cap_inheritable": int(st.get("CapInh", "0"), 16), "exe_ino": exe_ino, "trusted_exepath": exe,
-            "filename": filename, "flags": 0, "vpgid": 0, "pgid": 0, "fdlimit": 0, "cgroups": proc_cgroups(pid)}
+            "filename": filename, "flags": exe_flags(exe), "vpgid": 0, "pgid": 0, "fdlimit": 0, "cgroups": proc_cgroups(pid)}
 
 
 class PtraceDecoder:
