@@ -39,7 +39,7 @@ def _res(event: Event) -> str | None:
     res = params.param_value(event, "res")
     if not isinstance(res, int):
         return None
-    return "SUCCESS" if res >= 0 else (types.errno_name(res) or str(res))
+    return "SUCCESS" if res >= 0 else (params.errno_name(res) or str(res))
 
 
 def _rawres(event: Event) -> int | None:

@@ -19,6 +19,18 @@ _T = types.ParamType
 _HEX_PARAMS = frozenset({"addr", "argument"})
 _HEX_BY_EVENT = {("ioctl", "request"), ("brk", "res"), ("ptrace", "data")}
 _L4_CHARS = {"tcp": "t", "udp": "u", "icmp": "i", "raw": "r"}
+# uint32 parameters libsinsp prints in octal (PF_OCT): the creation mode of open/openat/creat/mkdir...
+_OCT_PARAMS = frozenset({"mode"})
+# Kernel-internal errnos (include/linux/errno.h) that user space headers, and so Python, do not name.
+_KERNEL_ERRNOS = {512: "ERESTARTSYS", 513: "ERESTARTNOINTR", 514: "ERESTARTNOHAND", 515: "ENOIOCTLCMD",
+                  516: "ERESTART_RESTARTBLOCK", 517: "EPROBE_DEFER", 518: "EOPENSTALE", 519: "ENOPARAM",
+                  521: "EBADHANDLE", 522: "ENOTSYNC", 523: "EBADCOOKIE", 524: "ENOTSUPP", 525: "ETOOSMALL",
+                  526: "ESERVERFAULT", 527: "EBADTYPE", 528: "EJUKEBOX", 529: "EIOCBQUEUED", 530: "ERECALLCONFLICT"}
+
+
+def errno_name(value: int) -> str:
+    """The errno name of ``value`` (sign ignored), including the kernel-internal ones; ``""`` if unknown."""
+    return types.errno_name(value) or _KERNEL_ERRNOS.get(abs(value), "")
 #: Finds any thread by tid (installed by whoever owns the state tables), so pid parameters can be named.
 ThreadLookup = Callable[[int], "ThreadInfo | None"]
 _thread_lookup: list[ThreadLookup | None] = [None]
@@ -60,7 +72,10 @@ def render(event: Event, name: str, value: Any) -> tuple[str, str]:
     if ptype is _T.FD or (ptype is None and name == "fd" and isinstance(value, int)):
         return str(value), _resolve_fd(event, value)
     if ptype is _T.ERRNO or (ptype is None and name == "res" and isinstance(value, int)):
-        return str(value), (types.errno_name(value) if value < 0 else "")
+        return str(value), (errno_name(value) if value < 0 else "")
+    if isinstance(value, int) and (ptype is _T.MODE or (ptype is _T.UINT32 and name in _OCT_PARAMS)):
+        resolved = _render_flags(pspec.table, value)[1] if pspec is not None and pspec.table else ""
+        return _octal(value), resolved
     if ptype is _T.PID and isinstance(value, int):
         return str(value), _resolve_pid(event, value)
     if ptype in (_T.UID, _T.GID) and isinstance(value, int):
@@ -70,6 +85,11 @@ def render(event: Event, name: str, value: Any) -> tuple[str, str]:
     if isinstance(value, int) and not isinstance(value, bool) and _is_hex(event.type, name, ptype):
         return f"{value & 0xFFFFFFFFFFFFFFFF:X}", ""
     return _plain(value), ""
+
+
+def _octal(value: int) -> str:
+    """C's ``%#o``: ``0`` stays ``0``, anything else gets one leading zero (``0644``)."""
+    return "0" if value == 0 else f"0{value:o}"
 
 
 def _is_hex(event_type: str, name: str, ptype: types.ParamType | None) -> bool:
@@ -109,7 +129,7 @@ def _render_flags(table_name: str, value: int) -> tuple[str, str]:
 
 def _resolve_fd(event: Event, fd: int) -> str:
     if fd < 0:
-        return types.errno_name(fd)
+        return errno_name(fd)
     thread = event.thread
     info = thread.fds.get(fd) if thread is not None else None
     if info is None and event.fd is not None and event.fd.num == fd:
