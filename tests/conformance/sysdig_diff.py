@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from known_differences import KNOWN_DIFFERENCES
 
 SHARED = Path(__file__).resolve().parents[2] / ".." / "shared" / "anchors" / "falco"
 CAPTURES = SHARED / "captures"
@@ -32,12 +33,6 @@ DIFF_CAPTURES = ("falco_cat_write.scap", "falco_connect_localhost.scap", "falco_
                  "falco_syscall.scap", "libs_curl_google.scap", "libs_sample.scap", "libs_single_ipv6_conn.scap",
                  "libs_test_ipv6_client.scap")
 # fields whose semantics differ on purpose or are not ours to fix here: docs/sysdig-differences.md says why
-DIFFERENT_FIELDS_ALL = frozenset({
-    "evt.args", "evt.info", "evt.arg", "evt.rawarg", "evt.latency", "evt.buffer", "evt.time", "evt.datetime",
-    "proc.duration", "thread.tid", "proc.vpid", "proc.sid", "proc.sname", "proc.tty", "proc.loginshellid",
-    "user.loginuid", "user.loginname", "proc.exepath", "proc.is_exe_writable", "evt.is_open_exec",
-    "fd.num", "fd.typechar", "fd.type", "evt.failed", "evt.res", "evt.rawres",
-})
 DIFFERENT_FIELDS: frozenset[str] = frozenset({
     # sysdig resolves these through DNS on every event (no network here; minutes per run)
     "fd.sip.name", "fd.cip.name", "fd.rip.name", "fd.lip.name",
@@ -318,63 +313,6 @@ class Mismatch:
                 f"{list(self.only_ours[:3])}, only sysdig {list(self.only_theirs[:3])}")
 
 
-@dataclass(frozen=True)
-class KnownDifference:
-    """A documented semantic difference: expressions using ``fields`` (and matching ``text``), differing only on
-    events whose type/direction are in ``events`` (None: any event)."""
-
-    name: str
-    fields: tuple[str, ...]
-    events: frozenset[str] | None = None       # "type dir" or "type" (both directions)
-    text: str = ""                             # regex the expression must match
-    values: tuple[str, str] | None = None      # (syswarden, sysdig) value regexes, for %field differences
-
-    def applies(self, text: str) -> bool:
-        return any(f in text for f in self.fields) and (not self.text or re.search(self.text, text) is not None)
-
-    def covers_values(self, ours: str, theirs: str) -> bool:
-        return self.values is None or (re.fullmatch(self.values[0], ours) is not None
-                                       and re.fullmatch(self.values[1], theirs) is not None)
-
-    def covers(self, key: str) -> bool:
-        if self.events is None:
-            return True
-        typ, direction = key.split()[2:4]
-        return typ in self.events or f"{typ} {direction}" in self.events
-
-
-_FD = ("fd.",)
-_THREAD_FIELDS = ("proc.", "thread.", "user.", "group.", "container.")
-KNOWN_DIFFERENCES = (
-    KnownDifference("mmap-fd", _FD, frozenset({"mmap", "mmap2", "munmap"})),
-    KnownDifference("open-enter-placeholder-fd", _FD, frozenset({"open >", "openat >", "openat2 >", "creat >",
-                                                                 "pipe >", "pipe2 >", "eventfd >", "signalfd >",
-                                                                 "timerfd_create >", "inotify_init >"})),
-    KnownDifference("bind-listen-fd", _FD, frozenset({"bind", "listen", "accept", "accept4", "getsockopt",
-                                                      "setsockopt", "shutdown"})),
-    KnownDifference("sysdig-gid-64bit", ("group.gid",), None, "", (".*", r"\d{10,}")),
-    KnownDifference("syscall-renames", ("evt.type",), None, "", ("rt_sigreturn|newfstatat", "sigreturn|newfsstat")),
-    KnownDifference("kernel-internal-errno", ("evt.res",), None, "", (r"-5\d\d", "E[A-Z_]+")),
-    KnownDifference("thread-parent", ("proc.pname", "proc.aname", "proc.ppid", "proc.pcmdline")),
-    KnownDifference("socket-fd", _FD, frozenset({"socket >", "socket <"})),
-    KnownDifference("na-text", ("proc.", "fd.", "user.", "group.", "evt."), None, r"!=|\bnot\b|<NA>|N/A"),
-    KnownDifference("name-changed", ("fd.name_changed",), frozenset({"open <", "openat <", "openat2 <", "creat <",
-                                                                    "sendto <", "sendmsg <"})),
-    KnownDifference("bare-backslash", ("proc.args",), None, r"endswith \\$|endswith \\ "),
-    KnownDifference("fd-directory-unnamed", ("fd.directory",)),
-    KnownDifference("proc-cwd-from-execve", ("proc.cwd",)),
-    KnownDifference("placeholder-thread", _THREAD_FIELDS, None, "", ("(-1)?", "<NA>")),
-    KnownDifference("switch-without-thread", _THREAD_FIELDS, frozenset({"switch"}), "", (".*", "<NA>")),
-    KnownDifference("container-event-thread", _THREAD_FIELDS, frozenset({"container"})),
-    KnownDifference("unknown-fd-placeholder", _FD, None, "", ("<NA>", "o|")),
-    KnownDifference("vpid-without-namespace-info", ("proc.vpid", "thread.vtid")),
-    KnownDifference("socket-endpoints", ("fd.sport", "fd.port", "fd.net", "fd.ip", "fd.rnet", "fd.snet",
-                                         "fd.typechar", "fd.l4proto", "fd.connected", "fd.name_changed", "fd.sip",
-                                         "fd.cip", "fd.dip", "fd.cport", "fd.dport", "fd.rip", "fd.lip", "fd.name",
-                                         "fd.type", "fd.num"),
-                    frozenset({"connect", "sendto", "sendmsg", "recvfrom", "recvmsg", "socket"})),
-)
-
 
 def _counter(keys: Iterable[str]) -> dict[str, int]:
     out: dict[str, int] = {}
@@ -510,81 +448,3 @@ def compare_fields(sysdig: Sysdig, capture: Path, fields: Sequence[str] = OUTPUT
         values = ours_fmt.render(event)[0].split(SEP)[1:]
         out += [FieldMismatch(f, key, a, b) for f, a, b in zip(fields, values, row) if a != b]
     return out, compared
-
-
-# -- generated filters -------------------------------------------------------------------------------------
-
-GEN_FIELDS = ("proc.name", "proc.pname", "evt.type", "evt.dir", "user.name", "fd.name", "fd.directory",
-              "fd.filename", "proc.cmdline", "thread.tid", "proc.pid")
-_NUMERIC = frozenset({"thread.tid", "proc.pid"})
-
-
-def _quote(value: str) -> str | None:
-    if not value or value == "<NA>" or any(c in value for c in "\"\\'") or not value.isprintable():
-        return None
-    return f'"{value}"'
-
-
-def generate_expressions(sysdig: Sysdig, capture: Path, count: int, seed: int) -> list[str]:
-    """Random filters over fields both tools know, built from values that occur in the capture."""
-    import random
-
-    rng = random.Random(seed)
-    fmt = "*" + SEP.join(f"%{f}" for f in GEN_FIELDS)
-    rows = [line.split(SEP) for line in (sysdig.run(capture, fmt) or [])]
-    values: dict[str, list[str]] = {f: sorted({r[i] for r in rows if len(r) == len(GEN_FIELDS)} - {"<NA>", ""})
-                                    for i, f in enumerate(GEN_FIELDS)}
-
-    def atom() -> str | None:
-        field = rng.choice(GEN_FIELDS)
-        pool = values.get(field) or []
-        if not pool:
-            return f"{field} exists"
-        v = rng.choice(pool)
-        if field in _NUMERIC:
-            op = rng.choice(["=", "!=", "<", ">=", "in"])
-            return f"{field} in ({v}, {rng.choice(pool)})" if op == "in" else f"{field} {op} {v}"
-        q = _quote(v)
-        if q is None:
-            return None
-        cut = max(1, len(v) // 2)
-        if field == "evt.type":
-            # Falco validates event-type names (only =, != and in are meaningful on evt.type)
-            pool = [p for p in pool if p.isidentifier()] or ["open"]
-            v, other = rng.choice(pool), rng.choice(pool)
-            return rng.choice([f"evt.type = {v}", f"evt.type != {v}", f"evt.type in ({v}, {other})"])
-        choice = rng.choice(["=", "!=", "startswith", "endswith", "contains", "in", "exists", "glob"])
-        if choice in ("=", "!="):
-            return f"{field} {choice} {q}"
-        if choice == "startswith":
-            return f"{field} startswith {_quote(v[:cut]) or q}"
-        if choice == "endswith":
-            return f"{field} endswith {_quote(v[-cut:]) or q}"
-        if choice == "contains":
-            return f"{field} contains {_quote(v[cut // 2: cut // 2 + cut]) or q}"
-        if choice == "glob":
-            return f"{field} glob {_quote(v[:cut] + '*') or q}"
-        if choice == "in":
-            other = _quote(rng.choice(pool)) or q
-            return f"{field} in ({q}, {other}, \"no-such-value\")"
-        return f"{field} exists"
-
-    def expr(depth: int) -> str | None:
-        kind = rng.random()
-        if depth <= 0 or kind < 0.4:
-            return atom()
-        a, b = expr(depth - 1), expr(depth - 1)
-        if a is None or b is None:
-            return a or b
-        if kind < 0.55:
-            return f"not ({a})"
-        return f"({a}) {'and' if kind < 0.8 else 'or'} ({b})"
-
-    out: list[str] = []
-    seen: set[str] = set()
-    while len(out) < count:
-        e = expr(3)
-        if e and e not in seen:
-            seen.add(e)
-            out.append(e)
-    return out

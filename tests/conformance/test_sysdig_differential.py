@@ -4,8 +4,8 @@ from __future__ import annotations
 import shutil
 
 import pytest
+from generated_filters import generate_expressions
 from sysdig_diff import (CAPTURES, DIFF_CAPTURES, OUTPUT_FIELDS, Sysdig, compare_capture, compare_fields,
-                         generate_expressions,
                          compile_all, stock_expressions, syswarden_matches)
 
 
