@@ -77,3 +77,13 @@ def test_bad_arch_option_is_usage_error(tmp_path: Path) -> None:
     from syswarden.cli.main import cli
     result = CliRunner().invoke(cli, ["convert", str(src), "--to", "yaml", "--arch", "vax"])
     assert result.exit_code == 2 and "unknown architecture 'vax'" in result.output
+
+
+def test_reads_stdin() -> None:
+    """SOURCE '-' reads the policy from stdin."""
+    from syswarden.cli.main import cli
+    result = CliRunner().invoke(cli, ["convert", "-", "--to", "docker"],
+                                input="default: errno(ENOSYS)\narches: [aarch64]\n")
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.output) == {"defaultAction": "SCMP_ACT_ERRNO", "defaultErrnoRet": 38,
+                                         "architectures": ["SCMP_ARCH_AARCH64"], "syscalls": []}

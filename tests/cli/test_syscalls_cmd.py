@@ -27,6 +27,13 @@ def test_number_with_arch() -> None:
     assert code == 0 and out.splitlines()[1].split() == ["x86_64", "59", "execve"]
 
 
+def test_x32_number_without_the_bit() -> None:
+    """An x32 number is found with or without X32_SYSCALL_BIT."""
+    for query in ("0", "0x40000000"):
+        code, out = invoke(query, "--arch", "x32")
+        assert code == 0 and out.splitlines()[1].split() == ["x32", str(0x40000000), "read"]
+
+
 def test_group_lists_members() -> None:
     """@network-io shows its description and its members with their numbers."""
     code, out = invoke("@network-io", "--arch", "x86_64")

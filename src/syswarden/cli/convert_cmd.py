@@ -27,7 +27,7 @@ def parse_arch(value: str | None) -> Arch | None:
 
 
 @click.command("convert")
-@click.argument("source", type=click.Path(dir_okay=False, path_type=Path))
+@click.argument("source", type=click.Path(dir_okay=False, allow_dash=True, path_type=Path))
 @click.option("--to", "to_fmt", required=True, type=click.Choice(["yaml", "docker", "go-seccomp"]),
               help="Format to write.")
 @click.option("--from", "from_fmt", type=click.Choice(["yaml", "docker", "go-seccomp"]),
@@ -38,7 +38,7 @@ def parse_arch(value: str | None) -> Arch | None:
 @click.option("--kernel", help="Kernel version MAJOR.MINOR for Docker minKernel (default: running kernel).")
 def convert(source: Path, to_fmt: str, from_fmt: str | None, output: Path | None, arch: str | None,
             caps: tuple[str, ...], kernel: str | None) -> None:
-    """Convert the policy SOURCE to another format.
+    """Convert the policy SOURCE (a file, or - for stdin) to another format.
 
     \b
     Examples:
@@ -47,7 +47,10 @@ def convert(source: Path, to_fmt: str, from_fmt: str | None, output: Path | None
       syswarden convert policy.yaml --to docker -o profile.json
     """
     host_caps = [*docker.DEFAULT_CAPS, *caps] if caps else None
-    policy = load_policy(source, fmt=from_fmt, native_arch=parse_arch(arch), caps=host_caps, kernel=kernel)
+    where: Path | str = source
+    if str(source) == "-":
+        where = click.get_text_stream("stdin").read() + "\n"   # the newline marks it as text, not a path
+    policy = load_policy(where, fmt=from_fmt, native_arch=parse_arch(arch), caps=host_caps, kernel=kernel)
     for warning in policy.warnings:
         click.echo(f"syswarden: warning: {printable(warning)}", err=True)
     text = dump_policy(policy, format_name(to_fmt))

@@ -8,7 +8,7 @@ import click
 from syswarden.cli.convert_cmd import parse_arch, printable
 from syswarden.errors import UnknownSyscallError
 from syswarden.syscalls import groups, tables
-from syswarden.syscalls.arch import Arch
+from syswarden.syscalls.arch import X32_SYSCALL_BIT, Arch
 
 OVERVIEW_ARCHES = (Arch.X86_64, Arch.I386, Arch.X32, Arch.AARCH64)
 
@@ -34,7 +34,9 @@ def _by_name(names: Sequence[str], arches: Sequence[Arch]) -> str:
 
 
 def _by_number(nr: int, arches: Sequence[Arch]) -> str:
-    rows = [[a.value, str(nr), tables.name(a, nr) or "-"] for a in arches]
+    # x32 numbers carry X32_SYSCALL_BIT; accept them with or without it.
+    numbers = [nr | X32_SYSCALL_BIT if a is Arch.X32 else nr for a in arches]
+    rows = [[a.value, str(n), tables.name(a, n) or "-"] for a, n in zip(arches, numbers)]
     return render_table(["ARCH", "NR", "NAME"], rows, frozenset({1}))
 
 
