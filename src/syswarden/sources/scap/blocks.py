@@ -14,6 +14,7 @@ import enum
 import struct
 from collections.abc import Iterator
 from dataclasses import dataclass
+from functools import cache
 
 from syswarden.errors import CaptureError
 
@@ -175,7 +176,7 @@ def parse_event(block: Block, name: str, nparams_of: dict[int, int], large_codes
     ``nparams_of`` gives the parameter count of each code in the current event table: V1 blocks do not store
     it, and libscap infers it as the largest count whose lengths add up exactly to the event length.
     """
-    b = block.body
+    b = bytes(block.body)       # one copy per block; parameter slices are then plain bytes slices
     btype = block.type
     flagged = btype in FLAGGED_EVENT_BLOCKS
     pos = 6 if flagged else 2
@@ -209,22 +210,26 @@ def parse_event(block: Block, name: str, nparams_of: dict[int, int], large_codes
     return RawEvent(block.offset, cpu, flags, ts, tid, code, params)
 
 
-def _split_params(b: memoryview, hdr: int, end: int, nparams: int, width: int) -> list[bytes] | None:
+@cache
+def _lens_struct(nparams: int, width: int) -> struct.Struct:
+    return struct.Struct("<%d%s" % (nparams, "I" if width == 4 else "H"))
+
+
+def _split_params(b: bytes, hdr: int, end: int, nparams: int, width: int) -> list[bytes] | None:
     data = hdr + nparams * width
     if data > end:
         return None
-    fmt = "<%d%s" % (nparams, "I" if width == 4 else "H")
-    lens = struct.unpack_from(fmt, b, hdr)
     out = []
-    for n in lens:
-        if data + n > end:
+    for n in _lens_struct(nparams, width).unpack_from(b, hdr):
+        nxt = data + n
+        if nxt > end:
             return None
-        out.append(bytes(b[data: data + n]))
-        data += n
+        out.append(b[data:nxt])
+        data = nxt
     return out
 
 
-def _infer_nparams(b: memoryview, hdr: int, end: int, maximum: int) -> int:
+def _infer_nparams(b: bytes, hdr: int, end: int, maximum: int) -> int:
     for n in range(maximum, -1, -1):
         data = hdr + 2 * n
         if data > end:
