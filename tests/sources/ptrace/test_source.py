@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import socket
 import subprocess
 import sys
@@ -132,3 +133,21 @@ def test_every_event_follows_the_event_table(tmp_path: Path) -> None:
         spec = event_spec(ev.type, ev.dir)
         assert spec is not None, ev.type
         assert set(ev.params) <= {p.name for p in spec.params}, ev.type
+
+
+def test_works_without_root() -> None:
+    """As an unprivileged user (nobody), the ptrace source follows a command; the eBPF source refuses clearly."""
+    if os.geteuid() != 0 or shutil.which("setpriv") is None:
+        pytest.skip("needs root to switch to nobody, and setpriv")
+    script = (
+        "from syswarden.sources.base import SourceConfig, open_source\n"
+        "from syswarden.errors import SourceError\n"
+        "src = open_source('ptrace', SourceConfig(command=['cat', '/etc/hostname'], event_types=frozenset({'openat'})))\n"
+        "print(sorted({e.params['name'] for e in src.events() if e.type == 'openat'}))\n"
+        "try:\n    open_source('ebpf', SourceConfig(command=['true']))\n"
+        "except SourceError as exc:\n    print('ebpf refused:', exc)\n")
+    out = subprocess.run(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", sys.executable,
+                          "-c", script], capture_output=True, text=True, timeout=60, cwd="/")
+    assert out.returncode == 0, out.stderr
+    assert "'/etc/hostname'" in out.stdout
+    assert "ebpf refused: the eBPF source needs root" in out.stdout

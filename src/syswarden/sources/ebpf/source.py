@@ -17,6 +17,7 @@ import sys
 import time
 from collections.abc import Iterator
 
+from syswarden.errors import SourceError
 from syswarden.events.event import Event, ThreadInfo
 from syswarden.sources.base import SourceConfig, SourceStats
 from syswarden.sources.ebpf.decode import Decoder
@@ -40,6 +41,9 @@ class EbpfSource:
         self._decoder = Decoder()
         self._live: set[int] = set()
         self._reported_drops = 0
+        if not can_load_bpf():
+            raise SourceError("the eBPF source needs root (CAP_BPF and CAP_PERFMON, or CAP_SYS_ADMIN); "
+                              "run as root, or trace one command without it: --source ptrace -- CMD")
         opts = config.options
         self._probe = Probe(ringbuf_bytes=int(opts.get("ringbuf_bytes", 8 * 1024 * 1024)))
         try:
@@ -179,3 +183,15 @@ class EbpfSource:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
+
+_CAP_SYS_ADMIN, _CAP_PERFMON, _CAP_BPF = 21, 38, 39
+
+
+def can_load_bpf() -> bool:
+    """Whether this process's effective capabilities allow loading and attaching tracing programs."""
+    try:
+        with open("/proc/self/status") as f:
+            eff = next((int(line.split()[1], 16) for line in f if line.startswith("CapEff:")), 0)
+    except OSError:
+        return os.geteuid() == 0
+    return bool(eff >> _CAP_SYS_ADMIN & 1) or bool(eff >> _CAP_BPF & 1 and eff >> _CAP_PERFMON & 1)
