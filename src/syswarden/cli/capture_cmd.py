@@ -135,9 +135,12 @@ def print_capture(path: str, filter_text: str, fmt: str, limit: int | None, echo
     predicate = compile_filter(filter_text)
     line = LineFormat(fmt)
     src = open_capture(path)
-    printed = 0
+    printed = seen = 0
     try:
         for event in with_state(src):
+            seen += 1
+            if seen % PROGRESS_EVERY == 0:
+                click.echo(f"... {seen} events read, {printed} printed", err=True)
             if event.state_only or not predicate(event):
                 continue
             text = line(event)
@@ -155,7 +158,7 @@ def print_capture(path: str, filter_text: str, fmt: str, limit: int | None, echo
 def record(path: str, command: list[str], source: str) -> int:
     """Run ``command`` under a live source and write its events to ``path``; return the events written."""
     src = open_source(source, SourceConfig(command=command))
-    writer = _open_writer(path)
+    writer = open_writer(path)
     n = 0
     try:
         writer.write_threads(list(src.initial_threads()))
@@ -193,7 +196,9 @@ class _JsonlAdapter:
         self.inner.close()
 
 
-def _open_writer(path: str) -> Any:
+def open_writer(path: str) -> Any:
+    """A writer by suffix: ``ScapWriter`` for .scap/.scap.gz, the JSONL replay writer for .jsonl; both take
+    ``write_threads(threads)``, ``write_event(event)`` and ``close()`` (what ``monitor --write`` needs)."""
     lower = path.lower()
     if lower.endswith((".jsonl", ".jsonl.gz")):
         return _JsonlAdapter(path)
