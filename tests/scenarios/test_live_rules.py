@@ -155,3 +155,13 @@ def test_fileless_execution_via_memfd(source: str) -> None:
     assert len(hits) == 1
     # comm (proc.name) is the basename of the exec'd path, here the fd number under /proc/self/fd.
     assert hits[0]["proc.exepath"].startswith("/memfd:payload") and hits[0]["proc.name"].isdigit()
+
+
+def test_relative_and_dirfd_paths_resolve_like_falco(source: str) -> None:
+    """Opens by a cwd-relative path and by a path relative to a directory fd both alert on /etc/shadow."""
+    code = "import os; d = os.open('/etc', os.O_RDONLY); os.close(os.open('shadow', os.O_RDONLY, dir_fd=d))"
+    alerts = monitor(source, f"cd /etc && cat ./shadow >/dev/null; cd / && {PY3} -c \"{code}\"")
+    hits = fired(alerts, "Read sensitive file untrusted")
+    assert [(h["proc.name"], h["fd.name"]) for h in hits] == [("cat", "/etc/shadow"),
+                                                              (Path(PY3).name, "/etc/shadow")]
+    assert hits[0]["proc.cmdline"] == "cat ./shadow"
