@@ -68,6 +68,16 @@ def test_export_bpf_starts_with_arch_check() -> None:
     assert any(k == 0x00050001 for code, _, _, k in prog if code == 0x06)
 
 
+def test_add_rule_accepts_op_spellings() -> None:
+    """Cmp, model Op and op names give the same filter."""
+    programs = set()
+    for op in (Cmp.MASKED_EQ, Op.MASKED_EQ, "masked_eq", 7):
+        with LibseccompFilter(0x7FFF0000) as flt:
+            flt.add_rule(0x00050001, 16, [(1, op, 0xFF00, 0x5400)])
+            programs.add(flt.export_bpf())
+    assert len(programs) == 1
+
+
 def test_pfc_shows_rules_attributes_and_arches() -> None:
     """PFC lists each arch, rule and the bad-arch action set through set_attr."""
     with LibseccompFilter(0x7FFF0000) as flt:

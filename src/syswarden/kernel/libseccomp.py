@@ -169,7 +169,8 @@ def _check(rc: int, what: str) -> None:
         raise KernelError(f"libseccomp {what} failed: {os.strerror(-rc)}")
 
 
-Condition = tuple[int, int, int, int]
+# (arg index, comparison, datum_a, datum_b); the comparison is a Cmp, its int, or an op name ("eq", "masked_eq").
+Condition = tuple[int, "int | str | enum.Enum", int, int]
 
 
 class LibseccompFilter:
@@ -209,10 +210,11 @@ class LibseccompFilter:
 
     def add_rule(self, action_value: int, syscall_nr: int, conditions: Sequence[Condition] = (),
                  *, exact: bool = False) -> None:
-        """``seccomp_rule_add_array``; each condition is ``(arg_index, Cmp, datum_a, datum_b)``."""
+        """``seccomp_rule_add_array``; each condition is ``(arg_index, op, datum_a, datum_b)``, op being a
+        ``Cmp``, our model's ``Op`` or its name; for masked_eq datum_a is the mask and datum_b the value."""
         arr = (_ArgCmp * max(len(conditions), 1))()
         for i, (index, op, a, b) in enumerate(conditions):
-            arr[i] = _ArgCmp(index, int(op), a & 0xFFFFFFFFFFFFFFFF, b & 0xFFFFFFFFFFFFFFFF)
+            arr[i] = _ArgCmp(index, _cmp(op), a & 0xFFFFFFFFFFFFFFFF, b & 0xFFFFFFFFFFFFFFFF)
         fn = self._lib.seccomp_rule_add_exact_array if exact else self._lib.seccomp_rule_add_array
         _check(fn(self._ctx, action_value, syscall_nr, len(conditions), arr), f"rule_add(nr={syscall_nr})")
 
@@ -252,6 +254,14 @@ class LibseccompFilter:
             return b"".join(chunks)
         finally:
             os.close(fd)
+
+
+def _cmp(op: int | str | enum.Enum) -> int:
+    """Cmp, int, model Op (valued by its name) or an op name -> libseccomp's scmp_compare value."""
+    if isinstance(op, Cmp) or (isinstance(op, int) and not isinstance(op, enum.Enum)):
+        return int(op)
+    name = op.value if isinstance(op, enum.Enum) else op
+    return int(_CMP_OF_OP[str(name).lower()])
 
 
 _CMP_OF_OP = {"eq": Cmp.EQ, "ne": Cmp.NE, "lt": Cmp.LT, "le": Cmp.LE, "gt": Cmp.GT, "ge": Cmp.GE,
