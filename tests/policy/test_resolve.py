@@ -70,3 +70,14 @@ def test_check_policy_built_in_code() -> None:
         check(Policy(ALLOW, rules=(SyscallRule(("read",), log, (ArgCondition(0, Op.EQ, 1 << 40, width=32),)),)))
     with pytest.raises(PolicyError, match="expand groups"):
         check(Policy(ALLOW, rules=(SyscallRule(("@timer",), log),)))
+
+
+def test_unsupported_machine_is_a_policy_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    """On a machine syswarden has no tables for, defaulting to the native arch is a PolicyError."""
+    import platform
+
+    from syswarden.policy.load import load_policy
+    monkeypatch.setattr(platform, "machine", lambda: "mips64")
+    with pytest.raises(PolicyError, match="not supported"):
+        load_policy("default: allow\n")
+    assert load_policy("default: allow\n", native_arch=Arch.X86_64).arches[0] is Arch.X86_64

@@ -102,6 +102,15 @@ def condition(index: int, op: Op, value: int, *, mask: int = U64, width: int = 6
     return ArgCondition(index, op, value, mask, width, span)
 
 
+def native_arch() -> Arch:
+    """This machine's arch, as a PolicyError when syswarden does not support it (policies default to it)."""
+    try:
+        return Arch.native()
+    except ValueError as exc:
+        raise PolicyError(f"this machine's architecture is not supported ({exc}); give the arch explicitly") \
+            from exc
+
+
 def arch_list(names: Sequence[tuple[str, Span | None]], source: SourceText | None = None) -> tuple[Arch, ...]:
     """Parse architecture names (any common spelling) into distinct ``Arch``es, in order."""
     out: dict[Arch, None] = {}

@@ -9,6 +9,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from syswarden.errors import PolicyError
+from syswarden.policy import resolve
 from syswarden.syscalls.arch import Arch
 
 # Docker's default bounding set (moby oci/caps/defaults.go DefaultCapabilities).
@@ -51,7 +52,7 @@ def make_host(native_arch: Arch | None = None, caps: Iterable[str] | None = None
             raise PolicyError(f"bad kernel version {kernel!r} (expected MAJOR.MINOR)")
         kernel = parsed
     return Host(
-        arch=native_arch or Arch.native(),
+        arch=native_arch or resolve.native_arch(),
         caps=DEFAULT_CAPS if caps is None else frozenset(normalize_cap(c) for c in caps),
         kernel=kernel or parse_kernel(platform.release()) or (0, 0),
     )

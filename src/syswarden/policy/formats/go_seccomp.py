@@ -27,6 +27,7 @@ from typing import Any
 import yaml
 
 from syswarden.errors import PolicyError
+from syswarden.policy import resolve
 from syswarden.policy.formats import tree
 from syswarden.policy.formats.tree import Node, Reader
 from syswarden.policy.model import Action, ActionKind, ArgCondition, Op, Policy, SyscallRule
@@ -59,7 +60,7 @@ def load(text: str, *, filename: str = "<policy>", native_arch: Arch | None = No
 
 
 def load_doc(doc: tree.Doc, *, native_arch: Arch | None = None) -> Policy:
-    return _Loader(Reader(doc), native_arch or Arch.native()).policy()
+    return _Loader(Reader(doc), native_arch or resolve.native_arch()).policy()
 
 
 class _Loader:

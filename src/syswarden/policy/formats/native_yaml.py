@@ -28,7 +28,7 @@ from syswarden.policy import constants, vocab
 from syswarden.policy.formats import tree
 from syswarden.policy.formats.tree import Node, Reader
 from syswarden.policy.model import KILL_PROCESS, Action, ArgCondition, Op, Policy, SyscallRule
-from syswarden.policy.resolve import U64, NameResolver, arch_list, condition
+from syswarden.policy.resolve import U64, NameResolver, arch_list, condition, native_arch
 from syswarden.syscalls.arch import SUB_ARCHES, Arch
 
 TOP_KEYS = ("name", "default", "default_action", "bad_arch", "arches", "flags", "rules")
@@ -38,7 +38,7 @@ ARG_KEYS = ("arg", "op", "value", "mask", "width")
 
 def default_arches(native: Arch | None = None) -> tuple[Arch, ...]:
     """The native arch and the ABIs it also accepts (x86_64 -> x86_64, i386, x32)."""
-    arch = native or Arch.native()
+    arch = native or native_arch()
     return (arch, *SUB_ARCHES.get(arch, ()))
 
 
