@@ -33,7 +33,8 @@ def nr(arch: Arch, name: str) -> int:
 
 def act(policy: Policy, audit: int, number: int, args: tuple[int, ...] = ()) -> int:
     padded = (tuple(args) + (0,) * 6)[:6]
-    return Emulator(compile_policy(policy).program).run(SeccompData(audit, number, padded)).action  # type: ignore[arg-type]
+    emulator = Emulator(compile_policy(policy).program)
+    return emulator.run(SeccompData(audit, number, padded)).action  # type: ignore[arg-type]
 
 
 def deny(*names: str, action: Action = EPERM, args: tuple[ArgCondition, ...] = (),

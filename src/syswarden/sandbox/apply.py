@@ -18,7 +18,8 @@ from syswarden.syscalls.arch import Arch
 
 def filter_flags(*, tsync: bool = False, log: bool = False, names: Sequence[str] = ()) -> int:
     """SECCOMP_FILTER_FLAG_* bits for the booleans and flag names (``tsync``, ``log``, ``spec_allow``)."""
-    flags = (seccomp_abi.SECCOMP_FILTER_FLAG_TSYNC if tsync else 0) | (seccomp_abi.SECCOMP_FILTER_FLAG_LOG if log else 0)
+    flags = seccomp_abi.SECCOMP_FILTER_FLAG_TSYNC if tsync else 0
+    flags |= seccomp_abi.SECCOMP_FILTER_FLAG_LOG if log else 0
     for name in names:
         if name not in seccomp_abi.FLAG_BY_NAME:
             raise KernelError(f"unknown seccomp filter flag {name!r} "

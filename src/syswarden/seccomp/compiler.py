@@ -81,17 +81,18 @@ class _Section:
         self.tail: list[Item[Tag]] = []
         self.blocks: dict[Decision, Label] = {}
         self.bad_arch = Label("bad-arch")
+        self._rets: dict[Action, Label] = {}
 
     def finish(self) -> list[Item[Tag]]:
-        rets: list[Item[Tag]] = [self.bad_arch, Stmt(_RET_K, self.policy.bad_arch_action.kernel_value, BAD_ARCH_ORIGIN)]
-        return [*self.items, *self.tail, *rets]
+        bad = Stmt(_RET_K, self.policy.bad_arch_action.kernel_value, BAD_ARCH_ORIGIN)
+        return [*self.items, *self.tail, self.bad_arch, bad]
 
     # -- dispatch on the syscall number ------------------------------------------------------------------
 
     def tree(self, decisions: Mapping[int, Decision], lo: int, hi: int) -> Label:
         """Emit a binary search over [lo, hi), then its returns; return the label to jump to for it."""
         default = Decision((), self.policy.default_action, DEFAULT_ORIGIN)
-        self._rets: dict[Action, Label] = {}
+        self._rets = {}
         root = self._subtree(_intervals(decisions, lo, hi, default))
         # One return per action, right after the tree: every leaf jump stays short (no trampoline) while
         # the tree is under 256 nodes, and the code is about one instruction per interval.
