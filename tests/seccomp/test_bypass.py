@@ -85,3 +85,29 @@ def test_tiocsti_high_bits(bypass_exe: Path, tmp_path: Path, width: int, expecte
     cmd = hex(TIOCSTI | 1 << 32)
     assert _run(bypass_exe, None, tmp_path, "64", ioctl, "@null", cmd, "0") == (-1, errno.ENOTTY)
     assert _run(bypass_exe, policy, tmp_path, "64", ioctl, "@null", cmd, "0") == (-1, expected)
+
+
+def test_socket_deny_covers_socketcall(ia32: Path, tmp_path: Path) -> None:
+    """socket denied by name: also EPERM through i386 socket (359) and socketcall(SYS_SOCKET, args*)."""
+    socketcall = str(tables.number(Arch.I386, "socketcall"))
+    socket32 = str(tables.number(Arch.I386, "socket"))
+    inet_stream = "@u32:2,1,0"                          # AF_INET, SOCK_STREAM, 0 below 4 GiB
+    bare = _run(ia32, None, tmp_path, "int80", socketcall, "1", inet_stream)
+    assert isinstance(bare, tuple) and bare[0] >= 0, bare
+    policy = Policy(ALLOW, (SyscallRule(("socket",), EPERM),), ALL)
+    assert _run(ia32, policy, tmp_path, "int80", socketcall, "1", inet_stream) == (-1, errno.EPERM)
+    assert _run(ia32, policy, tmp_path, "int80", socket32, "2", "1", "0") == (-1, errno.EPERM)
+    connect = _run(ia32, policy, tmp_path, "int80", socketcall, "3", "@u32:0,0,0")   # SYS_CONNECT: untouched
+    assert isinstance(connect, tuple) and connect[1] != errno.EPERM
+
+
+def test_conditional_socket_deny_takes_the_safe_direction(ia32: Path, tmp_path: Path) -> None:
+    """A deny of socket(AF_INET) cannot see the domain through socketcall, so every socketcall(SYS_SOCKET)
+    is denied; the direct i386 socket call still gets the exact check."""
+    socketcall = str(tables.number(Arch.I386, "socketcall"))
+    socket32 = str(tables.number(Arch.I386, "socket"))
+    policy = Policy(ALLOW, (SyscallRule(("socket",), EPERM, (ArgCondition(0, Op.EQ, 2),)),), ALL)
+    assert _run(ia32, policy, tmp_path, "int80", socketcall, "1", "@u32:1,1,0") == (-1, errno.EPERM)
+    unix = _run(ia32, policy, tmp_path, "int80", socket32, "1", "1", "0")
+    assert isinstance(unix, tuple) and unix[0] >= 0, unix
+    assert _run(ia32, policy, tmp_path, "int80", socket32, "2", "1", "0") == (-1, errno.EPERM)
