@@ -104,3 +104,10 @@ def test_compiled_size_is_reported_on_stderr(tmp_path: Path) -> None:
     policy.write_text(POLICY)
     n = len(compile_policy(load_policy(policy)).program)
     assert f"{n} instructions".encode() in sw("compile", str(policy)).stderr
+
+
+def test_builtin_profiles_by_name() -> None:
+    """POLICY may be profile:NAME; an unknown profile name exits 2."""
+    proc = sw("check", "profile:docker-default", "unshare", "--no-path")
+    assert proc.returncode == 0 and b"ERRNO(1)" in proc.stdout
+    assert sw("check", "profile:no-such-profile", "read").returncode == 2

@@ -27,7 +27,11 @@ def _arch(value: str, hint: str = "--arch") -> Arch:
 
 
 def _load(path: Path) -> Policy:
-    policy = load_policy(path)
+    if str(path).startswith("profile:"):
+        from syswarden.policy import profiles
+        policy = profiles.load(str(path)[len("profile:"):])
+    else:
+        policy = load_policy(path)
     for warning in policy.warnings:
         click.echo(f"syswarden: warning: {escape_text(warning)}", err=True)
     return policy
@@ -82,11 +86,12 @@ def _write(data: bytes, output: Path | None) -> None:
               help="raw = the kernel's 8-byte sock_filter records; asm = annotated listing.")
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), help="Write here (default stdout).")
 def compile_cmd(policy: Path, arches: tuple[str, ...], fmt: str, output: Path | None) -> None:
-    """Compile the seccomp POLICY (native YAML, Docker/OCI JSON, go-seccomp-bpf) to classic BPF.
+    """Compile the seccomp POLICY (native YAML, Docker/OCI JSON, go-seccomp-bpf, or profile:NAME for a
+    built-in profile) to classic BPF.
 
     \b
     Examples:
-      syswarden compile docker-default.json --format asm
+      syswarden compile profile:docker-default --format asm
       syswarden compile policy.yaml --arch x86_64 --format raw -o filter.bpf
     """
     compiled = _compile(policy, arches)
@@ -142,7 +147,7 @@ def check_cmd(policy: Path, syscall: str, arch: str | None, arg_texts: tuple[str
 
     \b
     Examples:
-      syswarden check docker-default.json unshare
+      syswarden check profile:docker-default unshare
       syswarden check docker-default.json socket --arg 0=40
       syswarden check policy.yaml ioctl --arg 1=0x100005412 --arch x86_64
     """
