@@ -247,7 +247,10 @@ class EventDecoder:
             name = syscall_names().get(int(params.get("ID", 0)) or -1, "<unknown>")
         res = None
         if code.dir == ">":
-            self._pending[raw.tid] = (name, params)
+            # only syscall enter events await an exit: switch, procinfo, signaldeliver ... on the same thread in
+            # between must not replace the pending parameters
+            if _has_exit(code.code):
+                self._pending[raw.tid] = (name, params)
         else:
             pending = self._pending.pop(raw.tid, None)
             if pending is not None and pending[0] == name and len(raw.params) < len(code.params):
@@ -263,6 +266,12 @@ class EventDecoder:
         tid = raw.tid if raw.tid < (1 << 63) else raw.tid - (1 << 64)
         return Event(num=num, ts=raw.ts, type=name, tid=tid, params=params, dir=code.dir, res=res,
                      cpu=raw.cpu, state_only=state_only, source="syscall")
+
+
+@cache
+def _has_exit(code: int) -> bool:
+    enter, exit_ = EC.lookup(code), EC.lookup(code + 1)
+    return enter is not None and exit_ is not None and enter.name == exit_.name
 
 
 def _with_flags(fn: EC.Decoder, table: FlagTable | None) -> EC.Decoder:
