@@ -30,10 +30,13 @@ IPC = {"semop": 1, "semget": 2, "semctl": 3, "semtimedop": 4, "msgsnd": 11, "msg
        "msgctl": 14, "shmat": 21, "shmdt": 22, "shmget": 23, "shmctl": 24}
 
 
-def holds(cond: ArgCondition, arg: int) -> bool:
+NARROW = (Arch.I386, Arch.ARM)     # syscalls take 32-bit arguments: conditions see the low half only
+
+
+def holds(cond: ArgCondition, arg: int, arch: Arch = Arch.X86_64) -> bool:
     """The model's meaning of one condition on an unsigned 64-bit argument."""
     value = arg & U64
-    if cond.width == 32:
+    if cond.width == 32 or arch in NARROW:
         value &= 0xFFFFFFFF
     if cond.op is Op.MASKED_EQ:
         return (value & cond.mask) == cond.value
@@ -72,7 +75,7 @@ def _mux_reference(policy: Policy, arch: Arch, mux: str, args: Sequence[int]) ->
         if not _applies(rule, arch):
             continue
         if mux in rule.names:
-            if all(holds(c, args[c.index]) for c in rule.args):
+            if all(holds(c, args[c.index], arch) for c in rule.args):
                 outcomes.append(rule.action.kernel_value)
                 break
         elif _multiplexed(rule, mux, call):
@@ -96,7 +99,7 @@ def reference(policy: Policy, arches: Sequence[Arch], audit: int, nr: int, args:
     if arch is Arch.I386 and name in ("socketcall", "ipc"):
         return _mux_reference(policy, arch, name, args)
     for rule in policy.rules:
-        if _applies(rule, arch) and name in rule.names and all(holds(c, args[c.index]) for c in rule.args):
+        if _applies(rule, arch) and name in rule.names and all(holds(c, args[c.index], arch) for c in rule.args):
             return rule.action.kernel_value
     return policy.default_action.kernel_value
 

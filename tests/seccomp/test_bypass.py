@@ -111,3 +111,14 @@ def test_conditional_socket_deny_takes_the_safe_direction(ia32: Path, tmp_path: 
     unix = _run(ia32, policy, tmp_path, "int80", socket32, "1", "1", "0")
     assert isinstance(unix, tuple) and unix[0] >= 0, unix
     assert _run(ia32, policy, tmp_path, "int80", socket32, "2", "1", "0") == (-1, errno.EPERM)
+
+
+def test_int80_high_register_bits_do_not_dodge_argument_checks(ia32: Path, tmp_path: Path) -> None:
+    """A 64-bit process entering via int 0x80 can set the high half of rbx: the kernel shows it to seccomp but
+    dup() uses the low 32 bits. i386 conditions compare the low half only, so dup(0x100000001) is denied."""
+    dup32 = str(tables.number(Arch.I386, "dup"))
+    policy = Policy(ALLOW, (SyscallRule(("dup",), EPERM, (ArgCondition(0, Op.EQ, 1),)),), ALL)
+    bare = _run(ia32, None, tmp_path, "int80", dup32, "0x100000001")
+    assert isinstance(bare, tuple) and bare[0] >= 0, bare          # the kernel ran dup(1)
+    assert _run(ia32, policy, tmp_path, "int80", dup32, "1") == (-1, errno.EPERM)
+    assert _run(ia32, policy, tmp_path, "int80", dup32, "0x100000001") == (-1, errno.EPERM)

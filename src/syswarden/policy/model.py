@@ -9,7 +9,9 @@ for a syscall ``S`` arriving on arch ``A`` with arguments ``a0..a5``:
 3. Otherwise -> ``policy.default_action``.
 
 Argument values are unsigned 64-bit; a condition with ``width=32`` compares only the low 32 bits (for ``int``
-parameters such as ioctl's cmd, so ``TIOCSTI | 1<<32`` cannot slip past).
+parameters such as ioctl's cmd, so ``TIOCSTI | 1<<32`` cannot slip past). On 32-bit ABIs (i386, arm) every
+condition compares the low 32 bits: their syscalls take 32-bit arguments, and a 64-bit process entering
+through ``int 0x80`` can put anything in the high half of the register seccomp sees.
 ``MASKED_EQ`` holds when ``(arg & mask) == value``.
 """
 from __future__ import annotations

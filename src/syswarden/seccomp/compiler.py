@@ -31,6 +31,10 @@ from syswarden.syscalls.arch import X32_SYSCALL_BIT, Arch
 
 _U32 = 0xFFFFFFFF
 _BIG_ENDIAN_ARCHES = frozenset({Arch.S390X})
+# ABIs whose syscalls take 32-bit arguments. The kernel hands seccomp the full 64-bit register, and a 64-bit
+# process entering through `int 0x80` chooses the high half freely (tested: dup(0x100000001) via int 0x80 runs
+# as dup(1)), so every condition there compares the low 32 bits only (libseccomp does the same).
+NARROW_ARCHES = frozenset({Arch.I386, Arch.ARM})
 _LD_W_ABS = b.BPF_LD | b.BPF_W | b.BPF_ABS
 _RET_K = b.BPF_RET | b.BPF_K
 _JEQ, _JGE, _JGT = b.BPF_JMP | b.BPF_JEQ | b.BPF_K, b.BPF_JMP | b.BPF_JGE | b.BPF_K, b.BPF_JMP | b.BPF_JGT | b.BPF_K
@@ -74,9 +78,10 @@ def _leaf_key(d: Decision) -> object:
 class _Section:
     """Code for one AUDIT_ARCH value: trees, argument blocks and shared returns, all labelled."""
 
-    def __init__(self, policy: Policy, big_endian: bool) -> None:
+    def __init__(self, policy: Policy, big_endian: bool, narrow: bool) -> None:
         self.policy = policy
         self.big_endian = big_endian
+        self.narrow = narrow
         self.items: list[Item[Tag]] = []
         self.tail: list[Item[Tag]] = []
         self.blocks: dict[Decision, Label] = {}
@@ -143,6 +148,8 @@ class _Section:
 
     def condition(self, cond: ArgCondition, ok: Label, fail: Label) -> list[Item[Tag]]:
         """Code that jumps to ``ok`` when ``cond`` holds for the 64-bit (or low 32-bit) argument, else ``fail``."""
+        if self.narrow and cond.width != 32:
+            cond = ArgCondition(cond.index, cond.op, cond.value, cond.mask, 32)
         if cond.op is Op.NE:
             return self.condition(ArgCondition(cond.index, Op.EQ, cond.value, cond.mask, cond.width), fail, ok)
         if cond.op is Op.LT:
@@ -238,7 +245,7 @@ def _const_origins(arch: Arch, decisions: Mapping[int, Decision]) -> dict[tuple[
 def _section(policy: Policy, audit: int, arches: Sequence[Arch], warnings: list[str],
              origins: dict[tuple[Arch, int], Origin]) -> list[Item[Tag]]:
     members = [a for a in arches if a.audit_arch == audit]
-    sec = _Section(policy, any(a in _BIG_ENDIAN_ARCHES for a in members))
+    sec = _Section(policy, any(a in _BIG_ENDIAN_ARCHES for a in members), all(a in NARROW_ARCHES for a in members))
     sec.items.append(Stmt(_LD_W_ABS, b.OFF_NR))
     per_arch = {a: arch_decisions(policy, a, warnings) for a in members}
     for arch, decisions in per_arch.items():
