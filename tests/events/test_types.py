@@ -136,3 +136,12 @@ def test_generic_syscalls_are_event_names() -> None:
     assert "openat" not in T.GENERIC_EVENT_NAMES and "nosuchcall" not in T.EVENT_NAMES
     for meta in ("useradded", "groupadded", "container"):
         assert T.event_spec(meta, ">") is not None
+
+
+def test_unknown_enum_values_render_as_falco_does() -> None:
+    """A Linux enum value the table lacks renders as the table's UNKNOWN entry, or as nothing — never as the
+    Falco name that happens to share its number."""
+    assert T.format_flags("ptrace_requests", 0x4299) == "PTRACE_UNKNOWN"
+    assert T.format_flags("socket_families", 99) == ""
+    assert T.format_flags("sockopt_levels", 6) == "SOL_TCP"
+    assert T.format_flags("ptrace_requests", 2) == "PTRACE_PEEKDATA"     # Linux 2 is PEEKDATA (Falco's 3)

@@ -128,10 +128,15 @@ class FlagTable:
         if not self.has_linux:
             return value
         if self.kind == "enum":
-            return next((e.falco for e in self.entries if e.linux == value), value)
+            return next((e.falco for e in self.entries if e.linux == value), self._unknown_falco())
         if self.name == "file_flags":
             return _file_flags_to_falco(self, value)
         return _bits_translate(self.entries, value, linux_to_falco=True)
+
+    def _unknown_falco(self) -> int:
+        # Falco's drivers map a value they do not know to the table's *UNKNOWN entry; without one, to a value
+        # that names nothing (never to a Falco number that happens to equal the Linux one).
+        return next((e.falco for e in self.entries if e.linux is None and "UNKNOWN" in e.name), 0xFFFFFFFF)
 
     def from_falco(self, value: int) -> int:
         """Translate Falco's ``PPM_*`` value to the Linux value (what the scap reader needs)."""
