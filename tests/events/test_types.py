@@ -145,3 +145,10 @@ def test_unknown_enum_values_render_as_falco_does() -> None:
     assert T.format_flags("socket_families", 99) == ""
     assert T.format_flags("sockopt_levels", 6) == "SOL_TCP"
     assert T.format_flags("ptrace_requests", 2) == "PTRACE_PEEKDATA"     # Linux 2 is PEEKDATA (Falco's 3)
+
+
+def test_falco_only_enum_entries_round_trip() -> None:
+    """Falco's PTRACE_UNKNOWN (0) read from a capture is not Linux's PTRACE_TRACEME (0)."""
+    table = T.flag_table("ptrace_requests")
+    assert table.render(table.from_falco(0)) == "PTRACE_UNKNOWN"
+    assert table.render(table.from_falco(1)) == "PTRACE_TRACEME"

@@ -143,7 +143,10 @@ class FlagTable:
         if not self.has_linux:
             return value
         if self.kind == "enum":
-            return next((e.linux for e in self.entries if e.falco == value and e.linux is not None), value)
+            matches = [e for e in self.entries if e.falco == value]
+            # A Falco-only entry (PTRACE_UNKNOWN) has no Linux number: use one no Linux entry has, which to_falco
+            # maps back to the UNKNOWN entry.
+            return next((e.linux for e in matches if e.linux is not None), 0xFFFFFFFF if matches else value)
         if self.name == "file_flags":
             return _file_flags_from_falco(self, value)
         return _bits_translate(self.entries, value, linux_to_falco=False)
