@@ -34,13 +34,17 @@ def test_recorded_scap_reads_in_sysdig(source: str, tmp_path: Path) -> None:
     """cat's openat of a file it reads shows in sysdig -r with the file name, O_RDONLY and the process names."""
     if shutil.which("sysdig") is None:
         pytest.skip("sysdig is not installed")
-    out = tmp_path / "live.scap.gz"
-    probe = record(tmp_path, source, out)
     import subprocess
 
-    lines = subprocess.run(["sysdig", "-r", str(out), "-p", "%evt.type %proc.name %fd.name %evt.arg.flags",
-                            f"evt.type in (open, openat) and evt.dir=< and fd.name={probe}"],
-                           capture_output=True, text=True, timeout=60).stdout.split("\n")
+    # a loaded 2-core machine can make a live source lose events (counted as drops); try a few recordings
+    for attempt in range(3):
+        out = tmp_path / f"live{attempt}.scap.gz"
+        probe = record(tmp_path, source, out)
+        lines = subprocess.run(["sysdig", "-r", str(out), "-p", "%evt.type %proc.name %fd.name %evt.arg.flags",
+                                f"evt.type in (open, openat) and evt.dir=< and fd.name={probe}"],
+                               capture_output=True, text=True, timeout=60).stdout.split("\n")
+        if any(line.endswith("O_RDONLY") for line in lines):
+            break
     assert f"openat cat {probe} O_RDONLY" in lines or f"open cat {probe} O_RDONLY" in lines, lines[:5]
     ours = [e for e in open_source("scap", SourceConfig(path=str(out))).events()
             if e.type in ("open", "openat") and e.dir == "<" and e.params.get("name") == str(probe)]
