@@ -110,21 +110,20 @@ class EbpfSource:
                     self.poll_counters()
                 if self._finished():
                     break
-            self._drain_after_exit()
-            yield from self._pending
+            yield from self._drain_after_exit()
         except BaseException:
             self.close()
             raise
 
-    def _drain_after_exit(self) -> None:
-        """Events written before the last exit may still sit in the buffer: read them once more."""
+    def _drain_after_exit(self) -> Iterator[Event]:
+        """Events written before the last exit may still sit in the buffer: read them until it is empty."""
         assert self._ring is not None
-        self._pending: list[Event] = []
-        for raw in self._ring.read_batch(1 << 30):
-            event = self._decoder.decode(raw)
-            if event is not None:
-                self.stats.events += 1
-                self._pending.append(event)
+        while batch := self._ring.read_batch():
+            for raw in batch:
+                event = self._decoder.decode(raw)
+                if event is not None:
+                    self.stats.events += 1
+                    yield event
         self.poll_counters()
 
     def _track(self) -> None:
