@@ -181,7 +181,9 @@ def test_docker_default_blocks_user_namespaces(tmp_path: Path) -> None:
     run = [sys.executable, "-c", launch, str(image)]
     bare = subprocess.run([unshare, "--map-root-user", "--user", "sh", "-c", "whoami"], capture_output=True,
                           text=True, timeout=30)
-    assert bare.returncode == 0 and bare.stdout.strip() == "root"
+    if bare.returncode != 0:
+        pytest.skip(f"user namespaces are not available here: {bare.stderr.strip()}")
+    assert bare.stdout.strip() == "root"
     blocked = subprocess.run([*run, unshare, "--map-root-user", "--user", "sh", "-c", "whoami"],
                              capture_output=True, text=True, timeout=30)
     assert blocked.returncode != 0
