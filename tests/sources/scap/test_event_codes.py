@@ -20,7 +20,9 @@ def test_codes_pair_enter_and_exit_and_use_event_table_names() -> None:
     libs' BPF-iterator ``task*`` records, which no capture holds)."""
     table = EC.table()
     assert len(table) == 454 and table[3].name == "open" and table[3].dir == "<"
-    names = {c.name for c in table.values() if c.name not in ("NA", "syscall") and not c.name.startswith("task")}
+    # "tracer" (sysdig tracers, removed from libs) has no events.types entry: it decodes, but no rule can name it
+    names = {c.name for c in table.values()
+             if c.name not in ("NA", "syscall", "tracer") and not c.name.startswith("task")}
     missing = names - {n for n, _ in EVENTS}
     assert not missing, sorted(missing)
 
