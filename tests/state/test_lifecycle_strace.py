@@ -30,8 +30,8 @@ t = threading.Thread(target=work)
 t.start()
 t.join()
 """
-_CALL = re.compile(r"^(\d+) (\w+)\((.*)\)\s+= (-?\d+)")
-_EXIT = re.compile(r"^(\d+) \+\+\+ exited with \d+ \+\+\+")
+_CALL = re.compile(r"^(\d+)\s+(\w+)\((.*)\)\s+= (-?\d+)")     # strace pads short pids with spaces
+_EXIT = re.compile(r"^(\d+)\s+\+\+\+ exited with \d+ \+\+\+")
 
 
 def _lines(text: str) -> list[str]:
@@ -40,6 +40,7 @@ def _lines(text: str) -> list[str]:
     out = []
     for line in text.splitlines():
         pid, _, rest = line.partition(" ")
+        rest = rest.lstrip()
         if rest.endswith("<unfinished ...>"):
             pending[pid] = rest[: -len("<unfinished ...>")]
         elif rest.startswith("<... "):
