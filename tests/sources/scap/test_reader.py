@@ -150,3 +150,33 @@ def test_missing_file_is_a_capture_error(tmp_path: Path) -> None:
     with pytest.raises(CaptureError, match="cannot read capture"):
         ScapSource(SourceConfig(path=str(tmp_path / "nope.scap")))
     assert shutil.which("true")
+
+
+@pytest.mark.parametrize("name", ["falco_cat_write.scap", "libs_curl_google.scap"])
+def test_enter_and_exit_give_the_same_fields(name: str) -> None:
+    """On an old capture, a syscall's enter and exit events show the same fd and process fields (except where
+    the syscall itself creates or renames the fd), so rules see the same values on both sides."""
+    from syswarden.cli.capture_cmd import with_state
+    from syswarden.events.types import event_spec
+    from syswarden.rules.output_format import OutputFormat
+
+    fmt = OutputFormat("%fd.name %fd.num %fd.typechar %proc.name %proc.cmdline %user.uid")
+    pending: dict[int, tuple[str, str]] = {}
+    same = 0
+    for event in with_state(ScapSource(SourceConfig(path=str(capture_path(name))))):
+        if event.state_only or not event.num:
+            continue
+        text = fmt.render(event)[0]
+        if event.dir == ">":
+            pending[event.tid] = (event.type, text)
+            continue
+        before = pending.pop(event.tid, None)
+        spec = event_spec(event.type, "<")
+        changes_fd = spec is None or "creates_fd" in spec.flags or event.type in (
+            "connect", "bind", "accept", "accept4", "execve", "clone", "fork", "vfork", "close", "dup", "dup2",
+            "sendto", "sendmsg", "recvfrom", "recvmsg")     # a tuple on the exit may re-address the socket
+        if before is None or before[0] != event.type or changes_fd or "fd" not in event.params:
+            continue
+        assert before[1] == text, (event.num, event.type)
+        same += 1
+    assert same > 10
