@@ -96,7 +96,7 @@ def reference(policy: Policy, arches: Sequence[Arch], audit: int, nr: int, args:
     name = tables.name(arch, nr)
     if name is None:
         return policy.default_action.kernel_value
-    if arch is Arch.I386 and name in ("socketcall", "ipc"):
+    if arch in (Arch.I386, Arch.S390X, Arch.PPC64LE) and name in ("socketcall", "ipc"):
         return _mux_reference(policy, arch, name, args)
     for rule in policy.rules:
         if _applies(rule, arch) and name in rule.names and all(holds(c, args[c.index], arch) for c in rule.args):

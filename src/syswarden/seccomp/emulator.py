@@ -16,6 +16,7 @@ from syswarden.seccomp import insn as b
 from syswarden.seccomp.insn import Insn, Program
 
 _MASK32 = 0xFFFFFFFF
+_AUDIT_ARCH_LE = 0x40000000
 
 # seccomp_check_filter's explicit allow list (the ALU ops include XOR but not MOD).
 _ALU_OPS = (b.BPF_ADD, b.BPF_SUB, b.BPF_MUL, b.BPF_DIV, b.BPF_AND, b.BPF_OR, b.BPF_XOR, b.BPF_LSH, b.BPF_RSH)
@@ -38,9 +39,16 @@ class SeccompData:
     args: tuple[int, int, int, int, int, int] = (0, 0, 0, 0, 0, 0)
     ip: int = 0
 
+    @property
+    def byte_order(self) -> str:
+        """``<`` or ``>``: the byte order of the kernel that produces this arch value (__AUDIT_ARCH_LE), so
+        filters compiled for a big-endian arch (s390x) emulate correctly on any host."""
+        return "<" if self.arch & _AUDIT_ARCH_LE else ">"
+
     def to_bytes(self) -> bytes:
         args = tuple(a & 0xFFFFFFFFFFFFFFFF for a in self.args)
-        return struct.pack("=IIQ6Q", self.nr & _MASK32, self.arch & _MASK32, self.ip & 0xFFFFFFFFFFFFFFFF, *args)
+        return struct.pack(self.byte_order + "IIQ6Q", self.nr & _MASK32, self.arch & _MASK32,
+                           self.ip & 0xFFFFFFFFFFFFFFFF, *args)
 
 
 @dataclass(frozen=True, slots=True)
@@ -142,7 +150,7 @@ class Emulator:
 
     def run(self, data: SeccompData) -> Result:
         """Execute the program on ``data``."""
-        words = struct.unpack("=16I", data.to_bytes())
+        words = struct.unpack(data.byte_order + "16I", data.to_bytes())
         a = x = 0
         mem = [0] * b.BPF_MEMWORDS
         pc = 0
