@@ -189,6 +189,7 @@ class ScapSource:
         table = EC.table()
         nparams, large = EC.nparams_by_code(), EC.large_codes()
         yield from self._account_events()
+        num = 0
         try:
             for block in B.iter_blocks(self._data, self.path, self._first_event):
                 if block.type not in B.EVENT_BLOCKS:
@@ -199,8 +200,9 @@ class ScapSource:
                 if code is None or code.name == "NA":
                     self.stats.skipped += 1      # a newer libs' event: libscap skips it too
                     continue
-                self.stats.events += 1
-                yield decoder.decode(raw, code, self.stats.events)
+                num += 1
+                self.stats.events = num
+                yield decoder.decode(raw, code, num)
         except CaptureError as err:
             self._fail(err)
 
