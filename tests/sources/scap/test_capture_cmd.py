@@ -63,3 +63,16 @@ def test_nothing_to_do_is_an_input_error() -> None:
     """capture without --read or -w explains what it expected."""
     code, _, _ = run()
     assert code == 2
+
+
+def test_truncated_capture_prints_what_it_read_then_fails(tmp_path: Path) -> None:
+    """A truncated capture prints every event before the damage, then exits 2 naming the byte offset."""
+    from syswarden.sources.scap.reader import load_bytes
+
+    raw = load_bytes(str(capture_path("falco_cat_write.scap")))
+    cut = tmp_path / "cut.scap"
+    cut.write_bytes(raw[: len(raw) - 700])
+    code, out, err = run("-r", str(cut), "-p", "*%evt.num")
+    assert code == 2 and "truncated block at byte offset" in err
+    nums = [int(x) for x in out.split()]
+    assert nums[0] == 131 and nums == sorted(nums) and len(nums) >= 60
