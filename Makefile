@@ -10,8 +10,13 @@ APT_PACKAGES := clang llvm libbpf-dev bpftool libbpf1 libseccomp2 strace gcc aud
 .PHONY: run test setup apt venv probe clean demo
 
 run: setup
-	$(BIN)/syswarden run --profile docker-default -- unshare --map-root-user --user sh -c whoami; \
-	  echo "(exit code $$? — the user namespace was refused by docker-default)"
+	@echo "syswarden monitor: watching this machine with the stock Falco rules." >&2
+	@echo "Try: python3 -c 'open(\"/etc/shadow\").read()' in another terminal; Ctrl-C stops and prints the summary." >&2
+	$(BIN)/syswarden monitor
+
+# The enforcement demo: Docker's default profile refuses a user namespace.
+demo: setup
+	-$(BIN)/syswarden run --profile docker-default -- unshare --map-root-user --user sh -c whoami
 
 test: setup
 	$(BIN)/pytest -q
