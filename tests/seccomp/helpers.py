@@ -91,8 +91,13 @@ def _mux_reference(policy: Policy, arch: Arch, mux: str, args: Sequence[int]) ->
 def reference(policy: Policy, arches: Sequence[Arch], audit: int, nr: int, args: Sequence[int]) -> int:
     """What the policy means for one call (policy/model.py's docstring), as a seccomp return value."""
     arch = arch_of(audit, nr)
+    if nr & 0xFFFFFFFF == 0xFFFFFFFF and audit == Arch.X86_64.audit_arch and Arch.X86_64 in arches:
+        arch = Arch.X86_64                  # nr -1 under AUDIT_ARCH_X86_64 is no syscall, whichever ABI
     if arch is None or arch not in arches:
         return policy.bad_arch_action.kernel_value
+    if nr & 0xFFFFFFFF == 0xFFFFFFFF:
+        return 0x7FFF0000                   # no syscall runs: a tracer skipping the call
+
     name = tables.name(arch, nr)
     if name is None:
         return policy.default_action.kernel_value

@@ -123,3 +123,22 @@ def test_int80_high_register_bits_do_not_dodge_argument_checks(ia32: Path, tmp_p
     assert isinstance(bare, tuple) and bare[0] >= 0, bare          # the kernel ran dup(1)
     assert _run(ia32, policy, tmp_path, "int80", dup32, "1") == (-1, errno.EPERM)
     assert _run(ia32, policy, tmp_path, "int80", dup32, "0x100000001") == (-1, errno.EPERM)
+
+
+def test_tracer_skipping_a_call_is_not_killed(bypass_exe: Path, tmp_path: Path) -> None:
+    """strace's fault injection sets nr to -1 and the kernel runs the filter on it: an x86_64-only filter must
+    not answer that with the x32 bad-arch kill (the call never runs)."""
+    import shutil
+    import sys
+
+    from .helpers import LAUNCH
+    strace = shutil.which("strace")
+    if strace is None:
+        pytest.skip("strace is not installed")
+    image = tmp_path / "filter.bpf"
+    image.write_bytes(compile_policy(_deny_dup((Arch.X86_64, Arch.I386))).to_bytes())
+    getppid = str(tables.number(Arch.X86_64, "getppid"))
+    proc = subprocess.run([strace, "-f", "-qq", "-o", "/dev/null", "-e", "trace=getppid",
+                           "-e", "inject=getppid:error=EACCES", sys.executable, "-c", LAUNCH, str(image),
+                           str(bypass_exe), "64", getppid], capture_output=True, text=True, timeout=60)
+    assert _outcome(proc) == (-1, errno.EACCES), proc.stderr

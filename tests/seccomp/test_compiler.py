@@ -66,7 +66,7 @@ def test_x32_calls_get_bad_arch_when_x32_is_not_listed() -> None:
     x32_dup = nr(Arch.X32, "dup")
     assert x32_dup == 0x40000000 | nr(Arch.X86_64, "dup")
     assert act(policy, X86_64, x32_dup) == KILL_PROCESS.kernel_value
-    assert act(policy, X86_64, 0xFFFFFFFF) == KILL_PROCESS.kernel_value
+    assert act(policy, X86_64, 0xFFFFFFFE) == KILL_PROCESS.kernel_value
     assert act(policy, X86_64, nr(Arch.X86_64, "dup")) == EPERM.kernel_value
 
 
@@ -284,3 +284,15 @@ def test_other_arches_compile_to_their_own_tables(arches: tuple[Arch, ...]) -> N
                 got = emu.run(SeccompData(arch.audit_arch, number, (arg, 0, 0, 0, 0, 0))).action
                 want = reference(policy, policy.arches, arch.audit_arch, number, (arg, 0, 0, 0, 0, 0))
                 assert got == want, (arch, number, hex(arg))
+
+
+@pytest.mark.parametrize("arches", [(Arch.X86_64,), (Arch.X86_64, Arch.X32), (Arch.X32,), (Arch.I386,)])
+def test_nr_minus_one_is_allowed_in_listed_arches(arches: tuple[Arch, ...]) -> None:
+    """nr -1 (a tracer skipping the call) is allowed even under a kill-by-default allow-list; an unlisted
+    arch still gets the bad-arch action for it."""
+    policy = Policy(KILL_PROCESS, (SyscallRule(("read",), ALLOW),), arches, Action(ActionKind.ERRNO, 9))
+    audit = arches[0].audit_arch
+    assert act(policy, audit, 0xFFFFFFFF) == ALLOW.kernel_value
+    other = I386 if audit == X86_64 else X86_64
+    if other == X86_64 and Arch.X32 not in arches:
+        assert act(policy, other, 0xFFFFFFFF) == Action(ActionKind.ERRNO, 9).kernel_value

@@ -19,11 +19,11 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from syswarden.errors import CompileError
-from syswarden.policy.model import Action, ArgCondition, Op, Policy
+from syswarden.policy.model import Action, ActionKind, ArgCondition, Op, Policy
 from syswarden.seccomp import insn as b
 from syswarden.seccomp.asm import Branch, Goto, Item, Label, Stmt, assemble
 from syswarden.seccomp.decisions import (
-    BAD_ARCH_ORIGIN, DEFAULT_ORIGIN, Decision, Entry, Origin, arch_decisions,
+    BAD_ARCH_ORIGIN, DEFAULT_ORIGIN, Decision, Entry, Origin, OriginKind, arch_decisions,
 )
 from syswarden.seccomp.emulator import check_program
 from syswarden.seccomp.insn import Program
@@ -35,6 +35,11 @@ _BIG_ENDIAN_ARCHES = frozenset({Arch.S390X})
 # process entering through `int 0x80` chooses the high half freely (tested: dup(0x100000001) via int 0x80 runs
 # as dup(1)), so every condition there compares the low 32 bits only (libseccomp does the same).
 NARROW_ARCHES = frozenset({Arch.I386, Arch.ARM})
+# nr -1 runs nothing: it is what a tracer sets to skip a call (strace's fault injection, RET_TRACE
+# supervisors), and the kernel runs the filter on it before skipping. Killing it (x32's bad-arch action, or
+# an allow-list's default) kills traced programs for a call that never happens, so every listed arch allows it.
+NO_SYSCALL = 0xFFFFFFFF
+SKIP = Decision((), Action(ActionKind.ALLOW), Origin(OriginKind.DEFAULT, note="nr -1: no syscall runs"))
 _LD_W_ABS = b.BPF_LD | b.BPF_W | b.BPF_ABS
 _RET_K = b.BPF_RET | b.BPF_K
 _JEQ, _JGE, _JGT = b.BPF_JMP | b.BPF_JEQ | b.BPF_K, b.BPF_JMP | b.BPF_JGE | b.BPF_K, b.BPF_JMP | b.BPF_JGT | b.BPF_K
@@ -247,7 +252,7 @@ def _section(policy: Policy, audit: int, arches: Sequence[Arch], warnings: list[
     members = [a for a in arches if a.audit_arch == audit]
     sec = _Section(policy, any(a in _BIG_ENDIAN_ARCHES for a in members), all(a in NARROW_ARCHES for a in members))
     sec.items.append(Stmt(_LD_W_ABS, b.OFF_NR))
-    per_arch = {a: arch_decisions(policy, a, warnings) for a in members}
+    per_arch = {a: {**arch_decisions(policy, a, warnings), NO_SYSCALL: SKIP} for a in members}
     for arch, decisions in per_arch.items():
         origins.update(_const_origins(arch, decisions))
     if audit != Arch.X86_64.audit_arch:
@@ -261,7 +266,12 @@ def _section(policy: Policy, audit: int, arches: Sequence[Arch], warnings: list[
     split = Branch(_JGE, X32_SYSCALL_BIT, sec.bad_arch, sec.bad_arch)
     sec.items.append(split)
     low = sec.tree(per_arch[Arch.X86_64], 0, X32_SYSCALL_BIT) if Arch.X86_64 in per_arch else sec.bad_arch
-    high = sec.tree(per_arch[Arch.X32], X32_SYSCALL_BIT, 1 << 32) if Arch.X32 in per_arch else sec.bad_arch
+    if Arch.X32 in per_arch:
+        high = sec.tree(per_arch[Arch.X32], X32_SYSCALL_BIT, 1 << 32)
+    else:
+        high, skip = Label("x32-or-skip"), Label("skip")
+        sec.tail += [high, Branch(_JEQ, NO_SYSCALL, skip, sec.bad_arch), skip,
+                     Stmt(_RET_K, SKIP.fallback.kernel_value, SKIP.fallback_origin)]
     sec.items[1] = Branch(_JGE, X32_SYSCALL_BIT, high, low)
     return sec.finish()
 
