@@ -102,6 +102,8 @@ def test_fd_fields_file_and_socket() -> None:
     assert [_text(n, ev) for n in ("fd.cip", "fd.sip", "fd.lport", "fd.rport", "fd.rip", "fd.l4proto")] == [
         "1.2.3.4", "10.0.0.1", "22", "5555", "1.2.3.4", "tcp"]
     assert _text("fd.sockfamily", ev) == "ip"
+    root = FdInfo(num=3, type=FdType.DIRECTORY, name="/")
+    assert _text("fd.filename", _event(type="openat", fd=root, res=3, params={"fd": 3, "name": "/"})) == "<NA>"
     assert _text("fd.directory", ev) == "<NA>"
 
 

@@ -89,7 +89,9 @@ def _filename(arg: str | None) -> Extractor:
 
     def extract(event: Event) -> str | None:
         info = event.fd
-        if info is not None and info.num < 0 or info is None and event.type in _OPEN_EVENTS and (event.res or 0) < 0:
+        if info is not None and (info.num < 0 or info.type is FdType.DIRECTORY):
+            return None     # libsinsp names the file of file fds only (a directory fd has no filename)
+        if info is None and event.type in _OPEN_EVENTS and (event.res or 0) < 0:
             return None
         value: str | None = base(event)
         return value
@@ -141,7 +143,7 @@ FIELDS: tuple[FieldSpec, ...] = (
               _name, inline="(f.name if (f := e.fd) is not None else @X(e))"),
     FieldSpec("fd.nameraw", P, "Name as the syscall gave it, before path resolution.", _name),
     FieldSpec("fd.directory", P, "Directory of a file fd.", _file_part(_directory)),
-    FieldSpec("fd.filename", P, "File name (without directory) of a file fd; <NA> for a failed open (libsinsp "
+    FieldSpec("fd.filename", P, "File name (without directory) of a file fd; <NA> for directories and failed opens (libsinsp "
               "derives only fd.name and fd.directory from the attempted path).", _filename),
     FieldSpec("fd.typechar", S, "Type as one character: f file, d directory, 4 ipv4, 6 ipv6, u unix, p pipe ...",
               _fd(lambda f: f.type.value), inline='(None if (f := e.fd) is None else f.type.value)'),
