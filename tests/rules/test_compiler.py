@@ -113,9 +113,13 @@ def test_cidr_and_ip_fields() -> None:
 
 
 def test_modifiers() -> None:
-    """`startswith anyof` needs one match, `allof` needs all."""
+    """`anyof` needs a match, `oneof` exactly one (libsinsp matches_one_rhs), `allof` all of them."""
     assert matches("fd.name startswith anyof (/usr, /etc)")
     assert matches("fd.name startswith oneof (/usr, /etc)")
+    assert not matches("fd.name startswith oneof (/etc, /etc/S)")
+    assert matches("fd.name startswith anyof (/etc, /etc/S)")
+    assert matches("fd.name != allof (/a, /b)")
+    assert not matches("fd.name != allof (/a, /etc/Shadow.conf)")
     assert not matches("fd.name startswith allof (/usr, /etc)")
     assert matches("fd.name contains allof (etc, Shadow)")
 

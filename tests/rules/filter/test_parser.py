@@ -163,6 +163,13 @@ def test_quoted_escapes() -> None:
     assert parse(r"proc.name = 'it\'s'") == ast.Check(F("proc.name"), "=", V("it's", True))
 
 
+def test_hex_escapes() -> None:
+    """`\\xHH` is one byte (libsinsp >= 0.20); bytes above 0x7f survive as surrogate escapes."""
+    got = parse(r'proc.name = "\x41\x1b\xff"')
+    assert got == ast.Check(F("proc.name"), "=", V("A\x1b\udcff", True))
+    assert "A\x1b\udcff".encode("utf-8", "surrogateescape") == b"A\x1b\xff"
+
+
 def test_escaped_backslash_before_closing_quote() -> None:
     """`"a\\\\"` ends after the escaped backslash (libsinsp misreads this)."""
     assert parse(r'proc.name = "a\\" and b') == ast.And((ast.Check(F("proc.name"), "=", V("a\\", True)), M("b")))
@@ -188,6 +195,8 @@ BAD = [
     ("proc.name = 'a\\\"b'", 15, "invalid \\\" escape in '-quoted string"),
     ('proc.name = "a\\\'b"', 15, "invalid \\' escape in \"-quoted string"),
     ('proc.name = "a\\qb"', 15, "unsupported string escape sequence: \\q"),
+    ('proc.name = "a\\x4"', 15, "truncated hex char escape sequence"),
+    ('proc.name = "a\\xzz"', 15, "invalid hex char escape sequence: zz"),
     ("fd.num >= abc", 11,
      "expected a number value or a field with a valid transformer: 'val', 'tolower', 'toupper', 'b64', 'basename', 'len'"),
     ("proc.name in", 13,

@@ -101,6 +101,9 @@ def constant_matcher(op: str, ftype: FieldType, values: Sequence[str], modifier:
         singles = [constant_matcher(op, ftype, [v]) for v in values]
         if modifier == "allof":
             return lambda v: all(m(v) for m in singles)
+        if modifier == "oneof":
+            # exactly one of the values matches (libsinsp matches_one_rhs)
+            return lambda v: sum(1 for m in singles if m(v)) == 1
         return lambda v: any(m(v) for m in singles)
     if op in ("in", "intersects"):
         return _membership(ftype, values)

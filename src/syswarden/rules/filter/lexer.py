@@ -6,10 +6,10 @@ each point instead of pre-tokenizing. Each ``lex_*`` method consumes its token a
 returns None and consumes nothing. ``last`` is the text of the last token consumed (blanks excluded), which
 is what "unexpected token after '...'" messages quote.
 
-Quoted strings follow libsinsp ``filter/escaping.cpp``: escapes ``\\b \\f \\n \\r \\t \\\\ \\/``, ``\\"`` only
-inside double quotes and ``\\'`` only inside single quotes, ``\\<space>`` kept as a backslash for old rules;
-anything else is an error. Unlike libsinsp, a string ending in an escaped backslash (``"a\\\\"``) is closed
-correctly.
+Quoted strings follow libsinsp ``filter/escaping.cpp``: escapes ``\\b \\f \\n \\r \\t \\\\ \\/``, ``\\xHH``
+(one byte), ``\\"`` only inside double quotes and ``\\'`` only inside single quotes, ``\\<space>`` kept as a
+backslash for old rules; anything else is an error. Unlike libsinsp, a string ending in an escaped backslash
+(``"a\\\\"``) is closed correctly.
 """
 from __future__ import annotations
 
@@ -149,25 +149,39 @@ class Lexer:
                 self.last = "".join(out)
                 return self.last
             if ch == "\\":
-                out.append(self._unescape(quote, i))
-                i += 2
+                value, width = self._unescape(quote, i)
+                out.append(value)
+                i += width
                 continue
             out.append(ch)
             i += 1
         raise self.error(f"unterminated {quote}-quoted string", start)
 
-    def _unescape(self, quote: str, i: int) -> str:
+    def _unescape(self, quote: str, i: int) -> tuple[str, int]:
+        """The character an escape at ``i`` stands for, and how many characters the escape spans."""
         if i + 1 >= len(self.text):
             raise self.error(f"unterminated {quote}-quoted string", i)
         ch = self.text[i + 1]
         if ch in _SIMPLE_ESCAPES:
-            return _SIMPLE_ESCAPES[ch]
+            return _SIMPLE_ESCAPES[ch], 2
+        if ch == "x":
+            return self._hex_escape(quote, i), 4
         if ch in "\"'":
             if ch != quote:
                 other = "'" if ch == '"' else '"'
                 raise self.error(f"invalid \\{ch} escape in {other}-quoted string", i)
-            return ch
+            return ch, 2
         raise self.error(f"unsupported string escape sequence: \\{ch}", i)
+
+    def _hex_escape(self, quote: str, i: int) -> str:
+        """``\\xHH``: one byte; bytes above 0x7f become surrogate escapes so they encode back to that byte."""
+        digits = self.text[i + 2:i + 4]
+        if len(digits) < 2 or quote in digits:
+            raise self.error("truncated hex char escape sequence", i)
+        if any(c not in "0123456789abcdefABCDEF" for c in digits):
+            raise self.error(f"invalid hex char escape sequence: {digits}", i)
+        byte = int(digits, 16)
+        return chr(byte) if byte < 0x80 else chr(0xDC00 + byte)
 
 
 def escape_str(value: str) -> str:
@@ -180,6 +194,10 @@ def escape_str(value: str) -> str:
             out.append('\\"')
         elif ch in "\b\f\n\r\t":
             out.append("\\" + "bfnrt"["\b\f\n\r\t".index(ch)])
+        elif ord(ch) < 0x20 or ord(ch) == 0x7F:
+            out.append(f"\\x{ord(ch):02x}")          # other control characters stay visible and round-trip
+        elif 0xDC80 <= ord(ch) <= 0xDCFF:
+            out.append(f"\\x{ord(ch) - 0xDC00:02x}")  # a raw byte read from \xHH
         else:
             out.append(ch)
     out.append('"')
