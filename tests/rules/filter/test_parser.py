@@ -320,3 +320,10 @@ def test_blank_mutations_parse_the_same(blank: str) -> None:
     """Newlines, tabs and runs of blanks anywhere a space is allowed give the same tree, also around the text."""
     for line in _identity_lines():
         assert parse(blank + _mutate_blanks(line, blank) + blank) == parse(line), line
+
+
+def test_modifier_word_without_list_is_a_value() -> None:
+    """`oneof` is a modifier only when a list follows; otherwise it is a bare string (libsinsp's rule)."""
+    assert parse("proc.name = oneof") == chk("proc.name", "=", "oneof")
+    assert parse("proc.name = anyof and x") == ast.And((chk("proc.name", "=", "anyof"), M("x")))
+    assert parse("proc.name contains oneof lst") == ast.Check(F("proc.name"), "contains", ast.ListRef("lst"), "oneof")

@@ -42,7 +42,7 @@ from collections.abc import Callable
 
 from syswarden.errors import FilterSyntaxError
 from syswarden.rules.filter import ast
-from syswarden.rules.filter.lexer import Lexer
+from syswarden.rules.filter.lexer import RE_IDENTIFIER, Lexer
 from syswarden.rules.filter.positions import PositionMap
 from syswarden.spans import SourceText, Span
 
@@ -269,14 +269,26 @@ class _Parser:
         )
 
     def _lex_modifier(self, op: str) -> str | None:
+        """``oneof``/``anyof``/``allof`` when a list follows (as libsinsp decides: a blank, then ``(`` or a list
+        name that is not ``and``/``or``/``not``); otherwise the word is just a bare string value."""
         self._lx.lex_blank()
-        at = self._lx.pos
+        start, last = self._lx.pos, self._lx.last
         for word in ast.MODIFIERS:
-            if self._lx.lex_word(word):
-                if op not in ast.MODIFIABLE_OPS:
-                    raise self._lx.error(f"operator '{op}' does not support the '{word}' modifier", at)
-                return word
+            if self._lx.lex_keyword_blank(word):
+                self._lx.lex_blank()
+                if self._list_follows():
+                    if op not in ast.MODIFIABLE_OPS:
+                        raise self._lx.error(f"operator '{op}' does not support the '{word}' modifier", start)
+                    return word
+                break
+        self._lx.pos, self._lx.last = start, last
         return None
+
+    def _list_follows(self) -> bool:
+        if self._lx.peek() == "(":
+            return True
+        match = RE_IDENTIFIER.match(self._lx.text, self._lx.pos)
+        return match is not None and match.group(0) not in ("and", "or", "not")
 
     def _parse_num_value(self) -> ast.Rhs:
         self._enter()
