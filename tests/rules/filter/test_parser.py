@@ -221,8 +221,7 @@ BAD = [
     ("proc.name = (a)", 13,
      "expected a string value or a field with a valid transformer: 'val', 'tolower', 'toupper', 'b64', 'basename', 'len'"),
     ("a andb", 3, "unexpected token after 'a', expecting 'or', 'and'"),
-    ("fd.name startswith oneof", 25,
-     "expected a list, an identifier, or a field with a valid transformer: 'val', 'tolower', 'toupper', 'b64', 'basename', 'len'"),
+    ("fd.name startswith oneof (a,", 29, "expected a string value after ','"),
 ]
 
 
