@@ -102,17 +102,6 @@ def _directory(path: str) -> str:
     return posixpath.dirname(path) or "/"
 
 
-def _cport(arg: str | None) -> Extractor:
-    ip_port = _ip(lambda f: f.sport)(arg)
-
-    def extract(event: Event) -> int | None:
-        if event.fd is not None and event.fd.type is FdType.UNIX:
-            return 0        # libsinsp's client-port check answers 0 for unix sockets (sysdig 0.29 agrees)
-        value: int | None = ip_port(event)
-        return value
-    return extract
-
-
 def _local_ip(f: FdInfo) -> str:
     return f.dip if f.is_server else f.sip
 
@@ -174,7 +163,7 @@ FIELDS: tuple[FieldSpec, ...] = (
     FieldSpec("fd.sip", IP, "Server IP address.", _ip(lambda f: f.dip)),
     FieldSpec("fd.lip", IP, "Local IP address.", _ip(_local_ip)),
     FieldSpec("fd.rip", IP, "Remote IP address.", _ip(_remote_ip)),
-    FieldSpec("fd.cport", PORT, "Client port (0 for unix sockets, as sysdig prints it).", _cport),
+    FieldSpec("fd.cport", PORT, "Client port.", _ip(lambda f: f.sport)),
     FieldSpec("fd.sport", PORT, "Server port.", _ip(lambda f: f.dport)),
     FieldSpec("fd.lport", PORT, "Local port.", _ip(_local_port)),
     FieldSpec("fd.rport", PORT, "Remote port.", _ip(_remote_port)),
