@@ -1,8 +1,8 @@
 """Field values as text and as JSON, the way Falco prints them in ``%field`` outputs and ``output_fields``.
 
 Strings print as they are, numbers in decimal, booleans as ``true``/``false``, byte buffers with every
-non-printable byte shown as ``.``, missing values as ``<NA>``. A multi-valued field (a tuple) prints as Falco
-prints list values: ``(a,b,c)``. Escaping attacker-controlled text for a terminal or a log line is the output
+non-printable byte shown as ``.``, missing values as ``<NA>``. A multi-valued field (a tuple: ``proc.aname``
+without an index) prints its values space separated, parent first, as libsinsp extracts it for outputs. Escaping attacker-controlled text for a terminal or a log line is the output
 layer's job, not this one's: the text here is exactly Falco's.
 """
 from __future__ import annotations
@@ -20,7 +20,7 @@ def format_value(ftype: FieldType, value: Any) -> str:
     if value is None:
         return NA
     if isinstance(value, tuple):
-        return "(" + ",".join(format_value(ftype, v) for v in value) + ")"
+        return " ".join(format_value(ftype, v) for v in value)
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, (bytes, bytearray)):
@@ -33,7 +33,7 @@ def json_value(ftype: FieldType, value: Any) -> Any:
     if value is None:
         return None
     if isinstance(value, tuple):
-        return [json_value(ftype, v) for v in value]
+        return format_value(ftype, value)
     if isinstance(value, (bool, int, float)):
         return value
     if isinstance(value, (bytes, bytearray)):
