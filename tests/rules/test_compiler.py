@@ -241,3 +241,25 @@ def test_list_loop_ends_as_literal() -> None:
     """Lists that reference each other stop expanding at the loop (Falco then reports the leftover name)."""
     with pytest.raises(RuleLoadError, match="unknown event type list_a"):
         compile_condition(parse("evt.type in (list_a)"), lists={"list_a": ["list_b"], "list_b": ["list_a"]})
+
+
+def test_glob_agrees_with_libc_fnmatch() -> None:
+    """glob is fnmatch(3) without flags, as libsinsp calls it: checked against glibc on random patterns."""
+    import ctypes
+    import random
+    import re
+
+    from syswarden.rules.fields.compare import glob_to_regex
+
+    libc = ctypes.CDLL("libc.so.6")
+    libc.fnmatch.argtypes = [ctypes.c_char_p, ctypes.c_char_p, ctypes.c_int]
+    rng = random.Random(11)
+    alphabet = "ab]-[!^*?\\x/("
+    patterns = ["".join(rng.choice(alphabet) for _ in range(rng.randint(1, 7))) for _ in range(600)]
+    texts = ["".join(rng.choice(alphabet) for _ in range(rng.randint(0, 6))) for _ in range(120)]
+    patterns += ["/home/*/.ssh/*", "[b-a]", "[!b-a]x", "a\\*b", "[]]", "[\\]]", "*\\"]
+    for pattern in patterns:
+        rx = re.compile(glob_to_regex(pattern), re.DOTALL)
+        for text in texts:
+            want = libc.fnmatch(pattern.encode(), text.encode(), 0) == 0
+            assert (rx.fullmatch(text) is not None) is want, (pattern, text)

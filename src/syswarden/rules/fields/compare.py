@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import base64
 import functools
-import fnmatch
 import ipaddress
 import operator
 import re
@@ -200,7 +199,7 @@ def _string_matcher(op: str, c: Any) -> Matcher:
     if op == "endswith":
         return lambda v: v.endswith(c)
     if op in ("glob", "iglob"):
-        glob = re.compile(fnmatch.translate(c), re.DOTALL | (re.IGNORECASE if op == "iglob" else 0)).match
+        glob = re.compile(glob_to_regex(c), re.DOTALL | (re.IGNORECASE if op == "iglob" else 0)).fullmatch
         return lambda v: glob(v) is not None
     if op == "regex":
         try:
@@ -213,6 +212,73 @@ def _string_matcher(op: str, c: Any) -> Matcher:
 
 def _raw(v: Any) -> bytes:
     return v if isinstance(v, bytes) else str(v).encode("utf-8", "surrogateescape")
+
+
+def glob_to_regex(pattern: str) -> str:
+    """fnmatch(3) without flags, as libsinsp calls it: ``*`` and ``?`` also match ``/``, ``[...]``/``[!...]``
+    are classes, and a backslash makes the next character literal (Python's fnmatch has no escapes)."""
+    out: list[str] = []
+    i, n = 0, len(pattern)
+    while i < n:
+        ch = pattern[i]
+        i += 1
+        if ch == "\\":
+            if i >= n:
+                return "(?!)"     # glibc: a pattern ending in a lone backslash matches nothing
+            out.append(re.escape(pattern[i]))
+            i += 1
+        elif ch == "*":
+            out.append(".*")
+        elif ch == "?":
+            out.append(".")
+        elif ch == "[":
+            parsed = _glob_class(pattern, i)
+            if parsed is None:
+                out.append(re.escape(ch))
+            else:
+                out.append(parsed[0])
+                i = parsed[1]
+        else:
+            out.append(re.escape(ch))
+    return "".join(out)
+
+
+def _glob_class(pattern: str, i: int) -> tuple[str, int] | None:
+    """The bracket expression starting after ``[`` at ``i`` as a regex class, and the index after its ``]``;
+    None when it is not closed (then ``[`` is literal, as in fnmatch). ``!``/``^`` negate, a leading ``]`` is
+    a member, a backslash escapes the next character, and a reversed range matches nothing."""
+    n = len(pattern)
+    negate = i < n and pattern[i] in "!^"
+    i += 1 if negate else 0
+    chars: list[str] = []
+    first = True
+    while i < n and (pattern[i] != "]" or first):
+        if pattern[i] == "\\" and i + 1 < n:
+            i += 1
+        chars.append(pattern[i])
+        first = False
+        i += 1
+    if i >= n:
+        return None
+    members = _class_members(chars)
+    if not members:            # only reversed ranges: nothing is a member
+        return ("." if negate else "(?!)"), i + 1
+    return "[" + ("^" if negate else "") + members + "]", i + 1
+
+
+def _class_members(chars: list[str]) -> str:
+    out: list[str] = []
+    k = 0
+    while k < len(chars):
+        if k + 2 < len(chars) and chars[k + 1] == "-":
+            lo, hi = chars[k], chars[k + 2]
+            if lo <= hi:
+                out.append(f"{re.escape(lo)}-{re.escape(hi)}")
+            k += 3
+        else:
+            out.append(re.escape(chars[k]))
+            k += 1
+    return "".join(out)
 
 
 def dynamic_matcher(op: str, ftype: FieldType) -> DynamicMatcher:
