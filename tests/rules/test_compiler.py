@@ -41,6 +41,8 @@ def matches(cond: str, event: Event | None = None, **kw: object) -> bool:
     ("fd.name regex '/etc/S[a-z]+\\\\.conf'", True), ("fd.name regex 'Shadow'", False),
     ("proc.name in (zsh, bash)", True), ("proc.name in (zsh)", False), ("proc.name intersects (bash)", True),
     ("fd.name pmatch (/etc)", True), ("fd.name pmatch (/et)", False), ("fd.name pmatch (/usr, /etc/)", True),
+    ("fd.name pmatch (/*)", True), ("fd.name pmatch (/etc/S*.conf)", True), ("fd.name pmatch (//etc//)", True),
+    ("fd.name pmatch (/etc/Shadow.conf/x)", False), ("fd.name pmatch (/)", True),
     ("fd.num = 3", True), ("fd.num > 2", True), ("fd.num >= 3", True), ("fd.num < 3", False),
     ("fd.num <= 3", True), ("fd.num = 0x3", True), ("fd.num in (1, 3)", True),
     ("proc.name > 1", True), ("proc.name < 1", False),

@@ -149,10 +149,26 @@ def _membership(ftype: FieldType, values: Sequence[str]) -> Matcher:
 
 
 def _pmatch(values: Sequence[str]) -> Matcher:
-    prefixes = tuple(p.rstrip("/") + "/" for p in values if p.rstrip("/"))
-    exact = frozenset(p.rstrip("/") or "/" for p in values)
-    root = "/" in exact
-    return lambda v: root and v.startswith("/") or v in exact or v.startswith(prefixes)
+    """Path-prefix match as libsinsp's path_prefix_search: paths compare component by component (empty
+    components ignored, so ``/var//run`` is ``/var/run``), a search path matches itself and everything below
+    it, and a component with glob characters matches by fnmatch (``/home/*/.ssh``)."""
+    prefixes = [tuple(_component_matcher(c) for c in _components(v)) for v in values]
+
+    def match(v: Any) -> bool:
+        parts = _components(v)
+        return any(len(p) <= len(parts) and all(m(part) for m, part in zip(p, parts)) for p in prefixes)
+    return match
+
+
+def _components(path: str) -> list[str]:
+    return [c for c in path.split("/") if c]
+
+
+def _component_matcher(component: str) -> Callable[[str], bool]:
+    if any(ch in component for ch in "*?["):
+        rx = re.compile(glob_to_regex(component), re.DOTALL)
+        return lambda part: rx.fullmatch(part) is not None
+    return component.__eq__
 
 
 def _single(op: str, ftype: FieldType, c: Any) -> Matcher:
