@@ -114,7 +114,7 @@ def run_case(case: Case) -> tuple[Any, Counter[str], Counter[str], list[str]]:
     from syswarden.rules.ruleset import Selection
     from syswarden.sources.base import SourceConfig
     from syswarden.sources.scap.reader import ScapSource
-    from syswarden.cli.capture_cmd import use_state_accounts
+    from syswarden.service.pipeline import use_state_accounts
     from syswarden.state import State
 
     result = load_rules([str(p) for p in case.rules_files()])

@@ -255,7 +255,7 @@ def syswarden_matches(capture: Path, filters: dict[str, Any]) -> Replay:
     """Replay ``capture`` through state once and evaluate every compiled filter on each visible event."""
     from syswarden.sources.base import SourceConfig
     from syswarden.sources.scap.reader import ScapSource
-    from syswarden.cli.capture_cmd import use_state_accounts
+    from syswarden.service.pipeline import use_state_accounts
     from syswarden.state import State
 
     compiled = list(filters.items())
@@ -420,7 +420,7 @@ def compare_fields(sysdig: Sysdig, capture: Path, fields: Sequence[str] = OUTPUT
     from syswarden.rules.output_format import OutputFormat
     from syswarden.sources.base import SourceConfig
     from syswarden.sources.scap.reader import ScapSource
-    from syswarden.cli.capture_cmd import use_state_accounts
+    from syswarden.service.pipeline import use_state_accounts
     from syswarden.state import State
 
     fmt = "%evt.num" + "".join(f"{SEP}%{f}" for f in fields)

@@ -16,6 +16,7 @@ import click
 from syswarden.errors import InputError
 from syswarden.events.event import Event
 from syswarden.sources.base import Source, SourceConfig, open_source
+from syswarden.sources.recording import open_writer
 
 # sysdig's default line (sysdig -r FILE without -p)
 DEFAULT_FORMAT = "*%evt.num %evt.time %evt.cpu %proc.name (%thread.tid) %evt.dir %evt.type %evt.info"
@@ -77,28 +78,11 @@ def open_capture(path: str) -> Source:
     return open_source(choose_source(path, None), SourceConfig(path=path))
 
 
-def use_state_accounts(state: Any) -> None:
-    """Make user.name/group.name come from the state's tables (a capture's own users before the host's)."""
-    from syswarden.rules.fields.group import set_group_resolver
-    from syswarden.rules.fields.user import set_user_resolver
-
-    def group_name(gid: int) -> str | None:
-        info = state.users.group(gid)
-        return info.name if info is not None else None
-
-    set_user_resolver(state.users.resolve)
-    set_group_resolver(group_name)
-
-
 def with_state(src: Source) -> Iterator[Event]:
     """The source's events after state has attached threads and fds (state-only ones included)."""
     from syswarden.service.pipeline import make_state
 
     state = make_state()
-    if state is None:
-        yield from src.events()
-        return
-    use_state_accounts(state)
     state.seed(src.initial_threads())
     for event in src.events():
         yield state.apply(event)
@@ -171,39 +155,3 @@ def record(path: str, command: list[str], source: str) -> int:
         src.close()
         writer.close()
     return n
-
-
-class _JsonlAdapter:
-    """JSONL replay writer behind the same calls as ``ScapWriter``."""
-
-    def __init__(self, path: str) -> None:
-        import socket
-
-        from syswarden.events.jsonl import JsonlWriter
-
-        self.inner = JsonlWriter(path, hostname=socket.gethostname())
-
-    def write_threads(self, threads: list[Any]) -> None:
-        for t in threads:
-            self.inner.write_thread(t)
-            for fd in t.fds.values():
-                self.inner.write_fd(t.tid, fd)
-
-    def write_event(self, event: Event) -> None:
-        self.inner.write_event(event)
-
-    def close(self) -> None:
-        self.inner.close()
-
-
-def open_writer(path: str) -> Any:
-    """A writer by suffix: ``ScapWriter`` for .scap/.scap.gz, the JSONL replay writer for .jsonl; both take
-    ``write_threads(threads)``, ``write_event(event)`` and ``close()`` (what ``monitor --write`` needs)."""
-    lower = path.lower()
-    if lower.endswith((".jsonl", ".jsonl.gz")):
-        return _JsonlAdapter(path)
-    if lower.endswith((".scap", ".scap.gz")):
-        from syswarden.sources.scap.writer import ScapWriter
-
-        return ScapWriter(path)
-    raise InputError(f"cannot tell the format of {path!r}: expected .scap, .scap.gz or .jsonl")

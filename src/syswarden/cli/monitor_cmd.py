@@ -1,7 +1,8 @@
 """``syswarden monitor``: run Falco-format rules over a recording (``--replay``) or live syscalls, print alerts.
 
 Alerts go to stdout (or ``-o FILE``) as Falco text lines or JSON; the summary (events, drops, alerts per rule)
-goes to stderr at exit, as does progress on long replays. SIGUSR1 reopens the alert file (log rotation).
+goes to stderr at exit and on SIGUSR1 (which also reopens the alert file, for log rotation, as Falco does), as
+does progress on long replays. ``--write FILE`` records the events it saw as a scap capture or a JSONL replay.
 """
 from __future__ import annotations
 
@@ -42,11 +43,14 @@ def _priority(text: str) -> Priority:
 @click.option("-T", "disable_tags", multiple=True, help="Disable rules with this tag.")
 @click.option("-t", "only_tags", multiple=True, help="Run only rules with this tag.")
 @click.option("--all-matches", is_flag=True, help="Report every matching rule, not just the first (rule_matching: all).")
+@click.option("-w", "--write", "write_path", type=click.Path(dir_okay=False),
+              help="Also record the events to FILE (.scap/.scap.gz for sysdig, or .jsonl).")
 @click.option("-q", "--quiet", is_flag=True, help="No summary on stderr.")
 @click.argument("command", nargs=-1, type=click.UNPROCESSED)
 def monitor(replay: str | None, source: str | None, rules_files: tuple[str, ...], output_file: str | None,
             json_output: bool, min_priority: str, disable_names: tuple[str, ...], disable_tags: tuple[str, ...],
-            only_tags: tuple[str, ...], all_matches: bool, quiet: bool, command: tuple[str, ...]) -> None:
+            only_tags: tuple[str, ...], all_matches: bool, write_path: str | None, quiet: bool,
+            command: tuple[str, ...]) -> None:
     """Watch syscalls (or replay a recording) and raise Falco-style alerts.
 
     \b
@@ -54,6 +58,7 @@ def monitor(replay: str | None, source: str | None, rules_files: tuple[str, ...]
       syswarden monitor --replay trace.jsonl -r falco_rules.yaml
       syswarden monitor --replay capture.scap.gz --json -p warning
       syswarden monitor --source ptrace -- sh -c 'cat /etc/shadow'
+      syswarden monitor --write incident.scap        # live, and keep the events for sysdig
     """
     from syswarden.cli.rules_cmd import load_or_fail
     from syswarden.service.pipeline import open_pipeline
@@ -75,8 +80,13 @@ def monitor(replay: str | None, source: str | None, rules_files: tuple[str, ...]
             click.echo(f"... {count} events", err=True)
 
     pipeline = open_pipeline(ruleset, engine, outputs, path=replay, source=source, config=config,
-                             progress=progress)
-    previous = signal.signal(signal.SIGUSR1, lambda _sig, _frame: pipeline.reopen_outputs())
+                             progress=progress, write_path=write_path)
+
+    def on_usr1(_sig: int, _frame: object) -> None:
+        pipeline.reopen_outputs()
+        click.echo(pipeline.snapshot().render(), err=True)
+
+    previous = signal.signal(signal.SIGUSR1, on_usr1)
     try:
         summary = pipeline.run()
     except KeyboardInterrupt:

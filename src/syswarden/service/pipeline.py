@@ -20,6 +20,7 @@ from syswarden.outputs.escaping import escape_text
 from syswarden.rules.engine import Engine
 from syswarden.rules.ruleset import Ruleset
 from syswarden.sources.base import Source, SourceConfig, open_source
+from syswarden.sources.recording import CaptureWriter, open_writer
 
 PROGRESS_EVERY = 100_000
 
@@ -52,10 +53,29 @@ def needed_event_types(ruleset: Ruleset) -> frozenset[str] | None:
 
 
 def make_state(*, live: bool = False) -> Any:
-    """The state engine; live sources may look unknown threads up in /proc, recordings never do."""
+    """The state engine; live sources may look unknown threads up in /proc, recordings never do.
+
+    ``user.name``/``group.name`` are resolved through the state's account tables, so a capture's own users
+    (recorded on another machine) win over this host's.
+    """
     from syswarden.state import State
 
-    return State(procfs=live)
+    state = State(procfs=live)
+    use_state_accounts(state)
+    return state
+
+
+def use_state_accounts(state: Any) -> None:
+    """Make the user and group fields read names from ``state.users`` (capture users before the host's)."""
+    from syswarden.rules.fields.group import set_group_resolver
+    from syswarden.rules.fields.user import set_user_resolver
+
+    def group_name(gid: int) -> str | None:
+        info = state.users.group(gid)
+        return info.name if info is not None else None
+
+    set_user_resolver(state.users.resolve)
+    set_group_resolver(group_name)
 
 
 @dataclass(slots=True)
@@ -90,13 +110,19 @@ class Pipeline:
     """Runs one source through state and the engine to the outputs; ``run()`` returns the ``Summary``."""
 
     def __init__(self, source: Source, engine: Engine, outputs: Sequence[Output], *, state: Any = None,
-                 progress: Callable[[int], None] | None = None) -> None:
+                 progress: Callable[[int], None] | None = None, writer: CaptureWriter | None = None) -> None:
         self.source = source
+        self.writer = writer
         self.engine = engine
         self.outputs = list(outputs)
         self.state = state
         self.progress = progress
         self.summary = Summary()
+
+    def snapshot(self) -> Summary:
+        """The summary so far, with the source's current drop and skip counters (for SIGUSR1)."""
+        self.summary.drops, self.summary.skipped = self.source.stats.drops, self.source.stats.skipped
+        return self.summary
 
     def reopen_outputs(self) -> None:
         """Reopen every output (log rotation; ``monitor`` calls it on SIGUSR1 as Falco does)."""
@@ -106,22 +132,29 @@ class Pipeline:
     def run(self, limit: int | None = None) -> Summary:
         start = time.monotonic()
         try:
+            threads = list(self.source.initial_threads())
+            if self.writer is not None:
+                self.writer.write_threads(threads)
             if self.state is not None:
-                self.state.seed(self.source.initial_threads())
+                self.state.seed(threads)
             for event in self.source.events():
                 self.step(event)
                 if limit is not None and self.summary.events >= limit:
                     break
         finally:
             self.summary.seconds = time.monotonic() - start
-            stats = self.source.stats
-            self.summary.drops, self.summary.skipped = stats.drops, stats.skipped
+            self.snapshot()
             self.source.close()
+            if self.writer is not None:
+                self.writer.close()
             for out in self.outputs:
                 out.close()
         return self.summary
 
     def step(self, event: Event) -> None:
+        if self.writer is not None:
+            # The raw event, before state resolves anything: the recording replays as the source delivered it.
+            self.writer.write_event(event)
         if self.state is not None:
             event = self.state.apply(event)
         if event.state_only:
@@ -143,7 +176,7 @@ class Pipeline:
 
 def open_pipeline(ruleset: Ruleset, engine: Engine, outputs: Iterable[Output], *, path: str | None = None,
                   source: str | None = None, config: SourceConfig | None = None,
-                  progress: Callable[[int], None] | None = None) -> Pipeline:
+                  progress: Callable[[int], None] | None = None, write_path: str | None = None) -> Pipeline:
     """Pick and open the source for ``path``/``source``, asking it for the event types the run needs."""
     name = choose_source(path, source)
     cfg = config or SourceConfig()
@@ -153,4 +186,6 @@ def open_pipeline(ruleset: Ruleset, engine: Engine, outputs: Iterable[Output], *
     hostname = getattr(src, "hostname", "")
     if hostname:
         engine.hostname = hostname
-    return Pipeline(src, engine, list(outputs), state=make_state(live=path is None), progress=progress)
+    writer = open_writer(write_path) if write_path else None
+    return Pipeline(src, engine, list(outputs), state=make_state(live=path is None), progress=progress,
+                    writer=writer)
