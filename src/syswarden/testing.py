@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from syswarden.events.event import Event, FdInfo, FdType, ThreadInfo
-from syswarden.outputs.alert import Alert
+from syswarden.rules.alert import Alert
 from syswarden.sources.base import SourceStats
 
 _NUM = itertools.count(1)

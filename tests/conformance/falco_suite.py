@@ -109,7 +109,7 @@ def run_case(case: Case) -> tuple[Any, Counter[str], Counter[str], list[str]]:
     Returns:
         (load result, alerts per rule, alerts per priority, the alerts as Falco's stdout lines: text or JSON).
     """
-    from syswarden.outputs.alert import Priority
+    from syswarden.rules.alert import Priority
     from syswarden.rules import Engine, load_rules
     from syswarden.rules.ruleset import Selection
     from syswarden.sources.base import SourceConfig

@@ -5,7 +5,7 @@ import io
 import json
 from pathlib import Path
 
-from syswarden.outputs.alert import Alert, Priority
+from syswarden.rules.alert import Alert, Priority
 from syswarden.outputs.file import FileOutput
 from syswarden.outputs.stdout import StreamOutput
 from syswarden.testing import CapturingOutput

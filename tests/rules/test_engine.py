@@ -5,7 +5,7 @@ import textwrap
 
 import pytest
 
-from syswarden.outputs.alert import Priority
+from syswarden.rules.alert import Priority
 from syswarden.rules import Engine, Selection, load_texts
 from syswarden.spans import SourceText
 from syswarden.testing import event, file_fd, thread

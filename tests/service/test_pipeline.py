@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 from syswarden.errors import InputError, OutputError
-from syswarden.outputs.alert import Alert
+from syswarden.rules.alert import Alert
 from syswarden.rules import Engine, load_rules
 from syswarden.service.pipeline import Summary, choose_source, needed_event_types, open_pipeline
 from syswarden.state import REQUIRED_EVENT_TYPES

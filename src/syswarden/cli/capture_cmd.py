@@ -66,7 +66,7 @@ def capture(read_path: str | None, filter_text: str, fmt: str | None, limit: int
 
 
 def _quote(text: str) -> str:
-    from syswarden.outputs.escaping import escape_text
+    from syswarden.escaping import escape_text
 
     return escape_text(text)
 

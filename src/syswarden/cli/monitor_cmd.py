@@ -11,7 +11,7 @@ import signal
 import click
 
 from syswarden.errors import InputError
-from syswarden.outputs.alert import Priority
+from syswarden.rules.alert import Priority
 from syswarden.outputs.base import Output
 from syswarden.outputs.file import FileOutput
 from syswarden.outputs.stdout import StreamOutput

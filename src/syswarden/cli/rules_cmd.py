@@ -10,7 +10,7 @@ from typing import Any
 import click
 
 from syswarden.errors import RuleLoadError
-from syswarden.outputs.escaping import escape_text
+from syswarden.escaping import escape_text
 from syswarden.rules.loader import LoadResult, load_rules
 from syswarden.rules.loader.result import Issue
 from syswarden.rules.ruleset import Ruleset

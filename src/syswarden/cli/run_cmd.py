@@ -12,7 +12,7 @@ from collections.abc import Sequence
 import click
 
 from syswarden.errors import InputError
-from syswarden.outputs.escaping import escape_text
+from syswarden.escaping import escape_text
 from syswarden.policy import profiles
 from syswarden.policy.formats import flags
 from syswarden.policy.model import KILL_PROCESS, Action, Policy

@@ -9,7 +9,7 @@ from pathlib import Path
 import click
 
 from syswarden.errors import InputError
-from syswarden.outputs.escaping import escape_text
+from syswarden.escaping import escape_text
 from syswarden.policy.load import load_policy
 from syswarden.policy.model import Policy
 from syswarden.seccomp.compiler import CompiledFilter, compile_policy

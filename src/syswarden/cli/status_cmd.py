@@ -7,7 +7,7 @@ from collections.abc import Sequence
 
 import click
 
-from syswarden.outputs.escaping import escape_text
+from syswarden.escaping import escape_text
 from syswarden.sandbox.status import ProcessStatus, collect
 
 HEADERS = ("PID", "COMM", "SECCOMP", "FILTERS", "NO_NEW_PRIVS", "CAPS")

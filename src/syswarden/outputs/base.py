@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from typing import Protocol
 
-from syswarden.outputs.alert import Alert
+from syswarden.rules.alert import Alert
 
 
 class Output(Protocol):

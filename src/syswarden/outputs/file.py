@@ -5,7 +5,7 @@ from pathlib import Path
 from typing import TextIO
 
 from syswarden.errors import OutputError
-from syswarden.outputs.alert import Alert
+from syswarden.rules.alert import Alert
 
 
 class FileOutput:

@@ -4,7 +4,7 @@ from __future__ import annotations
 import sys
 from typing import TextIO
 
-from syswarden.outputs.alert import Alert
+from syswarden.rules.alert import Alert
 
 
 class StreamOutput:

@@ -8,7 +8,7 @@ Public API::
 """
 from __future__ import annotations
 
-from syswarden.outputs.alert import Alert, Priority
+from syswarden.rules.alert import Alert, Priority
 from syswarden.rules.engine import Engine
 from syswarden.rules.loader import ENGINE_VERSION, LoadResult, load_rules, load_texts
 from syswarden.rules.ruleset import Rule, Ruleset, Selection

@@ -12,7 +12,7 @@ from collections import Counter
 from typing import Literal
 
 from syswarden.events.event import Event
-from syswarden.outputs.alert import Alert, Priority
+from syswarden.rules.alert import Alert, Priority
 from syswarden.rules.ruleset import Rule, Ruleset, Selection
 
 RuleMatching = Literal["first", "all"]

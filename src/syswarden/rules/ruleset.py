@@ -13,7 +13,7 @@ from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
 from syswarden.events.event import Event
-from syswarden.outputs.alert import Priority
+from syswarden.rules.alert import Priority
 from syswarden.spans import Span
 
 if TYPE_CHECKING:

@@ -16,7 +16,7 @@ from typing import Any
 from syswarden.errors import InputError, OutputError
 from syswarden.events.event import Event
 from syswarden.outputs.base import Output
-from syswarden.outputs.escaping import escape_text
+from syswarden.escaping import escape_text
 from syswarden.rules.engine import Engine
 from syswarden.rules.ruleset import Ruleset
 from syswarden.sources.base import Source, SourceConfig, open_source
@@ -66,8 +66,10 @@ def make_state(*, live: bool = False) -> Any:
 
 
 def use_state_accounts(state: Any) -> None:
-    """Make the user and group fields read names from ``state.users`` (capture users before the host's)."""
+    """Make the fields read through the state: user and group names from ``state.users`` (a capture's users
+    before the host's), and pid parameters (clone's result, ptrace's pid) named from the thread table."""
     from syswarden.rules.fields.group import set_group_resolver
+    from syswarden.rules.fields.params import set_thread_lookup
     from syswarden.rules.fields.user import set_user_resolver
 
     def group_name(gid: int) -> str | None:
@@ -76,6 +78,7 @@ def use_state_accounts(state: Any) -> None:
 
     set_user_resolver(state.users.resolve)
     set_group_resolver(group_name)
+    set_thread_lookup(state.thread)
 
 
 @dataclass(slots=True)

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from syswarden.outputs.alert import Alert
+from syswarden.rules.alert import Alert
 from syswarden.rules import Engine, Ruleset, load_rules
 from syswarden.service.pipeline import open_pipeline
 from syswarden.testing import CapturingOutput

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from syswarden.outputs.alert import Priority
+from syswarden.rules.alert import Priority
 from syswarden.rules.loader.result import LoadIssue, WarningCode
 
 BASE = """

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from syswarden.outputs.alert import Priority
+from syswarden.rules.alert import Priority
 from syswarden.rules.loader import items as r
 from syswarden.rules.loader.result import ErrorCode, Issue, Location, LoadIssue, WarningCode
 from syswarden.spans import Span

@@ -9,7 +9,7 @@ import re
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from syswarden.outputs.alert import Priority
+from syswarden.rules.alert import Priority
 from syswarden.rules.loader.result import Location
 from syswarden.spans import Span
 

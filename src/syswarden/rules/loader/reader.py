@@ -14,7 +14,7 @@ from typing import Any, TypeVar
 
 import yaml
 
-from syswarden.outputs.alert import Priority
+from syswarden.rules.alert import Priority
 from syswarden.rules.loader.items import (
     EngineVersionItem, ExceptionEntry, ExceptionItem, Item, ListItem, MacroItem, PluginVersionsItem, RuleEnableItem,
     RuleItem, RuleUpdateItem, or_default, parse_engine_version, to_bool, to_uint,

@@ -1,7 +1,7 @@
 """Escaping of control characters in text outputs."""
 from __future__ import annotations
 
-from syswarden.outputs.escaping import escape_text
+from syswarden.escaping import escape_text
 
 
 def test_printable_text_unchanged() -> None:

@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from syswarden.outputs.alert import Alert, Priority, format_iso_utc, format_local_time
+from syswarden.rules.alert import Alert, Priority, format_iso_utc, format_local_time
 
 TS = 1470327477881781397          # 2016-08-04T16:17:57.881781397Z (Falco's single_rule_with_cat_write.json)
 

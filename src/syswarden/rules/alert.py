@@ -16,7 +16,7 @@ import time as _time
 from dataclasses import dataclass, field
 from typing import Any
 
-from syswarden.outputs.escaping import escape_text
+from syswarden.escaping import escape_text
 
 
 class Priority(enum.IntEnum):
