@@ -12,6 +12,7 @@ from typing import Any
 
 from syswarden.events.event import Event, ThreadInfo
 from syswarden.rules.fields.model import Extractor, FieldSpec, FieldType
+from syswarden.rules.fields.model import thread_field as _thread
 
 UNKNOWN_GID = 4294967295
 GroupResolver = Callable[[int], "str | None"]
@@ -47,13 +48,6 @@ def _name(t: ThreadInfo) -> str | None:
     return getattr(t, "group_name", None) or (_resolver[0](gid) if gid >= 0 else None)
 
 
-def _thread(fn: Callable[[ThreadInfo], Any]) -> Callable[[str | None], Extractor]:
-    def make(_arg: str | None) -> Extractor:
-        def extract(event: Event) -> Any:
-            thread = event.thread
-            return fn(thread) if thread is not None else None
-        return extract
-    return make
 
 
 FIELDS: tuple[FieldSpec, ...] = (

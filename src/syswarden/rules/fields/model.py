@@ -12,12 +12,22 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from syswarden.events.event import Event
+from syswarden.events.event import Event, ThreadInfo
 from syswarden.rules.fields import formatting
 
 Extractor = Callable[[Event], Any]
 #: Builds the extractor for one argument (None when the field is used without one).
 Maker = Callable[[str | None], Extractor]
+
+
+def thread_field(fn: Callable[[ThreadInfo], Any]) -> Maker:
+    """A field read from the calling thread (``<NA>`` when state attached none); the argument is ignored."""
+    def make(_arg: str | None) -> Extractor:
+        def extract(event: Event) -> Any:
+            thread = event.thread
+            return fn(thread) if thread is not None else None
+        return extract
+    return make
 
 
 class FieldType(enum.Enum):

@@ -12,18 +12,11 @@ from typing import Any
 
 from syswarden.events.event import Event, ThreadInfo
 from syswarden.rules.fields.model import ArgKind, Extractor, FieldSpec, FieldType
+from syswarden.rules.fields.model import thread_field as _thread
 
 _MAX_ANCESTORS = 256     # guards against a loop in a corrupt parent chain
 
 
-def _thread(fn: Callable[[ThreadInfo], Any]) -> Callable[[str | None], Extractor]:
-    """A field of the calling thread's process."""
-    def make(_arg: str | None) -> Extractor:
-        def extract(event: Event) -> Any:
-            thread = event.thread
-            return fn(thread) if thread is not None else None
-        return extract
-    return make
 
 
 def _parent(fn: Callable[[ThreadInfo], Any]) -> Callable[[str | None], Extractor]:

@@ -10,6 +10,7 @@ from typing import Any
 
 from syswarden.events.event import Event, ThreadInfo
 from syswarden.rules.fields.model import Extractor, FieldSpec, FieldType
+from syswarden.rules.fields.model import thread_field as _thread
 
 # linux/capability.h, in bit order.
 CAP_NAMES: tuple[str, ...] = (
@@ -28,13 +29,6 @@ def caps_text(mask: int) -> str:
     return " ".join(name for bit, name in enumerate(CAP_NAMES) if mask >> bit & 1)
 
 
-def _thread(fn: Callable[[ThreadInfo], Any]) -> Callable[[str | None], Extractor]:
-    def make(_arg: str | None) -> Extractor:
-        def extract(event: Event) -> Any:
-            thread = event.thread
-            return fn(thread) if thread is not None else None
-        return extract
-    return make
 
 
 def _tid(_arg: str | None) -> Extractor:

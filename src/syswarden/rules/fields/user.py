@@ -14,6 +14,7 @@ from typing import Any
 
 from syswarden.events.event import Event, ThreadInfo
 from syswarden.rules.fields.model import Extractor, FieldSpec, FieldType
+from syswarden.rules.fields.model import thread_field as _thread
 
 UNKNOWN_UID = 4294967295
 
@@ -52,13 +53,6 @@ def _part(uid: int, index: int) -> str | None:
     return entry[index] if entry is not None else None
 
 
-def _thread(fn: Callable[[ThreadInfo], Any]) -> Callable[[str | None], Extractor]:
-    def make(_arg: str | None) -> Extractor:
-        def extract(event: Event) -> Any:
-            thread = event.thread
-            return fn(thread) if thread is not None else None
-        return extract
-    return make
 
 
 def _name(t: ThreadInfo) -> str | None:
