@@ -5,10 +5,6 @@ Capability sets print as libsinsp prints them: the names of the set bits, low to
 """
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any
-
-from syswarden.events.event import Event, ThreadInfo
 from syswarden.rules.fields.model import Extractor, FieldSpec, FieldType
 from syswarden.rules.fields.model import thread_field as _thread
 

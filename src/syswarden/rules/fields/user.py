@@ -10,10 +10,9 @@ from __future__ import annotations
 import functools
 import pwd
 from collections.abc import Callable
-from typing import Any
 
-from syswarden.events.event import Event, ThreadInfo
-from syswarden.rules.fields.model import Extractor, FieldSpec, FieldType
+from syswarden.events.event import ThreadInfo
+from syswarden.rules.fields.model import FieldSpec, FieldType
 from syswarden.rules.fields.model import thread_field as _thread
 
 UNKNOWN_UID = 4294967295
