@@ -19,10 +19,10 @@ from __future__ import annotations
 import io
 import os
 from collections.abc import Iterator
-from typing import IO
+from typing import IO, Any
 
 from syswarden.errors import CaptureError
-from syswarden.events.event import Event, ThreadInfo
+from syswarden.events.event import Event, FdInfo, ThreadInfo
 from syswarden.events.records import (
     VERSION,
     FdRecord,

@@ -32,7 +32,7 @@ def errno_name(value: int) -> str:
     """The errno name of ``value`` (sign ignored), including the kernel-internal ones; ``""`` if unknown."""
     return types.errno_name(value) or _KERNEL_ERRNOS.get(abs(value), "")
 #: Finds any thread by tid (installed by whoever owns the state tables), so pid parameters can be named.
-ThreadLookup = Callable[[int], "ThreadInfo | None"]
+ThreadLookup = Callable[[int], ThreadInfo | None]
 _thread_lookup: list[ThreadLookup | None] = [None]
 
 
