@@ -146,5 +146,9 @@ def _logged_summary(outcome: launcher.Outcome) -> list[str]:
     for record in outcome.logged:
         key = (record.comm, record.syscall)
         counts[key] = counts.get(key, 0) + 1
-    lines = [f"dry run: {comm}: {name} would have been denied ({n}x)" for (comm, name), n in sorted(counts.items())]
+    at_least = "at least " if outcome.records_lost else ""
+    lines = [f"dry run: {comm}: {name} would have been denied ({at_least}{n}x)"
+             for (comm, name), n in sorted(counts.items())]
+    if outcome.records_lost:
+        lines.append("dry run: audit records were lost in transit (socket buffer overrun); counts are lower bounds")
     return lines

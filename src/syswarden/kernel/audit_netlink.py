@@ -11,6 +11,10 @@ import socket
 import struct
 
 NETLINK_AUDIT = 9
+SO_RCVBUFFORCE = 33
+# A dry run of a busy program logs thousands of records in bursts; the default socket buffer (~200 KiB)
+# overflows long before we are scheduled to drain it.
+RECEIVE_BUFFER = 8 << 20
 AUDIT_NLGRP_READLOG = 1
 _NLMSG_HDR = struct.Struct("=IHHII")
 
@@ -24,9 +28,16 @@ class AuditMulticast:
         try:
             self._sock.bind((0, AUDIT_NLGRP_READLOG))
             self._sock.setblocking(False)
+            self._grow_buffer()
         except OSError:
             self._sock.close()
             raise
+
+    def _grow_buffer(self) -> None:
+        try:
+            self._sock.setsockopt(socket.SOL_SOCKET, SO_RCVBUFFORCE, RECEIVE_BUFFER)  # root: past rmem_max
+        except OSError:
+            self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, RECEIVE_BUFFER)
 
     def read(self, timeout: float) -> list[tuple[int, str]]:
         """Records that arrive within ``timeout`` seconds (returns at the first batch)."""

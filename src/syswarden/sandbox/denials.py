@@ -115,6 +115,11 @@ class SeccompWatcher:
             time.sleep(timeout)
         self.records.extend(r for r in map(parse_record, texts) if r is not None)
 
+    @property
+    def lost(self) -> bool:
+        """True when records were lost on our side (socket buffer overrun): counts are then lower bounds."""
+        return self._multicast is not None and self._multicast.overruns > 0
+
     def fileno(self) -> int:
         """The descriptor to select on while waiting (-1 without a channel)."""
         reader = self._multicast or self._kmsg

@@ -58,6 +58,7 @@ class Outcome:
     record: SeccompRecord | None = None
     explanations: list[str] = field(default_factory=list)
     logged: list[SeccompRecord] = field(default_factory=list)
+    records_lost: bool = False        # the audit channel overflowed: logged counts are lower bounds
 
 
 @dataclass(slots=True)
@@ -343,6 +344,7 @@ def _outcome(pid: int, status: int, launch: Launch, watcher: SeccompWatcher | No
         outcome.explanations = _descendant_kills(watcher, policies, pid)
     if dry_run and watcher is not None:
         outcome.logged = [r for r in watcher.drain() if r.action_kind is ActionKind.LOG]
+        outcome.records_lost = watcher.lost
     return outcome
 
 
