@@ -59,7 +59,7 @@ def capture(read_path: str | None, filter_text: str, fmt: str | None, limit: int
     if write_path:
         if not args:
             raise InputError("-w FILE needs a command to record after '--'")
-        n = record(write_path, list(args), source)
+        n = record(write_path, list(args), source, filter_text)
         click.echo(f"wrote {n} events to {_quote(write_path)}", err=True)
         return
     raise InputError("nothing to do: expected --read FILE or -w FILE -- CMD")
@@ -139,19 +139,50 @@ def print_capture(path: str, filter_text: str, fmt: str, limit: int | None, echo
     return printed
 
 
-def record(path: str, command: list[str], source: str) -> int:
-    """Run ``command`` under a live source and write its events to ``path``; return the events written."""
-    src = open_source(source, SourceConfig(command=command))
+def record(path: str, command: list[str], source: str, filter_text: str = "") -> int:
+    """Run ``command`` under a live source and write its events to ``path``; return the events that matched.
+
+    With a filter, events it rejects but the state engine needs (process lifecycle, fd changes) are still
+    written, flagged state-only as libs does, so a replay of the recording has full process and fd context
+    while showing only the matching events.
+    """
+    from syswarden.service.pipeline import make_state
+    from syswarden.state import REQUIRED_EVENT_TYPES
+
+    predicate = compile_filter(filter_text) if filter_text.strip() else None
+    config = SourceConfig(command=command)
+    if predicate is not None:
+        evttypes = _filter_event_types(filter_text)
+        config.event_types = None if evttypes is None else evttypes | REQUIRED_EVENT_TYPES
+    src = open_source(source, config)
     writer = open_writer(path)
+    state = make_state(live=True) if predicate is not None else None
     n = 0
     try:
-        writer.write_threads(list(src.initial_threads()))
+        threads = list(src.initial_threads())
+        writer.write_threads(threads)
+        if state is not None:
+            state.seed(threads)
         for event in src.events():
+            if state is not None and predicate is not None:
+                event = state.apply(event)
+                if not predicate(event):
+                    if event.type not in REQUIRED_EVENT_TYPES:
+                        continue
+                    event.state_only = True
             writer.write_event(event)
-            n += 1
-            if n % PROGRESS_EVERY == 0:
-                click.echo(f"... {n} events", err=True)
+            if not event.state_only:
+                n += 1
+                if n % PROGRESS_EVERY == 0:
+                    click.echo(f"... {n} events", err=True)
     finally:
         src.close()
         writer.close()
     return n
+
+
+def _filter_event_types(text: str) -> frozenset[str] | None:
+    from syswarden.rules.compiler import compile_condition
+    from syswarden.rules.filter.parser import parse
+
+    return compile_condition(parse(text)).evttypes

@@ -1,6 +1,8 @@
 """`syswarden capture --read` against `sysdig -r -p` on real captures, and its input errors."""
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -76,3 +78,21 @@ def test_truncated_capture_prints_what_it_read_then_fails(tmp_path: Path) -> Non
     assert code == 2 and "truncated block at byte offset" in err
     nums = [int(x) for x in out.split()]
     assert nums[0] == 131 and nums == sorted(nums) and len(nums) >= 60
+
+
+@pytest.mark.kernel
+@pytest.mark.parametrize("suffix", [".jsonl", ".scap"])
+def test_write_with_filter_keeps_only_matches_visible(tmp_path: Path, suffix: str) -> None:
+    """capture -w --filter records the matching events; the rest that state needs is kept state-only."""
+    out = tmp_path / f"rec{suffix}"
+    rec = subprocess.run([sys.executable, "-m", "syswarden", "capture", "-w", str(out), "--source", "ptrace",
+                          "--filter", "evt.type=openat and fd.name=/etc/hostname", "--",
+                          "sh", "-c", "cat /etc/hostname >/dev/null; cat /etc/passwd >/dev/null"],
+                         capture_output=True, text=True, timeout=60)
+    assert rec.returncode == 0, rec.stderr
+    assert "wrote 1 events" in rec.stderr, rec.stderr
+    shown = subprocess.run([sys.executable, "-m", "syswarden", "capture", "-r", str(out),
+                            "-p", "*%evt.type %proc.name %fd.name %proc.pname"],
+                           capture_output=True, text=True, timeout=60)
+    assert shown.returncode == 0, shown.stderr
+    assert shown.stdout.splitlines() == ["openat cat /etc/hostname sh"]
