@@ -95,7 +95,7 @@ class SourceBuilder:
         matcher = _matcher(node, ftype)       # validates the check (type errors raise here)
         if node.modifier is not None or ftype not in _INLINE_TYPES or fdef.is_multi:
             return f"{self._bind('M', matcher)}(v)"
-        values = _texts(node)
+        values = rhs_texts(node)
         op = node.op
         if op in ("in", "intersects"):
             consts = frozenset(compare.parse_constant(ftype, t, op) for t in values)
@@ -122,7 +122,8 @@ def _strip_nots(node: ast.Not) -> tuple[ast.Expr, bool]:
     return current, negate
 
 
-def _texts(node: ast.Check) -> list[str]:
+def rhs_texts(node: ast.Check) -> list[str]:
+    """The constant texts on a check's right-hand side (one value or a list), for building a matcher."""
     rhs = node.rhs
     if isinstance(rhs, ast.ListValue):
         return [v.text for v in rhs.items]
@@ -132,4 +133,4 @@ def _texts(node: ast.Check) -> list[str]:
 
 
 def _matcher(node: ast.Check, ftype: FieldType) -> compare.Matcher:
-    return compare.constant_matcher(node.op, ftype, _texts(node), node.modifier)
+    return compare.constant_matcher(node.op, ftype, rhs_texts(node), node.modifier)

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from syswarden.events.event import Event
-from syswarden.rules.codegen import SourceBuilder
+from syswarden.rules.codegen import SourceBuilder, rhs_texts
 from syswarden.rules.fields import compare
 from syswarden.rules.fields.model import FieldDef, FieldType
 from syswarden.rules.filter import ast
@@ -145,7 +145,7 @@ class _Codegen:
         try:
             if isinstance(node.rhs, ast.Transform):
                 return self._dynamic_check(node, accessor, ftype, multi)
-            match = compare.constant_matcher(node.op, ftype, _constants(node), node.modifier)
+            match = compare.constant_matcher(node.op, ftype, rhs_texts(node), node.modifier)
         except compare.CheckError as exc:
             raise _check_error(node, str(exc)) from exc
         return _apply(accessor, match, multi)
@@ -203,15 +203,6 @@ def _transformed(inner: Accessor, fn: Callable[[Any], Any], multi: bool) -> Acce
         value = inner(e)
         return None if value is None else fn(value)
     return one
-
-
-def _constants(node: ast.Check) -> list[str]:
-    rhs = node.rhs
-    if isinstance(rhs, ast.ListValue):
-        return [v.text for v in rhs.items]
-    if isinstance(rhs, ast.Value):
-        return [rhs.text]
-    raise compare.CheckError(f"operator '{node.op}' needs a value")
 
 
 def _check_error(node: ast.Check, reason: str) -> InvalidCheckError:
