@@ -149,11 +149,15 @@ def record(path: str, command: list[str], source: str, filter_text: str = "") ->
     from syswarden.service.pipeline import make_state
     from syswarden.state import REQUIRED_EVENT_TYPES
 
-    predicate = compile_filter(filter_text) if filter_text.strip() else None
+    predicate = None
     config = SourceConfig(command=command)
-    if predicate is not None:
-        evttypes = _filter_event_types(filter_text)
-        config.event_types = None if evttypes is None else evttypes | REQUIRED_EVENT_TYPES
+    if filter_text.strip():
+        from syswarden.rules.compiler import compile_condition
+        from syswarden.rules.filter.parser import parse
+
+        compiled = compile_condition(parse(filter_text))
+        predicate = compiled.predicate
+        config.event_types = None if compiled.evttypes is None else compiled.evttypes | REQUIRED_EVENT_TYPES
     src = open_source(source, config)
     writer = open_writer(path)
     state = make_state(live=True) if predicate is not None else None
@@ -180,9 +184,3 @@ def record(path: str, command: list[str], source: str, filter_text: str = "") ->
         writer.close()
     return n
 
-
-def _filter_event_types(text: str) -> frozenset[str] | None:
-    from syswarden.rules.compiler import compile_condition
-    from syswarden.rules.filter.parser import parse
-
-    return compile_condition(parse(text)).evttypes
