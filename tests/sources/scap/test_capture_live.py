@@ -40,9 +40,11 @@ def test_recorded_scap_reads_in_sysdig(source: str, tmp_path: Path) -> None:
     for attempt in range(3):
         out = tmp_path / f"live{attempt}.scap.gz"
         probe = record(tmp_path, source, out)
-        lines = subprocess.run(["sysdig", "-r", str(out), "-p", "%evt.type %proc.name %fd.name %evt.arg.flags",
-                                f"evt.type in (open, openat) and evt.dir=< and fd.name={probe}"],
-                               capture_output=True, text=True, timeout=60).stdout.split("\n")
+        proc = subprocess.run(["sysdig", "-r", str(out), "-p", "%evt.type %proc.name %fd.name %evt.arg.flags",
+                               f"evt.type in (open, openat) and evt.dir=< and fd.name={probe}"],
+                              capture_output=True, text=True, timeout=60)
+        assert proc.returncode == 0, f"sysdig cannot read {out}: {proc.stderr.strip()}"
+        lines = proc.stdout.split("\n")
         if any(line.endswith("O_RDONLY") for line in lines):
             break
     assert f"openat cat {probe} O_RDONLY" in lines or f"open cat {probe} O_RDONLY" in lines, lines[:5]

@@ -91,3 +91,18 @@ def test_reader_reads_what_writer_wrote(tmp_path: Path) -> None:
          for i, e in enumerate(e for e in copy.events() if e.num)]
     assert [x[:5] for x in a] == [x[:5] for x in b]
     assert [x[5] for x in a] == [x[5] for x in b]
+
+
+def test_overlong_table_strings_keep_the_file_readable(tmp_path: Path, sysdig) -> None:
+    """A process with a 5000-byte argv[0], long args, env, cwd, fd and user names must not make sysdig refuse the
+    whole file (libscap rejects table strings longer than its buffers: "invalid exelen")."""
+    out = tmp_path / "long.scap"
+    long = ThreadInfo(tid=5000, pid=5000, ptid=1, comm="longproc", exe="x" * 5000, exepath="/" + "p" * 3000,
+                      args=["a" * 3000, "b" * 3000], cwd="/" + "c" * 2000, env=["E=" + "e" * 9000], uid=4321,
+                      gid=4321)
+    long.fds[3] = FdInfo(3, FdType.FILE, "/" + "f" * 2000)
+    with ScapWriter(str(out)) as w:
+        w.write_threads([long], users={4321: "u" * 300}, groups={4321: "g" * 300})
+        w.write_event(Event(1, 1_700_000_000_000_000_000, "read", 5000, {"res": 1, "data": b"x", "fd": 3}, res=1))
+    lines = sysdig.lines(out, "*%evt.type %proc.name %proc.exe %user.name", "evt.dir=<")
+    assert lines == [f"read longproc {'x' * 1023} {'u' * 255}"]

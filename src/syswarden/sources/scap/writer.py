@@ -235,20 +235,28 @@ def _system_names(threads: list[ThreadInfo], kind: str) -> dict[int, str]:
 
 
 def _user_entry(uid: int, name: str) -> bytes:
-    return struct.pack("<BII", 0, _u32(uid), 0) + _str16(name) + _str16("") + _str16("")
+    return struct.pack("<BII", 0, _u32(uid), 0) + _str16(name, _MAX_NAME) + _str16("") + _str16("")
 
 
 def _group_entry(gid: int, name: str) -> bytes:
-    return struct.pack("<BI", 1, _u32(gid)) + _str16(name)
+    return struct.pack("<BI", 1, _u32(gid)) + _str16(name, _MAX_NAME)
 
 
-def _str16(text: str) -> bytes:
-    raw = text.encode("utf-8", "replace")[:4095]
+# libscap refuses a whole file ("invalid exelen 4095") when one table string is longer than its buffer
+# (scap_limits.h: paths 1024 bytes, args, env and cgroups 4096); a process with a long argv[0] on the
+# recording machine must not make the capture unreadable, so table strings are cut below those sizes.
+_MAX_PATH = 1023
+_MAX_LIST = 4095
+_MAX_NAME = 255     # MAX_CREDENTIALS_STR_LEN, for user and group names
+
+
+def _str16(text: str, limit: int = _MAX_PATH) -> bytes:
+    raw = text.encode("utf-8", "replace")[:limit]
     return struct.pack("<H", len(raw)) + raw
 
 
 def _list16(items: list[str]) -> bytes:
-    raw = b"".join(i.encode("utf-8", "replace") + b"\0" for i in items)[:65535]
+    raw = b"".join(i.encode("utf-8", "replace") + b"\0" for i in items)[:_MAX_LIST]
     return struct.pack("<H", len(raw)) + raw
 
 
