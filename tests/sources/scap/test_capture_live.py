@@ -61,3 +61,28 @@ def test_recorded_jsonl_reads_back(tmp_path: Path) -> None:
                                                       f"fd.name={probe} and evt.type in (open, openat)"])
     assert result.exit_code == 0, result.stderr
     assert result.stdout.split("\n")[0] in ("openat cat", "open cat")
+
+
+@pytest.mark.parametrize("source", ["ptrace", "ebpf"])
+def test_recorded_command_keeps_its_parent_and_cwd(source: str, tmp_path: Path, monkeypatch) -> None:
+    """The command is in the recording's thread table as it was before its exec, so sysdig resolves a relative
+    path against the cwd it inherited and names syswarden as its parent."""
+    if shutil.which("sysdig") is None:
+        pytest.skip("sysdig is not installed")
+    import subprocess
+
+    if os.geteuid() != 0:
+        pytest.skip("live capture needs root")
+    (tmp_path / "rel.txt").write_text("hello\n")
+    monkeypatch.chdir(tmp_path)
+    out = tmp_path / "rel.scap"
+    result = CliRunner(mix_stderr=False).invoke(cli, ["capture", "-w", str(out), "--source", source, "--",
+                                                      "cat", "rel.txt"])
+    if isinstance(result.exception, SyswardenError) and result.exception.exit_code == 1:
+        pytest.skip(f"{source} source unavailable here: {result.exception}")
+    assert result.exit_code == 0, result.stderr or repr(result.exception)
+    proc = subprocess.run(["sysdig", "-r", str(out), "-p", "%proc.name %proc.cwd %fd.name",
+                           "evt.type in (open, openat) and evt.dir=< and fd.name contains rel.txt"],
+                          capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.splitlines() == [f"cat {tmp_path}/ {tmp_path}/rel.txt"]

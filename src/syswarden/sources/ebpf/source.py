@@ -40,6 +40,7 @@ class EbpfSource:
         self._ring: RingBuffer | None = None
         self._decoder = Decoder()
         self._live: set[int] = set()
+        self._seed: list[ThreadInfo] = []
         self._reported_drops = 0
         if not can_load_bpf():
             raise SourceError("the eBPF source needs root (CAP_BPF and CAP_PERFMON, or CAP_SYS_ADMIN); "
@@ -75,6 +76,10 @@ class EbpfSource:
             if gate is not None:
                 gate.abandon()
             raise
+        # the snapshot is taken after the probe is attached (nothing falls between the two) and before the
+        # command is released: read later, /proc would show it already exec'd, or gone, and its parent, cwd
+        # and the files it inherited would be missing from the recording's thread table
+        self._seed = list(seed_threads())
         if gate is not None:
             gate.release()
 
@@ -89,8 +94,8 @@ class EbpfSource:
         self._probe.set_syscalls(specs)
 
     def initial_threads(self) -> Iterator[ThreadInfo]:
-        """Every process alive before the monitor, from /proc: followed ones and their ancestors get context."""
-        return seed_threads()
+        """Every process alive when the probe was attached, from /proc (the command still before its exec)."""
+        return iter(self._seed)
 
     def events(self) -> Iterator[Event]:
         """Decoded events until the command's tree exits (or forever when watching the system)."""
