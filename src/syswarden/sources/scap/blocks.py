@@ -15,6 +15,7 @@ import struct
 from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import cache
+from typing import NamedTuple
 
 from syswarden.errors import CaptureError
 
@@ -100,9 +101,12 @@ class MachineInfo:
     boot_ts: int = 0
 
 
-@dataclass(frozen=True, slots=True)
-class RawEvent:
-    """An event block decoded down to its parameter byte strings (``params`` in wire order)."""
+class RawEvent(NamedTuple):
+    """An event block decoded down to its parameter byte strings (``params`` in wire order).
+
+    A named tuple, not a dataclass: one is made per event on the replay hot path, and tuple construction is
+    several times cheaper than a frozen dataclass's ``__init__``.
+    """
 
     offset: int
     cpu: int
@@ -116,6 +120,9 @@ class RawEvent:
 _HDR = struct.Struct("<II")
 
 
+_U32 = struct.Struct("<I")
+
+
 def iter_blocks(data: bytes | memoryview, name: str, start: int = 0) -> Iterator[Block]:
     """Split ``data`` into blocks, checking each header against its trailer.
 
@@ -123,24 +130,47 @@ def iter_blocks(data: bytes | memoryview, name: str, start: int = 0) -> Iterator
         CaptureError: at the first truncated or inconsistent block, naming its byte offset.
     """
     view = memoryview(data)
+    for btype, off, total in _walk(view, name, start):
+        yield Block(btype, off, view[off + 8: off + total - 4])
+
+
+def iter_records(data: bytes, name: str, start: int, nparams_of: dict[int, int],
+                 large_codes: frozenset[int]) -> Iterator[Block | RawEvent]:
+    """Like ``iter_blocks``, with event blocks already parsed to ``RawEvent`` straight from ``data``.
+
+    The replay hot path: an event block is neither wrapped in a ``Block`` nor copied before its parameters
+    are sliced out of the file's bytes.
+    """
+    view = memoryview(data)
+    events = EVENT_BLOCKS
+    for btype, off, total in _walk(view, name, start):
+        if btype in events:
+            yield _parse_event_at(data, off, total, btype, name, nparams_of, large_codes)
+        else:
+            yield Block(btype, off, view[off + 8: off + total - 4])
+
+
+def _walk(view: memoryview, name: str, start: int) -> Iterator[tuple[int, int, int]]:
+    """(type, offset, total length) of each block, header and trailer checked."""
     end = len(view)
     off = start
+    header, u32 = _HDR.unpack_from, _U32.unpack_from
     while off < end:
         if end - off < 8:
             raise CaptureError(f"{name}: truncated block header at byte offset {off} "
                                f"({end - off} bytes left, expected 8)")
-        btype, total = _HDR.unpack_from(view, off)
+        btype, total = header(view, off)
         if total < 12 or total % 4:
             raise CaptureError(f"{name}: corrupt block at byte offset {off}: length {total} "
                                f"(expected a multiple of 4, at least 12)")
         if off + total > end:
             raise CaptureError(f"{name}: truncated block at byte offset {off}: block of {total} bytes "
                                f"but only {end - off} bytes left in the file")
-        (trailer,) = struct.unpack_from("<I", view, off + total - 4)
+        trailer = u32(view, off + total - 4)[0]
         if trailer != total:
             raise CaptureError(f"{name}: corrupt block at byte offset {off}: header length {total} "
                                f"but trailer length {trailer}")
-        yield Block(btype, off, view[off + 8: off + total - 4])
+        yield btype, off, total
         off += total
 
 
@@ -170,21 +200,21 @@ _EVT_V2 = struct.Struct("<QQIHI")
 _EVT_V1 = struct.Struct("<QQIH")
 
 
-def parse_event(block: Block, name: str, nparams_of: dict[int, int], large_codes: frozenset[int]) -> RawEvent:
-    """Decode an event block to its header and parameter byte strings.
+def _parse_event_at(b: bytes, off: int, total: int, btype: int, name: str, nparams_of: dict[int, int],
+                    large_codes: frozenset[int]) -> RawEvent:
+    """Decode the event block at ``b[off:off + total]`` to its header and parameter byte strings.
 
     ``nparams_of`` gives the parameter count of each code in the current event table: V1 blocks do not store
     it, and libscap infers it as the largest count whose lengths add up exactly to the event length.
     """
-    b = bytes(block.body)       # one copy per block; parameter slices are then plain bytes slices
-    btype = block.type
+    body, body_end = off + 8, off + total - 4
     flagged = btype in FLAGGED_EVENT_BLOCKS
-    pos = 6 if flagged else 2
-    if len(b) < pos + _EVT_V1.size:
-        raise CaptureError(f"{name}: corrupt event block at byte offset {block.offset}: "
-                           f"{len(b)} bytes is shorter than an event header")
-    cpu = b[0] | (b[1] << 8)
-    flags = struct.unpack_from("<I", b, 2)[0] if flagged else 0
+    pos = body + (6 if flagged else 2)
+    if body_end - pos < _EVT_V1.size:
+        raise CaptureError(f"{name}: corrupt event block at byte offset {off}: "
+                           f"{body_end - body} bytes is shorter than an event header")
+    cpu = b[body] | (b[body + 1] << 8)
+    flags = _U32.unpack_from(b, body + 2)[0] if flagged else 0
     if btype in V1_EVENT_BLOCKS:
         ts, tid, length, code = _EVT_V1.unpack_from(b, pos)
         nparams = -1
@@ -194,20 +224,20 @@ def parse_event(block: Block, name: str, nparams_of: dict[int, int], large_codes
         ts, tid, length, code, nparams = _EVT_V2.unpack_from(b, pos)
         hdr = pos + _EVT_V2.size
     end = pos + length - (4 if nparams < 0 else 0)
-    if end > len(b) or length < _EVT_V2.size:
-        raise CaptureError(f"{name}: corrupt event block at byte offset {block.offset}: event length "
-                           f"{length} does not fit in the block body of {len(b)} bytes")
+    if end > body_end or length < _EVT_V2.size:
+        raise CaptureError(f"{name}: corrupt event block at byte offset {off}: event length "
+                           f"{length} does not fit in the block body of {body_end - body} bytes")
     width = 4 if code in large_codes else 2
     if nparams < 0:
         nparams = _infer_nparams(b, hdr, end, nparams_of.get(code, 0))
         if nparams < 0:
-            raise CaptureError(f"{name}: corrupt event block at byte offset {block.offset}: "
+            raise CaptureError(f"{name}: corrupt event block at byte offset {off}: "
                                f"parameter lengths do not add up to the event length {length - 4}")
     params = _split_params(b, hdr, end, nparams, width)
     if params is None:
-        raise CaptureError(f"{name}: corrupt event block at byte offset {block.offset}: "
+        raise CaptureError(f"{name}: corrupt event block at byte offset {off}: "
                            f"{nparams} parameters do not fit in the event length {length}")
-    return RawEvent(block.offset, cpu, flags, ts, tid, code, params)
+    return RawEvent(off, cpu, flags, ts, tid, code, params)
 
 
 @cache
@@ -234,7 +264,7 @@ def _infer_nparams(b: bytes, hdr: int, end: int, maximum: int) -> int:
         data = hdr + 2 * n
         if data > end:
             continue
-        total = data + sum(struct.unpack_from("<%dH" % n, b, hdr))
+        total = data + sum(_lens_struct(n, 2).unpack_from(b, hdr))
         if total == end:
             return n
         if total < end:

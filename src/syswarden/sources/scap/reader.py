@@ -191,11 +191,10 @@ class ScapSource:
         yield from self._account_events()
         num = 0
         try:
-            for block in B.iter_blocks(self._data, self.path, self._first_event):
-                if block.type not in B.EVENT_BLOCKS:
-                    self._metadata_block(block)
+            for raw in B.iter_records(self._data, self.path, self._first_event, nparams, large):
+                if isinstance(raw, B.Block):
+                    self._metadata_block(raw)
                     continue
-                raw = B.parse_event(block, self.path, nparams, large)
                 code = table.get(raw.code)
                 if code is None or code.name == "NA":
                     self.stats.skipped += 1      # a newer libs' event: libscap skips it too
