@@ -1,10 +1,13 @@
 """Falco's own regression suite: every runnable detection case gives the detections Falco expects."""
 from __future__ import annotations
 
+import json
 import re
+from pathlib import Path
 
 import pytest
-from falco_suite import KNOWN_GAPS, _as_list, cases, expected_counts, run_case, skip_reason
+from falco_suite import (KNOWN_GAPS, TESTS, _as_list, cases, expected_counts, needs_cli, run_case, run_case_cli,
+                         skip_reason, strictly_contains)
 
 LEVELS = {"emergency", "alert", "critical", "error", "warning", "notice", "informational", "info", "debug"}
 
@@ -21,13 +24,40 @@ def _params() -> list[object]:
 
 
 @pytest.mark.parametrize("case", _params())
-def test_falco_case(case) -> None:
+def test_falco_case(case, tmp_path: Path) -> None:
     """The case's rules on its capture alert as Falco's expectations say (detect, levels, exact counts)."""
+    if needs_cli(case):
+        _check_cli_case(case, tmp_path)
+        return
     result, by_rule, by_prio, lines = run_case(case)
     if int(case.spec.get("exit_status", 0)) != 0:
         assert result.errors, "Falco refuses these rules; they must not load"
         return
     assert not result.errors, [str(e) for e in result.errors]
+    _check_detections(case, by_rule, by_prio, lines)
+
+
+def _check_cli_case(case, tmp_path: Path) -> None:
+    """A case with a falco.yaml or output options, run as ``syswarden monitor -c CONF --option ...``."""
+    run = run_case_cli(case, tmp_path)
+    assert run.returncode == int(case.spec.get("exit_status", 0)), run.stderr
+    lines = run.stdout.splitlines()
+    _check_detections(case, run.by_rule, run.by_prio, lines)
+    if case.spec.get("json_output", False):
+        # Falco's check_json_output: every document has these properties (output only when included).
+        needed = ["time", "rule", "priority"] + (["output"] if case.spec.get("json_include_output_property", True)
+                                                 else [])
+        for line in lines:
+            doc = json.loads(line)
+            assert all(key in doc for key in needed), (needed, line)
+    for item in case.spec.get("output_strictly_contains", []) or []:
+        for target, expected in item.items():
+            actual = run.stdout if target == "stdout" else run.files[target].read_text()
+            assert strictly_contains(actual, (TESTS / expected).read_text(), bool(case.spec.get("json_output"))), \
+                f"{target} does not hold {expected}: {actual[:300]!r}"
+
+
+def _check_detections(case, by_rule, by_prio, lines: list[str]) -> None:
     if case.spec.get("detect", False):
         assert sum(by_rule.values()) > 0, "Falco detects something on this capture"
         for level in case.spec.get("detect_level", []) if isinstance(case.spec.get("detect_level"), list) \

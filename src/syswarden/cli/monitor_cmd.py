@@ -3,12 +3,18 @@
 Alerts go to stdout (or ``-o FILE``) as Falco text lines or JSON; the summary (events, drops, alerts per rule)
 goes to stderr at exit and on SIGUSR1 (which also reopens the alert file, for log rotation, as Falco does), as
 does progress on long replays. ``--write FILE`` records the events it saw as a scap capture or a JSONL replay.
+
+``-c FILE`` reads a falco.yaml and ``--option KEY=VALUE`` overrides one of its keys (Falco's ``-o``; ours is
+``--output-file``). Precedence: defaults < the file < ``--option`` < the flags given on the command line.
 """
 from __future__ import annotations
 
+import os
 import signal
+from typing import TYPE_CHECKING
 
 import click
+from click.core import ParameterSource
 
 from syswarden.errors import InputError
 from syswarden.rules.alert import Priority
@@ -18,6 +24,9 @@ from syswarden.outputs.stdout import StreamOutput
 from syswarden.rules.engine import Engine
 from syswarden.rules.ruleset import Selection
 from syswarden.sources.base import SourceConfig
+
+if TYPE_CHECKING:  # the config module (and YAML) loads only when monitor runs
+    from syswarden.service.config import MonitorConfig
 
 PRIORITIES = [p.name.lower() for p in Priority] + ["info"]
 
@@ -29,11 +38,34 @@ def _priority(text: str) -> Priority:
     return prio
 
 
+def _given(ctx: click.Context, name: str) -> bool:
+    """True when the flag was on the command line (it then wins over falco.yaml and --option)."""
+    return ctx.get_parameter_source(name) == ParameterSource.COMMANDLINE
+
+
+def _outputs(cfg: MonitorConfig, output_file: str | None) -> list[Output]:
+    """stdout and file outputs from the config; ``-o FILE`` sends alerts to FILE instead (kept open)."""
+    fmt = cfg.alert_format()
+    if output_file:
+        return [FileOutput(output_file, alert_format=fmt)]
+    outputs: list[Output] = []
+    if cfg.stdout_enabled:
+        outputs.append(StreamOutput(alert_format=fmt))
+    if cfg.file_output.enabled:
+        outputs.append(FileOutput(cfg.file_output.filename, alert_format=fmt, keep_alive=cfg.file_output.keep_alive))
+    return outputs
+
+
 @click.command(context_settings={"ignore_unknown_options": False})
 @click.option("--replay", "replay", type=click.Path(dir_okay=False, exists=True),
               help="Read events from a recording (.jsonl replay or .scap/.scap.gz capture).")
 @click.option("--source", type=click.Choice(["ebpf", "ptrace", "replay", "scap"]), default=None,
               help="Event source (default: by file suffix with --replay, ebpf when live).")
+@click.option("-c", "--config", "config_path", type=click.Path(dir_okay=False, exists=True),
+              help="Read settings from a falco.yaml (outputs, JSON options, priority, rules files, append_output).")
+@click.option("--option", "options", multiple=True, metavar="KEY=VALUE",
+              help="Override a falco.yaml key, repeatable: dotted KEY, YAML VALUE (Falco's -o), "
+                   "e.g. --option file_output.enabled=true.")
 @click.option("-r", "--rules-file", "rules_files", multiple=True, type=click.Path(),
               help="Rules file or directory, repeatable, loaded in order (default: the stock Falco rules).")
 @click.option("-o", "--output-file", type=click.Path(dir_okay=False), help="Append alerts to this file.")
@@ -47,7 +79,9 @@ def _priority(text: str) -> Priority:
               help="Also record the events to FILE (.scap/.scap.gz for sysdig, or .jsonl).")
 @click.option("-q", "--quiet", is_flag=True, help="No summary on stderr.")
 @click.argument("command", nargs=-1, type=click.UNPROCESSED)
-def monitor(replay: str | None, source: str | None, rules_files: tuple[str, ...], output_file: str | None,
+@click.pass_context
+def monitor(ctx: click.Context, replay: str | None, source: str | None, config_path: str | None,
+            options: tuple[str, ...], rules_files: tuple[str, ...], output_file: str | None,
             json_output: bool, min_priority: str, disable_names: tuple[str, ...], disable_tags: tuple[str, ...],
             only_tags: tuple[str, ...], all_matches: bool, write_path: str | None, quiet: bool,
             command: tuple[str, ...]) -> None:
@@ -59,18 +93,33 @@ def monitor(replay: str | None, source: str | None, rules_files: tuple[str, ...]
       syswarden monitor --replay capture.scap.gz --json -p warning
       syswarden monitor --source ptrace -- sh -c 'cat /etc/shadow'
       syswarden monitor --write incident.scap        # live, and keep the events for sysdig
+      syswarden monitor -c falco.yaml --option json_output=true --replay trace.scap
     """
-    from syswarden.cli.rules_cmd import load_or_fail
-    from syswarden.service.pipeline import open_pipeline
+    from dataclasses import replace
 
-    selection = Selection(_priority(min_priority), disable_names, disable_tags, only_tags)
-    ruleset, result = load_or_fail(list(rules_files))
+    from syswarden.cli.rules_cmd import load_or_fail
+    from syswarden.service.config import load_config
+    from syswarden.service.pipeline import apply_append_output, open_pipeline
+
+    cfg = load_config(config_path, options)
+    if not quiet:
+        for warning in cfg.warnings:
+            click.echo(f"syswarden: warning: {warning}", err=True)
+    # Explicit flags win over the file and --option.
+    if _given(ctx, "json_output"):
+        cfg = replace(cfg, json_output=json_output)
+    if _given(ctx, "all_matches"):
+        cfg = replace(cfg, rule_matching="all" if all_matches else "first")
+    priority = _priority(min_priority) if _given(ctx, "min_priority") else cfg.priority
+    selection = Selection(priority, disable_names, disable_tags, only_tags)
+    ruleset, result = load_or_fail(list(rules_files or cfg.rules_files))
     if result.warnings and not quiet:
         click.echo(f"syswarden: {len(result.warnings)} rules warnings (see 'syswarden rules validate')", err=True)
-    ruleset = ruleset.select(selection)
-    engine = Engine(ruleset, rule_matching="all" if all_matches else "first")
-    outputs: list[Output] = [FileOutput(output_file, json_output=json_output) if output_file
-                             else StreamOutput(json_output=json_output)]
+    ruleset = apply_append_output(ruleset, cfg.append_output).select(selection)
+    # FALCO_HOSTNAME names the host in alerts, as in Falco (its test suite sets it).
+    hostname = os.environ.get("FALCO_HOSTNAME") or None
+    engine = Engine(ruleset, rule_matching=cfg.rule_matching, hostname=hostname)
+    outputs = _outputs(cfg, output_file)
     config = SourceConfig(command=list(command) or None)
     if replay is None and not command and source == "ptrace":
         raise InputError("--source ptrace needs a command to follow: syswarden monitor --source ptrace -- CMD")
@@ -81,6 +130,8 @@ def monitor(replay: str | None, source: str | None, rules_files: tuple[str, ...]
 
     pipeline = open_pipeline(ruleset, engine, outputs, path=replay, source=source, config=config,
                              progress=progress, write_path=write_path)
+    if hostname:
+        engine.hostname = hostname          # over the recording's own hostname
 
     def on_usr1(_sig: int, _frame: object) -> None:
         pipeline.reopen_outputs()

@@ -4,19 +4,23 @@ from __future__ import annotations
 import sys
 from typing import TextIO
 
-from syswarden.rules.alert import Alert
+from syswarden.rules.alert import Alert, AlertFormat
 
 
 class StreamOutput:
-    """Writes alerts to a text stream (stdout by default) as text lines or JSON lines."""
+    """Writes alerts to a text stream (stdout by default) as ``alert_format`` says (text or JSON lines).
 
-    def __init__(self, stream: TextIO | None = None, *, json_output: bool = False) -> None:
+    ``json_output=True`` is the short form of ``AlertFormat(json_output=True)``.
+    """
+
+    def __init__(self, stream: TextIO | None = None, *, json_output: bool = False,
+                 alert_format: AlertFormat | None = None) -> None:
         self.stream = stream
-        self.json_output = json_output
+        self.alert_format = alert_format or AlertFormat(json_output=json_output)
 
     def emit(self, alert: Alert) -> None:
         stream = self.stream or sys.stdout
-        stream.write((alert.to_json() if self.json_output else alert.text_line()) + "\n")
+        stream.write(alert.render(self.alert_format) + "\n")
         stream.flush()
 
     def reopen(self) -> None:

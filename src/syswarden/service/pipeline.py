@@ -3,14 +3,15 @@
 Every way of running rules (``monitor --replay``, live eBPF/ptrace, scap files) goes through ``Pipeline``, so a
 new source only has to register itself in ``syswarden.sources.REGISTRY``. ``choose_source`` picks the source
 for a path or flag, ``needed_event_types`` tells it what the rules and the state engine need, and
-``Summary`` is what ``monitor`` prints at exit (events, drops, alerts per rule).
+``Summary`` is what ``monitor`` prints at exit (events, drops, alerts per rule). ``apply_append_output``
+gives the rules falco.yaml's ``append_output`` before a run.
 """
 from __future__ import annotations
 
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from syswarden.errors import InputError, OutputError
@@ -18,6 +19,7 @@ from syswarden.events.event import Event
 from syswarden.outputs.base import Output
 from syswarden.escaping import escape_text
 from syswarden.rules.engine import Engine
+from syswarden.rules.output_format import AppendOutput, OutputFormat, OutputFormatError
 from syswarden.rules.ruleset import Ruleset
 from syswarden.sources.base import Source, SourceConfig, open_source
 from syswarden.sources.recording import CaptureWriter, open_writer
@@ -37,6 +39,27 @@ def choose_source(path: str | None, source: str | None) -> str:
     if lower.endswith((".scap", ".scap.gz")):
         return "scap"
     raise InputError(f"cannot tell the format of {path!r}: expected a .jsonl recording or a .scap/.scap.gz capture")
+
+
+def apply_append_output(ruleset: Ruleset, entries: Sequence[AppendOutput]) -> Ruleset:
+    """The ruleset with each rule's output extended by the entries that match it (Falco does this when it
+    compiles the rules, so selection and matching see the same rules). A field an entry names that does not
+    exist is an error at the entry's position."""
+    if not entries:
+        return ruleset
+    rules = []
+    for rule in ruleset.rules:
+        matching = [e for e in entries if e.matches(rule.name, rule.source, rule.tags)]
+        if not matching:
+            rules.append(rule)
+            continue
+        try:
+            formatter = OutputFormat.extended(rule.output, matching)
+        except OutputFormatError as exc:
+            where = next((e.span for e in matching if e.span is not None), None)
+            raise InputError(f"append_output for rule {rule.name!r}: {exc.message}", span=where) from exc
+        rules.append(replace(rule, output=formatter.text, formatter=formatter))
+    return replace(ruleset, rules=tuple(rules))
 
 
 def state_event_types() -> frozenset[str]:
