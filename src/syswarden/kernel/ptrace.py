@@ -92,25 +92,27 @@ def event_msg(pid: int) -> int:
 
 @dataclass(frozen=True, slots=True)
 class SyscallInfo:
-    """A syscall stop: ``op`` is entry or exit; entry has ``nr`` and ``args``, exit has ``rval``."""
+    """A syscall stop: ``op`` is entry or exit; entry has ``nr`` and ``args``, exit has ``rval``; ``arch`` is the
+    AUDIT_ARCH_* of the call (AUDIT_ARCH_I386 for an i386 call of a 64-bit task)."""
 
     op: int
     nr: int = -1
     args: tuple[int, ...] = ()
     rval: int = 0
+    arch: int = 0
 
 
 def syscall_info(pid: int) -> SyscallInfo:
     """``PTRACE_GET_SYSCALL_INFO`` at a syscall stop."""
     buf = ctypes.create_string_buffer(_INFO.size)
     _call(PTRACE_GET_SYSCALL_INFO, pid, _INFO.size, ctypes.addressof(buf))
-    op, _arch, _ip, _sp, *u = _INFO.unpack(buf.raw)
+    op, arch, _ip, _sp, *u = _INFO.unpack(buf.raw)
     if op == SYSCALL_INFO_ENTRY:
-        return SyscallInfo(op, u[0], tuple(u[1:7]))
+        return SyscallInfo(op, u[0], tuple(u[1:7]), arch=arch)
     if op == SYSCALL_INFO_EXIT:
         rval = u[0] - (1 << 64) if u[0] >= (1 << 63) else u[0]
-        return SyscallInfo(op, rval=rval)
-    return SyscallInfo(op)
+        return SyscallInfo(op, rval=rval, arch=arch)
+    return SyscallInfo(op, arch=arch)
 
 
 def read_memory(pid: int, addr: int, size: int) -> bytes:

@@ -11,12 +11,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from syswarden.events.event import Event
+from syswarden.sources.compat import ABI_LABELS, ABI_PARAM, Abi, CompatCall, compat_args, decoded_calls, event_name
 from syswarden.sources.targets import CgroupPaths
 from syswarden.sources.syscall_decode import SPECS, RawCall, build_params, exe_flags, split_strings
-from syswarden.syscalls import tables
 from syswarden.syscalls.arch import Arch
 
-HEADER = struct.Struct("<Qq6QQ8IiIHH8H16s4x")
+HEADER = struct.Struct("<Qq6QQ8IiIHH8H16sI")
+SYSCALL_SLOTS = 1024     # spec words per ABI in the probe's `syscalls` map: key = abi * SYSCALL_SLOTS + nr
 EV_FORK, EV_EXEC, EV_EXIT = -1, -2, -3
 _FORK_NAMES = {"clone", "clone3", "fork", "vfork"}
 
@@ -42,6 +43,7 @@ class Header:
     cpu: int
     comm: str
     blobs: tuple[bytes, ...]
+    abi: Abi = Abi.X64
 
 
 def parse_record(raw: bytes) -> Header:
@@ -54,7 +56,14 @@ def parse_record(raw: bytes) -> Header:
         off += lens[i]
     comm = f[29].split(b"\0", 1)[0].decode("utf-8", "surrogateescape")
     return Header(f[0], f[1], tuple(f[2:8]), f[8], f[9], f[10], f[11], f[12], f[13], f[14], f[15], f[16],
-                  f[17], f[18], f[20], comm, tuple(blobs))
+                  f[17], f[18], f[20], comm, tuple(blobs), _abi(f[30]))
+
+
+def _abi(value: int) -> Abi:
+    try:
+        return Abi(value)
+    except ValueError:
+        return Abi.X64
 
 
 def _dpath(blob: bytes) -> str:
@@ -83,20 +92,21 @@ class Decoder:
         self.cgroups = CgroupPaths()
         self.started: list[int] = []       # tgids of new processes seen since the caller last cleared it
         self.ended: list[int] = []         # tgids whose last thread exited since then
-        # The hot path: syscall number -> (name, blob slots) for every syscall we decode, resolved once.
-        self._plain: dict[int, tuple[str, tuple[int, ...]]] = {}
-        for name, spec in SPECS.items():
-            nr = tables.number(self.arch, name)
-            if nr is not None and name not in _FORK_NAMES and name not in ("execve", "execveat"):
-                self._plain[nr] = (name, spec.blob_slots())
+        # The hot path: map key (abi * SYSCALL_SLOTS + nr, the x86_64 number for native calls) -> (name, blob
+        # slots, how compat arguments are widened, abi) for every syscall we decode, resolved once.
+        self._plain: dict[int, tuple[str, tuple[int, ...], CompatCall, Abi]] = {}
+        for abi in Abi:
+            for nr, call in decoded_calls(abi).items():
+                if call.name not in _FORK_NAMES and call.name not in ("execve", "execveat"):
+                    self._plain[abi * SYSCALL_SLOTS + nr] = (call.name, SPECS[call.name].blob_slots(), call, abi)
 
-    def syscall_name(self, nr: int) -> str | None:
-        return tables.name(self.arch, nr)
+    def syscall_name(self, nr: int, abi: Abi = Abi.X64) -> str | None:
+        return event_name(abi, nr)
 
     def decode(self, raw: bytes) -> Event | None:
         """The event for one record (None for a syscall we do not decode)."""
         f = HEADER.unpack_from(raw)
-        plain = self._plain.get(f[17])
+        plain = self._plain.get(f[30] * SYSCALL_SLOTS + f[17]) if f[17] >= 0 else None
         if plain is not None:
             return self._plain_syscall(raw, f, *plain)
         h = parse_record(raw)
@@ -112,7 +122,8 @@ class Decoder:
             return self._event(h, "procexit", _exit_params(h.ret), dir=">")
         return self._syscall(h)
 
-    def _plain_syscall(self, raw: bytes, f: tuple[Any, ...], name: str, slots: tuple[int, ...]) -> Event:
+    def _plain_syscall(self, raw: bytes, f: tuple[Any, ...], name: str, slots: tuple[int, ...],
+                       call: CompatCall, abi: Abi) -> Event:
         """Decode an ordinary syscall exit straight from the unpacked header (no Header object)."""
         blobs: dict[int, bytes] = {}
         off = HEADER.size
@@ -120,24 +131,30 @@ class Decoder:
             n = f[21 + i]
             blobs[slot] = raw[off:off + n]
             off += n
-        params = build_params(RawCall(name, f[9], f[10], f[1], f[2:8], blobs))
+        args = f[2:8] if abi is Abi.X64 else compat_args(abi, call, f[2:8])
+        params = build_params(RawCall(name, f[9], f[10], f[1], args, blobs))
+        if abi is not Abi.X64:
+            params[ABI_PARAM] = ABI_LABELS[abi]
         self.num += 1
         return Event(num=self.num, ts=f[0] + self._boot_to_epoch, type=name, tid=f[9], params=params,
                      res=f[1], cpu=f[20], pid=f[10], source="syscall")
 
     def _event(self, h: Header, etype: str, params: dict[str, Any], *, res: int | None = None,
                dir: str = "<") -> Event:
+        if h.abi is not Abi.X64 and h.nr != EV_EXIT:
+            params[ABI_PARAM] = ABI_LABELS[h.abi]
         self.num += 1
         return Event(num=self.num, ts=h.ts + self._boot_to_epoch, type=etype, tid=h.tid, params=params,
                      dir=dir, res=res, cpu=h.cpu, pid=h.tgid, source="syscall")
 
     def _syscall(self, h: Header) -> Event | None:
-        name = self.syscall_name(h.nr)
+        name = self.syscall_name(h.nr, h.abi)
         spec = SPECS.get(name or "")
         if spec is None:
             return None
         blobs = dict(zip(spec.blob_slots(), h.blobs))
-        call = RawCall(spec.name, h.tid, h.tgid, h.ret, h.args, blobs)
+        args = h.args if h.abi is Abi.X64 else compat_args(h.abi, CompatCall(spec.name), h.args)
+        call = RawCall(spec.name, h.tid, h.tgid, h.ret, args, blobs)
         params = build_params(call)
         if spec.name in _FORK_NAMES:
             params.update(_proc_params(h, ptid=h.ppid))
@@ -146,7 +163,7 @@ class Decoder:
         return self._event(h, spec.name, params, res=h.ret)
 
     def _fork(self, h: Header) -> Event:
-        name = self.syscall_name(h.args[2]) if h.args[2] < (1 << 63) else None
+        name = self.syscall_name(h.args[2], h.abi) if h.args[2] < (1 << 63) else None
         etype = name if name in _FORK_NAMES else "clone"
         params: dict[str, Any] = {"res": 0, **_proc_params(h, ptid=h.ppid), "flags": h.args[0]}
         params.update({"uid": h.uid, "gid": h.gid, "vtid": 0, "vpid": 0, "pidns_init_start_ts": 0,
@@ -157,7 +174,7 @@ class Decoder:
         filename = h.blobs[0].split(b"\0", 1)[0].decode("utf-8", "surrogateescape") if h.blobs else ""
         argv = split_strings(h.blobs[1]) if len(h.blobs) > 1 else []
         env = split_strings(h.blobs[2]) if len(h.blobs) > 2 else []
-        etype = "execveat" if self.syscall_name(h.args[1]) == "execveat" else "execve"
+        etype = "execveat" if self.syscall_name(h.args[1], h.abi) == "execveat" else "execve"
         params: dict[str, Any] = {"res": 0, "exe": argv[0] if argv else filename, "args": argv[1:]}
         params.update(_proc_params(h, ptid=h.ppid))
         params.update(_exec_common(h, filename, env))

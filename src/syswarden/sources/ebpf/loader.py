@@ -12,19 +12,30 @@ from pathlib import Path
 
 from syswarden.errors import KernelError, SourceError
 from syswarden.kernel import libbpf
+from syswarden.sources.ebpf.decode import SYSCALL_SLOTS
 
 PROBE_DIR = Path(__file__).resolve().parent
 PROBE_OBJECT = PROBE_DIR / "probe.bpf.o"
 PROGRAMS = ("sys_enter", "sys_exit", "sched_fork", "sched_exec", "sched_exit")
-MAX_SYSCALLS = 512
+NR_ABIS = 4              # x86_64, i386, x32, i386 socketcall sub-calls (sources.compat.Abi)
 MODE_ALL, MODE_TREE, MODE_CGROUP = 0, 1, 2
 DEFAULT_RINGBUF_BYTES = 8 * 1024 * 1024
 _STATS = struct.Struct("<QQ")
 
 
+def _is_current() -> bool:
+    """The object exists and is newer than its sources (a stale object would disagree with decode.py)."""
+    try:
+        built = PROBE_OBJECT.stat().st_mtime
+        return all((PROBE_DIR / src).stat().st_mtime <= built for src in ("probe.bpf.c", "probe.h"))
+    except FileNotFoundError:
+        return PROBE_OBJECT.exists()
+
+
 def build_probe() -> Path:
-    """Compile the probe against the running kernel's BTF when the object is missing (``make`` in its dir)."""
-    if PROBE_OBJECT.exists():
+    """Compile the probe against the running kernel's BTF when the object is missing or older than its
+    sources (``make`` in its dir)."""
+    if _is_current():
         return PROBE_OBJECT
     try:
         subprocess.run(["make", "-s", "-C", str(PROBE_DIR)], check=True, capture_output=True, text=True)
@@ -32,6 +43,11 @@ def build_probe() -> Path:
         detail = getattr(exc, "stderr", "") or str(exc)
         raise SourceError(f"cannot build the eBPF probe (expected clang and bpftool; try `make setup`): {detail}") from exc
     return PROBE_OBJECT
+
+
+def syscall_key(abi: int, nr: int) -> int:
+    """The `syscalls` map key of number ``nr`` of ABI ``abi`` (x32 numbers without X32_SYSCALL_BIT)."""
+    return abi * SYSCALL_SLOTS + nr
 
 
 def ringbuf_size(requested: int) -> int:
@@ -74,14 +90,15 @@ class Probe:
         libbpf.map_update(self._fds["settings"], struct.pack("<I", 0), struct.pack("<IIQ", mode, self_tgid, cgroup_id))
 
     def set_syscalls(self, specs: Mapping[int, int]) -> None:
-        """Replace the interesting-syscall table: syscall number -> spec word (see probe.h). Live, no reload."""
+        """Replace the interesting-syscall table: key -> spec word (see probe.h), where the key is the x86_64
+        number, or ``syscall_key(abi, nr)`` for the other ABIs. Live, no reload."""
         fd = self._fds["syscalls"]
-        for nr in set(self._specs) - set(specs):
-            libbpf.map_update(fd, struct.pack("<I", nr), struct.pack("<I", 0))
-        for nr, spec in specs.items():
-            if not 0 <= nr < MAX_SYSCALLS:
+        for key in set(self._specs) - set(specs):
+            libbpf.map_update(fd, struct.pack("<I", key), struct.pack("<I", 0))
+        for key, spec in specs.items():
+            if not 0 <= key < NR_ABIS * SYSCALL_SLOTS:
                 continue
-            libbpf.map_update(fd, struct.pack("<I", nr), struct.pack("<I", spec))
+            libbpf.map_update(fd, struct.pack("<I", key), struct.pack("<I", spec))
         self._specs = dict(specs)
 
     def trace_tgids(self, tgids: Iterable[int]) -> None:

@@ -5,7 +5,8 @@
  * interesting and which kind each argument is (string, sockaddr, ...). sys_enter stashes the raw arguments
  * of interesting syscalls of target processes per thread; sys_exit reads what the argument kinds say and
  * emits one record (struct ev_hdr + blobs) to the ring buffer, as modern Falco emits exit events only.
- * Changing the syscall set is a map update, no reload. */
+ * Changing the syscall set is a map update, no reload. Compat calls (i386 through int 0x80 or a 32-bit task,
+ * x32 numbers) have their own block of keys in the same map and are marked in the record (docs/ebpf-probe.md). */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_tracing.h>
@@ -16,8 +17,10 @@
 char LICENSE[] SEC("license") = "GPL";
 
 struct inflight {
-	__s64 nr;
-	__u64 args[6];
+	__s64 nr;          /* within its ABI (x32 without the bit, socketcall: the SYS_* call) */
+	__u64 args[6];     /* compat arguments already zero-extended from 32 bits */
+	__u32 abi;
+	__u32 pad;
 };
 
 struct scratch {
@@ -31,7 +34,7 @@ struct {
 
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(max_entries, MAX_SYSCALLS);
+	__uint(max_entries, NR_ABIS * SYSCALL_SLOTS);
 	__type(key, __u32);
 	__type(value, __u32);
 } syscalls SEC(".maps");
@@ -120,6 +123,7 @@ static __always_inline void fill_common(struct ev_hdr *h, struct task_struct *ta
 	h->cgroup_id = bpf_get_current_cgroup_id();
 	h->cpu = bpf_get_smp_processor_id();
 	h->nblobs = 0;
+	h->abi = ABI_X64;
 	bpf_get_current_comm(h->comm, sizeof(h->comm));
 }
 
@@ -180,14 +184,17 @@ static __always_inline __u32 put_user_bytes(struct scratch *b, struct ev_hdr *h,
 	return off + len;
 }
 
-static __always_inline __u32 put_argv(struct scratch *b, struct ev_hdr *h, __u32 off, const char *const *argv)
+/* argv: an array of 8-byte pointers, or of 4-byte ones (zero-extended) for compat callers. */
+static __always_inline __u32 put_argv(struct scratch *b, struct ev_hdr *h, __u32 off, const void *argv,
+				      __u32 psize)
 {
 	__u32 start = off;
 	#pragma unroll
 	for (int i = 0; i < 16; i++) {
-		const char *arg = NULL;
-		if (!argv || bpf_probe_read_user(&arg, sizeof(arg), &argv[i]) < 0 || !arg)
+		__u64 ptr = 0;
+		if (!argv || bpf_probe_read_user(&ptr, psize, argv + i * psize) < 0 || !ptr)
 			break;
+		const char *arg = (const char *)ptr;
 		long n = 0;
 		if (off < SCRATCH_HALF)
 			n = bpf_probe_read_user_str(&b->data[bound_off(off)], 512, arg);
@@ -247,6 +254,8 @@ __noinline int put_arg(__u32 kind, __u32 i, __s64 ret, __u32 off)
 	__u32 j = i + 1;
 	asm volatile("" : "+r"(j));  /* keep clang from folding the bound check the verifier needs */
 	__u64 next = j < 6 ? h->args[j] : 0;
+	/* i386 and x32 callers lay out user structures with 32-bit pointers */
+	bool compat = h->abi != ABI_X64;
 	int len32 = 0;
 	switch (kind) {
 	case K_STR:
@@ -260,15 +269,23 @@ __noinline int put_arg(__u32 kind, __u32 i, __s64 ret, __u32 off)
 	case K_U64:
 		return put_user_bytes(b, h, off, p, 8, 8);
 	case K_STRARR:
-		return put_argv(b, h, off, p);
+		return put_argv(b, h, off, p, compat ? 4 : 8);
 	case K_MSGHDR: {
+		if (compat) {
+			/* struct compat_msghdr: a 32-bit msg_name, then msg_namelen */
+			__u32 m32[2] = {};
+			if (p)
+				bpf_probe_read_user(&m32, sizeof(m32), p);
+			return put_user_bytes(b, h, off, (void *)(__u64)m32[0], m32[1], MAX_SOCKADDR_LEN);
+		}
 		struct user_msghdr m = {};
 		if (p)
 			bpf_probe_read_user(&m, sizeof(m), p);
 		return put_user_bytes(b, h, off, m.msg_name, m.msg_namelen, MAX_SOCKADDR_LEN);
 	}
 	case K_FDSOCK:
-		return put_fdsock(b, h, off, bpf_get_current_task_btf(), (__s64)raw);
+		/* an fd is an int in every ABI: sign-extend the low 32 bits (-1 must not become 4294967295) */
+		return put_fdsock(b, h, off, bpf_get_current_task_btf(), (__s32)raw);
 	}
 	return off;
 }
@@ -341,29 +358,104 @@ static __always_inline void submit(struct scratch *b, __u32 off)
 	}
 }
 
+/* Which ABI the current syscall came through. TS_COMPAT is what the kernel's in_ia32_syscall() tests: set by
+ * every ia32 entry (int 0x80 from 64-bit code too), cleared on return to user mode. It is tested first: an i386
+ * call's number is 32 bits wide and may itself have bit 30 set. */
+static __always_inline __u32 syscall_abi(long id)
+{
+	/* a direct (BTF, CO-RE relocated) load, not a probe_read: this runs for every syscall of the system */
+	struct task_struct *task = bpf_get_current_task_btf();
+	if (task->thread_info.status & TS_COMPAT)
+		return ABI_I386;
+	if (id & X32_SYSCALL_BIT)
+		return ABI_X32;
+	return ABI_X64;
+}
+
+static __always_inline __u32 *syscall_spec(__u32 abi, __u32 nr)
+{
+	__u32 key = abi * SYSCALL_SLOTS + nr;
+	return bpf_map_lookup_elem(&syscalls, &key);
+}
+
+/* socketcall(call, args*): the sub-call's arguments are 32-bit words in user memory; read as many as the
+ * kernel does (a longer read could fault at the end of a page and lose the call). */
+static __always_inline void read_socketcall_args(struct inflight *inf, __u32 call, __u64 uargs)
+{
+	static const __u8 nargs[SOCKETCALL_MAX + 1] = {0, 3, 3, 3, 2, 3, 3, 3, 4, 4, 4, 6, 6, 2, 5, 5, 3, 3, 4, 5, 4};
+	__u32 words[6] = {};
+	if (call > SOCKETCALL_MAX)
+		return;
+	__u32 n = nargs[call];
+	if (n > 6)
+		n = 6;
+	if (bpf_probe_read_user(words, n * 4, (void *)uargs) < 0)
+		return;
+	#pragma unroll
+	for (int i = 0; i < 6; i++)
+		inf->args[i] = words[i];
+}
+
 SEC("tp_btf/sys_enter")
 int BPF_PROG(sys_enter, struct pt_regs *regs, long id)
 {
 	struct probe_config *cfg = get_config();
-	if (!cfg || id < 0 || id >= MAX_SYSCALLS)
+	if (!cfg || id < 0)
 		return 0;
-	__u32 nr = id;
-	__u32 *spec = bpf_map_lookup_elem(&syscalls, &nr);
+	__u32 abi = syscall_abi(id);
+	/* the i386 gate truncates the number to 32 bits; x32 numbers are keyed without their bit */
+	__u64 nr = abi == ABI_I386 ? (__u32)id : abi == ABI_X32 ? id & ~(long)X32_SYSCALL_BIT : id;
+	__u32 call = 0;
+	if (abi == ABI_I386 && nr == I386_NR_SOCKETCALL) {
+		call = (__u32)BPF_CORE_READ(regs, bx);
+		if (call < 1 || call > SOCKETCALL_MAX)
+			return 0;
+		abi = ABI_SOCKETCALL;
+		nr = call;
+	}
+	if (nr >= SYSCALL_SLOTS)
+		return 0;
+	__u32 *spec = syscall_spec(abi, nr);
 	if (!spec || !(*spec & SPEC_INTERESTING))
 		return 0;
 	__u64 pid_tgid = bpf_get_current_pid_tgid();
 	if (!is_target(cfg, pid_tgid >> 32))
 		return 0;
-	struct inflight inf = {.nr = id};
-	inf.args[0] = BPF_CORE_READ(regs, di);
-	inf.args[1] = BPF_CORE_READ(regs, si);
-	inf.args[2] = BPF_CORE_READ(regs, dx);
-	inf.args[3] = BPF_CORE_READ(regs, r10);
-	inf.args[4] = BPF_CORE_READ(regs, r8);
-	inf.args[5] = BPF_CORE_READ(regs, r9);
+	struct inflight inf = {.nr = nr, .abi = abi};
+	if (abi == ABI_X64 || abi == ABI_X32) {
+		inf.args[0] = BPF_CORE_READ(regs, di);
+		inf.args[1] = BPF_CORE_READ(regs, si);
+		inf.args[2] = BPF_CORE_READ(regs, dx);
+		inf.args[3] = BPF_CORE_READ(regs, r10);
+		inf.args[4] = BPF_CORE_READ(regs, r8);
+		inf.args[5] = BPF_CORE_READ(regs, r9);
+	} else if (abi == ABI_I386) {
+		/* the ia32 convention: ebx, ecx, edx, esi, edi, ebp. The kernel uses only the low halves (64-bit code
+		 * calling int 0x80 may leave anything above): zero-extend, as compat pointers are */
+		inf.args[0] = (__u32)BPF_CORE_READ(regs, bx);
+		inf.args[1] = (__u32)BPF_CORE_READ(regs, cx);
+		inf.args[2] = (__u32)BPF_CORE_READ(regs, dx);
+		inf.args[3] = (__u32)BPF_CORE_READ(regs, si);
+		inf.args[4] = (__u32)BPF_CORE_READ(regs, di);
+		inf.args[5] = (__u32)BPF_CORE_READ(regs, bp);
+	} else {
+		read_socketcall_args(&inf, call, (__u32)BPF_CORE_READ(regs, cx));
+	}
 	__u32 tid = (__u32)pid_tgid;
 	bpf_map_update_elem(&inflight, &tid, &inf, BPF_ANY);
 	return 0;
+}
+
+/* execve/execveat: a successful one is reported by sched_process_exec instead. */
+static __always_inline bool is_exec(__u32 abi, __u32 nr)
+{
+	if (abi == ABI_X64)
+		return nr == 59 || nr == 322;
+	if (abi == ABI_I386)
+		return nr == 11 || nr == 358;
+	if (abi == ABI_X32)
+		return nr == 520 || nr == 545;
+	return false;
 }
 
 SEC("tp_btf/sys_exit")
@@ -375,14 +467,19 @@ int BPF_PROG(sys_exit, struct pt_regs *regs, long ret)
 		return 0;
 	struct inflight inf = *found;
 	bpf_map_delete_elem(&inflight, &tid);
-	__u32 nr = inf.nr;
-	__u32 *specp = bpf_map_lookup_elem(&syscalls, &nr);
+	__u32 nr = inf.nr, abi = inf.abi;
+	if (abi >= NR_ABIS || nr >= SYSCALL_SLOTS)
+		return 0;
+	__u32 *specp = syscall_spec(abi, nr);
 	if (!specp)
 		return 0;
 	__u32 spec = *specp;
 	/* A successful exec was already reported by sched_process_exec with the new image's argv. */
-	if (ret == 0 && (nr == 59 || nr == 322))
+	if (ret == 0 && is_exec(abi, nr))
 		return 0;
+	/* a compat call returns a 32-bit value */
+	if (abi == ABI_I386 || abi == ABI_SOCKETCALL)
+		ret = (__s32)ret;
 	struct scratch *b = get_scratch();
 	if (!b)
 		return 0;
@@ -390,6 +487,7 @@ int BPF_PROG(sys_exit, struct pt_regs *regs, long ret)
 	struct ev_hdr *h = (struct ev_hdr *)b->data;
 	fill_common(h, task);
 	h->nr = nr;
+	h->abi = abi;
 	h->ret = ret;
 	#pragma unroll
 	for (int i = 0; i < 6; i++)
@@ -438,11 +536,14 @@ int BPF_PROG(sched_fork, struct task_struct *parent, struct task_struct *child)
 	h->args[3] = BPF_CORE_READ(child, start_time);
 	h->args[4] = 0;
 	h->args[5] = 0;
-	if (inf && inf->nr == 435) {
+	h->abi = inf ? inf->abi : ABI_X64;
+	/* clone3 is 435 in all three ABIs; clone is 56 (x86_64, x32) or 120 (i386), flags first in each */
+	if (inf && inf->nr == 435 && inf->abi != ABI_SOCKETCALL) {
 		__u64 flags = 0;
 		bpf_probe_read_user(&flags, sizeof(flags), (void *)inf->args[0]);
 		h->args[0] = flags;
-	} else if (inf && inf->nr == 56) {
+	} else if (inf && ((inf->nr == 56 && (inf->abi == ABI_X64 || inf->abi == ABI_X32)) ||
+			   (inf->nr == 120 && inf->abi == ABI_I386))) {
 		h->args[0] = inf->args[0];
 	}
 	submit(b, sizeof(*h));
@@ -469,6 +570,7 @@ int BPF_PROG(sched_exec, struct task_struct *p, pid_t old_pid, struct linux_binp
 	const struct cred *cred = BPF_CORE_READ(p, cred);
 	h->args[0] = old_pid;
 	h->args[1] = inf ? inf->nr : 59;
+	h->abi = inf ? inf->abi : ABI_X64;
 	h->args[2] = BPF_CORE_READ(mm, exe_file, f_inode, i_ino);
 	bpf_core_read(&h->args[3], sizeof(__u64), &cred->cap_effective);
 	bpf_core_read(&h->args[4], sizeof(__u64), &cred->cap_permitted);

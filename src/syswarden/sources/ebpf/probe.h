@@ -4,7 +4,17 @@
 #ifndef SYSWARDEN_PROBE_H
 #define SYSWARDEN_PROBE_H
 
-#define MAX_SYSCALLS 512
+/* The syscalls map holds SYSCALL_SLOTS spec words per ABI: key = abi * SYSCALL_SLOTS + nr. */
+#define SYSCALL_SLOTS 1024
+#define NR_ABIS 4
+#define ABI_X64 0        /* the 64-bit `syscall` ABI */
+#define ABI_I386 1       /* ia32 compat: int 0x80, sysenter, 32-bit code (the task's TS_COMPAT) */
+#define ABI_X32 2        /* nr | X32_SYSCALL_BIT; nr is stored without the bit */
+#define ABI_SOCKETCALL 3 /* an i386 socketcall sub-call: nr is the SYS_* call number (1..20) */
+#define X32_SYSCALL_BIT 0x40000000
+#define TS_COMPAT 0x0002 /* thread_info.status bit set by the ia32 entry, cleared on return to user mode */
+#define I386_NR_SOCKETCALL 102
+#define SOCKETCALL_MAX 20
 #define MAX_BLOBS 8
 #define SCRATCH_HALF 32768
 #define MAX_PATH_LEN 4096
@@ -74,6 +84,7 @@ struct ev_hdr {
 	__u16 cpu;
 	__u16 blen[MAX_BLOBS];
 	char comm[16];
+	__u32 abi;         /* ABI_*: of the syscall, or of the call that forked/exec'ed for fork/exec records */
 };
 
 #endif

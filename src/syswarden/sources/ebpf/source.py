@@ -21,11 +21,11 @@ from syswarden.errors import SourceError
 from syswarden.events.event import Event, ThreadInfo
 from syswarden.sources.base import SourceConfig, SourceStats
 from syswarden.sources.ebpf.decode import Decoder
-from syswarden.sources.ebpf.loader import MODE_ALL, MODE_CGROUP, MODE_TREE, Probe
+from syswarden.sources.compat import Abi, numbers_for
+from syswarden.sources.ebpf.loader import MODE_ALL, MODE_CGROUP, MODE_TREE, Probe, syscall_key
 from syswarden.sources.ebpf.ringbuf import RingBuffer
 from syswarden.sources.syscall_decode import SPECS, syscall_names_for
 from syswarden.sources.targets import GatedCommand, descendants, required_event_types, seed_threads
-from syswarden.syscalls import tables
 
 _COUNTER_PERIOD_S = 1.0
 
@@ -86,11 +86,10 @@ class EbpfSource:
     def set_event_types(self, event_types: frozenset[str] | None) -> None:
         """Change the captured syscall set in the kernel (state's needs are always added). No reload."""
         wanted = None if event_types is None else frozenset(event_types) | required_event_types()
-        specs = {}
-        for name in syscall_names_for(wanted):
-            nr = tables.number(self._decoder.arch, name)
-            if nr is not None:
-                specs[nr] = SPECS[name].word
+        names = syscall_names_for(wanted)
+        # every ABI a task can call through gets its own keys, so an i386 `open` is as wanted as an x86_64 one
+        specs = {syscall_key(abi, nr): SPECS[call.name].word
+                 for abi in Abi for nr, call in numbers_for(abi, names).items()}
         self._probe.set_syscalls(specs)
 
     def initial_threads(self) -> Iterator[ThreadInfo]:

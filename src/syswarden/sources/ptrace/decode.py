@@ -11,6 +11,7 @@ from typing import Any
 
 from syswarden.events.event import Event
 from syswarden.kernel import ptrace
+from syswarden.sources.compat import ABI_LABELS, ABI_PARAM, Abi, uses_32bit_pointers
 from syswarden.sources.targets import proc_cgroups
 from syswarden.sources.syscall_decode import (RET_SLOT, SPECS, ArgKind, RawCall, build_params, exe_flags,
                                               split_strings)
@@ -59,8 +60,9 @@ def socket_endpoints(pid: int, fd: int) -> bytes:
     return b""
 
 
-def _read_kind(pid: int, kind: ArgKind, args: tuple[int, ...], i: int, ret: int) -> bytes:
-    """What the probe would have put in the blob for argument ``i`` of this kind."""
+def _read_kind(pid: int, kind: ArgKind, args: tuple[int, ...], i: int, ret: int, psize: int) -> bytes:
+    """What the probe would have put in the blob for argument ``i`` of this kind (``psize``: the caller's
+    pointer width in user structures, 4 for i386 and x32)."""
     p = args[i] if i < 6 else ret
     nxt = args[i + 1] if i < 5 else 0
     if kind is ArgKind.STR:
@@ -74,33 +76,42 @@ def _read_kind(pid: int, kind: ArgKind, args: tuple[int, ...], i: int, ret: int)
     if kind is ArgKind.U64:
         return ptrace.read_memory(pid, p, 8)
     if kind is ArgKind.STRARR:
-        return b"".join(ptrace.read_string(pid, ptr, 512) + b"\0" for ptr in _pointers(pid, p))
+        return b"".join(ptrace.read_string(pid, ptr, 512) + b"\0" for ptr in _pointers(pid, p, psize))
     if kind is ArgKind.MSGHDR:
-        hdr = ptrace.read_memory(pid, p, 16)
-        if len(hdr) < 12:
+        # struct msghdr, or struct compat_msghdr (32-bit msg_name) for compat callers
+        layout = struct.Struct("<QI" if psize == 8 else "<Ii")
+        hdr = ptrace.read_memory(pid, p, layout.size)
+        if len(hdr) < layout.size:
             return b""
-        name, namelen = struct.unpack_from("<QI", hdr)
-        return ptrace.read_memory(pid, name, min(namelen, 128))
+        name, namelen = layout.unpack_from(hdr)
+        return ptrace.read_memory(pid, name, min(max(namelen, 0), 128))
     if kind is ArgKind.FDSOCK:
-        return socket_endpoints(pid, p if i < 6 else ret)
+        return socket_endpoints(pid, _i32(p) if i < 6 else ret)
     return b""
 
 
-def _pointers(pid: int, addr: int, limit: int = 16) -> list[int]:
+def _i32(v: int) -> int:
+    """An fd argument: an int in every ABI, so the low 32 bits, signed."""
+    v &= 0xFFFFFFFF
+    return v - (1 << 32) if v & 0x80000000 else v
+
+
+def _pointers(pid: int, addr: int, psize: int = 8, limit: int = 16) -> list[int]:
     out = []
+    fmt = "<Q" if psize == 8 else "<I"
     for k in range(limit):
-        raw = ptrace.read_memory(pid, addr + 8 * k, 8)
-        if len(raw) < 8 or not (ptr := struct.unpack("<Q", raw)[0]):
+        raw = ptrace.read_memory(pid, addr + psize * k, psize)
+        if len(raw) < psize or not (ptr := struct.unpack(fmt, raw)[0]):
             break
         out.append(ptr)
     return out
 
 
-def read_blobs(pid: int, name: str, args: tuple[int, ...], ret: int) -> dict[int, bytes]:
+def read_blobs(pid: int, name: str, args: tuple[int, ...], ret: int, psize: int = 8) -> dict[int, bytes]:
     """Every blob of ``name``'s spec, read from the stopped tracee at syscall exit."""
     spec = SPECS[name]
     kinds = {**spec.kinds, **({RET_SLOT: ArgKind.FDSOCK} if spec.ret_fdsock and ret >= 0 else {})}
-    return {i: _read_kind(pid, kind, args, i, ret) for i, kind in kinds.items()}
+    return {i: _read_kind(pid, kind, args, i, ret, psize) for i, kind in kinds.items()}
 
 
 def _status(pid: int) -> dict[str, str]:
@@ -160,14 +171,19 @@ class PtraceDecoder:
         return Event(num=self.num, ts=time.time_ns(), type=etype, tid=tid, params=params, dir=dir, res=res,
                      pid=pid, source="syscall")
 
-    def syscall(self, name: str, tid: int, pid: int, args: tuple[int, ...], ret: int) -> Event:
-        """A finished syscall; the tracee is stopped at its exit, so its memory is read now."""
+    def syscall(self, name: str, tid: int, pid: int, args: tuple[int, ...], ret: int,
+                abi: Abi = Abi.X64) -> Event:
+        """A finished syscall; the tracee is stopped at its exit, so its memory is read now. Compat calls
+        (``abi``) come with their arguments already widened (``compat.compat_args``)."""
         if name in ("execve", "execveat") and ret == 0:
-            return self.event(name, tid, pid, exec_params(pid, tid, _exec_filename(pid)), 0)
-        call = RawCall(name, tid, pid, ret, args, read_blobs(tid, name, args, ret))
-        params = build_params(call)
+            params = exec_params(pid, tid, _exec_filename(pid))
+        else:
+            psize = 4 if uses_32bit_pointers(abi) else 8
+            params = build_params(RawCall(name, tid, pid, ret, args, read_blobs(tid, name, args, ret, psize)))
         if name in ("clone", "clone3", "fork", "vfork"):
             params.update({"tid": tid, "pid": pid, "comm": _status(tid).get("Name", "")})
+        if abi is not Abi.X64:
+            params[ABI_PARAM] = ABI_LABELS[abi]
         return self.event(name, tid, pid, params, ret)
 
     def child(self, name: str, child_tid: int, child_pid: int, parent_pid: int, flags: int) -> Event:

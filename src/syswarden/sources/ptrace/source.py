@@ -7,7 +7,9 @@ Syscalls outside ``config.event_types`` (plus state's needs) are restarted witho
 from __future__ import annotations
 
 import os
+import struct
 from collections.abc import Iterator
+from dataclasses import dataclass
 
 from syswarden.errors import SourceError
 from syswarden.events.event import Event, ThreadInfo
@@ -15,10 +17,11 @@ from syswarden.kernel import ptrace
 from syswarden.sources.base import SourceConfig, SourceStats
 from syswarden.sources.ptrace.decode import PtraceDecoder, exec_params
 from syswarden.sources.ptrace.tracer import Stop, StopKind, Tracer
+from syswarden.sources.compat import (ABI_LABELS, ABI_PARAM, I386_NR_SOCKETCALL, SOCKETCALL_NARGS, Abi, CompatCall,
+                                      abi_of, compat_args, numbers_for)
 from syswarden.sources.syscall_decode import syscall_names_for
 from syswarden.sources.targets import required_event_types, seed_threads
-from syswarden.syscalls import tables
-from syswarden.syscalls.arch import Arch
+from syswarden.syscalls.arch import X32_SYSCALL_BIT
 
 _FORK_EVENT_NAMES = {ptrace.PTRACE_EVENT_FORK: "fork", ptrace.PTRACE_EVENT_VFORK: "vfork",
                      ptrace.PTRACE_EVENT_CLONE: "clone"}
@@ -34,14 +37,12 @@ class PtraceSource:
         self.config = config
         self.stats = SourceStats()
         self._decoder = PtraceDecoder()
-        self._arch = Arch.native()
         wanted = None if config.event_types is None else frozenset(config.event_types) | required_event_types()
-        self._wanted: dict[int, str] = {}
-        for name in syscall_names_for(wanted):
-            nr = tables.number(self._arch, name)
-            if nr is not None:
-                self._wanted[nr] = name
-        self._entries: dict[int, tuple[int, tuple[int, ...], str]] = {}
+        names = syscall_names_for(wanted)
+        # (abi, number) -> call, for every ABI a task can call through (i386 numbers differ from x86_64 ones)
+        self._wanted: dict[tuple[Abi, int], CompatCall] = {
+            (abi, nr): call for abi in Abi for nr, call in numbers_for(abi, names).items()}
+        self._entries: dict[int, _Entry] = {}
         self._tgid: dict[int, int] = {}
         self._tracer = Tracer(config.command)
         self._tgid[self._tracer.root] = self._tracer.root
@@ -78,24 +79,24 @@ class PtraceSource:
     def _on_stop(self, stop: Stop) -> Event | None:
         kind, tid = stop.kind, stop.tid
         if kind is StopKind.ENTRY:
-            name = self._wanted.get(stop.nr)
-            if name is not None:
-                filename = ""
-                if name in ("execve", "execveat"):
-                    # The path lives in the old image: read it before the exec replaces it.
-                    ptr = stop.args[1 if name == "execveat" else 0]
-                    filename = ptrace.read_string(tid, ptr).decode("utf-8", "surrogateescape")
-                self._entries[tid] = (stop.nr, stop.args, filename)
+            entry = self._entry(stop)
+            if entry is not None:
+                self._entries[tid] = entry
             return None
         if kind is StopKind.EXIT:
             entry = self._entries.pop(tid, None)
             if entry is None:
                 return None
-            name = self._wanted[entry[0]]
-            if name in ("execve", "execveat") and stop.rval == 0:
+            name = entry.call.name
+            # an i386 call returns a 32-bit value
+            rval = _i32(stop.rval) if entry.abi in (Abi.I386, Abi.SOCKETCALL) else stop.rval
+            if name in ("execve", "execveat") and rval == 0:
                 self._tgid[tid] = tid
-                return self._decoder.event(name, tid, tid, exec_params(tid, tid, entry[2]), 0)
-            return self._decoder.syscall(name, tid, self._pid_of(tid), entry[1], stop.rval)
+                event = self._decoder.event(name, tid, tid, exec_params(tid, tid, entry.filename), 0)
+                if entry.abi is not Abi.X64:
+                    event.params[ABI_PARAM] = ABI_LABELS[entry.abi]
+                return event
+            return self._decoder.syscall(name, tid, self._pid_of(tid), entry.args, rval, entry.abi)
         if kind is StopKind.NEW_TASK:
             child = stop.child
             parent_pid = self._pid_of(tid)
@@ -103,21 +104,47 @@ class PtraceSource:
             is_thread = bool(flags & _CLONE_THREAD) or _tgid_from_proc(child) == parent_pid != child
             self._tgid[child] = parent_pid if is_thread else child
             ptid = _ppid_from_proc(parent_pid) if is_thread else parent_pid
-            return self._decoder.child(name, child, self._tgid[child], ptid, flags)
+            event = self._decoder.child(name, child, self._tgid[child], ptid, flags)
+            entry = self._entries.get(tid)
+            if entry is not None and entry.abi is not Abi.X64:
+                event.params[ABI_PARAM] = ABI_LABELS[entry.abi]   # the child returns from the same compat call
+            return event
         if kind is StopKind.EXITED:
             self._entries.pop(tid, None)
             return self._decoder.exit(tid, self._tgid.pop(tid, tid), stop.status)
         return None
 
+    def _entry(self, stop: Stop) -> _Entry | None:
+        """The wanted call this entry stop starts (its ABI, number and widened arguments), or None."""
+        abi = abi_of(stop.arch, stop.nr)
+        nr, args = stop.nr, stop.args
+        if abi is Abi.X32:
+            nr &= ~X32_SYSCALL_BIT
+        elif abi is Abi.I386:
+            # the i386 gate keeps the low 32 bits of each register; 64-bit code may leave junk above them
+            nr, args = nr & 0xFFFFFFFF, tuple(a & 0xFFFFFFFF for a in args)
+            if nr == I386_NR_SOCKETCALL:
+                abi, nr, args = Abi.SOCKETCALL, args[0], _socketcall_args(stop.tid, args[0], args[1])
+        call = self._wanted.get((abi, nr))
+        if call is None:
+            return None
+        args = compat_args(abi, call, args)
+        filename = ""
+        if call.name in ("execve", "execveat"):
+            # The path lives in the old image: read it before the exec replaces it.
+            ptr = args[1 if call.name == "execveat" else 0]
+            filename = ptrace.read_string(stop.tid, ptr).decode("utf-8", "surrogateescape")
+        return _Entry(abi, nr, call, args, filename)
+
     def _clone_call(self, tid: int, event: int) -> tuple[str, int]:
         """Which syscall created the new task, and its clone flags (clone3 keeps them in user memory)."""
         entry = self._entries.get(tid)
-        name = self._wanted.get(entry[0], "") if entry else ""
+        name = entry.call.name if entry else ""
         if name == "clone3" and entry:
-            raw = ptrace.read_memory(tid, entry[1][0], 8)
+            raw = ptrace.read_memory(tid, entry.args[0], 8)
             return name, int.from_bytes(raw, "little") if len(raw) == 8 else 0
         if name == "clone" and entry:
-            return name, entry[1][0]
+            return name, entry.args[0]
         return _FORK_EVENT_NAMES.get(event, "clone"), 0
 
     def close(self) -> None:
@@ -129,6 +156,30 @@ class PtraceSource:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+@dataclass(frozen=True, slots=True)
+class _Entry:
+    """A wanted syscall between its entry and exit stops."""
+
+    abi: Abi
+    nr: int
+    call: CompatCall
+    args: tuple[int, ...]
+    filename: str          # execve's path, read at entry (the exec replaces the memory holding it)
+
+
+def _socketcall_args(tid: int, call: int, uargs: int) -> tuple[int, ...]:
+    """socketcall's sub-call arguments: as many 32-bit words at ``uargs`` as the kernel reads for ``call``."""
+    n = SOCKETCALL_NARGS[call] if 0 <= call < len(SOCKETCALL_NARGS) else 0
+    raw = ptrace.read_memory(tid, uargs, 4 * n)
+    words = struct.unpack(f"<{len(raw) // 4}I", raw[:len(raw) // 4 * 4])
+    return (*words, *(0,) * (6 - len(words)))
+
+
+def _i32(v: int) -> int:
+    v &= 0xFFFFFFFF
+    return v - (1 << 32) if v & 0x80000000 else v
 
 
 def _status_field(tid: int, key: str) -> int:

@@ -34,6 +34,7 @@ class Stop:
     child: int = 0
     event: int = 0
     status: int = 0
+    arch: int = 0             # AUDIT_ARCH_* of a syscall stop (AUDIT_ARCH_I386 for an i386 call)
 
 
 @dataclass(slots=True)
@@ -108,9 +109,9 @@ class Tracer:
         info = ptrace.syscall_info(task.tid)
         if info.op == ptrace.SYSCALL_INFO_ENTRY:
             task.in_syscall = True
-            return Stop(StopKind.ENTRY, task.tid, nr=info.nr, args=info.args)
+            return Stop(StopKind.ENTRY, task.tid, nr=info.nr, args=info.args, arch=info.arch)
         task.in_syscall = False
-        return Stop(StopKind.EXIT, task.tid, rval=info.rval)
+        return Stop(StopKind.EXIT, task.tid, rval=info.rval, arch=info.arch)
 
     def close(self) -> None:
         """Kill the traced tree (EXITKILL also does this if we die) and reap what is left."""
