@@ -6,7 +6,6 @@ Bottom layer: ``seccomp()`` is reached through libc's ``syscall()`` (glibc has n
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
 import errno
 import os
 import platform
@@ -39,7 +38,8 @@ SECCOMP_RET_DATA = 0x0000FFFF
 _NR_SECCOMP: dict[str, int] = {"x86_64": 317, "i386": 354, "i686": 354, "aarch64": 277, "armv7l": 383,
                                "riscv64": 277, "s390x": 348, "ppc64le": 358}
 
-_libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+# The C library the interpreter already links (find_library would run ldconfig at every start-up).
+_libc = ctypes.CDLL(None, use_errno=True)
 _libc.syscall.restype = ctypes.c_long
 
 
