@@ -6,14 +6,19 @@ The launcher calls ``install_filter`` right before ``execve``; programs sandboxi
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from syswarden.errors import KernelError
 from syswarden.kernel import prctl, seccomp_abi
-from syswarden.policy.model import Policy
-from syswarden.seccomp.compiler import CompiledFilter, compile_policy
-from syswarden.seccomp.emulator import check_program
-from syswarden.seccomp.insn import Program
-from syswarden.syscalls.arch import Arch
+
+if TYPE_CHECKING:
+    from syswarden.policy.model import Policy
+    from syswarden.seccomp.compiler import CompiledFilter
+    from syswarden.seccomp.insn import Program
+    from syswarden.syscalls.arch import Arch
+
+# The compiler is imported where used: ``import syswarden.sandbox`` is on ``syswarden run``'s start-up path,
+# which with a cached filter compiles nothing.
 
 
 def filter_flags(*, tsync: bool = False, log: bool = False, names: Sequence[str] = ()) -> int:
@@ -43,6 +48,8 @@ def install_filter(program: Program | CompiledFilter, *, tsync: bool = False, lo
         KernelError: the kernel refused (EINVAL for a bad program, EACCES without no_new_privs, the tid of a
             thread that cannot be synchronised with TSYNC...).
     """
+    from syswarden.seccomp.compiler import CompiledFilter
+    from syswarden.seccomp.emulator import check_program
     names: Sequence[str] = ()
     if isinstance(program, CompiledFilter):
         names = sorted(program.flags)
@@ -60,6 +67,7 @@ def install_filter(program: Program | CompiledFilter, *, tsync: bool = False, lo
 
 def apply(policy: Policy, *, all_threads: bool = True, arches: Sequence[Arch] | None = None) -> CompiledFilter:
     """Compile ``policy`` and install it on this process (all threads by default); returns what was installed."""
+    from syswarden.seccomp.compiler import compile_policy
     compiled = compile_policy(policy, arches)
     install_filter(compiled, tsync=all_threads)
     return compiled

@@ -12,12 +12,18 @@ from __future__ import annotations
 import re
 import time
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from syswarden.kernel.audit_netlink import AuditMulticast
 from syswarden.kernel.kmsg import KmsgReader
-from syswarden.policy.model import Action, ActionKind, Policy, SyscallRule
 from syswarden.syscalls import tables
 from syswarden.syscalls.arch import AUDIT_ARCH, X32_SYSCALL_BIT, Arch
+
+if TYPE_CHECKING:
+    from syswarden.policy.model import Action, ActionKind, Policy, SyscallRule
+
+# The policy model is imported where a record is judged: the watcher alone is on every launch's path, and a
+# launch from the filter cache loads no policy.
 
 AUDIT_SECCOMP = 1326
 _FIELD = re.compile(r'(\w+)=("(?:[^"]*)"|\S+)')
@@ -46,10 +52,12 @@ class SeccompRecord:
     @property
     def fatal(self) -> bool:
         """A kill, or a trap (which the kernel records with sig=0 although it raises SIGSYS)."""
+        from syswarden.policy.model import ActionKind
         return bool(self.sig) or self.action_kind in (ActionKind.KILL_PROCESS, ActionKind.KILL_THREAD, ActionKind.TRAP)
 
     @property
     def action_kind(self) -> ActionKind | None:
+        from syswarden.policy.model import ActionKind
         value = self.code & _RET_ACTION_FULL
         return next((k for k in ActionKind if k.value == value), None)
 
@@ -166,6 +174,7 @@ def decide(policy: Policy, name: str, arch: Arch) -> Verdict:
     Rules are tried in order (``policy.model``); the first rule without conditions decides. A rule with
     conditions that would deny is reported as the likely decider, marked conditional.
     """
+    from syswarden.policy.model import ActionKind
     if arch not in policy.arches:
         return Verdict(policy, policy.bad_arch_action, None, False)
     conditional: Verdict | None = None

@@ -7,16 +7,27 @@ lazily, once per arch. x32 numbers include ``X32_SYSCALL_BIT`` (0x40000000), as 
 from __future__ import annotations
 
 from collections.abc import Mapping
+import os
 from functools import cache
-from importlib import resources
 from types import MappingProxyType
 
 from syswarden.syscalls.arch import Arch
 
 
+def _data_text(name: str) -> str:
+    """A data file of this package; read from the directory when it is one (importlib.resources costs ~10 ms
+    of imports at start-up), through importlib.resources otherwise (a zipped install)."""
+    path = os.path.join(os.path.dirname(__file__), "data", name)
+    if os.path.isfile(path):
+        with open(path, encoding="utf-8") as fh:
+            return fh.read()
+    from importlib import resources
+    return resources.files("syswarden.syscalls").joinpath("data", name).read_text()
+
+
 @cache
 def _rows(arch: Arch) -> tuple[tuple[str, int, str], ...]:
-    text = resources.files("syswarden.syscalls").joinpath("data", f"{arch.value}.tsv").read_text()
+    text = _data_text(f"{arch.value}.tsv")
     rows = []
     for line in text.splitlines():
         if not line or line.startswith("#"):

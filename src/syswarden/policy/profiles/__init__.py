@@ -7,16 +7,20 @@ kernel (``minKernel``), unless the caller passes other values.
 """
 from __future__ import annotations
 
-import difflib
+import os
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
-from importlib import resources
+from typing import TYPE_CHECKING
 
 from syswarden.errors import PolicyError
-from syswarden.policy.load import load_policy
-from syswarden.policy.model import Policy
 from syswarden.spans import Span
-from syswarden.syscalls.arch import Arch
+
+if TYPE_CHECKING:
+    from syswarden.policy.model import Policy
+    from syswarden.syscalls.arch import Arch
+
+# The loaders (YAML, JSON, the formats) are imported by ``load`` only: naming a profile and reading its bytes
+# (what ``syswarden run``'s filter cache needs) must stay cheap.
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,6 +67,7 @@ def get(name: str) -> Profile:
     """The profile called ``name``; an unknown name is a PolicyError suggesting close names."""
     if name in PROFILES:
         return PROFILES[name]
+    import difflib
     close = difflib.get_close_matches(name, list(PROFILES), n=3, cutoff=0.5)
     hint = f"; did you mean {', '.join(close)}?" if close else ""
     raise PolicyError(f"unknown profile {name!r} (expected one of: {', '.join(PROFILES)}){hint}",
@@ -71,12 +76,25 @@ def get(name: str) -> Profile:
 
 def text(name: str) -> str:
     """The profile's data file, as shipped."""
+    from importlib import resources
     return resources.files(__name__).joinpath("data", get(name).file).read_text(encoding="utf-8")
+
+
+def source_bytes(name: str) -> bytes:
+    """The profile's data file as bytes (from the package directory when it is one: no importlib.resources)."""
+    path = os.path.join(os.path.dirname(__file__), "data", get(name).file)
+    if os.path.isfile(path):
+        with open(path, "rb") as fh:
+            return fh.read()
+    return text(name).encode("utf-8")
 
 
 def load(name: str, *, native_arch: Arch | None = None, caps: Iterable[str] | None = None,
          kernel: tuple[int, int] | str | None = None) -> Policy:
     """Load and resolve a built-in profile; its ``source`` is ``profile:NAME`` so denials can name it."""
+    from importlib import resources
+
+    from syswarden.policy.load import load_policy
     profile = get(name)
     path = resources.files(__name__).joinpath("data", profile.file)
     with resources.as_file(path) as real:
