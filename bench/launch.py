@@ -1,5 +1,7 @@
 """Launch overhead: wall time of `syswarden run --profile docker-default -- /bin/true` against bare /bin/true,
-bubblewrap and firejail doing the same, all measured in this run; printed as medians and ratios.
+the interpreter alone, bubblewrap and firejail doing the same, all measured in this run; printed as medians and
+ratios. syswarden runs with a private, warmed filter cache (what every launch after the first one sees) and
+with ``--no-cache`` (what the first launch, or a changed policy, costs).
 
 Usage: .venv/bin/python bench/launch.py [--runs N]
 """
@@ -11,6 +13,7 @@ import shutil
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -26,6 +29,8 @@ def commands() -> dict[str, list[str]]:
                                                    "/bin/true"],
         "syswarden run --exec --profile docker-default": [SYSWARDEN, "run", "-q", "--exec", "--profile",
                                                           "docker-default", "--", "/bin/true"],
+        "syswarden run --no-cache --profile docker-default": [SYSWARDEN, "run", "-q", "--no-cache", "--profile",
+                                                              "docker-default", "--", "/bin/true"],
     }
     if shutil.which("bwrap"):
         cmds["bwrap --bind / / (no seccomp)"] = ["bwrap", "--bind", "/", "/", "/bin/true"]
@@ -51,6 +56,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--runs", type=int, default=20)
     args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="syswarden-bench-") as cache:
+        ENV["XDG_CACHE_HOME"] = cache  # the first (check) run of each command fills it
+        results = measure_all(args.runs)
+    report(results, args.runs)
+
+
+def measure_all(runs: int) -> dict[str, float]:
     results: dict[str, float] = {}
     for name, argv in commands().items():
         check = subprocess.run(argv, capture_output=True, text=True, env=ENV)
@@ -58,16 +70,20 @@ def main() -> None:
             print(f"skip {name}: exit {check.returncode} {check.stderr.strip()[:120]}", file=sys.stderr)
             continue
         measure(argv, 2)  # warm caches
-        results[name] = statistics.median(measure(argv, args.runs))
+        results[name] = statistics.median(measure(argv, runs))
         print(f"measured {name}", file=sys.stderr)
-    bare = results["bare /bin/true"]
-    ours = results.get("syswarden run --profile docker-default")
+    return results
+
+
+def report(results: dict[str, float], runs: int) -> None:
+    peers = {"x bare": "bare /bin/true", "x python": "python3 -c pass (interpreter floor)",
+             "x firejail": "firejail --noprofile --seccomp", "x syswarden": "syswarden run --profile docker-default"}
     width = max(len(n) for n in results)
-    print(f"{'command'.ljust(width)}  {'median ms':>9}  {'x bare':>8}  {'x syswarden':>11}")
+    print(f"{'command'.ljust(width)}  {'median ms':>9}" + "".join(f"  {h:>11}" for h in peers))
     for name, value in results.items():
-        rel = f"{value / ours:11.2f}" if ours else "          -"
-        print(f"{name.ljust(width)}  {value * 1000:9.2f}  {value / bare:8.1f}  {rel}")
-    print(f"({args.runs} runs each, kernel {os.uname().release})")
+        cells = [f"{value / results[p]:11.2f}" if p in results else f"{'-':>11}" for p in peers.values()]
+        print(f"{name.ljust(width)}  {value * 1000:9.2f}  " + "  ".join(cells))
+    print(f"({runs} runs each, kernel {os.uname().release}, load average {os.getloadavg()[0]:.2f})")
 
 
 if __name__ == "__main__":

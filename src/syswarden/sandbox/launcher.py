@@ -20,19 +20,24 @@ import ctypes
 import os
 import resource
 import select
-import shutil
 import signal
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING
 
-from syswarden.errors import CompileError, InputError, KernelError
+from syswarden.errors import CompileError, InputError, KernelError, SyswardenError
 from syswarden.kernel import prctl, seccomp_abi
-from syswarden.policy.model import ALLOW, ActionKind, ArgCondition, Op, Policy, SyscallRule
-from syswarden.sandbox import landlock
 from syswarden.sandbox.denials import SeccompRecord, SeccompWatcher, decide, explain_kill, responsible
-from syswarden.seccomp.compiler import CompiledFilter, compile_policy
 from syswarden.syscalls.arch import Arch
+
+if TYPE_CHECKING:
+    from syswarden.policy.model import Policy, SyscallRule
+    from syswarden.sandbox import landlock
+    from syswarden.seccomp.compiler import CompiledFilter
+
+# The compiler, the policy model and Landlock are imported where used: a launch from the filter cache (the
+# common case) needs none of them, and start-up time is the cost of every confined command.
 
 FORWARDED = (signal.SIGTERM, signal.SIGHUP, signal.SIGUSR1, signal.SIGUSR2, signal.SIGWINCH, signal.SIGCONT)
 EXEMPTION = "launcher:"
@@ -41,11 +46,16 @@ _libc = ctypes.CDLL(None, use_errno=True)
 
 @dataclass(frozen=True, slots=True)
 class InstalledFilter:
-    """A filter as installed: the user's policy, and the compiled policy with ``offset`` launcher rules first."""
+    """A filter as installed: its BPF image and seccomp() flags, ``offset`` launcher rules first; the user's
+    policy (``launch.policies[policy_index]``) and the compiled policy, or None when the image came from the
+    filter cache (``prepare_cached``: they are rebuilt only to explain a kill)."""
 
-    policy: Policy
-    compiled: CompiledFilter
+    image: bytes
+    flags: int
     offset: int
+    policy_index: int
+    policy: Policy | None = None
+    compiled: CompiledFilter | None = None
 
 
 @dataclass(slots=True)
@@ -71,6 +81,8 @@ class Launch:
     landlock_spec: landlock.LandlockSpec | None = None
     landlock_report: landlock.LandlockReport | None = None
     filters: list[InstalledFilter] = field(default_factory=list)
+    # From the filter cache: how to load the policies again (to explain a kill); None when they are loaded.
+    rebuild: Callable[[], Sequence[Policy]] | None = None
     _exe: ctypes.Array[ctypes.c_char] | None = None
     _argv: ctypes.Array[ctypes.c_char_p] | None = None
     _envp: ctypes.Array[ctypes.c_char_p] | None = None
@@ -80,7 +92,11 @@ class Launch:
 
 def resolve_executable(argv0: str) -> str:
     """The path execve will run; a missing command is an InputError (exit 2) before anything is forked."""
-    found = shutil.which(argv0) if "/" not in argv0 else (argv0 if os.path.exists(argv0) else None)
+    if "/" in argv0:
+        found = argv0 if os.path.exists(argv0) else None
+    else:
+        import shutil  # 4 ms of imports (bz2, lzma...) that a command given by path does not need
+        found = shutil.which(argv0)
     if found is None:
         raise InputError(f"command not found: {argv0!r} (expected a program on PATH or a path)")
     return os.path.abspath(found)
@@ -89,10 +105,34 @@ def resolve_executable(argv0: str) -> str:
 def prepare(argv: Sequence[str], policies: Sequence[Policy], landlock_spec: landlock.LandlockSpec | None = None,
             require_landlock: int = 0, landlock_abi: int | None = None) -> Launch:
     """Check and compile everything; raises syswarden errors (bad input exits 2 before CMD runs)."""
+    launch = _new_launch(argv, tuple(policies), landlock_spec, require_landlock, landlock_abi)
+    _compile_filters(launch)
+    return launch
+
+
+def prepare_cached(argv: Sequence[str], filters: Sequence[tuple[bytes, int, int]],
+                   rebuild: Callable[[], Sequence[Policy]],
+                   landlock_spec: landlock.LandlockSpec | None = None, require_landlock: int = 0,
+                   landlock_abi: int | None = None) -> Launch:
+    """As ``prepare``, with filters compiled earlier: (image, seccomp() flags, policy index) each, none of them
+    with launcher exemptions (those name this run's addresses). ``rebuild`` loads the policies again, should
+    a kill need explaining."""
+    launch = _new_launch(argv, (), landlock_spec, require_landlock, landlock_abi)
+    launch.rebuild = rebuild
+    launch._fprogs = [seccomp_abi.SockFprog() for _ in filters]
+    for index, (image, flags, policy_index) in enumerate(filters):
+        _set_image(launch, index, image)
+        launch.filters.append(InstalledFilter(image, flags, 0, policy_index))
+    return launch
+
+
+def _new_launch(argv: Sequence[str], policies: tuple[Policy, ...], landlock_spec: landlock.LandlockSpec | None,
+                require_landlock: int, landlock_abi: int | None) -> Launch:
     if not argv:
         raise InputError("expected a command to run after '--'")
-    launch = Launch(tuple(argv), resolve_executable(argv[0]), tuple(policies))
+    launch = Launch(tuple(argv), resolve_executable(argv[0]), policies)
     if landlock_spec is not None and not landlock_spec.empty:
+        from syswarden.sandbox import landlock
         landlock.check_paths(landlock_spec)
         from syswarden.kernel import landlock_abi as abi_mod
         report = landlock.plan(landlock_spec, abi_mod.abi_version() if landlock_abi is None else landlock_abi)
@@ -101,9 +141,9 @@ def prepare(argv: Sequence[str], policies: Sequence[Policy], landlock_spec: land
         launch.landlock_spec, launch.landlock_report = landlock_spec, report
     elif require_landlock:
         from syswarden.kernel import landlock_abi as abi_mod
+        from syswarden.sandbox import landlock
         landlock.require(landlock.plan(landlock.LandlockSpec(), abi_mod.abi_version()), require_landlock)
     _prepare_exec(launch)
-    _compile_filters(launch)
     return launch
 
 
@@ -117,6 +157,7 @@ def _prepare_exec(launch: Launch) -> None:
 
 
 def _exemptions(policy: Policy, exe_addr: int, later_fprogs: Sequence[int]) -> tuple[SyscallRule, ...]:
+    from syswarden.policy.model import ALLOW, ArgCondition, Op, SyscallRule
     native = Arch.native()
     rules = []
     if not _allows(policy, "execve", native):
@@ -130,6 +171,7 @@ def _exemptions(policy: Policy, exe_addr: int, later_fprogs: Sequence[int]) -> t
 
 
 def _allows(policy: Policy, name: str, arch: Arch) -> bool:
+    from syswarden.policy.model import ActionKind
     verdict = decide(policy, name, arch)
     return verdict.action.kind in (ActionKind.ALLOW, ActionKind.LOG) and not verdict.conditional \
         and not _has_conditions(policy, name)
@@ -142,6 +184,7 @@ def _has_conditions(policy: Policy, name: str) -> bool:
 def split_by_arch(policy: Policy) -> list[Policy]:
     """One filter per arch (other arches ALLOW there, each covered by its sibling) plus a guard that gives
     every arch outside the policy its bad-arch action: systemd's layout, for policies too large for one filter."""
+    from syswarden.policy.model import ALLOW
     if len(policy.arches) < 2:
         return [policy]
     per_arch = [replace(policy, arches=(arch,), bad_arch_action=ALLOW) for arch in policy.arches]
@@ -151,6 +194,7 @@ def split_by_arch(policy: Policy) -> list[Policy]:
 
 def fit_filters(policy: Policy) -> list[Policy]:
     """The policy as one filter, or split per arch when it is too large for BPF_MAXINSNS."""
+    from syswarden.seccomp.compiler import compile_policy
     try:
         compile_policy(policy)
         return [policy]
@@ -180,26 +224,35 @@ class _TooLarge(Exception):
 
 
 def _compile_chunks(launch: Launch, chunks: list[tuple[Policy, Policy]]) -> None:
+    from syswarden.seccomp.compiler import compile_policy
     launch._fprogs = [seccomp_abi.SockFprog() for _ in chunks]
     launch.filters = []
     addrs = [ctypes.addressof(f) for f in launch._fprogs]
     exe_addr = ctypes.addressof(launch._exe) if launch._exe is not None else 0
     for index, (policy, chunk) in enumerate(chunks):
         extra = _exemptions(chunk, exe_addr, addrs[index + 1:])
+        policy_index = launch.policies.index(policy)
         try:
             compiled = compile_policy(replace(chunk, rules=extra + chunk.rules))
         except CompileError as exc:
-            raise _TooLarge(launch.policies.index(policy), exc) from exc
+            raise _TooLarge(policy_index, exc) from exc
         image = compiled.to_bytes()
-        count = len(image) // ctypes.sizeof(seccomp_abi.SockFilter)
-        array = (seccomp_abi.SockFilter * count).from_buffer_copy(image)
-        launch._keep.append(array)
-        launch._fprogs[index].len = count
-        launch._fprogs[index].filter = ctypes.cast(array, ctypes.POINTER(seccomp_abi.SockFilter))
-        launch.filters.append(InstalledFilter(policy, compiled, len(extra)))
+        _set_image(launch, index, image)
+        launch.filters.append(InstalledFilter(image, _filter_flags(compiled), len(extra), policy_index, policy,
+                                              compiled))
+
+
+def _set_image(launch: Launch, index: int, image: bytes) -> None:
+    """Point the index-th sock_fprog at a copy of ``image`` that lives as long as the launch."""
+    count = len(image) // ctypes.sizeof(seccomp_abi.SockFilter)
+    array = (seccomp_abi.SockFilter * count).from_buffer_copy(image)
+    launch._keep.append(array)
+    launch._fprogs[index].len = count
+    launch._fprogs[index].filter = ctypes.cast(array, ctypes.POINTER(seccomp_abi.SockFilter))
 
 
 def _filter_flags(compiled: CompiledFilter) -> int:
+    from syswarden.policy.model import ActionKind
     flags = 0
     for name in compiled.flags:
         flags |= seccomp_abi.FLAG_BY_NAME.get(name, 0)
@@ -222,9 +275,10 @@ def _confine_and_exec(launch: Launch, errpipe: int | None) -> None:
         for sig in (signal.SIGPIPE, signal.SIGXFSZ):
             signal.signal(sig, signal.SIG_DFL)
         if launch.landlock_spec is not None and launch.landlock_report is not None:
+            from syswarden.sandbox import landlock  # imported already by prepare: no import runs in the child
             landlock.enforce(launch.landlock_spec, launch.landlock_report)
         prctl.set_no_new_privs()
-        flags = [_filter_flags(f.compiled) for f in launch.filters]
+        flags = [f.flags for f in launch.filters]
         pointers = [ctypes.cast(ctypes.pointer(p), ctypes.c_void_p) for p in launch._fprogs]
         for flag, pointer in zip(flags, pointers):
             seccomp_abi.seccomp(seccomp_abi.SECCOMP_SET_MODE_FILTER, flag, pointer)
@@ -329,7 +383,7 @@ def _forward(pid: int, sig: int) -> None:
 
 
 def _outcome(pid: int, status: int, launch: Launch, watcher: SeccompWatcher | None, dry_run: bool) -> Outcome:
-    policies = [f.policy for f in launch.filters]
+    policies = _installed_policies(launch) if watcher is not None and _needs_policies(status) else []
     if os.WIFEXITED(status):
         outcome = Outcome(pid, os.WEXITSTATUS(status), None)
     else:
@@ -343,9 +397,34 @@ def _outcome(pid: int, status: int, launch: Launch, watcher: SeccompWatcher | No
     if watcher is not None and outcome.exit_code == 128 + signal.SIGSYS:
         outcome.explanations = _descendant_kills(watcher, policies, pid)
     if dry_run and watcher is not None:
+        from syswarden.policy.model import ActionKind
         outcome.logged = [r for r in watcher.drain() if r.action_kind is ActionKind.LOG]
         outcome.records_lost = watcher.lost
     return outcome
+
+
+def _needs_policies(status: int) -> bool:
+    """Only a death by signal or a shell's 128+SIGSYS is explained with the policies."""
+    return not os.WIFEXITED(status) or os.WEXITSTATUS(status) == 128 + signal.SIGSYS
+
+
+def _installed_policies(launch: Launch) -> list[Policy]:
+    """The user's policy behind each installed filter. Filters from the cache are rebuilt from their sources and
+    recompiled; if that no longer gives the installed images (a policy file changed since the launch), nothing
+    is claimed about which rule decided."""
+    if all(f.policy is not None for f in launch.filters):
+        return [f.policy for f in launch.filters if f.policy is not None]
+    if launch.rebuild is None:
+        return []
+    try:
+        fresh = Launch(launch.argv, launch.executable, tuple(launch.rebuild()))
+        _prepare_exec(fresh)
+        _compile_filters(fresh)
+    except SyswardenError:
+        return []
+    if [f.image for f in fresh.filters] != [f.image for f in launch.filters]:
+        return []
+    return [f.policy for f in fresh.filters if f.policy is not None]
 
 
 def _descendant_kills(watcher: SeccompWatcher, policies: list[Policy], pid: int) -> list[str]:

@@ -7,6 +7,7 @@ format's loader, so every error still points at ``file:line:col`` of the user's 
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 from syswarden.policy import load as policy_load
 from syswarden.policy.formats import docker, go_seccomp, native_yaml
@@ -19,9 +20,10 @@ PATH_KEYS = ("path", "allow")
 NET_KEYS = ("bind", "connect")
 
 
-def load_run_policy(path: str) -> tuple[Policy, LandlockSpec | None]:
-    """The seccomp policy in ``path`` (any format) and its Landlock section, if it has one."""
-    text, filename = policy_load.read_source(path)
+def load_run_policy(path: str, text: str | None = None) -> tuple[Policy, LandlockSpec | None]:
+    """The seccomp policy in ``path`` (any format) and its Landlock section, if it has one; ``text``, when
+    given, is the file's content as already read (the filter cache keys on exactly these bytes)."""
+    text, filename = policy_load.read_source(path) if text is None else (text, str(Path(path)))
     doc = policy_load.parse(text, filename)
     spec = None
     root = doc.root
