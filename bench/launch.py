@@ -25,6 +25,7 @@ def commands() -> dict[str, list[str]]:
     cmds = {
         "bare /bin/true": ["/bin/true"],
         "python3 -c pass (interpreter floor)": [sys.executable, "-c", "pass"],
+        "python3 -c 'import click' (CLI floor)": [sys.executable, "-c", "import click"],
         "syswarden run --profile docker-default": [SYSWARDEN, "run", "-q", "--profile", "docker-default", "--",
                                                    "/bin/true"],
         "syswarden run --exec --profile docker-default": [SYSWARDEN, "run", "-q", "--exec", "--profile",
