@@ -5,7 +5,7 @@ PY    := $(VENV)/bin/python
 BIN   := $(VENV)/bin
 # Debian packages the product and its tests need: clang/llvm/libbpf-dev/bpftool build the CO-RE eBPF probe;
 # auditd and sysdig are peers the tests and benches compare against; bubblewrap and firejail are launch peers.
-APT_PACKAGES := clang llvm libbpf-dev bpftool libbpf1 libseccomp2 strace gcc auditd sysdig bubblewrap firejail
+APT_PACKAGES := clang llvm libbpf-dev bpftool libbpf1 libseccomp2 strace gcc gcc-multilib auditd sysdig bubblewrap firejail
 
 .PHONY: run test setup apt venv probe clean demo
 
