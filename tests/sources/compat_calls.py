@@ -144,3 +144,49 @@ def check_i386_fork(capture: Callable[[list[str]], list[Event]], tmp_path: Path)
     events = capture(["/bin/sh", "-c", f"exec {rawsys} int80 2 >/dev/null"])
     forks = sorted((e.res, e.tid) for e in events if e.type == "fork" and e.params.get("abi") == "i386")
     assert len(forks) == 2 and forks[0][0] == 0 and forks[1][0] == forks[0][1]
+
+
+class CompatSuite:
+    """The compat tests every live source passes; a source's test module subclasses it and sets ``source``."""
+
+    source = ""
+
+    def capture(self, cmd: list[str], types: set[str] | None = None) -> list[Event]:
+        from syswarden.sources.base import SourceConfig, open_source
+
+        src = open_source(self.source, SourceConfig(command=cmd, event_types=frozenset(types) if types else None))
+        try:
+            return list(src.events())
+        finally:
+            src.close()
+
+    def test_int80_open_openat_and_socketcall_connect(self, tmp_path: Path) -> None:
+        """open/openat through int 0x80 (junk in the upper register halves), socketcall SOCKET/CONNECT/SENDMSG,
+        a failed execve."""
+        target = tmp_path / "secret.txt"
+        target.write_text("secret\n")
+        events, result = run_int80io(self.capture, build_int80io(tmp_path), target, tmp_path)
+        check_int80_events(events, result, target)
+
+    def test_x32_numbers_get_x86_64_names(self, tmp_path: Path) -> None:
+        """An x32 open (nr 2 | 0x40000000; this kernel has no x32 ABI, so ENOSYS) is an `open` marked x32."""
+        rawsys = build("bypass/rawsys.c", tmp_path)
+        events = self.capture(["/bin/sh", "-c", f"exec {rawsys} x32 2 0"])
+        x32 = [e for e in events if e.params.get("abi") == "x32"]
+        assert [(e.type, e.res) for e in x32] == [("open", -38)]
+
+    def test_i386_id_calls_take_64bit_names_and_16bit_ids(self, tmp_path: Path) -> None:
+        """setuid32 is reported as setuid; the old 16-bit setuid's id is widened as the kernel widens it."""
+        check_i386_setuid(self.capture, tmp_path)
+
+    def test_32bit_executable(self, tmp_path: Path) -> None:
+        """A real i386 executable's open is seen with its fd."""
+        check_32bit_binary(self.capture, tmp_path)
+
+    def test_compat_calls_are_filtered_like_native_ones(self, tmp_path: Path) -> None:
+        """Only wanted compat calls are captured (by their i386 numbers)."""
+        check_compat_filter(self.capture, tmp_path)
+
+    def test_i386_fork_on_both_sides(self, tmp_path: Path) -> None:
+        """An i386 fork is reported for the parent and the child, both marked."""
+        check_i386_fork(self.capture, tmp_path)
