@@ -6,6 +6,7 @@ Bottom layer: yields ``(record type, text)`` pairs; callers parse the text.
 from __future__ import annotations
 
 import errno
+import os
 import select
 import socket
 import struct
@@ -17,6 +18,19 @@ SO_RCVBUFFORCE = 33
 RECEIVE_BUFFER = 8 << 20
 AUDIT_NLGRP_READLOG = 1
 _NLMSG_HDR = struct.Struct("=IHHII")
+
+# Record types a reader of Landlock denials needs (kernel ``include/uapi/linux/audit.h``).
+AUDIT_SYSCALL = 1300
+AUDIT_LANDLOCK_ACCESS = 1423
+AUDIT_LANDLOCK_DOMAIN = 1424
+# Control messages: read and set ``struct audit_status`` (both need CAP_AUDIT_CONTROL).
+AUDIT_GET = 1000
+AUDIT_SET = 1001
+AUDIT_STATUS_ENABLED = 0x1
+NLMSG_ERROR = 2
+NLM_F_REQUEST = 0x1
+NLM_F_ACK = 0x4
+_STATUS_HEAD = struct.Struct("=IIIIIIII")  # mask enabled failure pid rate_limit backlog_limit lost backlog
 
 
 class AuditMulticast:
@@ -81,3 +95,49 @@ def split_messages(data: bytes) -> list[tuple[int, str]]:
         out.append((msg_type, payload.rstrip(b"\0").decode("utf-8", "replace")))
         offset += (length + 3) & ~3
     return out
+
+
+def _control(msg_type: int, payload: bytes, flags: int = NLM_F_REQUEST) -> list[tuple[int, bytes]]:
+    """Send one control message on a fresh unicast socket and return the replies as (type, raw payload)."""
+    with socket.socket(socket.AF_NETLINK, socket.SOCK_RAW | socket.SOCK_CLOEXEC, NETLINK_AUDIT) as sock:
+        sock.bind((0, 0))
+        sock.settimeout(2.0)
+        sock.send(_NLMSG_HDR.pack(_NLMSG_HDR.size + len(payload), msg_type, flags, 1, 0) + payload)
+        replies: list[tuple[int, bytes]] = []
+        while not replies:
+            data = sock.recv(65536)
+            offset = 0
+            while offset + _NLMSG_HDR.size <= len(data):
+                length, reply_type, _f, _s, _p = _NLMSG_HDR.unpack_from(data, offset)
+                if length < _NLMSG_HDR.size:
+                    break
+                replies.append((reply_type, data[offset + _NLMSG_HDR.size: offset + length]))
+                offset += (length + 3) & ~3
+        return replies
+
+
+def _raise_on_error(replies: list[tuple[int, bytes]], what: str) -> None:
+    for reply_type, payload in replies:
+        if reply_type == NLMSG_ERROR and len(payload) >= 4:
+            (code,) = struct.unpack_from("=i", payload)
+            if code < 0:
+                raise OSError(-code, f"{what}: {os.strerror(-code)}")
+
+
+def audit_enabled() -> int:
+    """The kernel's audit ``enabled`` state: 0 off, 1 on, 2 on and locked (AUDIT_GET; needs CAP_AUDIT_CONTROL)."""
+    replies = _control(AUDIT_GET, b"")
+    _raise_on_error(replies, "AUDIT_GET")
+    for reply_type, payload in replies:
+        if reply_type == AUDIT_GET and len(payload) >= _STATUS_HEAD.size:
+            return int(_STATUS_HEAD.unpack_from(payload)[1])
+    raise OSError(errno.EPROTO, "AUDIT_GET: no audit_status in the reply")
+
+
+def set_audit_enabled(value: int) -> None:
+    """Turn audit off (0) or on (1). Locking (2, ``auditctl -e 2``) is refused here: it cannot be undone until
+    reboot, and nothing in syswarden may do that."""
+    if value not in (0, 1):
+        raise ValueError(f"audit enabled must be 0 or 1, not {value!r} (2 would lock the configuration)")
+    payload = _STATUS_HEAD.pack(AUDIT_STATUS_ENABLED, value, 0, 0, 0, 0, 0, 0)
+    _raise_on_error(_control(AUDIT_SET, payload, NLM_F_REQUEST | NLM_F_ACK), "AUDIT_SET")

@@ -20,6 +20,12 @@ CREATE_RULESET_VERSION = 1 << 0
 RULE_PATH_BENEATH = 1
 RULE_NET_PORT = 2
 
+# ``landlock_restrict_self()`` flags (ABI 7: audit). By default a domain's denials are logged only until the
+# next execve; a launcher that restricts itself and then execs CMD needs LOG_NEW_EXEC_ON to see CMD's denials.
+RESTRICT_SELF_LOG_SAME_EXEC_OFF = 1 << 0
+RESTRICT_SELF_LOG_NEW_EXEC_ON = 1 << 1
+RESTRICT_SELF_LOG_SUBDOMAINS_OFF = 1 << 2
+
 
 class FsAccess(enum.IntFlag):
     """``LANDLOCK_ACCESS_FS_*`` rights, checked on file hierarchies."""
