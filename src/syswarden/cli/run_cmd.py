@@ -187,6 +187,8 @@ def _warn(message: str) -> None:
               help="Landlock: allow binding this TCP port (all others denied).")
 @click.option("--net-connect", multiple=True, type=click.IntRange(0, 65535), metavar="PORT",
               help="Landlock: allow connecting to this TCP port (all others denied).")
+@click.option("--scope", "scopes", multiple=True, metavar="SCOPE[,..]",
+              help="Landlock (ABI 6): keep abstract-unix-socket and/or signal inside the sandbox. Repeatable.")
 @click.option("--require-landlock", type=click.IntRange(1, 64), default=None, metavar="N",
               help="Fail unless Landlock ABI >= N enforces every requested rule.")
 @click.option("--apparmor", "apparmor_file", metavar="PROFILE",
@@ -201,8 +203,9 @@ def _warn(message: str) -> None:
 def run(policy_files: tuple[str, ...], profile_names: tuple[str, ...], drop: tuple[str, ...],
         allow: tuple[str, ...], default_action: str | None, errno_name: str | None, dry_run: bool,
         fs_read: tuple[str, ...], fs_write: tuple[str, ...], fs_exec: tuple[str, ...], net_bind: tuple[int, ...],
-        net_connect: tuple[int, ...], require_landlock: int | None, apparmor_file: str | None, in_place: bool,
-        no_cache: bool, quiet: bool, verbose: bool, cmd: tuple[str, ...]) -> None:
+        net_connect: tuple[int, ...], scopes: tuple[str, ...], require_landlock: int | None,
+        apparmor_file: str | None, in_place: bool, no_cache: bool, quiet: bool, verbose: bool,
+        cmd: tuple[str, ...]) -> None:
     """Run CMD confined by seccomp filters and Landlock rules; CMD's exit status passes through.
 
     \b
@@ -210,13 +213,18 @@ def run(policy_files: tuple[str, ...], profile_names: tuple[str, ...], drop: tup
       syswarden run --profile docker-default -- unshare --user true
       syswarden run --drop bind --errno EPERM -- python3 -m http.server 8000
       syswarden run --fs-read /usr --fs-read /lib --fs-write /tmp/out -- sh -c 'ls > /tmp/out/ls.txt'
+      syswarden run --fs-read / --scope signal -- kill 1
+
+    \b
+    With Landlock ABI 7, each file, port or scope Landlock denied CMD is named after it exits (not with -q or
+    --exec; kernel audit is switched on for the run if it is off).
     """
     from syswarden.sandbox import launcher
     inputs = FilterInputs(policy_files, profile_names, drop, allow, default_action, errno_name, dry_run)
     notes: list[str] = []
     launch, warnings = _prepare(
-        cmd, inputs, lambda: _landlock_spec(None, fs_read, fs_write, fs_exec, net_bind, net_connect, apparmor_file,
-                                            notes),
+        cmd, inputs, lambda: _landlock_spec(None, fs_read, fs_write, fs_exec, net_bind, net_connect, scopes,
+                                            apparmor_file, notes),
         require_landlock or 0, not no_cache)
     if not quiet:
         for note in notes:
@@ -224,8 +232,10 @@ def run(policy_files: tuple[str, ...], profile_names: tuple[str, ...], drop: tup
         _report(warnings, launch, verbose)
     if in_place:
         launcher.exec_in_place(launch)
-    outcome = launcher.run(launch, dry_run=dry_run)
+    outcome = launcher.run(launch, dry_run=dry_run, explain_landlock=not quiet)
     for line in outcome.explanations:
+        _warn(line)
+    for line in outcome.landlock_explanations:
         _warn(line)
     for line in _logged_summary(outcome):
         _warn(line)
@@ -234,11 +244,11 @@ def run(policy_files: tuple[str, ...], profile_names: tuple[str, ...], drop: tup
 
 def _landlock_spec(spec: LandlockSpec | None, fs_read: tuple[str, ...], fs_write: tuple[str, ...],
                    fs_exec: tuple[str, ...], net_bind: tuple[int, ...], net_connect: tuple[int, ...],
-                   apparmor_file: str | None, notes: list[str]) -> LandlockSpec | None:
-    if not (fs_read or fs_write or fs_exec or net_bind or net_connect or apparmor_file):
+                   scopes: tuple[str, ...], apparmor_file: str | None, notes: list[str]) -> LandlockSpec | None:
+    if not (fs_read or fs_write or fs_exec or net_bind or net_connect or scopes or apparmor_file):
         return spec
     from syswarden.sandbox import landlock
-    flag_spec = landlock.spec_from_flags(fs_read, fs_write, fs_exec, net_bind, net_connect)
+    flag_spec = landlock.spec_from_flags(fs_read, fs_write, fs_exec, net_bind, net_connect, scopes)
     if not flag_spec.empty:
         spec = flag_spec if spec is None else spec.merged(flag_spec)
     if apparmor_file:

@@ -14,7 +14,7 @@ import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from syswarden.kernel.audit_netlink import AuditMulticast
+from syswarden.kernel.audit_netlink import AUDIT_LANDLOCK_ACCESS, AUDIT_LANDLOCK_DOMAIN, AUDIT_SYSCALL, AuditMulticast
 from syswarden.kernel.kmsg import KmsgReader
 from syswarden.syscalls import tables
 from syswarden.syscalls.arch import AUDIT_ARCH, X32_SYSCALL_BIT, Arch
@@ -29,6 +29,8 @@ AUDIT_SECCOMP = 1326
 _FIELD = re.compile(r'(\w+)=("(?:[^"]*)"|\S+)')
 _HEX = re.compile(r"^(?:[0-9A-F]{2})+$")
 _RET_ACTION_FULL = 0xFFFF0000
+_KMSG_TYPE = re.compile(r"audit: type=(\d+) ")
+_SERIAL = re.compile(r"audit\(\d+\.\d+:(\d+)\)")
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,9 +96,14 @@ def parse_record(text: str) -> SeccompRecord | None:
 class SeccompWatcher:
     """Collects SECCOMP records from the moment it is created; open it before starting the child."""
 
-    def __init__(self, channels: tuple[str, ...] = ("audit-netlink", "kmsg")) -> None:
-        """Open the first channel that works, in order (``audit-netlink`` needs CAP_AUDIT_READ)."""
+    def __init__(self, channels: tuple[str, ...] = ("audit-netlink", "kmsg"), landlock: bool = False) -> None:
+        """Open the first channel that works, in order (``audit-netlink`` needs CAP_AUDIT_READ). ``landlock``:
+        also keep Landlock records (LANDLOCK_ACCESS, LANDLOCK_DOMAIN and the SYSCALL record of the same event,
+        which names the process) as ``(type, text)`` in ``landlock_records``."""
         self.records: list[SeccompRecord] = []
+        self.landlock_records: list[tuple[int, str]] = []
+        self._landlock = landlock
+        self._landlock_serials: set[str] = set()
         self.channel = "none"
         self._multicast: AuditMulticast | None = None
         self._kmsg: KmsgReader | None = None
@@ -114,14 +121,29 @@ class SeccompWatcher:
             break
 
     def _poll(self, timeout: float) -> None:
-        texts: list[str] = []
+        typed: list[tuple[int, str]] = []
         if self._multicast is not None:
-            texts = [t for kind, t in self._multicast.read(timeout) if kind == AUDIT_SECCOMP]
+            typed = self._multicast.read(timeout)
         elif self._kmsg is not None:
-            texts = [t for t in self._kmsg.read(timeout) if "type=1326" in t]
+            typed = [(int(m.group(1)), t) for t in self._kmsg.read(timeout) if (m := _KMSG_TYPE.match(t))]
         else:
             time.sleep(timeout)
+        texts = [t for kind, t in typed if kind == AUDIT_SECCOMP]
         self.records.extend(r for r in map(parse_record, texts) if r is not None)
+        if self._landlock:
+            self._keep_landlock(typed)
+
+    def _keep_landlock(self, typed: list[tuple[int, str]]) -> None:
+        # A SYSCALL record follows the Landlock records of its event (same serial); others are not ours to keep.
+        for kind, text in typed:
+            serial = _SERIAL.search(text)
+            if serial is None:
+                continue
+            if kind in (AUDIT_LANDLOCK_ACCESS, AUDIT_LANDLOCK_DOMAIN):
+                self._landlock_serials.add(serial.group(1))
+            elif kind != AUDIT_SYSCALL or serial.group(1) not in self._landlock_serials:
+                continue
+            self.landlock_records.append((kind, text))
 
     @property
     def lost(self) -> bool:

@@ -13,6 +13,7 @@ TCP port. The section in a native policy file::
       net:
         bind: [8080]          # present (even empty) => binding any other TCP port is denied
         connect: [443]
+      scope: [signal, abstract-unix-socket]   # ABI 6: no signals / abstract unix connections out of the sandbox
 
 Rights: ``read`` (read files, list dirs), ``write`` (write files, create/remove files, symlinks, fifos,
 sockets), ``execute``, ``make_dir``, ``remove_dir``, ``truncate``, ``refer`` (rename/link across directories),
@@ -31,7 +32,7 @@ from syswarden.errors import InputError, KernelError, PolicySyntaxError
 from syswarden.policy.formats.apparmor import AppArmorProfile
 from syswarden.kernel import landlock_abi as abi_mod
 from syswarden.kernel import prctl
-from syswarden.kernel.landlock_abi import FsAccess, NetAccess
+from syswarden.kernel.landlock_abi import FsAccess, NetAccess, Scope
 from syswarden.spans import Span
 
 
@@ -74,6 +75,31 @@ FLAG_RIGHTS: dict[str, frozenset[FsRight]] = {
 }
 
 
+# ``--scope`` / ``landlock.scope`` names (the kernel's LANDLOCK_SCOPE_* in the CLI's dash style).
+SCOPE_NAMES: dict[str, Scope] = {"abstract-unix-socket": Scope.ABSTRACT_UNIX_SOCKET, "signal": Scope.SIGNAL}
+
+
+def scope_bits(names: tuple[str, ...]) -> Scope:
+    bits = Scope(0)
+    for name in names:
+        bits |= SCOPE_NAMES[name]
+    return bits
+
+
+def parse_scopes(values: tuple[str, ...], span: Span | None = None) -> tuple[str, ...]:
+    """Scope names from repeatable, comma-separated values (``--scope signal,abstract-unix-socket``), sorted and
+    without duplicates; an unknown name is an InputError naming it."""
+    names: set[str] = set()
+    for value in values:
+        for item in value.split(","):
+            name = item.strip()
+            if name not in SCOPE_NAMES:
+                raise InputError(f"unknown Landlock scope {name!r} (expected one of: {', '.join(SCOPE_NAMES)})",
+                                 span=span)
+            names.add(name)
+    return tuple(sorted(names))
+
+
 @dataclass(frozen=True, slots=True)
 class PathRule:
     """Allow ``rights`` on ``path`` and everything beneath it."""
@@ -92,21 +118,24 @@ class PathRule:
 
 @dataclass(frozen=True, slots=True)
 class LandlockSpec:
-    """What to confine. ``bind_ports``/``connect_ports`` None means that TCP right is left alone."""
+    """What to confine. ``bind_ports``/``connect_ports`` None means that TCP right is left alone; ``scopes``
+    (names from ``SCOPE_NAMES``) are the IPC kinds that may not reach outside the sandbox."""
 
     paths: tuple[PathRule, ...] = ()
     bind_ports: tuple[int, ...] | None = None
     connect_ports: tuple[int, ...] | None = None
     source: str = ""
+    scopes: tuple[str, ...] = ()
 
     @property
     def empty(self) -> bool:
-        return not self.paths and self.bind_ports is None and self.connect_ports is None
+        return not self.paths and self.bind_ports is None and self.connect_ports is None and not self.scopes
 
     def merged(self, other: "LandlockSpec") -> "LandlockSpec":
         """Union of two specs (flags added to a policy file's section)."""
         return LandlockSpec(self.paths + other.paths, _union(self.bind_ports, other.bind_ports),
-                            _union(self.connect_ports, other.connect_ports), self.source or other.source)
+                            _union(self.connect_ports, other.connect_ports), self.source or other.source,
+                            tuple(sorted(set(self.scopes) | set(other.scopes))))
 
 
 def _union(a: tuple[int, ...] | None, b: tuple[int, ...] | None) -> tuple[int, ...] | None:
@@ -123,14 +152,20 @@ class LandlockReport:
     fs_handled: FsAccess
     net_handled: NetAccess
     not_enforced: tuple[str, ...]
+    scoped: Scope = Scope(0)
 
     @property
     def enforced(self) -> bool:
-        return bool(self.fs_handled or self.net_handled)
+        return bool(self.fs_handled or self.net_handled or self.scoped)
+
+    @property
+    def can_log(self) -> bool:
+        """Whether this ABI logs denials to audit (and takes the restrict_self log flags)."""
+        return self.enforced and self.abi >= abi_mod.AUDIT_MIN_ABI
 
     def lines(self) -> list[str]:
         """One sentence per fact, for stderr."""
-        out = [f"landlock ABI {self.abi}: restricting {describe(self.fs_handled, self.net_handled)}"]
+        out = [f"landlock ABI {self.abi}: restricting {describe(self.fs_handled, self.net_handled, self.scoped)}"]
         out.extend(f"landlock: NOT enforced: {what}" for what in self.not_enforced)
         return out
 
@@ -139,20 +174,23 @@ def _name(flag: FsAccess | NetAccess) -> str:
     return (flag.name or str(int(flag))).lower()
 
 
-def describe(fs: FsAccess, net: NetAccess) -> str:
+def describe(fs: FsAccess, net: NetAccess, scoped: Scope = Scope(0)) -> str:
     names = [_name(b) for b in FsAccess if b & fs] + [_name(b) for b in NetAccess if b & net]
+    names += [f"scope {name}" for name, bit in SCOPE_NAMES.items() if bit & scoped]
     return ", ".join(names) if names else "nothing"
 
 
 def spec_from_flags(fs_read: tuple[str, ...] = (), fs_write: tuple[str, ...] = (), fs_exec: tuple[str, ...] = (),
-                    net_bind: tuple[int, ...] = (), net_connect: tuple[int, ...] = ()) -> LandlockSpec:
-    """The spec the ``run`` flags describe; paths are made absolute, ports checked."""
+                    net_bind: tuple[int, ...] = (), net_connect: tuple[int, ...] = (),
+                    scopes: tuple[str, ...] = ()) -> LandlockSpec:
+    """The spec the ``run`` flags describe; paths are made absolute, ports and scope names checked."""
     rules = [PathRule(os.path.abspath(p), FLAG_RIGHTS[kind], Span(f"--fs-{kind}", 1, 1))
              for kind, paths in (("read", fs_read), ("write", fs_write), ("exec", fs_exec)) for p in paths]
     for port in (*net_bind, *net_connect):
         _check_port(port, Span("--net-bind/--net-connect", 1, 1))
     return LandlockSpec(tuple(rules), tuple(net_bind) if net_bind else None,
-                        tuple(net_connect) if net_connect else None, "flags")
+                        tuple(net_connect) if net_connect else None, "flags",
+                        parse_scopes(scopes, Span("--scope", 1, 1)))
 
 
 # AppArmor access letters (the subset ``policy.formats.apparmor`` accepts) as Landlock rights: ``w`` also creates,
@@ -197,7 +235,15 @@ def plan(spec: LandlockSpec, abi: int) -> LandlockReport:
         else:
             missing.append(f"TCP {_name(right).split('_')[0]} port rules (need Landlock ABI "
                            f"{abi_mod.NET_MIN_ABI}, Linux {abi_mod.KERNEL_FOR_ABI[abi_mod.NET_MIN_ABI]}; have {abi})")
-    return LandlockReport(abi, fs, net, tuple(missing))
+    scoped = Scope(0)
+    if spec.scopes:
+        if abi >= abi_mod.SCOPE_MIN_ABI:
+            scoped = scope_bits(spec.scopes)
+        else:
+            missing.append(f"scope {', '.join(spec.scopes)} (needs Landlock ABI {abi_mod.SCOPE_MIN_ABI}, Linux "
+                           f"{abi_mod.KERNEL_FOR_ABI[abi_mod.SCOPE_MIN_ABI]}; have {abi}): IPC out of the sandbox "
+                           f"stays allowed")
+    return LandlockReport(abi, fs, net, tuple(missing), scoped)
 
 
 def _missing_fs(wanted: FsAccess, handled: FsAccess, abi: int) -> list[str]:
@@ -229,11 +275,16 @@ def require(report: LandlockReport, minimum: int) -> None:
         raise KernelError("Landlock cannot enforce: " + "; ".join(report.not_enforced))
 
 
-def enforce(spec: LandlockSpec, report: LandlockReport) -> None:
-    """Build the ruleset and restrict the calling process. Call in the process to confine (the child)."""
+def enforce(spec: LandlockSpec, report: LandlockReport, log_after_exec: bool = False) -> None:
+    """Build the ruleset and restrict the calling process. Call in the process to confine (the child).
+
+    ``log_after_exec``: have the kernel log denials after the coming execve too (ABI 7 LOG_NEW_EXEC_ON; by
+    default only the restricting program's own denials are logged), so a supervisor can explain CMD's."""
     if not report.enforced:
         return
-    ruleset = abi_mod.create_ruleset(int(report.fs_handled), int(report.net_handled), 0, report.abi)
+    flags = abi_mod.RESTRICT_SELF_LOG_NEW_EXEC_ON if log_after_exec and report.can_log else 0
+    ruleset = abi_mod.create_ruleset(int(report.fs_handled), int(report.net_handled), int(report.scoped),
+                                     report.abi)
     try:
         for rule in spec.paths if report.fs_handled else ():
             _add_path(ruleset, rule, report.fs_handled)
@@ -241,7 +292,7 @@ def enforce(spec: LandlockSpec, report: LandlockReport) -> None:
             for port in ports or () if right & report.net_handled else ():
                 abi_mod.add_port_rule(ruleset, port, int(right))
         prctl.set_no_new_privs()
-        abi_mod.restrict_self(ruleset)
+        abi_mod.restrict_self(ruleset, flags)
     except OSError as exc:
         raise KernelError(f"Landlock refused the ruleset: {exc}") from exc
     finally:

@@ -22,7 +22,9 @@ import resource
 import select
 import signal
 import sys
+import time
 from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
@@ -41,6 +43,9 @@ if TYPE_CHECKING:
 
 FORWARDED = (signal.SIGTERM, signal.SIGHUP, signal.SIGUSR1, signal.SIGUSR2, signal.SIGWINCH, signal.SIGCONT)
 EXEMPTION = "launcher:"
+# How long to wait after CMD exits for its Landlock audit records (see ``_landlock_explanations``).
+LANDLOCK_DRAIN_SECONDS = 0.5
+LANDLOCK_GRACE_SECONDS = 0.1
 _libc = ctypes.CDLL(None, use_errno=True)
 
 
@@ -69,6 +74,7 @@ class Outcome:
     explanations: list[str] = field(default_factory=list)
     logged: list[SeccompRecord] = field(default_factory=list)
     records_lost: bool = False        # the audit channel overflowed: logged counts are lower bounds
+    landlock_explanations: list[str] = field(default_factory=list)  # Landlock denials of CMD's tree (ABI 7)
 
 
 @dataclass(slots=True)
@@ -264,10 +270,11 @@ def _filter_flags(compiled: CompiledFilter) -> int:
     return flags
 
 
-def _confine_and_exec(launch: Launch, errpipe: int | None) -> None:
+def _confine_and_exec(launch: Launch, errpipe: int | None, log_landlock: bool = False) -> None:
     """In the child: restore signals, Landlock, no_new_privs, filters, execve. Never returns.
 
     A failure goes to ``errpipe`` as ``code:message`` for the parent, or (in place, ``errpipe`` None) to stderr.
+    ``log_landlock``: ask the kernel to log CMD's Landlock denials (the parent explains them).
     """
     try:
         # Python ignores SIGPIPE and SIGXFSZ and an ignored signal survives exec (as subprocess does, restore
@@ -276,7 +283,7 @@ def _confine_and_exec(launch: Launch, errpipe: int | None) -> None:
             signal.signal(sig, signal.SIG_DFL)
         if launch.landlock_spec is not None and launch.landlock_report is not None:
             from syswarden.sandbox import landlock  # imported already by prepare: no import runs in the child
-            landlock.enforce(launch.landlock_spec, launch.landlock_report)
+            landlock.enforce(launch.landlock_spec, launch.landlock_report, log_after_exec=log_landlock)
         prctl.set_no_new_privs()
         flags = [f.flags for f in launch.filters]
         pointers = [ctypes.cast(ctypes.pointer(p), ctypes.c_void_p) for p in launch._fprogs]
@@ -304,33 +311,66 @@ def exec_in_place(launch: Launch) -> None:
     _confine_and_exec(launch, None)
 
 
-def run(launch: Launch, explain: bool = True, dry_run: bool = False) -> Outcome:
+def run(launch: Launch, explain: bool = True, dry_run: bool = False, explain_landlock: bool = False) -> Outcome:
     """Fork, confine and exec CMD in the child, wait for it and explain how it ended.
+
+    ``explain_landlock``: with Landlock ABI 7, have CMD's Landlock denials logged and explain them
+    (``Outcome.landlock_explanations``); audit is turned on for the run if it is off (``landlock_denials``).
 
     Raises:
         KernelError: the child could not be confined (CMD never ran).
     """
-    watcher = SeccompWatcher() if (explain or dry_run) and launch.filters else None
-    try:
-        read_end, write_end = os.pipe2(os.O_CLOEXEC)
-        sys.stdout.flush()
-        sys.stderr.flush()
-        pid = os.fork()
-        if pid == 0:
-            os.close(read_end)
-            _confine_and_exec(launch, write_end)
-        os.close(write_end)
-        failure = _read_all(read_end)
-        status = _wait(pid, watcher)
-        if failure:
-            code, _, message = failure.partition(":")
-            if code == "125":
-                raise KernelError(message)
-            return Outcome(pid, int(code), None, explanations=[message])
-        return _outcome(pid, status, launch, watcher, dry_run)
-    finally:
-        if watcher is not None:
-            watcher.close()
+    report = launch.landlock_report
+    wanted = explain_landlock and report is not None and report.can_log
+    audit_switch: AbstractContextManager[bool] = nullcontext(False)
+    if wanted:
+        from syswarden.sandbox import landlock_denials
+        audit_switch = landlock_denials.audit_on_for_run()
+    with audit_switch as audit_on:
+        log_landlock = wanted and audit_on
+        seccomp = (explain or dry_run) and bool(launch.filters)
+        watcher = SeccompWatcher(landlock=log_landlock) if seccomp or log_landlock else None
+        try:
+            read_end, write_end = os.pipe2(os.O_CLOEXEC)
+            sys.stdout.flush()
+            sys.stderr.flush()
+            pid = os.fork()
+            if pid == 0:
+                os.close(read_end)
+                _confine_and_exec(launch, write_end, log_landlock)
+            os.close(write_end)
+            failure = _read_all(read_end)
+            status = _wait(pid, watcher)
+            if failure:
+                code, _, message = failure.partition(":")
+                if code == "125":
+                    raise KernelError(message)
+                return Outcome(pid, int(code), None, explanations=[message])
+            outcome = _outcome(pid, status, launch, watcher if seccomp else None, dry_run)
+            if log_landlock and watcher is not None:
+                outcome.landlock_explanations = _landlock_explanations(watcher, pid, status)
+            return outcome
+        finally:
+            if watcher is not None:
+                watcher.close()
+
+
+def _landlock_explanations(watcher: SeccompWatcher, pid: int, status: int) -> list[str]:
+    """CMD's Landlock denials, once they are all in: kauditd delivers asynchronously, so wait (briefly) for the
+    record of the domain's release when the domain showed up, and give a failed CMD a short grace otherwise."""
+    from syswarden.sandbox import landlock_denials
+    failed = not os.WIFEXITED(status) or os.WEXITSTATUS(status) != 0
+    deadline = time.monotonic() + LANDLOCK_DRAIN_SECONDS
+    grace = time.monotonic() + (LANDLOCK_GRACE_SECONDS if failed else 0.0)
+    watcher.pump()
+    while time.monotonic() < deadline and watcher.channel != "none":
+        domain = landlock_denials.cmd_domain(watcher.landlock_records, pid)
+        if domain is None and time.monotonic() >= grace:
+            break
+        if domain is not None and landlock_denials.domain_released(watcher.landlock_records, domain):
+            break
+        watcher.drain(0.02)
+    return landlock_denials.explain(landlock_denials.collect(watcher.landlock_records, pid))
 
 
 def _read_all(fd: int) -> str:

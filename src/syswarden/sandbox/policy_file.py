@@ -13,9 +13,9 @@ from syswarden.policy import load as policy_load
 from syswarden.policy.formats import docker, go_seccomp, native_yaml
 from syswarden.policy.formats.tree import Doc, Node, Reader
 from syswarden.policy.model import Policy
-from syswarden.sandbox.landlock import FsRight, LandlockSpec, PathRule, _check_port
+from syswarden.sandbox.landlock import SCOPE_NAMES, FsRight, LandlockSpec, PathRule, _check_port
 
-LANDLOCK_KEYS = ("paths", "net")
+LANDLOCK_KEYS = ("paths", "net", "scope")
 PATH_KEYS = ("path", "allow")
 NET_KEYS = ("bind", "connect")
 
@@ -53,7 +53,17 @@ def parse_landlock(reader: Reader, node: Node) -> LandlockSpec:
         net = reader.mapping(top["net"], "'landlock.net'")
         bind = _ports(reader, net["bind"], "bind") if "bind" in net else None
         connect = _ports(reader, net["connect"], "connect") if "connect" in net else None
-    return LandlockSpec(rules, bind, connect, reader.doc.source.name)
+    scopes = _scopes(reader, top["scope"]) if "scope" in top else ()
+    return LandlockSpec(rules, bind, connect, reader.doc.source.name, scopes)
+
+
+def _scopes(reader: Reader, node: Node) -> tuple[str, ...]:
+    names = set()
+    for word, span in reader.strings(node, "'landlock.scope'"):
+        if word not in SCOPE_NAMES:
+            raise reader.error(f"unknown landlock scope {word!r} (expected one of: {', '.join(SCOPE_NAMES)})", span)
+        names.add(word)
+    return tuple(sorted(names))
 
 
 def _path_rule(reader: Reader, node: Node) -> PathRule:
