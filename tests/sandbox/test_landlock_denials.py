@@ -28,7 +28,8 @@ RECORDS = [
     (1300, 'audit(1795467411.659:41): arch=c000003e syscall=257 success=no exit=-13 pid=9431 comm="cat" '
            'exe="/usr/bin/cat"'),
 ]
-READ_FLAGS = ("--fs-read", "/usr", "--fs-read", "/lib", "--fs-read", "/lib64")
+# --landlock-audit: this machine boots with audit off, and Landlock logs nothing then
+READ_FLAGS = ("--landlock-audit", "--fs-read", "/usr", "--fs-read", "/lib", "--fs-read", "/lib64")
 
 
 def test_collect_keeps_only_the_domain_cmd_created() -> None:
@@ -97,6 +98,26 @@ def test_run_explains_a_file_denial_and_passes_the_exit_status(tmp_path) -> None
     assert any(line.startswith("syswarden: cat (pid ") and line.endswith(wanted)
                for line in _denial_lines(result.stderr)), result.stderr
     assert audit_netlink.audit_enabled() == before
+
+
+@pytest.mark.kernel
+def test_audit_is_not_switched_on_unless_asked(tmp_path) -> None:
+    """Without --landlock-audit and with audit off, nothing is logged or named, audit stays off, and a failing
+    CMD gets one line saying how to have its denials named."""
+    _can_explain()
+    if audit_netlink.audit_enabled() != 0:
+        pytest.skip("kernel audit is on here: denials are logged without switching it")
+    secret = tmp_path / "secret.txt"
+    secret.write_text("x")
+    result = syswarden("run", *READ_FLAGS[1:], "--", "/usr/bin/cat", str(secret))
+    assert result.returncode == 1 and "Permission denied" in result.stderr
+    assert _denial_lines(result.stderr) == [], result.stderr
+    assert [line for line in result.stderr.splitlines() if "--landlock-audit" in line] == [
+        "syswarden: note: Landlock denials are not logged while kernel audit is off; to have them named, rerun "
+        "with --landlock-audit (switches audit on for the run) or turn audit on (auditctl -e 1)"]
+    assert audit_netlink.audit_enabled() == 0
+    ok = syswarden("run", *READ_FLAGS[1:], "--", "/usr/bin/cat", "/usr/lib/os-release")
+    assert ok.returncode == 0 and "--landlock-audit" not in ok.stderr, ok.stderr
 
 
 @pytest.mark.kernel

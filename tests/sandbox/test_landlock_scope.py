@@ -125,6 +125,6 @@ def test_scope_denials_are_explained(sleeper) -> None:
     _need_scopes()
     if landlock_abi.abi_version() < landlock_abi.AUDIT_MIN_ABI:
         pytest.skip("Landlock denials are logged from ABI 7")
-    result = _kill(sleeper.pid, "--scope", "signal")
+    result = _kill(sleeper.pid, "--scope", "signal", "--landlock-audit")
     wanted = f"was denied scope.signal to pid {sleeper.pid} (sleep) outside its domain by Landlock (--scope signal)"
     assert any(line.endswith(wanted) for line in result.stderr.splitlines()), result.stderr

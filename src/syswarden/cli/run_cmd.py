@@ -197,6 +197,9 @@ def _warn(message: str) -> None:
               help="Exec CMD in place: no supervising process, so no denial explanation.")
 @click.option("--no-cache", "no_cache", is_flag=True,
               help="Compile the policies even when the filter cache has them (and do not store them).")
+@click.option("--landlock-audit", "landlock_audit", is_flag=True,
+              help="Switch kernel audit on for the run when it is off, so Landlock denials can be named "
+                   "(ABI 7). Audit is a system-wide setting: off by default.")
 @click.option("-q", "--quiet", is_flag=True, help="Do not print Landlock and policy warnings.")
 @click.option("-v", "--verbose", is_flag=True, help="Also say what Landlock enforces when nothing is missing.")
 @click.argument("cmd", nargs=-1, required=True, type=click.UNPROCESSED, metavar="-- CMD [ARGS]...")
@@ -204,8 +207,8 @@ def run(policy_files: tuple[str, ...], profile_names: tuple[str, ...], drop: tup
         allow: tuple[str, ...], default_action: str | None, errno_name: str | None, dry_run: bool,
         fs_read: tuple[str, ...], fs_write: tuple[str, ...], fs_exec: tuple[str, ...], net_bind: tuple[int, ...],
         net_connect: tuple[int, ...], scopes: tuple[str, ...], require_landlock: int | None,
-        apparmor_file: str | None, in_place: bool, no_cache: bool, quiet: bool, verbose: bool,
-        cmd: tuple[str, ...]) -> None:
+        apparmor_file: str | None, in_place: bool, no_cache: bool, landlock_audit: bool, quiet: bool,
+        verbose: bool, cmd: tuple[str, ...]) -> None:
     """Run CMD confined by seccomp filters and Landlock rules; CMD's exit status passes through.
 
     \b
@@ -216,8 +219,8 @@ def run(policy_files: tuple[str, ...], profile_names: tuple[str, ...], drop: tup
       syswarden run --fs-read / --scope signal -- kill 1
 
     \b
-    With Landlock ABI 7, each file, port or scope Landlock denied CMD is named after it exits (not with -q or
-    --exec; kernel audit is switched on for the run if it is off).
+    With Landlock ABI 7 and kernel audit on (or --landlock-audit), each file, port or scope Landlock denied CMD
+    is named after it exits (not with -q or --exec).
     """
     from syswarden.sandbox import launcher
     inputs = FilterInputs(policy_files, profile_names, drop, allow, default_action, errno_name, dry_run)
@@ -232,11 +235,14 @@ def run(policy_files: tuple[str, ...], profile_names: tuple[str, ...], drop: tup
         _report(warnings, launch, verbose)
     if in_place:
         launcher.exec_in_place(launch)
-    outcome = launcher.run(launch, dry_run=dry_run, explain_landlock=not quiet)
+    outcome = launcher.run(launch, dry_run=dry_run, explain_landlock=not quiet, switch_audit=landlock_audit)
     for line in outcome.explanations:
         _warn(line)
     for line in outcome.landlock_explanations:
         _warn(line)
+    if outcome.landlock_unlogged and (outcome.signal is not None or outcome.exit_code != 0):
+        _warn("note: Landlock denials are not logged while kernel audit is off; to have them named, rerun with "
+              "--landlock-audit (switches audit on for the run) or turn audit on (auditctl -e 1)")
     for line in _logged_summary(outcome):
         _warn(line)
     sys.exit(launcher.pass_through(outcome))

@@ -161,17 +161,20 @@ def _scope_target(denial: LandlockDenial) -> str:
 
 
 @contextmanager
-def audit_on_for_run() -> Iterator[bool]:
-    """Audit enabled while the block runs: Landlock logs nothing when it is off. Turned on only when it is off
-    (0), and back to 0 on the way out even on errors; left alone when on or locked (2), or when we may not
-    read or change it (no CAP_AUDIT_CONTROL). Yields whether audit is on."""
+def audit_on_for_run(switch: bool = True) -> Iterator[bool]:
+    """Audit enabled while the block runs: Landlock logs nothing when it is off. With ``switch``, turned on
+    only when it is off (0), and back to 0 on the way out even on errors; left alone when on or locked (2), or
+    when we may not read or change it (no CAP_AUDIT_CONTROL). Yields whether audit is on.
+
+    Switching is opt-in (``run --landlock-audit``): audit is a system-wide setting, and once it has been on the
+    kernel gives every new task an audit context until reboot."""
     try:
         state = audit_netlink.audit_enabled()
     except OSError:
         yield False
         return
-    if state != 0:
-        yield True
+    if state != 0 or not switch:
+        yield state != 0
         return
     try:
         audit_netlink.set_audit_enabled(1)

@@ -75,6 +75,7 @@ class Outcome:
     logged: list[SeccompRecord] = field(default_factory=list)
     records_lost: bool = False        # the audit channel overflowed: logged counts are lower bounds
     landlock_explanations: list[str] = field(default_factory=list)  # Landlock denials of CMD's tree (ABI 7)
+    landlock_unlogged: bool = False   # Landlock could have logged CMD's denials, but kernel audit was off
 
 
 @dataclass(slots=True)
@@ -311,11 +312,13 @@ def exec_in_place(launch: Launch) -> None:
     _confine_and_exec(launch, None)
 
 
-def run(launch: Launch, explain: bool = True, dry_run: bool = False, explain_landlock: bool = False) -> Outcome:
+def run(launch: Launch, explain: bool = True, dry_run: bool = False, explain_landlock: bool = False,
+        switch_audit: bool = False) -> Outcome:
     """Fork, confine and exec CMD in the child, wait for it and explain how it ended.
 
-    ``explain_landlock``: with Landlock ABI 7, have CMD's Landlock denials logged and explain them
-    (``Outcome.landlock_explanations``); audit is turned on for the run if it is off (``landlock_denials``).
+    ``explain_landlock``: with Landlock ABI 7 and kernel audit on, have CMD's Landlock denials logged and
+    explain them (``Outcome.landlock_explanations``); ``switch_audit`` turns audit on for the run when it is off
+    (``landlock_denials.audit_on_for_run``), else ``Outcome.landlock_unlogged`` says nothing could be logged.
 
     Raises:
         KernelError: the child could not be confined (CMD never ran).
@@ -325,7 +328,7 @@ def run(launch: Launch, explain: bool = True, dry_run: bool = False, explain_lan
     audit_switch: AbstractContextManager[bool] = nullcontext(False)
     if wanted:
         from syswarden.sandbox import landlock_denials
-        audit_switch = landlock_denials.audit_on_for_run()
+        audit_switch = landlock_denials.audit_on_for_run(switch_audit)
     with audit_switch as audit_on:
         log_landlock = wanted and audit_on
         seccomp = (explain or dry_run) and bool(launch.filters)
@@ -349,6 +352,7 @@ def run(launch: Launch, explain: bool = True, dry_run: bool = False, explain_lan
             outcome = _outcome(pid, status, launch, watcher if seccomp else None, dry_run)
             if log_landlock and watcher is not None:
                 outcome.landlock_explanations = _landlock_explanations(watcher, pid, status)
+            outcome.landlock_unlogged = wanted and not audit_on
             return outcome
         finally:
             if watcher is not None:
