@@ -139,7 +139,6 @@ def run_case(case: Case) -> tuple[Any, Counter[str], Counter[str], list[str]]:
     from syswarden.rules.ruleset import Selection
     from syswarden.sources.base import SourceConfig
     from syswarden.sources.scap.reader import ScapSource
-    from syswarden.service.pipeline import use_state_accounts
     from syswarden.state import State
 
     result = load_rules([str(p) for p in case.rules_files()])
@@ -151,7 +150,6 @@ def run_case(case: Case) -> tuple[Any, Counter[str], Counter[str], list[str]]:
     engine = Engine(result.ruleset, selection=selection, hostname="test-falco-hostname")
     src = ScapSource(SourceConfig(path=str(case.capture())))
     state = State()
-    use_state_accounts(state)
     state.seed(src.initial_threads())
     by_rule: Counter[str] = Counter()
     by_prio: Counter[str] = Counter()

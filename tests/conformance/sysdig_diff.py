@@ -255,13 +255,11 @@ def syswarden_matches(capture: Path, filters: dict[str, Any]) -> Replay:
     """Replay ``capture`` through state once and evaluate every compiled filter on each visible event."""
     from syswarden.sources.base import SourceConfig
     from syswarden.sources.scap.reader import ScapSource
-    from syswarden.service.pipeline import use_state_accounts
     from syswarden.state import State
 
     compiled = list(filters.items())
     src = ScapSource(SourceConfig(path=str(capture)))
     state = State()
-    use_state_accounts(state)
     state.seed(src.initial_threads())
     keys: dict[int, str] = {}
     matches: dict[str, list[int]] = {t: [] for t in filters}
@@ -420,7 +418,6 @@ def compare_fields(sysdig: Sysdig, capture: Path, fields: Sequence[str] = OUTPUT
     from syswarden.rules.output_format import OutputFormat
     from syswarden.sources.base import SourceConfig
     from syswarden.sources.scap.reader import ScapSource
-    from syswarden.service.pipeline import use_state_accounts
     from syswarden.state import State
 
     fmt = "%evt.num" + "".join(f"{SEP}%{f}" for f in fields)
@@ -430,7 +427,6 @@ def compare_fields(sysdig: Sysdig, capture: Path, fields: Sequence[str] = OUTPUT
     ours_fmt = OutputFormat(fmt)
     src = ScapSource(SourceConfig(path=str(capture)))
     state = State()
-    use_state_accounts(state)
     state.seed(src.initial_threads())
     out: list[FieldMismatch] = []
     compared = 0

@@ -8,9 +8,10 @@ import pytest
 from syswarden.errors import InputError, OutputError
 from syswarden.rules.alert import Alert
 from syswarden.rules import Engine, load_rules
-from syswarden.service.pipeline import Summary, choose_source, needed_event_types, open_pipeline
+from syswarden.events.event import Event, ThreadInfo
+from syswarden.service.pipeline import Pipeline, Summary, choose_source, make_state, needed_event_types, open_pipeline
 from syswarden.state import REQUIRED_EVENT_TYPES
-from syswarden.testing import CapturingOutput
+from syswarden.testing import CapturingOutput, ListSource
 
 ROOT = Path(__file__).resolve().parents[2]
 STOCK = ROOT / "src" / "syswarden" / "rules" / "data" / "falco_rules.yaml"
@@ -72,3 +73,50 @@ def test_summary_escapes_rule_names() -> None:
     s = Summary(events=1, alerts=1)
     s.by_rule["bad\nname"] += 1
     assert "bad\\nname" in s.render() and "bad\nname" not in s.render()
+
+
+RULE = """
+- rule: Signal sent
+  desc: any kill, printed with the names the pipeline's own tables give
+  condition: evt.type = kill
+  output: "%user.name %user.homedir %group.name %proc.pname %proc.aname[2] %evt.arg.pid"
+  priority: WARNING
+"""
+
+
+def _machine(user: str, group: str, parent: str, grandparent: str, victim: str) -> ListSource:
+    """What a source on a machine where uid/gid 1000 are ``user``/``group`` delivers: its process table and
+    account list, then bash (uid 1000, child of ``parent``) signalling the process ``victim``, twice."""
+    threads = [ThreadInfo(tid=5, pid=5, ptid=1, comm=grandparent), ThreadInfo(tid=10, pid=10, ptid=5, comm=parent),
+               ThreadInfo(tid=20, pid=20, ptid=10, comm="bash", uid=1000, euid=1000, gid=1000, egid=1000),
+               ThreadInfo(tid=30, pid=30, ptid=1, comm=victim)]
+    events = [Event(0, 0, "useradded", -1, {"uid": 1000, "gid": 1000, "name": user, "home": f"/home/{user}",
+                                            "shell": "/bin/sh", "container_id": ""}, dir=">", state_only=True),
+              Event(0, 0, "groupadded", -1, {"gid": 1000, "name": group, "container_id": ""}, dir=">",
+                    state_only=True)]
+    events += [Event(num, num, "kill", 20, {"pid": 30, "sig": 9, "res": 0}, res=0) for num in (1, 2)]
+    return ListSource(events, threads)
+
+
+def test_two_pipelines_in_one_process_keep_their_own_tables(tmp_path: Path) -> None:
+    """Two sources from machines that name uid 1000 differently, run interleaved through two pipelines (one shared
+    engine): each alert names users, groups, ancestors and pid parameters from its own pipeline's state."""
+    rules = tmp_path / "rules.yaml"
+    rules.write_text(RULE)
+    ruleset = load_rules([rules]).ruleset
+    assert ruleset is not None
+    engine = Engine(ruleset, hostname="h")
+    pipes, outs = [], []
+    for machine in (("alice", "staff", "sshd", "systemd", "nginx"), ("bob", "wheel", "cron", "init", "redis")):
+        out = CapturingOutput()
+        pipes.append(Pipeline(_machine(*machine), engine, [out], state=make_state()))
+        outs.append(out)
+    streams = []
+    for pipe in pipes:
+        pipe.state.seed(pipe.source.initial_threads())
+        streams.append(iter(pipe.source.events()))
+    for _ in range(4):                              # one event of each recording in turn
+        for pipe, stream in zip(pipes, streams):
+            pipe.step(next(stream))
+    assert [a.output for a in outs[0].alerts] == ["alice /home/alice staff sshd systemd nginx"] * 2
+    assert [a.output for a in outs[1].alerts] == ["bob /home/bob wheel cron init redis"] * 2

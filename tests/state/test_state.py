@@ -4,6 +4,7 @@ from __future__ import annotations
 import errno
 import os
 
+from syswarden.events.accounts import UserInfo
 from syswarden.events.event import Event, FdType, SockAddr, SockTuple, ThreadInfo
 from syswarden.state import REQUIRED_EVENT_TYPES, State
 from syswarden.state.processes import ancestors
@@ -274,9 +275,10 @@ def test_useradded_events_feed_the_user_table(ev: EventMaker) -> None:
     st.apply(ev("useradded", -1, evdir=">", uid=1000, gid=1000, name="mstemm", home="/home/mstemm",
                 shell="/bin/bash", container_id=""))
     st.apply(ev("groupadded", -1, evdir=">", gid=1000, name="mstemm", container_id=""))
-    assert st.users.resolve(1000) == ("mstemm", "/home/mstemm", "/bin/bash") and st.users.group_name(1000) == "mstemm"
+    assert st.users.user(1000) == UserInfo(1000, "mstemm", "/home/mstemm", "/bin/bash", 1000)
+    assert st.users.group_name(1000) == "mstemm"
     st.apply(ev("userdeleted", -1, evdir=">", uid=1000, gid=1000, name="mstemm", home="", shell="", container_id=""))
-    assert st.users.resolve(1000) is None
+    assert st.users.user(1000) is None
     assert len(st.threads) == 0                                    # tid -1 gets no thread
 
 

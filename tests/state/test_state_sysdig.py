@@ -25,11 +25,9 @@ pytestmark = pytest.mark.skipif(SYSDIG is None or not CAPTURES.is_dir(), reason=
 
 def _ours(capture: str) -> dict[int, tuple[list[str], bool]]:
     from syswarden.rules.fields import registry
-    from syswarden.rules.fields.user import set_user_resolver
     from syswarden.sources.base import SourceConfig
     from syswarden.sources.scap.reader import ScapSource
     from syswarden.state import State
-    from syswarden.state.users import UserInfo
 
     defs = []
     for name in FIELDS:
@@ -38,11 +36,10 @@ def _ours(capture: str) -> dict[int, tuple[list[str], bool]]:
     source = ScapSource(SourceConfig(path=str(CAPTURES / capture)))
     state = State()
     state.users.host = False                   # the capture's machine had its own users
-    for uid, name in source.meta.users.items():
-        state.users.add_user(UserInfo(uid, name))
+    for info in source.meta.users.values():
+        state.users.add_user(info)
     state.seed(source.initial_threads())
     out: dict[int, tuple[list[str], bool]] = {}
-    set_user_resolver(state.users.resolve)
     try:
         for event in source.events():
             state.apply(event)
@@ -50,7 +47,6 @@ def _ours(capture: str) -> dict[int, tuple[list[str], bool]]:
                 from_events = event.fd is not None and event.fd.open_ts != 0
                 out[event.num] = ([d.format(d.extract(event)) for d in defs], from_events)
     finally:
-        set_user_resolver(None)
         source.close()
     return out
 

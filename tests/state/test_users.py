@@ -36,14 +36,14 @@ def test_cache_is_bounded() -> None:
     assert table.cached() == (8, 8)
 
 
-def test_recorded_users_override_host_and_resolve_shape() -> None:
-    """A recording's users win over the host's; host=False never falls back; resolve() gives (name, home, shell)."""
-    from syswarden.state.users import GroupInfo, UserInfo
+def test_recorded_users_override_host() -> None:
+    """A recording's users win over the host's; host=False never falls back."""
+    from syswarden.events.accounts import GroupInfo, UserInfo
 
     table = UserTable()
     table.add_user(UserInfo(0, "toor", "/toor", "/bin/zsh"))
     table.add_group(GroupInfo(0, "wheel"))
-    assert table.resolve(0) == ("toor", "/toor", "/bin/zsh") and table.group_name(0) == "wheel"
+    assert table.user(0) == UserInfo(0, "toor", "/toor", "/bin/zsh") and table.group_name(0) == "wheel"
     table.remove_user(0)
     assert table.user_name(0) == pwd.getpwuid(0).pw_name
     offline = UserTable(host=False)

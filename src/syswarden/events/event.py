@@ -4,8 +4,8 @@ Every source (eBPF, ptrace, scap files, JSONL replay, later Linux audit) produce
 ``params`` follow Falco's event table (libs ``driver/event_table.c``): the same event names (``openat``,
 ``execve``, ``procexit``, ...) and the same parameter names (``fd``, ``dirfd``, ``name``, ``flags``, ``mode``,
 ``tuple``, ``exe``, ``args`` ...), so ``evt.arg.NAME`` means the same thing whatever the source was.
-``state`` then attaches the ``ThreadInfo`` of the calling thread and the ``FdInfo`` the event refers to, and the
-rules engine reads only these three objects.
+``state`` then attaches the ``ThreadInfo`` of the calling thread, the ``FdInfo`` the event refers to and its own
+lookups (accounts, other threads), and the rules engine reads only these objects.
 
 Values in ``params`` are raw and typed: ints for fds, flags, modes, errnos and ids; ``str`` for paths and names
 (already resolved to absolute paths where Falco does so); ``bytes`` for buffers; ``list[str]`` for argv/env;
@@ -152,6 +152,10 @@ class Event:
     source: str = "syscall"
     thread: ThreadInfo | None = None   # attached by state
     fd: FdInfo | None = None           # the fd this event refers to, attached by state
+    #: The tables the event was resolved against (users, groups, every thread), attached by state as an object
+    #: with ``user(uid)``, ``group(gid)`` and ``thread(tid)`` (``rules.fields.lookups.Lookups``). Per event,
+    #: not per process, so two pipelines in one process each name things from their own tables.
+    lookups: Any = field(default=None, compare=False, repr=False)
 
     @property
     def is_exit(self) -> bool:

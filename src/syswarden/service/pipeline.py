@@ -78,30 +78,13 @@ def needed_event_types(ruleset: Ruleset) -> frozenset[str] | None:
 def make_state(*, live: bool = False) -> Any:
     """The state engine; live sources may look unknown threads up in /proc, recordings never do.
 
-    ``user.name``/``group.name`` are resolved through the state's account tables, so a capture's own users
-    (recorded on another machine) win over this host's.
+    ``user.name``/``group.name`` and pid parameters are named through the lookups the state attaches to each
+    event (its account and thread tables), so a capture's own users (recorded on another machine) win over this
+    host's, and two pipelines in one process each use their own tables.
     """
     from syswarden.state import State
 
-    state = State(procfs=live)
-    use_state_accounts(state)
-    return state
-
-
-def use_state_accounts(state: Any) -> None:
-    """Make the fields read through the state: user and group names from ``state.users`` (a capture's users
-    before the host's), and pid parameters (clone's result, ptrace's pid) named from the thread table."""
-    from syswarden.rules.fields.group import set_group_resolver
-    from syswarden.rules.fields.params import set_thread_lookup
-    from syswarden.rules.fields.user import set_user_resolver
-
-    def group_name(gid: int) -> str | None:
-        info = state.users.group(gid)
-        return info.name if info is not None else None
-
-    set_user_resolver(state.users.resolve)
-    set_group_resolver(group_name)
-    set_thread_lookup(state.thread)
+    return State(procfs=live)
 
 
 @dataclass(slots=True)

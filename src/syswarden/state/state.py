@@ -4,7 +4,8 @@
 1. finds the calling thread (or creates one: from /proc in live mode, else a minimal placeholder);
 2. makes relative path params absolute against the cwd or the dirfd's path (Falco's resolved ``evt.arg``);
 3. updates the tables through the handler for the event type (``lifecycle.HANDLERS``, ``fd_events.HANDLERS``);
-4. sets ``event.thread`` and ``event.fd``.
+4. sets ``event.thread`` and ``event.fd``, and ``event.lookups`` (this state's users, groups and threads, which
+   the fields read names through: per event, so two states in one process never mix their tables).
 Legacy captures with enter events: an enter event's params are remembered and merged under its exit's params
 for the handlers (old exit events lack some params), as libsinsp does.
 """
@@ -15,12 +16,13 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
+from syswarden.events.accounts import GroupInfo, UserInfo
 from syswarden.events.event import Event, FdInfo, ThreadInfo
 from syswarden.events.types import ENTER_ONLY, EVENTS, ParamType
 from syswarden.state import fd_events, lifecycle, procfs
 from syswarden.state.fds import resolve_at
 from syswarden.state.processes import DEFAULT_MAX_EXITED, DEFAULT_MAX_THREADS, ThreadTable
-from syswarden.state.users import GroupInfo, UserInfo, UserTable
+from syswarden.state.users import UserTable
 
 REQUIRED_EVENT_TYPES: frozenset[str] = frozenset({*lifecycle.HANDLERS, *fd_events.HANDLERS})
 """The syscall event types state tracking needs from a source, whatever the rules ask for."""
@@ -51,6 +53,20 @@ class StateStats:
     fds_dropped: int = 0
 
 
+class StateLookups:
+    """A state's tables as the fields layer reads them (``rules.fields.lookups.Lookups``): attached to every event
+    the state applies. The bound methods are stored rather than wrapped, so a lookup costs what calling the
+    table itself costs; ``State.users`` and ``State.threads`` therefore stay the same objects for a state's life.
+    """
+
+    __slots__ = ("user", "group", "thread")
+
+    def __init__(self, users: UserTable, threads: ThreadTable) -> None:
+        self.user = users.user
+        self.group = users.group
+        self.thread = threads.get
+
+
 class State:
     """Thread, fd, user and container tables, updated event by event.
 
@@ -66,11 +82,11 @@ class State:
         self.procfs = procfs
         self.proc = proc
         self.threads = ThreadTable(max_threads, max_exited)
-        # The recording's own users (useradded events, users.add_user) come before the host's; the pipeline
-        # installs users.resolve as the fields layer's user resolver.
+        # The recording's own users (useradded events, users.add_user) come before the host's.
         self.users = UserTable()
         self.stats = StateStats()
         self._enter: OrderedDict[int, Event] = OrderedDict()
+        self.lookups = StateLookups(self.users, self.threads)
 
     def seed(self, threads: Iterable[ThreadInfo]) -> int:
         """Load the initial threads (from a source's ``initial_threads()``); parents are linked afterwards."""
@@ -110,6 +126,7 @@ class State:
             # fd.name_changed is per event, as libsinsp computes it after parsing (connect, UDP sendto ...).
             event.fd.name_changed = event.fd.name != (old_name if event.fd is before else "")
         event.thread = thread
+        event.lookups = self.lookups
         return event
 
     @staticmethod
@@ -178,7 +195,9 @@ def _on_user_record(st: State, event: Event, thread: ThreadInfo | None, params: 
     name = params.get("name") or ""
     if event.type.startswith("user") and isinstance(params.get("uid"), int):
         if event.type == "useradded":
-            st.users.add_user(UserInfo(params["uid"], name, params.get("home") or "", params.get("shell") or ""), cid)
+            gid = params.get("gid")
+            st.users.add_user(UserInfo(params["uid"], name, params.get("home") or "", params.get("shell") or "",
+                                       gid if isinstance(gid, int) else -1), cid)
         else:
             st.users.remove_user(params["uid"], cid)
     elif isinstance(params.get("gid"), int):
@@ -206,4 +225,4 @@ def _resolve_paths(event: Event, thread: ThreadInfo, names: tuple[tuple[str, str
             params[name] = resolve_at(thread.fds, thread.cwd, dirfd if isinstance(dirfd, int) else None, value)
 
 
-__all__ = ["State", "StateStats", "REQUIRED_EVENT_TYPES"]
+__all__ = ["State", "StateStats", "StateLookups", "REQUIRED_EVENT_TYPES"]

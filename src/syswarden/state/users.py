@@ -1,4 +1,4 @@
-"""User and group names: uid/gid -> name, home directory and shell, from the system databases (pwd/grp).
+"""User and group names: uid/gid -> ``UserInfo``/``GroupInfo`` (``events/accounts.py``), recorded or from pwd/grp.
 
 Falco's ``user.name``, ``user.homedir``, ``user.shell``, ``user.loginname`` and ``group.name`` come from here.
 Lookups are cached (hits and misses) in a bounded LRU, because every event of a process asks again and NSS
@@ -8,28 +8,9 @@ list, ``useradded``/``groupadded`` events): those, keyed by container id, take p
 """
 from __future__ import annotations
 
-import grp
-import pwd
 from collections import OrderedDict
-from dataclasses import dataclass
 
-
-@dataclass(frozen=True, slots=True)
-class UserInfo:
-    """One user account."""
-
-    uid: int
-    name: str
-    homedir: str = ""
-    shell: str = ""
-
-
-@dataclass(frozen=True, slots=True)
-class GroupInfo:
-    """One group."""
-
-    gid: int
-    name: str
+from syswarden.events.accounts import GroupInfo, UserInfo, host_group, host_user
 
 
 class _Lru:
@@ -86,11 +67,6 @@ class UserTable:
         """Forget a recorded group."""
         self._recorded_groups.pop((container_id, gid), None)
 
-    def resolve(self, uid: int) -> tuple[str, str, str] | None:
-        """(name, homedir, shell) of ``uid`` — the ``UserResolver`` shape the fields layer accepts."""
-        info = self.user(uid)
-        return (info.name, info.homedir, info.shell) if info else None
-
     def user(self, uid: int, container_id: str = "") -> UserInfo | None:
         """The account with ``uid`` (recorded first, then the host), or None (unknown, or -1 meaning unset)."""
         recorded = self._recorded_users.get((container_id, uid))
@@ -98,7 +74,7 @@ class UserTable:
             return recorded
         hit, value = self._users.get(uid)
         if not hit:
-            value = _lookup_user(uid)
+            value = host_user(uid)
             self._users.put(uid, value)
         return value if isinstance(value, UserInfo) else None
 
@@ -109,7 +85,7 @@ class UserTable:
             return recorded
         hit, value = self._groups.get(gid)
         if not hit:
-            value = _lookup_group(gid)
+            value = host_group(gid)
             self._groups.put(gid, value)
         return value if isinstance(value, GroupInfo) else None
 
@@ -128,26 +104,7 @@ class UserTable:
         return len(self._users), len(self._groups)
 
 
-def _lookup_user(uid: int) -> UserInfo | None:
-    if uid < 0:
-        return None
-    try:
-        pw = pwd.getpwuid(uid)
-    except (KeyError, OverflowError):
-        return None
-    return UserInfo(uid, pw.pw_name, pw.pw_dir, pw.pw_shell)
-
-
-def _lookup_group(gid: int) -> GroupInfo | None:
-    if gid < 0:
-        return None
-    try:
-        return GroupInfo(gid, grp.getgrgid(gid).gr_name)
-    except (KeyError, OverflowError):
-        return None
-
-
 USERS = UserTable()
 """A process-wide table for callers that do not keep their own."""
 
-__all__ = ["UserInfo", "GroupInfo", "UserTable", "USERS"]
+__all__ = ["UserTable", "USERS"]

@@ -104,11 +104,9 @@ FD_EVENTS = frozenset({"open", "openat", "close", "read", "write", "connect", "a
 def _stateful(capture: str, names: list[str]) -> dict[int, tuple[str, list[str]]]:
     import re
 
-    from syswarden.rules.fields.user import set_user_resolver
     from syswarden.sources.base import SourceConfig
     from syswarden.sources.scap.reader import ScapSource
     from syswarden.state import State
-    from syswarden.state.users import UserInfo
 
     defs = []
     for name in names:
@@ -117,18 +115,14 @@ def _stateful(capture: str, names: list[str]) -> dict[int, tuple[str, list[str]]
     source = ScapSource(SourceConfig(path=str(CAPTURES / capture)))
     state = State()
     state.users.host = False
-    for uid, uname in source.meta.users.items():
-        state.users.add_user(UserInfo(uid, uname))
+    for user in source.meta.users.values():
+        state.users.add_user(user)
     state.seed(source.initial_threads())
-    set_user_resolver(state.users.resolve)
     out = {}
-    try:
-        for event in source.events():
-            state.apply(event)
-            if not event.state_only and event.dir == "<":
-                out[event.num] = (event.type, [d.format(d.extract(event)) for d in defs])
-    finally:
-        set_user_resolver(None)
+    for event in source.events():
+        state.apply(event)
+        if not event.state_only and event.dir == "<":
+            out[event.num] = (event.type, [d.format(d.extract(event)) for d in defs])
     return out
 
 
@@ -164,35 +158,26 @@ def test_state_fields_match_sysdig(capture: str) -> None:
 
 def test_uid_parameters_render_with_account_names() -> None:
     """uid/gid parameters print as `euid=0(root)`, named from the capture's own user and group lists."""
-    from syswarden.rules.fields.group import set_group_resolver
-    from syswarden.rules.fields.user import set_user_resolver
     from syswarden.sources.base import SourceConfig
     from syswarden.sources.scap.reader import ScapSource
     from syswarden.state import State
-    from syswarden.state.users import GroupInfo, UserInfo
 
     capture = "falco_psp_run_as_user_0_container.scap"
     source = ScapSource(SourceConfig(path=str(CAPTURES / capture)))
     state = State()
     state.users.host = False
-    for uid, name in source.meta.users.items():
-        state.users.add_user(UserInfo(uid, name))
-    for gid, name in source.meta.groups.items():
-        state.users.add_group(GroupInfo(gid, name))
+    for user in source.meta.users.values():
+        state.users.add_user(user)
+    for group in source.meta.groups.values():
+        state.users.add_group(group)
     state.seed(source.initial_threads())
     args = registry.lookup("evt.args")
     kinds = ("geteuid", "getegid", "getuid", "getgid", "setuid", "setgid")
-    set_user_resolver(state.users.resolve)
-    set_group_resolver(lambda gid: state.users.group_name(gid) or None)
-    try:
-        ours = {}
-        for event in source.events():
-            state.apply(event)
-            if not event.state_only and event.type in kinds:
-                ours[str(event.num)] = args.format(args.extract(event))
-    finally:
-        set_user_resolver(None)
-        set_group_resolver(None)
+    ours = {}
+    for event in source.events():
+        state.apply(event)
+        if not event.state_only and event.type in kinds:
+            ours[str(event.num)] = args.format(args.extract(event))
     theirs = dict(line.split("@@") for line in _sysdig(capture, "%evt.num@@%evt.args", f"evt.type in ({', '.join(kinds)})"))
     assert any("(root)" in v for v in theirs.values())
     assert ours == theirs
@@ -217,36 +202,24 @@ def _skip_arg(etype: str, name: str, got: str, want: str) -> bool:
                                      "falco_psp_run_as_user_0_container.scap", "falco_syscall.scap"])
 def test_event_arguments_match_sysdig(capture: str) -> None:
     """evt.arg.NAME (fds with their type and name, flags, octal modes, hex addresses, errnos, paths) as sysdig."""
-    from syswarden.rules.fields.group import set_group_resolver
-    from syswarden.rules.fields.params import set_thread_lookup
-    from syswarden.rules.fields.user import set_user_resolver
     from syswarden.sources.base import SourceConfig
     from syswarden.sources.scap.reader import ScapSource
     from syswarden.state import State
-    from syswarden.state.users import GroupInfo, UserInfo
 
     source = ScapSource(SourceConfig(path=str(CAPTURES / capture)))
     state = State()
     state.users.host = False
-    for uid, uname in source.meta.users.items():
-        state.users.add_user(UserInfo(uid, uname))
-    for gid, gname in source.meta.groups.items():
-        state.users.add_group(GroupInfo(gid, gname))
+    for user in source.meta.users.values():
+        state.users.add_user(user)
+    for group in source.meta.groups.values():
+        state.users.add_group(group)
     state.seed(source.initial_threads())
     defs = [registry.lookup("evt.arg", n) for n in ARG_NAMES]
-    set_user_resolver(state.users.resolve)
-    set_group_resolver(lambda gid: state.users.group_name(gid) or None)
-    set_thread_lookup(state.thread)
     ours = {}
-    try:
-        for event in source.events():
-            state.apply(event)
-            if not event.state_only:
-                ours[event.num] = (event.type + event.dir, [d.format(d.extract(event)) for d in defs])
-    finally:
-        set_user_resolver(None)
-        set_group_resolver(None)
-        set_thread_lookup(None)
+    for event in source.events():
+        state.apply(event)
+        if not event.state_only:
+            ours[event.num] = (event.type + event.dir, [d.format(d.extract(event)) for d in defs])
     compared, diffs = 0, []
     for line in _sysdig(capture, "*%evt.num@@" + "@@".join(f"%evt.arg.{n}" for n in ARG_NAMES)):
         num, *want = line.split("@@")

@@ -3,9 +3,29 @@ from __future__ import annotations
 
 import pwd
 
+from dataclasses import dataclass, field
+
+from syswarden.events.accounts import GroupInfo, UserInfo
 from syswarden.events.event import Event, FdInfo, FdType, SockTuple, ThreadInfo
 from syswarden.rules.fields import registry
-from syswarden.rules.fields.user import set_user_resolver
+
+
+@dataclass
+class _Tables:
+    """Hand-built tables in the shape the fields read them from an event (``rules.fields.lookups.Lookups``)."""
+
+    users: dict[int, UserInfo] = field(default_factory=dict)
+    groups: dict[int, GroupInfo] = field(default_factory=dict)
+    threads: dict[int, ThreadInfo] = field(default_factory=dict)
+
+    def user(self, uid: int) -> UserInfo | None:
+        return self.users.get(uid)
+
+    def group(self, gid: int) -> GroupInfo | None:
+        return self.groups.get(gid)
+
+    def thread(self, tid: int) -> ThreadInfo | None:
+        return self.threads.get(tid)
 
 
 def _thread() -> ThreadInfo:
@@ -47,19 +67,19 @@ def test_process_fields() -> None:
 
 
 def test_thread_and_user_fields() -> None:
-    """Capabilities print by name; user names come from the resolver; unknown loginuid is -1."""
+    """Capabilities print by name; user names come from the event's lookups (else the host); unknown loginuid
+    is -1."""
     ev = _event()
     assert _text("thread.cap_effective", ev) == "CAP_CHOWN CAP_SYS_ADMIN"
     assert _text("thread.tid", ev) == "101"
     assert _text("user.name", ev) == pwd.getpwuid(0).pw_name
     assert _text("user.loginuid", ev) == "-1"
     assert _text("user.loginname", ev) == "<NA>"
-    set_user_resolver(lambda uid: ("alice", "/home/alice", "/bin/sh") if uid == 0 else None)
-    try:
-        assert _text("user.name", ev) == "alice"
-        assert _text("user.shell", ev) == "/bin/sh"
-    finally:
-        set_user_resolver(None)
+    ev.lookups = _Tables(users={0: UserInfo(0, "alice", "/home/alice", "/bin/sh")}, groups={0: GroupInfo(0, "staff")})
+    assert _text("user.name", ev) == "alice"
+    assert _text("user.shell", ev) == "/bin/sh"
+    assert _text("group.name", ev) == "staff"
+    assert _text("user.name", _event()) == pwd.getpwuid(0).pw_name      # another event: the host again
 
 
 def test_unknown_uid_prints_as_uint32() -> None:
@@ -146,7 +166,6 @@ def test_event_category() -> None:
 def test_parameter_rendering_details() -> None:
     """Hex addresses, socket fds with their L4 protocol, unix tuples, and pids named through the thread lookup."""
     from syswarden.events.event import SockAddr
-    from syswarden.rules.fields.params import set_thread_lookup
 
     ev = _event(type="brk", params={"addr": 0x55DB0DE94000}, res=0x55DB0DE73000)
     assert _text("evt.arg.addr", ev) == "55DB0DE94000"
@@ -163,10 +182,7 @@ def test_parameter_rendering_details() -> None:
     bound = SockAddr("AF_INET6", "2001:db8::4", 0)
     assert _text("evt.arg.addr", _event(type="bind", params={"fd": 3, "addr": bound})) == "2001:db8::4:0"
     child = ThreadInfo(tid=4242, pid=4242, comm="curl")
-    set_thread_lookup(lambda tid: child if tid == 4242 else None)
-    try:
-        assert _text("evt.arg.res", _event(type="clone", res=4242)) == "curl"
-        assert "res=4242(curl)" in _text("evt.args", _event(type="clone", res=4242))
-    finally:
-        set_thread_lookup(None)
+    tables = _Tables(threads={4242: child})
+    assert _text("evt.arg.res", _event(type="clone", res=4242, lookups=tables)) == "curl"
+    assert "res=4242(curl)" in _text("evt.args", _event(type="clone", res=4242, lookups=tables))
     assert _text("evt.arg.res", _event(type="clone", res=4242)) == "4242"

@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 from .scap_oracle import capture_path
 
+from syswarden.events.accounts import GroupInfo, UserInfo
 from syswarden.events.event import Event, FdInfo, FdType, SockTuple, ThreadInfo
 from syswarden.sources.base import SourceConfig
 from syswarden.sources.scap.reader import ScapSource
@@ -102,7 +103,19 @@ def test_overlong_table_strings_keep_the_file_readable(tmp_path: Path, sysdig) -
                       gid=4321)
     long.fds[3] = FdInfo(3, FdType.FILE, "/" + "f" * 2000)
     with ScapWriter(str(out)) as w:
-        w.write_threads([long], users={4321: "u" * 300}, groups={4321: "g" * 300})
+        w.write_threads([long], users={4321: UserInfo(4321, "u" * 300, "/" + "h" * 2000, "/bin/sh", 4321)},
+                        groups={4321: GroupInfo(4321, "g" * 300)})
         w.write_event(Event(1, 1_700_000_000_000_000_000, "read", 5000, {"res": 1, "data": b"x", "fd": 3}, res=1))
-    lines = sysdig.lines(out, "*%evt.type %proc.name %proc.exe %user.name", "evt.dir=<")
-    assert lines == [f"read longproc {'x' * 1023} {'u' * 255}"]
+    lines = sysdig.lines(out, "*%evt.type %proc.name %proc.exe %user.name %user.homedir", "evt.dir=<")
+    assert lines == [f"read longproc {'x' * 1023} {'u' * 255} /{'h' * 254}"]
+
+
+def test_accounts_round_trip(tmp_path: Path) -> None:
+    """The user list keeps each account whole (name, home, shell, primary group) from writer to reader."""
+    out = tmp_path / "accounts.scap"
+    users = {0: UserInfo(0, "root", "/root", "/bin/bash", 0), 1000: UserInfo(1000, "ana", "/home/ana", "/bin/zsh", 100)}
+    groups = {0: GroupInfo(0, "root"), 100: GroupInfo(100, "users")}
+    with ScapWriter(str(out)) as w:
+        w.write_threads([ThreadInfo(tid=7, pid=7, comm="sh", uid=1000, gid=100)], users=users, groups=groups)
+    src = ScapSource(SourceConfig(path=str(out)))
+    assert (src.meta.users, src.meta.groups) == (users, groups)

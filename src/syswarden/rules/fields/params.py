@@ -7,11 +7,11 @@ parameter types and flag tables come from ``syswarden.events.types`` (Falco's ev
 """
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 from syswarden.events import types
-from syswarden.events.event import Event, SockAddr, SockTuple, ThreadInfo
+from syswarden.events.event import Event, SockAddr, SockTuple
+from syswarden.rules.fields import lookups
 from syswarden.rules.fields.formatting import printable
 
 _T = types.ParamType
@@ -31,14 +31,8 @@ _KERNEL_ERRNOS = {512: "ERESTARTSYS", 513: "ERESTARTNOINTR", 514: "ERESTARTNOHAN
 def errno_name(value: int) -> str:
     """The errno name of ``value`` (sign ignored), including the kernel-internal ones; ``""`` if unknown."""
     return types.errno_name(value) or _KERNEL_ERRNOS.get(abs(value), "")
-#: Finds any thread by tid (installed by whoever owns the state tables), so pid parameters can be named.
-ThreadLookup = Callable[[int], ThreadInfo | None]
-_thread_lookup: list[ThreadLookup | None] = [None]
 
 
-def set_thread_lookup(lookup: ThreadLookup | None) -> None:
-    """Install the tid -> ThreadInfo lookup used to name pid parameters (``State.thread``); None removes it."""
-    _thread_lookup[0] = lookup
 _OPENS = frozenset({"open", "openat", "openat2", "creat", "open_by_handle_at"})
 
 
@@ -79,7 +73,7 @@ def render(event: Event, name: str, value: Any) -> tuple[str, str]:
     if ptype is _T.PID and isinstance(value, int):
         return str(value), _resolve_pid(event, value)
     if ptype in (_T.UID, _T.GID) and isinstance(value, int):
-        return str(value), _resolve_id(ptype, value)
+        return str(value), _resolve_id(event, ptype, value)
     if pspec is not None and pspec.table and isinstance(value, int):
         return _render_flags(pspec.table, value)
     if isinstance(value, int) and not isinstance(value, bool) and _is_hex(event.type, name, ptype):
@@ -148,9 +142,9 @@ def _resolve_fd(event: Event, fd: int) -> str:
 
 
 def _resolve_pid(event: Event, pid: int) -> str:
-    lookup = _thread_lookup[0]
-    if lookup is not None and pid > 0:
-        found = lookup(pid)
+    if pid > 0:
+        # any thread of the event's own tables (clone's child, ptrace's target), else its ancestors below
+        found = lookups.of(event).thread(pid)
         if found is not None:
             return found.comm
     thread = event.thread
@@ -161,16 +155,15 @@ def _resolve_pid(event: Event, pid: int) -> str:
     return ""
 
 
-def _resolve_id(ptype: types.ParamType, value: int) -> str:
+def _resolve_id(event: Event, ptype: types.ParamType, value: int) -> str:
     """libsinsp shows a uid/gid parameter with the account's name (``uid=65534(nobody)``)."""
-    from syswarden.rules.fields import group, user
-
     if value < 0 or value == 0xFFFFFFFF:
         return ""
     if ptype is _T.UID:
-        entry = user.lookup_user(value)
-        return entry[0] if entry is not None else ""
-    return group.lookup_group(value) or ""
+        info = lookups.of(event).user(value)
+        return info.name if info is not None else ""
+    group = lookups.of(event).group(value)
+    return group.name if group is not None else ""
 
 
 def _plain(value: Any) -> str:

@@ -24,6 +24,7 @@ from importlib import resources
 from typing import Any
 
 from syswarden.errors import CaptureError
+from syswarden.events.accounts import GroupInfo, UserInfo
 from syswarden.events.event import Event, FdInfo, FdType, ThreadInfo
 from syswarden.events.types import FLAG_TABLES, FlagTable, event_spec
 from syswarden.sources.base import SourceConfig, SourceStats
@@ -56,9 +57,8 @@ class CaptureMeta:
     version: str = ""
     hostname: str = ""
     num_cpus: int = 0
-    users: dict[int, str] = field(default_factory=dict)
-    groups: dict[int, str] = field(default_factory=dict)
-    user_records: list[T.UserRecord] = field(default_factory=list)
+    users: dict[int, UserInfo] = field(default_factory=dict)      # the traced machine's accounts, by id
+    groups: dict[int, GroupInfo] = field(default_factory=dict)
     interfaces: tuple[int, bytes] | None = None    # raw interface-list block (type, body), copied by the writer
 
 
@@ -137,9 +137,8 @@ class ScapSource:
                     self._listening.add(fd.sport)
         elif block.type in B.UL_BLOCKS:
             users, groups = T.parse_userlist(block, self.path)
-            self.meta.users.update((u.uid, u.name) for u in users)
-            self.meta.user_records.extend(users)
-            self.meta.groups.update((g.gid, g.name) for g in groups)
+            self.meta.users.update((u.uid, u) for u in users)
+            self.meta.groups.update((g.gid, g) for g in groups)
         elif block.type in B.MI_BLOCKS:
             mi = B.parse_machine_info(block)
             self.meta.hostname, self.meta.num_cpus = mi.hostname, mi.num_cpus
@@ -208,13 +207,13 @@ class ScapSource:
     def _account_events(self) -> Iterator[Event]:
         """The file's user list as state-only ``useradded``/``groupadded`` events (numbered 0: not in the file's
         event stream), so names come from the traced machine, as libsinsp takes them from the user list."""
-        for u in self.meta.user_records:
+        for u in self.meta.users.values():
             yield Event(num=0, ts=0, type="useradded", tid=-1, dir=">", state_only=True,
-                        params={"uid": u.uid, "gid": u.gid, "name": u.name, "home": u.home, "shell": u.shell,
+                        params={"uid": u.uid, "gid": u.gid, "name": u.name, "home": u.homedir, "shell": u.shell,
                                 "container_id": ""})
-        for gid, name in self.meta.groups.items():
+        for g in self.meta.groups.values():
             yield Event(num=0, ts=0, type="groupadded", tid=-1, dir=">", state_only=True,
-                        params={"gid": gid, "name": name, "container_id": ""})
+                        params={"gid": g.gid, "name": g.name, "container_id": ""})
 
     def close(self) -> None:
         self._data = b""

@@ -1,9 +1,10 @@
 """The tables a capture carries before its events: process list (V1..V9), fd lists and the user list.
 
 ``blocks`` splits the file into blocks; this module reads the bodies of the metadata blocks into plain records
-(libscap's ``scap_threadinfo``, ``scap_fdinfo``, users and groups as written on disk). Each process-list version
-only ever appended fields, and V9/FDL-V2/UL-V2 entries carry their own length, so a field is read only when the
-entry leaves room for it; ``reader`` turns the records into ``ThreadInfo``/``FdInfo``.
+(libscap's ``scap_threadinfo`` and ``scap_fdinfo`` as written on disk; users and groups straight into the shared
+``UserInfo``/``GroupInfo`` of ``events/accounts.py``). Each process-list version only ever appended fields, and
+V9/FDL-V2/UL-V2 entries carry their own length, so a field is read only when the entry leaves room for it;
+``reader`` turns the records into ``ThreadInfo``/``FdInfo``.
 """
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import struct
 from dataclasses import dataclass, field
 
 from syswarden.errors import CaptureError
+from syswarden.events.accounts import GroupInfo, UserInfo
 from syswarden.sources.scap.blocks import PL_VERSION, Block, BlockType
 
 @dataclass(slots=True)
@@ -68,21 +70,6 @@ class FdRecord:
     l4proto: int = 0
     unix_source: int = 0
     unix_dest: int = 0
-
-
-@dataclass(frozen=True, slots=True)
-class UserRecord:
-    uid: int
-    gid: int
-    name: str
-    home: str = ""
-    shell: str = ""
-
-
-@dataclass(frozen=True, slots=True)
-class GroupRecord:
-    gid: int
-    name: str
 
 
 class _Cursor:
@@ -254,21 +241,22 @@ def _fd_payload(cur: _Cursor, tid: int, fd: int, ino: int, kind: int, end: int) 
     return FdRecord(tid, fd, ino, 10, name=f"unknown-type:[{kind}]")
 
 
-def parse_userlist(block: Block, name: str) -> tuple[list[UserRecord], list[GroupRecord]]:
-    """Users and groups of a user-list block."""
+def parse_userlist(block: Block, name: str) -> tuple[list[UserInfo], list[GroupInfo]]:
+    """Users and groups of a user-list block (the shared account model: events/accounts.py)."""
     cur = _Cursor(block, name)
     v2 = block.type == BlockType.UL_V2
-    users: list[UserRecord] = []
-    groups: list[GroupRecord] = []
+    users: list[UserInfo] = []
+    groups: list[GroupInfo] = []
     while cur.left() >= 4:
         start = cur.pos
         sub_len = cur.take("<I") if v2 else 0
         if cur.take("<B") == 0:        # USERBLOCK_TYPE_USER
             uid, gid = cur.take("<I"), cur.take("<I")
-            users.append(UserRecord(uid, gid, cur.string(), cur.string(), cur.string()))
+            uname, home, shell = cur.string(), cur.string(), cur.string()
+            users.append(UserInfo(uid, uname, home, shell, gid))
         else:
             gid = cur.take("<I")
-            groups.append(GroupRecord(gid, cur.string()))
+            groups.append(GroupInfo(gid, cur.string()))
         if sub_len:
             cur.pos = start + sub_len
     return users, groups

@@ -18,11 +18,12 @@ import ipaddress
 import socket
 import struct
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Mapping
 from functools import cache
-from typing import IO, Any, cast
+from typing import IO, Any, TypeVar, cast
 
 from syswarden.errors import OutputError
+from syswarden.events.accounts import GroupInfo, UserInfo, host_group, host_user
 from syswarden.events.event import Event, FdInfo, FdType, ThreadInfo
 from syswarden.events.types import FLAG_TABLES, FlagTable, event_spec
 from syswarden.sources.scap import blocks as B
@@ -116,18 +117,18 @@ class ScapWriter:
         except OSError as exc:
             raise OutputError(f"{self.path}: cannot write capture: {exc.strerror or exc}") from exc
 
-    def _header(self, threads: list[ThreadInfo], users: dict[int, str] | None = None,
-                groups: dict[int, str] | None = None, interfaces: tuple[int, bytes] | None = None) -> None:
+    def _header(self, threads: list[ThreadInfo], users: Mapping[int, UserInfo] | None = None,
+                groups: Mapping[int, GroupInfo] | None = None, interfaces: tuple[int, bytes] | None = None) -> None:
         self._block(B.BlockType.SHB, struct.pack("<IHHq", B.SHB_MAGIC, 1, 2, -1))
         host = self.hostname.encode()[:127].ljust(128, b"\0")
         boot = time.time_ns() - time.monotonic_ns()
         self._block(B.BlockType.MI, struct.pack("<IQQ", 1, 0, 4194304) + host + struct.pack("<QQQQ", boot, 0, 0, 0))
         if interfaces is not None:
             self._block(interfaces[0], interfaces[1])
-        users = users if users is not None else _system_names(threads, "uid")
-        groups = groups if groups is not None else _system_names(threads, "gid")
-        self._block(B.BlockType.UL, b"".join(_user_entry(u, n) for u, n in sorted(users.items()))
-                    + b"".join(_group_entry(g, n) for g, n in sorted(groups.items())))
+        users = users if users is not None else _host_accounts(threads, "uid", host_user)
+        groups = groups if groups is not None else _host_accounts(threads, "gid", host_group)
+        self._block(B.BlockType.UL, b"".join(_user_entry(users[uid]) for uid in sorted(users))
+                    + b"".join(_group_entry(groups[gid]) for gid in sorted(groups)))
         self._block(B.BlockType.PL_V9, b"".join(_proc_entry(t) for t in threads))
         for t in threads:
             entries = b"".join(_fd_entry(fd) for fd in t.fds.values() if fd.type in _FD_KIND_OF or
@@ -136,12 +137,14 @@ class ScapWriter:
                 self._block(B.BlockType.FDL_V2, struct.pack("<q", t.tid) + entries)
         self._header_done = True
 
-    def write_threads(self, threads: Iterable[ThreadInfo], *, users: dict[int, str] | None = None,
-                      groups: dict[int, str] | None = None, interfaces: tuple[int, bytes] | None = None) -> None:
+    def write_threads(self, threads: Iterable[ThreadInfo], *, users: Mapping[int, UserInfo] | None = None,
+                      groups: Mapping[int, GroupInfo] | None = None,
+                      interfaces: tuple[int, bytes] | None = None) -> None:
         """Write the file header with this thread table (call once, before the first event).
 
-        ``users``/``groups`` name the ids (default: this system's names for the threads' ids); ``interfaces`` is
-        a raw interface-list block ``(type, body)`` as ``ScapSource.meta.interfaces`` keeps it.
+        ``users``/``groups`` are the accounts by id, as ``ScapSource.meta`` keeps them (default: this system's
+        accounts for the threads' ids); ``interfaces`` is a raw interface-list block ``(type, body)`` as
+        ``ScapSource.meta.interfaces`` keeps it.
         """
         if self._header_done:
             raise OutputError(f"{self.path}: the thread table must be written before the first event")
@@ -218,28 +221,30 @@ class ScapWriter:
         self.close()
 
 
-def _system_names(threads: list[ThreadInfo], kind: str) -> dict[int, str]:
-    import grp
-    import pwd
+_A = TypeVar("_A", UserInfo, GroupInfo)
 
-    out = {}
+
+def _host_accounts(threads: list[ThreadInfo], kind: str, lookup: Callable[[int], _A | None]) -> dict[int, _A]:
+    """This system's account for each distinct uid (or gid) of the threads that has one."""
+    out: dict[int, _A] = {}
     for t in threads:
         ident = getattr(t, kind)
-        if ident < 0 or ident in out:
-            continue
-        try:
-            out[ident] = pwd.getpwuid(ident).pw_name if kind == "uid" else grp.getgrgid(ident).gr_name
-        except KeyError:
-            continue
+        if ident >= 0 and ident not in out:
+            found = lookup(ident)
+            if found is not None:
+                out[ident] = found
     return out
 
 
-def _user_entry(uid: int, name: str) -> bytes:
-    return struct.pack("<BII", 0, _u32(uid), 0) + _str16(name, _MAX_NAME) + _str16("") + _str16("")
+def _user_entry(user: UserInfo) -> bytes:
+    gid = _u32(user.gid) if user.gid >= 0 else 0       # nobody reported the primary group: write 0
+    # sysdig 0.29 refuses the file when homedir or shell is as long as a path ("invalid user homedir len")
+    return (struct.pack("<BII", 0, _u32(user.uid), gid) + _str16(user.name, _MAX_NAME)
+            + _str16(user.homedir, _MAX_NAME) + _str16(user.shell, _MAX_NAME))
 
 
-def _group_entry(gid: int, name: str) -> bytes:
-    return struct.pack("<BI", 1, _u32(gid)) + _str16(name, _MAX_NAME)
+def _group_entry(group: GroupInfo) -> bytes:
+    return struct.pack("<BI", 1, _u32(group.gid)) + _str16(group.name, _MAX_NAME)
 
 
 # libscap refuses a whole file ("invalid exelen 4095") when one table string is longer than its buffer
@@ -247,7 +252,7 @@ def _group_entry(gid: int, name: str) -> bytes:
 # recording machine must not make the capture unreadable, so table strings are cut below those sizes.
 _MAX_PATH = 1023
 _MAX_LIST = 4095
-_MAX_NAME = 255     # MAX_CREDENTIALS_STR_LEN, for user and group names
+_MAX_NAME = 255     # MAX_CREDENTIALS_STR_LEN, for user and group names, home directories and shells
 
 
 def _str16(text: str, limit: int = _MAX_PATH) -> bytes:
