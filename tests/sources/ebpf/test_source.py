@@ -109,16 +109,21 @@ def test_system_mode_never_reports_syswarden_itself(tmp_path: Path) -> None:
     """Watching everything, another process's open is seen and the monitor's own open of the same file is not."""
     marker = tmp_path / "marker"
     marker.write_text("x")
-    got: list[Event] = []
-    with EbpfSource(SourceConfig(event_types=frozenset({"openat"}))) as src:
-        marker.read_text()                       # our own open: must be filtered in the kernel
-        child = subprocess.Popen(["cat", str(marker)], stdout=subprocess.DEVNULL)
-        deadline = time.monotonic() + 10
-        for ev in src.events():
-            if ev.type == "openat" and ev.params.get("name") == str(marker):
-                got.append(ev)
-            if child.poll() is not None and (got or time.monotonic() > deadline):
-                break
+    # every openat of the machine goes through the ring buffer: a busy machine can overflow it (counted as
+    # drops) and lose cat's open; only then is the observation repeated
+    for _attempt in range(3):
+        got: list[Event] = []
+        with EbpfSource(SourceConfig(event_types=frozenset({"openat"}))) as src:
+            marker.read_text()                       # our own open: must be filtered in the kernel
+            child = subprocess.Popen(["cat", str(marker)], stdout=subprocess.DEVNULL)
+            deadline = time.monotonic() + 10
+            for ev in src.events():
+                if ev.type == "openat" and ev.params.get("name") == str(marker):
+                    got.append(ev)
+                if child.poll() is not None and (got or time.monotonic() > deadline):
+                    break
+        if got or not src.stats.drops:      # closing polls the drop counters a last time
+            break
     assert [e.pid for e in got] == [child.pid]
 
 
