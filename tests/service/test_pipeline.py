@@ -120,3 +120,27 @@ def test_two_pipelines_in_one_process_keep_their_own_tables(tmp_path: Path) -> N
             pipe.step(next(stream))
     assert [a.output for a in outs[0].alerts] == ["alice /home/alice staff sshd systemd nginx"] * 2
     assert [a.output for a in outs[1].alerts] == ["bob /home/bob wheel cron init redis"] * 2
+
+
+def test_replay_names_users_from_the_recordings_account_events(tmp_path: Path) -> None:
+    """A JSONL recording's useradded events reach state even when no rule asks for them, so user.name is the
+    traced machine's name for the uid, not whatever this machine calls it (or <NA>)."""
+    recording = tmp_path / "accounts.jsonl"
+    recording.write_text("\n".join([
+        '{"syswarden_replay": 1, "hostname": "traced"}',
+        '{"kind": "thread", "tid": 700, "pid": 700, "ptid": 1, "comm": "cat", "exe": "cat", "exepath": "/bin/cat",'
+        ' "args": [], "cwd": "/", "uid": 4242, "gid": 4242, "loginuid": -1, "tty": 0, "start_ts": 0,'
+        ' "container_id": ""}',
+        '{"kind": "event", "num": 1, "ts": 1, "tid": -1, "type": "useradded", "dir": ">", "params": {"uid": 4242,'
+        ' "gid": 4242, "name": "ghost", "home": "/home/ghost", "shell": "/bin/sh", "container_id": ""}}',
+        '{"kind": "event", "num": 2, "ts": 2, "tid": 700, "type": "openat", "dir": "<", "res": 3, "params": {"fd": 3,'
+        ' "dirfd": -100, "name": "/etc/shadow", "flags": 0, "mode": 0, "dev": 0, "ino": 0}}',
+    ]) + "\n")
+    rules = tmp_path / "r.yaml"
+    rules.write_text("- rule: Open\n  desc: d\n  condition: evt.type=openat\n  output: by %user.name\n"
+                     "  priority: WARNING\n")
+    ruleset = load_rules([rules]).ruleset
+    assert ruleset is not None and "useradded" not in ruleset.event_types()
+    out = CapturingOutput()
+    open_pipeline(ruleset, Engine(ruleset), [out], path=str(recording)).run()
+    assert [a.output for a in out.alerts] == ["by ghost"]

@@ -24,8 +24,6 @@ from syswarden.state.fds import resolve_at
 from syswarden.state.processes import DEFAULT_MAX_EXITED, DEFAULT_MAX_THREADS, ThreadTable
 from syswarden.state.users import UserTable
 
-REQUIRED_EVENT_TYPES: frozenset[str] = frozenset({*lifecycle.HANDLERS, *fd_events.HANDLERS})
-"""The syscall event types state tracking needs from a source, whatever the rules ask for."""
 
 MAX_PROC_ANCESTORS = 16
 
@@ -210,6 +208,10 @@ def _on_user_record(st: State, event: Event, thread: ThreadInfo | None, params: 
 
 HANDLERS = {**lifecycle.HANDLERS, **fd_events.HANDLERS,
             **dict.fromkeys(("useradded", "userdeleted", "groupadded", "groupdeleted"), _on_user_record)}
+
+REQUIRED_EVENT_TYPES: frozenset[str] = frozenset(HANDLERS)
+"""The event types state tracking needs from a source, whatever the rules ask for: process and fd lifecycle,
+and a recording's account records (a replay must name users as the traced machine did)."""
 
 
 def _is_clone_child(event: Event) -> bool:
