@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from syswarden.events.accounts import GroupInfo, UserInfo
-from syswarden.events.event import Event, FdInfo, ThreadInfo
+from syswarden.events.event import Event, ThreadInfo
 from syswarden.events.types import ENTER_ONLY, EVENTS, ParamType
 from syswarden.state import fd_events, lifecycle, procfs
 from syswarden.state.fds import resolve_at
@@ -102,37 +102,36 @@ class State:
     def apply(self, event: Event) -> Event:
         """Update the tables from ``event`` and attach ``event.thread`` and ``event.fd``; returns the event."""
         self.stats.events += 1
-        thread = self.threads.get(event.tid)
-        if thread is None and event.tid > 0 and not _is_clone_child(event):
+        tid = event.tid
+        threads = self.threads
+        thread = threads.get(tid)
+        if thread is not None:
+            threads.touch(tid)
+        elif tid > 0 and not _is_clone_child(event):
             thread = self._unknown_thread(event)
-        elif thread is not None:
-            self.threads.touch(event.tid)
         key = (event.type, event.dir)
-        if thread is not None and _PATH_PARAMS.get(key):
-            _resolve_paths(event, thread, _PATH_PARAMS[key])
-        before = self._used_fd(event, thread, key)
+        plan = _APPLY_PLANS.get(key) or _apply_plan(key)
+        before = None
+        if thread is not None:
+            if plan.paths:
+                _resolve_paths(event, thread, plan.paths)
+            if plan.fd_param is not None:
+                num = event.params.get(plan.fd_param)
+                before = thread.fds.get(num) if isinstance(num, int) else None
         old_name = before.name if before is not None else ""
-        if event.dir == ">" and event.type not in ENTER_ONLY:
+        if plan.remember_enter:
             self._remember_enter(event)
-        else:
-            handler = HANDLERS.get(event.type)
-            if handler is not None:
-                thread = handler(self, event, thread, self._merged_params(event)) or thread
-        if event.fd is None:
-            event.fd = before
-        if event.fd is not None:
+        elif plan.handler is not None:
+            thread = plan.handler(self, event, thread, self._merged_params(event)) or thread
+        fd = event.fd
+        if fd is None:
+            fd = event.fd = before
+        if fd is not None:
             # fd.name_changed is per event, as libsinsp computes it after parsing (connect, UDP sendto ...).
-            event.fd.name_changed = event.fd.name != (old_name if event.fd is before else "")
+            fd.name_changed = fd.name != (old_name if fd is before else "")
         event.thread = thread
         event.lookups = self.lookups
         return event
-
-    @staticmethod
-    def _used_fd(event: Event, thread: ThreadInfo | None, key: tuple[str, str]) -> FdInfo | None:
-        if thread is None or key not in _USES_FD_PARAM:
-            return None
-        num = event.params.get(_USES_FD_PARAM[key])
-        return thread.fds.get(num) if isinstance(num, int) else None
 
     def forget_enter(self, tid: int) -> None:
         """Drop a remembered enter event (the thread exited)."""
@@ -212,6 +211,29 @@ HANDLERS = {**lifecycle.HANDLERS, **fd_events.HANDLERS,
 REQUIRED_EVENT_TYPES: frozenset[str] = frozenset(HANDLERS)
 """The event types state tracking needs from a source, whatever the rules ask for: process and fd lifecycle,
 and a recording's account records (a replay must name users as the traced machine did)."""
+
+
+@dataclass(frozen=True, slots=True)
+class _ApplyPlan:
+    """What ``State.apply`` does for one (event type, direction), worked out once: most events (procinfo,
+    futex, mmap ...) touch no table, and finding that out per event cost several lookups."""
+
+    paths: tuple[tuple[str, str | None], ...]   # path parameters made absolute, with their dirfd parameter
+    fd_param: str | None                        # the parameter naming the fd the event uses
+    remember_enter: bool                        # an enter event whose exit comes later: kept for merging
+    handler: Any                                # the table update (lifecycle, fd events, accounts) or None
+
+
+_APPLY_PLANS: dict[tuple[str, str], _ApplyPlan] = {}
+
+
+def _apply_plan(key: tuple[str, str]) -> _ApplyPlan:
+    name, direction = key
+    remember = direction == ">" and name not in ENTER_ONLY
+    plan = _ApplyPlan(paths=_PATH_PARAMS.get(key) or (), fd_param=_USES_FD_PARAM.get(key),
+                      remember_enter=remember, handler=None if remember else HANDLERS.get(name))
+    _APPLY_PLANS[key] = plan
+    return plan
 
 
 def _is_clone_child(event: Event) -> bool:
