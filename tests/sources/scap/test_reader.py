@@ -4,13 +4,16 @@ from __future__ import annotations
 import gzip
 import shutil
 from collections import Counter
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
 from syswarden.errors import CaptureError
 from syswarden.sources.base import SourceConfig, open_source
-from syswarden.sources.scap.reader import ScapSource, load_bytes
+from syswarden.sources.scap import blocks as B
+from syswarden.sources.scap import event_codes as EC
+from syswarden.sources.scap.reader import EventDecoder, ScapSource, load_bytes, wanted_types
 
 from .scap_oracle import ALL_CAPTURES, capture_path
 
@@ -122,12 +125,14 @@ def _write(tmp_path: Path, name: str, data: bytes) -> str:
 BAD = Path(__file__).resolve().parents[2] / "data" / "bad" / "scap"
 
 
+@pytest.mark.parametrize("types", [None, frozenset({"open"})], ids=["all-types", "some-types"])
 @pytest.mark.parametrize("case", sorted(p.name for p in BAD.glob("*.scap")))
-def test_bad_files_give_their_expected_error(case: str) -> None:
-    """Each malformed capture in tests/data/bad/scap fails with the message in its .expected file."""
+def test_bad_files_give_their_expected_error(case: str, types: frozenset[str] | None) -> None:
+    """Each malformed capture in tests/data/bad/scap fails with the message in its .expected file, also when
+    the damaged event is of a type that is not decoded."""
     expected = (BAD / case).with_suffix(".expected").read_text().strip()
     with pytest.raises(CaptureError) as info:
-        src = ScapSource(SourceConfig(path=str(BAD / case)))
+        src = ScapSource(SourceConfig(path=str(BAD / case), event_types=types))
         list(src.events())
     assert expected in str(info.value)
 
@@ -180,3 +185,40 @@ def test_enter_and_exit_give_the_same_fields(name: str) -> None:
         assert before[1] == text, (event.num, event.type)
         same += 1
     assert same > 10
+
+
+def _decoded(src: ScapSource) -> list[tuple]:
+    return [(e.num, e.ts, e.tid, e.type, e.dir, e.params, e.res, e.state_only) for e in src.events()]
+
+
+@pytest.mark.parametrize("name", READABLE)
+def test_event_types_decode_only_those_keeping_file_numbers(name: str) -> None:
+    """Asked for some types, the source yields exactly the events of those types (plus the ones state needs)
+    that a full read yields, with the same numbers and parameters (enter/exit merging unaffected)."""
+    path = str(capture_path(name))
+    asked = frozenset({"read", "write", "futex", "mmap"})
+    wanted = wanted_types(asked)
+    assert wanted is not None and asked < wanted
+    full = _decoded(ScapSource(SourceConfig(path=path)))
+    narrowed = _decoded(ScapSource(SourceConfig(path=path, event_types=asked)))
+    assert narrowed == [e for e in full if e[3] in wanted]
+    assert len(narrowed) < len(full)
+    assert any(e[3] in asked for e in narrowed) or not any(e[3] in asked for e in full)
+
+
+@pytest.mark.parametrize("name", ["libs_sample.scap", "falco_cat_write.scap", "sysdig-inspect_502Error.scap"])
+def test_fixed_width_fast_path_equals_per_parameter_decoding(name: str) -> None:
+    """Events whose parameters are all ints at their usual widths are unpacked with one struct: the values are
+    those the per-parameter decoders give."""
+    raw_events = [r for r in B.iter_records(load_bytes(str(capture_path(name))), name, 0, EC.nparams_by_code(),
+                                            EC.large_codes()) if isinstance(r, B.RawEvent)]
+    decoder = EventDecoder()
+    fast = 0
+    for raw in raw_events:
+        plan = decoder.plan(raw.code)
+        if plan is None or raw.lens != plan.fixed_lens:
+            continue
+        fast += 1
+        slow = EventDecoder().decode(raw, replace(plan, fixed_lens=None), 1)
+        assert EventDecoder().decode(raw, plan, 1).params == slow.params, (name, raw.offset, plan.name)
+    assert fast > len(raw_events) // 3

@@ -102,10 +102,12 @@ class MachineInfo:
 
 
 class RawEvent(NamedTuple):
-    """An event block decoded down to its parameter byte strings (``params`` in wire order).
+    """An event block decoded down to its header and the layout of its parameters.
 
     A named tuple, not a dataclass: one is made per event on the replay hot path, and tuple construction is
-    several times cheaper than a frozen dataclass's ``__init__``.
+    several times cheaper than a frozen dataclass's ``__init__``. The parameters are not copied out: ``lens``
+    are their byte lengths in wire order, the first starting at ``buf[data]`` (already checked to fit in the
+    event), so a reader can unpack fixed-width ones straight from the file's bytes; ``params`` slices them.
     """
 
     offset: int
@@ -114,7 +116,18 @@ class RawEvent(NamedTuple):
     ts: int
     tid: int
     code: int
-    params: list[bytes]
+    buf: bytes
+    data: int
+    lens: tuple[int, ...]
+
+    @property
+    def params(self) -> list[bytes]:
+        """The parameters' byte strings in wire order."""
+        out, pos, buf = [], self.data, self.buf
+        for n in self.lens:
+            out.append(buf[pos:pos + n])
+            pos += n
+        return out
 
 
 _HDR = struct.Struct("<II")
@@ -138,16 +151,59 @@ def iter_records(data: bytes, name: str, start: int, nparams_of: dict[int, int],
                  large_codes: frozenset[int]) -> Iterator[Block | RawEvent]:
     """Like ``iter_blocks``, with event blocks already parsed to ``RawEvent`` straight from ``data``.
 
-    The replay hot path: an event block is neither wrapped in a ``Block`` nor copied before its parameters
-    are sliced out of the file's bytes.
+    The replay hot path: the block walk is inlined (one generator, not two), V2 event blocks (what current
+    drivers and our writer produce) are parsed inline, and no event block is wrapped in a ``Block`` or copied.
+    Whatever the fast path does not accept goes through ``_parse_event_at``, which reports damage exactly.
     """
     view = memoryview(data)
     events = EVENT_BLOCKS
-    for btype, off, total in _walk(view, name, start):
-        if btype in events:
-            yield _parse_event_at(data, off, total, btype, name, nparams_of, large_codes)
-        else:
+    header, u32 = _HDR.unpack_from, _U32.unpack_from
+    flagged, plain = _EVT_V2_FLAGGED.unpack_from, _EVT_V2_PLAIN.unpack_from
+    lens_struct = _lens_struct
+    end = len(data)
+    off = start
+    while off < end:
+        if end - off < 8:
+            raise _block_error(view, name, off)
+        btype, total = header(data, off)
+        if total < 12 or total & 3 or off + total > end or u32(data, off + total - 4)[0] != total:
+            raise _block_error(view, name, off)
+        if btype not in events:
             yield Block(btype, off, view[off + 8: off + total - 4])
+            off += total
+            continue
+        # V2 blocks: block header (8), cpu (2), [dump flags (4)], event header (26), parameter lengths, data
+        if btype in _FLAGGED_V2 and total >= 44:
+            cpu, flags, ts, tid, length, code, nparams = flagged(data, off + 8)
+            pos = off + 14
+        elif btype in _PLAIN_V2 and total >= 40:
+            cpu, ts, tid, length, code, nparams = plain(data, off + 8)
+            flags, pos = 0, off + 10
+        else:
+            yield _parse_event_at(data, off, total, btype, name, nparams_of, large_codes)
+            off += total
+            continue
+        width = 4 if code in large_codes else 2
+        first = pos + 26 + nparams * width
+        ev_end = pos + length
+        if length >= 26 and ev_end <= off + total - 4 and first <= ev_end:
+            lens = lens_struct(nparams, width).unpack_from(data, pos + 26)
+            if first + sum(lens) <= ev_end:
+                yield RawEvent(off, cpu, flags, ts, tid, code, data, first, lens)
+                off += total
+                continue
+        yield _parse_event_at(data, off, total, btype, name, nparams_of, large_codes)    # raises: damaged
+        off += total
+
+
+def _block_error(view: memoryview, name: str, off: int) -> CaptureError:
+    """The error ``_walk`` reports for the damaged block at ``off``."""
+    try:
+        for _ in _walk(view, name, off):
+            break
+    except CaptureError as err:
+        return err
+    return CaptureError(f"{name}: corrupt block at byte offset {off}")     # unreachable: _walk agreed it was bad
 
 
 def _walk(view: memoryview, name: str, start: int) -> Iterator[tuple[int, int, int]]:
@@ -198,65 +254,66 @@ def parse_machine_info(block: Block) -> MachineInfo:
 
 _EVT_V2 = struct.Struct("<QQIHI")
 _EVT_V1 = struct.Struct("<QQIH")
+_EVT_V1_FLAGGED = struct.Struct("<HIQQIH")     # cpu, dump flags, then the V1 header
+_EVT_V2_FLAGGED = struct.Struct("<HIQQIHI")
+_EVT_V1_PLAIN = struct.Struct("<HQQIH")
+_EVT_V2_PLAIN = struct.Struct("<HQQIHI")
+_FLAGGED_V2 = frozenset({BlockType.EVF_V2, BlockType.EVF_V2_LARGE})
+_PLAIN_V2 = frozenset({BlockType.EV_V2, BlockType.EV_V2_LARGE})
 
 
 def _parse_event_at(b: bytes, off: int, total: int, btype: int, name: str, nparams_of: dict[int, int],
                     large_codes: frozenset[int]) -> RawEvent:
-    """Decode the event block at ``b[off:off + total]`` to its header and parameter byte strings.
+    """Decode the event block at ``b[off:off + total]`` to its header and parameter layout.
 
     ``nparams_of`` gives the parameter count of each code in the current event table: V1 blocks do not store
     it, and libscap infers it as the largest count whose lengths add up exactly to the event length.
     """
     body, body_end = off + 8, off + total - 4
     flagged = btype in FLAGGED_EVENT_BLOCKS
+    v1 = btype in V1_EVENT_BLOCKS
     pos = body + (6 if flagged else 2)
     if body_end - pos < _EVT_V1.size:
         raise CaptureError(f"{name}: corrupt event block at byte offset {off}: "
                            f"{body_end - body} bytes is shorter than an event header")
-    cpu = b[body] | (b[body + 1] << 8)
-    flags = _U32.unpack_from(b, body + 2)[0] if flagged else 0
-    if btype in V1_EVENT_BLOCKS:
-        ts, tid, length, code = _EVT_V1.unpack_from(b, pos)
-        nparams = -1
+    # cpu, flags and the event header in one unpack (the block layout is fixed per block type)
+    if v1:
+        if flagged:
+            cpu, flags, ts, tid, length, code = _EVT_V1_FLAGGED.unpack_from(b, body)
+        else:
+            cpu, ts, tid, length, code = _EVT_V1_PLAIN.unpack_from(b, body)
+            flags = 0
         hdr = pos + _EVT_V1.size
         length += 4       # the V1 header is 4 bytes shorter; count as if it were V2
+        end = pos + length - 4
     else:
-        ts, tid, length, code, nparams = _EVT_V2.unpack_from(b, pos)
+        if flagged:
+            cpu, flags, ts, tid, length, code, nparams = _EVT_V2_FLAGGED.unpack_from(b, body)
+        else:
+            cpu, ts, tid, length, code, nparams = _EVT_V2_PLAIN.unpack_from(b, body)
+            flags = 0
         hdr = pos + _EVT_V2.size
-    end = pos + length - (4 if nparams < 0 else 0)
+        end = pos + length
     if end > body_end or length < _EVT_V2.size:
         raise CaptureError(f"{name}: corrupt event block at byte offset {off}: event length "
                            f"{length} does not fit in the block body of {body_end - body} bytes")
-    width = 4 if code in large_codes else 2
-    if nparams < 0:
+    if v1:
         nparams = _infer_nparams(b, hdr, end, nparams_of.get(code, 0))
         if nparams < 0:
             raise CaptureError(f"{name}: corrupt event block at byte offset {off}: "
                                f"parameter lengths do not add up to the event length {length - 4}")
-    params = _split_params(b, hdr, end, nparams, width)
-    if params is None:
+    width = 4 if code in large_codes else 2
+    data = hdr + nparams * width
+    lens = _lens_struct(nparams, width).unpack_from(b, hdr) if data <= end else None
+    if lens is None or data + sum(lens) > end:
         raise CaptureError(f"{name}: corrupt event block at byte offset {off}: "
                            f"{nparams} parameters do not fit in the event length {length}")
-    return RawEvent(off, cpu, flags, ts, tid, code, params)
+    return RawEvent(off, cpu, flags, ts, tid, code, b, data, lens)
 
 
 @cache
 def _lens_struct(nparams: int, width: int) -> struct.Struct:
     return struct.Struct("<%d%s" % (nparams, "I" if width == 4 else "H"))
-
-
-def _split_params(b: bytes, hdr: int, end: int, nparams: int, width: int) -> list[bytes] | None:
-    data = hdr + nparams * width
-    if data > end:
-        return None
-    out = []
-    for n in _lens_struct(nparams, width).unpack_from(b, hdr):
-        nxt = data + n
-        if nxt > end:
-            return None
-        out.append(b[data:nxt])
-        data = nxt
-    return out
 
 
 def _infer_nparams(b: bytes, hdr: int, end: int, maximum: int) -> int:

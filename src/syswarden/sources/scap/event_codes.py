@@ -111,6 +111,11 @@ def decode_value(wire: str, raw: bytes, name: str = "") -> Any:
 Decoder = Callable[[bytes], Any]
 
 
+def int_format(wire: str) -> str | None:
+    """The struct format (``"<q"``...) of a fixed-width integer wire type; None for other types."""
+    return _SIGNED.get(wire) or _UNSIGNED.get(wire)
+
+
 def value_decoder(wire: str, name: str) -> Decoder:
     """A decoding function for one parameter, specialised once per (type, name) for the hot path."""
     fmt = _SIGNED.get(wire) or _UNSIGNED.get(wire)
@@ -119,7 +124,7 @@ def value_decoder(wire: str, name: str) -> Decoder:
         size, unpack = packer.size, packer.unpack
 
         def as_int(raw: bytes) -> int:
-            return int(unpack(raw)[0]) if len(raw) == size else _int(raw, fmt)
+            return unpack(raw)[0] if len(raw) == size else _int(raw, fmt)
         return as_int
     if wire in _STRINGS:
         return _text

@@ -7,6 +7,8 @@ parametrised as in ``syswarden.events.types``. Old captures hold enter *and* exi
 ``read``...) gets them from the thread's pending enter event, so both generations give the same fields.
 Internal events (procinfo, drop ...) and events flagged ``SCAP_DF_STATE_ONLY`` are emitted with
 ``state_only=True``: they count in ``evt.num`` and feed state but never reach rules.
+With ``config.event_types`` (plus the types state needs) only events of those types are decoded and yielded;
+the others are still counted, so ``evt.num`` stays the file's event number.
 
 A damaged file stops at the damage: every event before it is delivered, ``stats.skipped`` counts what was lost,
 and ``error`` holds a ``CaptureError`` naming the byte offset (raised after the last good event unless the
@@ -16,11 +18,13 @@ from __future__ import annotations
 
 import gzip
 import ipaddress
+import struct
 import zlib
-from collections.abc import Iterator
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field, fields
 from functools import cache
 from importlib import resources
+from operator import call
 from typing import Any
 
 from syswarden.errors import CaptureError
@@ -93,6 +97,7 @@ class ScapSource:
         self.meta = CaptureMeta()
         self.error: CaptureError | None = None
         self._raise = config.options.get("on_error", "raise") != "stop"
+        self._wanted = wanted_types(config.event_types)
         self._data = load_bytes(self.path)
         self._threads: dict[int, ThreadInfo] = {}
         self._listening: set[int] = set()
@@ -181,26 +186,35 @@ class ScapSource:
         return iter(list(self._threads.values()))
 
     def events(self) -> Iterator[Event]:
-        """Every event of the file in order, numbered from 1 (state-only ones included)."""
+        """Every event of the file in order, numbered from 1 (state-only ones included); events of types not
+        wanted (``config.event_types``) are numbered but not decoded nor yielded."""
         if self.error is not None:      # the metadata was already damaged: nothing more to read
             return
-        decoder = EventDecoder()
-        table = EC.table()
+        wanted = self._wanted
+        decoder = EventDecoder(wanted)
+        plans, plan_of, decode, skip = decoder.plans, decoder.plan, decoder.decode, decoder.skip
         nparams, large = EC.nparams_by_code(), EC.large_codes()
+        raw_event, stats = B.RawEvent, self.stats
         yield from self._account_events()
         num = 0
         try:
             for raw in B.iter_records(self._data, self.path, self._first_event, nparams, large):
-                if isinstance(raw, B.Block):
+                if raw.__class__ is not raw_event:
                     self._metadata_block(raw)
                     continue
-                code = table.get(raw.code)
-                if code is None or code.name == "NA":
-                    self.stats.skipped += 1      # a newer libs' event: libscap skips it too
+                plan = plans.get(raw.code) or plan_of(raw.code)
+                if plan is None:
+                    stats.skipped += 1      # a newer libs' event: libscap skips it too
                     continue
                 num += 1
-                self.stats.events = num
-                yield decoder.decode(raw, code, num)
+                stats.events = num
+                if not plan.wanted:
+                    skip(raw, plan)
+                    continue
+                event = decode(raw, plan, num)
+                # a generic syscall event is named by its parameters: wanted or not is known only now
+                if not plan.generic or wanted is None or event.type in wanted:
+                    yield event
         except CaptureError as err:
             self._fail(err)
 
@@ -219,53 +233,120 @@ class ScapSource:
         self._data = b""
 
 
+_EVENT_ARGS = ("num", "ts", "type", "tid", "params", "dir", "res", "cpu", "pid", "state_only", "source")
+if tuple(f.name for f in fields(Event))[:len(_EVENT_ARGS)] != _EVENT_ARGS:
+    raise ImportError(f"EventDecoder builds Events positionally as {_EVENT_ARGS}; Event's fields changed")
+
+
+def wanted_types(event_types: frozenset[str] | None) -> frozenset[str] | None:
+    """The event types to decode: the caller's plus what state tracking needs (None: all)."""
+    if event_types is None:
+        return None
+    from syswarden.sources.targets import required_event_types
+
+    return frozenset(event_types) | required_event_types()
+
+
+@dataclass(frozen=True, slots=True)
+class CodePlan:
+    """How the events of one code become ``Event``s, worked out once per code (the per-event work is then a
+    few lookups). Events whose parameters are all fixed-width ints, at their usual widths, are unpacked with
+    one struct straight from the file's bytes; the others go through one decoder per parameter."""
+
+    name: str
+    dir: str
+    wanted: bool                          # False: numbered, never decoded (its type was not asked for)
+    internal: bool
+    generic: bool                         # the generic syscall event: its name is in its ``ID`` parameter
+    has_exit: bool                        # a syscall enter event: its parameters await the exit's
+    starts: bool                          # ends the file's leading container records
+    names: tuple[str, ...]
+    fns: tuple[EC.Decoder, ...]           # Falco-to-Linux flag translation folded in
+    res: str | None                       # the exit parameter that is the syscall's return value
+    fixed_lens: tuple[int, ...] | None    # every parameter a fixed-width int: their byte widths ...
+    fixed: struct.Struct | None           # ... and the struct unpacking them all at once
+    translate: tuple[tuple[str, Callable[[int], int]], ...]   # flags to translate after a fixed unpack
+
+
+def plan_code(code: EC.EventCode, wanted: frozenset[str] | None) -> CodePlan:
+    flags = {name: _memo_from_falco(table) for name, table in linux_flag_tables(code.code)}
+    names = tuple(name for name, _ in code.params)
+    fns = tuple(_with_flags(EC.value_decoder(wire, name), flags.get(name)) for name, wire in code.params)
+    formats = [EC.int_format(wire) for _, wire in code.params]
+    fixed = None if None in formats else struct.Struct("<" + "".join(f[1:] for f in formats if f))
+    res = code.params[0][0] if code.params and code.params[0][1] in _RES_WIRE_TYPES else None
+    generic = code.name == GENERIC_NAME
+    return CodePlan(
+        name=code.name, dir=code.dir, wanted=wanted is None or generic or code.name in wanted,
+        internal=code.internal, generic=generic, has_exit=_has_exit(code.code), starts=code.name != "container",
+        names=names, fns=fns, res=res if code.dir == "<" else None,
+        fixed_lens=None if fixed is None else tuple(struct.calcsize(f) for f in formats if f),
+        fixed=fixed, translate=tuple(flags.items()))
+
+
 class EventDecoder:
     """Raw event -> ``Event``; keeps each thread's pending enter parameters to complete old exit events."""
 
-    __slots__ = ("_pending", "_started", "_decoders")
+    __slots__ = ("_pending", "_started", "_wanted", "plans")
 
-    def __init__(self) -> None:
+    def __init__(self, wanted: frozenset[str] | None = None) -> None:
         self._pending: dict[int, tuple[str, dict[str, Any]]] = {}
         self._started = False      # seen an event other than the leading container records
-        self._decoders: dict[int, tuple[tuple[str, EC.Decoder], ...]] = {}
+        self._wanted = wanted
+        self.plans: dict[int, CodePlan] = {}
 
-    def _decoder(self, code: EC.EventCode) -> tuple[tuple[str, EC.Decoder], ...]:
-        """Per-parameter decoders of a code, Falco-to-Linux flag translation folded in."""
-        found = self._decoders.get(code.code)
-        if found is None:
-            flags = dict(linux_flag_tables(code.code))
-            found = tuple((name, _with_flags(EC.value_decoder(wire, name), flags.get(name)))
-                          for name, wire in code.params)
-            self._decoders[code.code] = found
+    def plan(self, code: int) -> CodePlan | None:
+        """The plan of ``code``; None for codes this event table does not know (or marks "NA")."""
+        info = EC.lookup(code)
+        if info is None or info.name == "NA":
+            return None
+        found = self.plans[code] = plan_code(info, self._wanted)
         return found
 
-    def decode(self, raw: B.RawEvent, code: EC.EventCode, num: int) -> Event:
-        params = {name: fn(value) for (name, fn), value in zip(self._decoder(code), raw.params)}
-        name = code.name
-        if name == GENERIC_NAME:
+    def decode(self, raw: B.RawEvent, plan: CodePlan, num: int) -> Event:
+        _, cpu, flags, ts, tid, _, buf, data, lens = raw      # one unpack, not seven attribute reads
+        if lens == plan.fixed_lens:
+            params = dict(zip(plan.names, plan.fixed.unpack_from(buf, data)))  # type: ignore[union-attr]
+            for key, translate in plan.translate:
+                params[key] = translate(params[key])
+        else:
+            params = dict(zip(plan.names, map(call, plan.fns, raw.params)))
+        name = plan.name
+        if plan.generic:
             # id 0 is libs' PPM_SC_UNKNOWN: a syscall the driver had no id for, printed "<unknown>"
             name = syscall_names().get(int(params.get("ID", 0)) or -1, "<unknown>")
         res = None
-        if code.dir == ">":
+        if plan.dir == ">":
             # only syscall enter events await an exit: switch, procinfo, signaldeliver ... on the same thread in
             # between must not replace the pending parameters
-            if _has_exit(code.code):
-                self._pending[raw.tid] = (name, params)
+            if plan.has_exit:
+                self._pending[tid] = (name, params)
         else:
-            pending = self._pending.pop(raw.tid, None)
-            if pending is not None and pending[0] == name and len(raw.params) < len(code.params):
+            pending = self._pending.pop(tid, None)
+            if pending is not None and pending[0] == name and len(lens) < len(plan.names):
                 for key, value in pending[1].items():
                     params.setdefault(key, value)
-            if code.params and code.params[0][1] in _RES_WIRE_TYPES and raw.params:
-                res = params[code.params[0][0]]
+            if plan.res is not None and lens:
+                res = params[plan.res]
         # container records at the head of a file describe containers that already exist: libsinsp consumes
         # them while opening the file (as initial state), so they never reach the user
-        leading = name == "container" and not self._started
-        self._started = self._started or not leading
-        state_only = leading or code.internal or bool(raw.flags & B.SCAP_DF_STATE_ONLY)
-        tid = raw.tid if raw.tid < (1 << 63) else raw.tid - (1 << 64)
-        return Event(num=num, ts=raw.ts, type=name, tid=tid, params=params, dir=code.dir, res=res,
-                     cpu=raw.cpu, state_only=state_only, source="syscall")
+        leading = not self._started and name == "container"
+        if not leading:
+            self._started = True
+        state_only = leading or plan.internal or bool(flags & B.SCAP_DF_STATE_ONLY)
+        if tid >= 1 << 63:
+            tid -= 1 << 64      # stored unsigned: -1 (no thread) and friends
+        # positional: half the cost of keywords on the hot path (the order is checked at import, above)
+        return Event(num, ts, name, tid, params, plan.dir, res, cpu, None, state_only, "syscall")
+
+    def skip(self, raw: B.RawEvent, plan: CodePlan) -> None:
+        """Account for an event not decoded: what ``decode`` would have done to the pending enter parameters
+        and the leading-container state, so the events that are decoded come out the same."""
+        if plan.dir == "<" or plan.has_exit:
+            # an unwanted enter replaces the thread's pending parameters with ones no wanted exit can merge
+            self._pending.pop(raw.tid, None)
+        if plan.starts:
+            self._started = True
 
 
 @cache
@@ -274,11 +355,22 @@ def _has_exit(code: int) -> bool:
     return enter is not None and exit_ is not None and enter.name == exit_.name
 
 
-def _with_flags(fn: EC.Decoder, table: FlagTable | None) -> EC.Decoder:
-    if table is None:
+def _with_flags(fn: EC.Decoder, translate: Callable[[int], int] | None) -> EC.Decoder:
+    if translate is None:
         return fn
-    from_falco = table.from_falco
-    return lambda raw: from_falco(v) if isinstance(v := fn(raw), int) else v
+    return lambda raw: translate(v) if isinstance(v := fn(raw), int) else v
+
+
+def _memo_from_falco(table: FlagTable) -> Callable[[int], int]:
+    """``table.from_falco`` remembering its answers: a capture repeats the same few flag values."""
+    memo: dict[int, int] = {}
+
+    def from_falco(value: int) -> int:
+        found = memo.get(value)
+        if found is None:
+            found = memo[value] = table.from_falco(value)
+        return found
+    return from_falco
 
 
 @cache
