@@ -3,11 +3,13 @@
 
 The capture is built by writing (ScapWriter) the events of a real capture many times over, timestamps shifted
 so they stay ordered; both tools then read the whole file and evaluate the same filter on every event.
-syswarden is measured as `ScapSource -> State -> compiled filter` (what `capture --read` and `monitor --replay`
-do per event); sysdig as `sysdig -r FILE -p '*%evt.num' FILTER > /dev/null`. Figures are ratios measured in
-this run.
+syswarden is measured as `ScapSource -> State -> compiled filter` twice: asking the source only for the event
+types the filter and state need (what `monitor --replay` does: the others are numbered but not decoded), and
+for every type (what `capture --read` does); sysdig as `sysdig -r FILE -p '*%evt.num' FILTER > /dev/null`.
+Events per second count every event of the file. Figures are ratios measured in this run. `--profile` prints
+the top cProfile entries of the syswarden loop instead.
 
-Usage:  .venv/bin/python bench/replay.py [--repeat N] [--capture NAME] [--filter EXPR]
+Usage:  .venv/bin/python bench/replay.py [--repeat N] [--capture NAME] [--filter EXPR] [--profile all|types]
 """
 from __future__ import annotations
 
@@ -46,30 +48,38 @@ def build(source: Path, out: Path, repeat: int) -> int:
     return written - w.skipped
 
 
-def run_syswarden(path: Path, text: str) -> tuple[float, int, int]:
+def run_syswarden(path: Path, text: str, narrow: bool = True) -> tuple[float, int, int]:
+    """(seconds, events in the file, events matched); ``narrow``: ask the source for the needed types only."""
     from syswarden.rules.compiler import compile_condition
     from syswarden.rules.filter.parser import parse
     from syswarden.sources.base import SourceConfig
     from syswarden.sources.scap.reader import ScapSource
-    from syswarden.state import State
+    from syswarden.state import REQUIRED_EVENT_TYPES, State
 
     start = time.perf_counter()
     flt = compile_condition(parse(text))
     types = flt.evttypes
-    src = ScapSource(SourceConfig(path=str(path)))
+    wanted = None if types is None or not narrow else types | REQUIRED_EVENT_TYPES   # as the pipeline asks
+    src = ScapSource(SourceConfig(path=str(path), event_types=wanted))
     state = State()
     state.seed(src.initial_threads())
-    seen = matched = 0
+    matched = 0
     for event in src.events():
         event = state.apply(event)
-        if not event.num:
-            continue
-        seen += 1
-        if event.state_only or (types is not None and event.type not in types):
+        if not event.num or event.state_only or (types is not None and event.type not in types):
             continue
         if flt.predicate(event):
             matched += 1
-    return time.perf_counter() - start, seen, matched
+    return time.perf_counter() - start, src.stats.events, matched
+
+
+def profile(path: Path, text: str, narrow: bool, top: int = 20) -> None:
+    import cProfile
+    import pstats
+
+    prof = cProfile.Profile()
+    prof.runcall(run_syswarden, path, text, narrow)
+    pstats.Stats(prof).sort_stats("tottime").print_stats(top)
 
 
 def run_sysdig(path: Path, text: str) -> tuple[float, int]:
@@ -86,23 +96,33 @@ def main() -> None:
     ap.add_argument("--repeat", type=int, default=10, help="copies of the capture's events (default 10)")
     ap.add_argument("--capture", default="sysdig-inspect_502Error.scap", help="capture under shared/anchors")
     ap.add_argument("--filter", default=DEFAULT_FILTER, help="filter both tools evaluate")
+    ap.add_argument("--profile", choices=("all", "types"), help="profile the syswarden loop (every type, or the "
+                    "needed types only) instead of comparing")
     args = ap.parse_args()
-    if shutil.which("sysdig") is None:
+    if shutil.which("sysdig") is None and not args.profile:
         raise SystemExit("sysdig is not installed: it is the peer this bench compares against")
     with tempfile.TemporaryDirectory(prefix="syswarden-bench-") as tmp:
         big = Path(tmp) / "big.scap"
         print(f"building {big.name} from {args.capture} x{args.repeat} ...", file=sys.stderr)
         total = build(CAPTURES / args.capture, big, args.repeat)
         size = big.stat().st_size
+        if args.profile:
+            profile(big, args.filter, args.profile == "types")
+            return
         sd_time, sd_matched = run_sysdig(big, args.filter)
-        sw_time, sw_seen, sw_matched = run_syswarden(big, args.filter)
+        for narrow in (True, False):      # warm-up: first-use imports and tables are not replay speed
+            run_syswarden(CAPTURES / args.capture, args.filter, narrow)
+        rows = [("syswarden", *run_syswarden(big, args.filter, True)),
+                ("  all types", *run_syswarden(big, args.filter, False))]
     print(f"capture: {args.capture} x{args.repeat} = {total} events, {size / 1e6:.1f} MB")
     print(f"filter:  {args.filter}")
-    print(f"{'tool':<10} {'seconds':>8} {'events/s':>10} {'matched':>8}")
-    print(f"{'sysdig':<10} {sd_time:>8.2f} {total / sd_time:>10.0f} {sd_matched:>8}")
-    print(f"{'syswarden':<10} {sw_time:>8.2f} {sw_seen / sw_time:>10.0f} {sw_matched:>8}")
-    print(f"ratio syswarden/sysdig events/s: {(sw_seen / sw_time) / (total / sd_time):.3f}"
-          f"  (sysdig is {sw_time / sd_time:.1f}x faster)")
+    print(f"{'tool':<12} {'seconds':>8} {'events/s':>10} {'matched':>8}")
+    print(f"{'sysdig':<12} {sd_time:>8.2f} {total / sd_time:>10.0f} {sd_matched:>8}")
+    for name, sw_time, sw_seen, sw_matched in rows:
+        print(f"{name:<12} {sw_time:>8.2f} {sw_seen / sw_time:>10.0f} {sw_matched:>8}")
+    for name, sw_time, sw_seen, _ in rows:
+        print(f"ratio {name.strip()}/sysdig events/s: {(sw_seen / sw_time) / (total / sd_time):.3f}"
+              f"  (sysdig is {sw_time / sd_time:.1f}x faster)")
 
 
 if __name__ == "__main__":
