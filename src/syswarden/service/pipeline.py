@@ -18,6 +18,7 @@ from syswarden.errors import InputError, OutputError
 from syswarden.events.event import Event
 from syswarden.outputs.base import Output
 from syswarden.escaping import escape_text
+from syswarden.rules.alert import Alert
 from syswarden.rules.engine import Engine
 from syswarden.rules.output_format import AppendOutput, OutputFormat, OutputFormatError
 from syswarden.rules.ruleset import Ruleset
@@ -146,10 +147,7 @@ class Pipeline:
                 self.writer.write_threads(threads)
             if self.state is not None:
                 self.state.seed(threads)
-            for event in self.source.events():
-                self.step(event)
-                if limit is not None and self.summary.events >= limit:
-                    break
+            self._loop(self.source.events(), limit)
         finally:
             self.summary.seconds = time.monotonic() - start
             self.snapshot()
@@ -159,6 +157,42 @@ class Pipeline:
             for out in self.outputs:
                 out.close()
         return self.summary
+
+    def _loop(self, events: Iterable[Event], limit: int | None) -> None:
+        """``step`` for every event, with what it looks up hoisted out of the loop (the live sources deliver
+        tens of thousands of events a second; without a writer the loop body is inlined)."""
+        if self.writer is not None or self.state is None:
+            for event in events:
+                self.step(event)
+                if limit is not None and self.summary.events >= limit:
+                    break
+            return
+        summary, apply, process, outputs = self.summary, self.state.apply, self.engine.process, self.outputs
+        progress = self.progress
+        for event in events:
+            event = apply(event)
+            if event.state_only:
+                summary.state_only += 1
+                continue
+            summary.events += 1
+            if progress is not None and summary.events % PROGRESS_EVERY == 0:
+                progress(summary.events)
+            alerts = process(event)
+            if alerts:
+                self._emit(alerts, outputs)
+            if limit is not None and summary.events >= limit:
+                break
+
+    def _emit(self, alerts: list[Alert], outputs: list[Output]) -> None:
+        for alert in alerts:
+            self.summary.alerts += 1
+            self.summary.by_rule[alert.rule] += 1
+            for out in outputs:
+                try:
+                    out.emit(alert)
+                except OutputError:
+                    # One broken channel must not stop detection on the others; the summary reports it.
+                    self.summary.output_errors += 1
 
     def step(self, event: Event) -> None:
         if self.writer is not None:
@@ -172,15 +206,7 @@ class Pipeline:
         self.summary.events += 1
         if self.progress and self.summary.events % PROGRESS_EVERY == 0:
             self.progress(self.summary.events)
-        for alert in self.engine.process(event):
-            self.summary.alerts += 1
-            self.summary.by_rule[alert.rule] += 1
-            for out in self.outputs:
-                try:
-                    out.emit(alert)
-                except OutputError:
-                    # One broken channel must not stop detection on the others; the summary reports it.
-                    self.summary.output_errors += 1
+        self._emit(self.engine.process(event), self.outputs)
 
 
 def open_pipeline(ruleset: Ruleset, engine: Engine, outputs: Iterable[Output], *, path: str | None = None,

@@ -12,6 +12,8 @@ from typing import Any
 
 from syswarden.events.event import Event
 from syswarden.sources.compat import ABI_LABELS, ABI_PARAM, Abi, CompatCall, compat_args, decoded_calls, event_name
+from syswarden.sources.ebpf.param_builders import (F_ABI, F_CPU, F_NBLOBS, F_NR, F_TGID, F_TID, FAST_HEADER,
+                                                   Builder, builders)
 from syswarden.sources.targets import CgroupPaths
 from syswarden.sources.syscall_decode import SPECS, RawCall, build_params, exe_flags, split_strings
 from syswarden.syscalls.arch import Arch
@@ -20,6 +22,11 @@ HEADER = struct.Struct("<Qq6QQ8IiIHH8H16sI")
 SYSCALL_SLOTS = 1024     # spec words per ABI in the probe's `syscalls` map: key = abi * SYSCALL_SLOTS + nr
 EV_FORK, EV_EXEC, EV_EXIT = -1, -2, -3
 _FORK_NAMES = {"clone", "clone3", "fork", "vfork"}
+_HEADER_SIZE = HEADER.size
+_FAST_UNPACK = FAST_HEADER.unpack_from
+_F_ABI, _F_CPU, _F_NBLOBS, _F_NR, _F_TGID, _F_TID = F_ABI, F_CPU, F_NBLOBS, F_NR, F_TGID, F_TID
+_BLOB_LENS = struct.Struct("<8H")
+_BLOB_LENS_AT = 116      # offsetof(struct ev_hdr, blen)
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,11 +53,11 @@ class Header:
     abi: Abi = Abi.X64
 
 
-def parse_record(raw: bytes) -> Header:
-    """Split one ring-buffer record into its header fields and blobs."""
-    f = HEADER.unpack_from(raw)
+def parse_record(raw: bytes, start: int = 0) -> Header:
+    """Split one ring-buffer record (at ``start`` in ``raw``) into its header fields and blobs."""
+    f = HEADER.unpack_from(raw, start)
     nblobs, lens = f[19], f[21:29]
-    blobs, off = [], HEADER.size
+    blobs, off = [], start + HEADER.size
     for i in range(min(nblobs, 8)):
         blobs.append(raw[off: off + lens[i]])
         off += lens[i]
@@ -99,12 +106,31 @@ class Decoder:
             for nr, call in decoded_calls(abi).items():
                 if call.name not in _FORK_NAMES and call.name not in ("execve", "execveat"):
                     self._plain[abi * SYSCALL_SLOTS + nr] = (call.name, SPECS[call.name].blob_slots(), call, abi)
+        # The hotter path: native calls with simple recipes -> (name, compiled builder, blobs per record).
+        compiled = builders()
+        self._fast: dict[int, tuple[str, Builder, int]] = {
+            nr: (call.name, *compiled[call.name]) for nr, call in decoded_calls(Abi.X64).items()
+            if call.name in compiled and nr in self._plain}
 
     def syscall_name(self, nr: int, abi: Abi = Abi.X64) -> str | None:
         return event_name(abi, nr)
 
-    def decode(self, raw: bytes) -> Event | None:
-        """The event for one record (None for a syscall we do not decode)."""
+    def decode(self, raw: bytes, start: int = 0) -> Event | None:
+        """The event for the record at ``start`` in ``raw`` (None for a syscall we do not decode)."""
+        f = _FAST_UNPACK(raw, start)
+        if not f[_F_ABI]:
+            fast = self._fast.get(f[_F_NR])
+            if fast is not None and f[_F_NBLOBS] == fast[2]:
+                # the common case: a native syscall exit with every blob present
+                self.num += 1
+                return Event(self.num, f[0] + self._boot_to_epoch, fast[0], f[_F_TID],
+                             fast[1](f, raw, start + _HEADER_SIZE), "<", f[1], f[_F_CPU], f[_F_TGID])
+        return self._decode_slow(raw, start)
+
+    def _decode_slow(self, raw: bytes, start: int) -> Event | None:
+        """Compat calls, calls with structured arguments, and the scheduler's records."""
+        if start:
+            raw = raw[start:start + HEADER.size + sum(_BLOB_LENS.unpack_from(raw, start + _BLOB_LENS_AT))]
         f = HEADER.unpack_from(raw)
         plain = self._plain.get(f[30] * SYSCALL_SLOTS + f[17]) if f[17] >= 0 else None
         if plain is not None:

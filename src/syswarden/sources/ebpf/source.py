@@ -100,13 +100,16 @@ class EbpfSource:
         """Decoded events until the command's tree exits (or forever when watching the system)."""
         assert self._ring is not None
         next_counters = time.monotonic() + _COUNTER_PERIOD_S
+        ring, decode, stats = self._ring, self._decoder.decode, self.stats
         try:
             while True:
-                self._ring.wait(100)
-                for raw in self._ring.read_batch():
-                    event = self._decoder.decode(raw)
+                ring.wait(100)
+                # one copy per batch; records are decoded in place from it
+                chunk, starts = ring.read_chunk()
+                for start in starts:
+                    event = decode(chunk, start)
                     if event is not None:
-                        self.stats.events += 1
+                        stats.events += 1
                         yield event
                 self._track()
                 if time.monotonic() >= next_counters:
@@ -122,9 +125,12 @@ class EbpfSource:
     def _drain_after_exit(self) -> Iterator[Event]:
         """Events written before the last exit may still sit in the buffer: read them until it is empty."""
         assert self._ring is not None
-        while batch := self._ring.read_batch():
-            for raw in batch:
-                event = self._decoder.decode(raw)
+        while True:
+            chunk, starts = self._ring.read_chunk()
+            if not starts:
+                break
+            for start in starts:
+                event = self._decoder.decode(chunk, start)
                 if event is not None:
                     self.stats.events += 1
                     yield event
