@@ -4,7 +4,10 @@ whole system), under `strace -f -o /dev/null`, and under auditd with rules for t
 captures, in one run. Prints slowdowns as ratios to bare, then the highest sustained event rate the monitor
 keeps up with without drops (openat bursts at increasing paced rates).
 
-Run as root:  .venv/bin/python bench/capture_overhead.py [--quick]
+Run as root:  .venv/bin/python bench/capture_overhead.py [--quick] [--rate-only [--seconds S] [--rates R,R..]]
+
+``--rate-only`` skips the workloads, strace and auditd and only looks for the highest sustained rate (handy to
+compare two versions of the monitor back to back on a shared machine).
 
 auditd is started only inside this script; its rules are deleted and the daemon stopped afterwards (also on
 failure), and the kernel's audit "enabled" flag is restored. `auditctl -e 2` is never used.
@@ -183,10 +186,29 @@ def sustained_rate(paced: Path, rates: list[int], seconds: float) -> list[tuple[
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--quick", action="store_true", help="fewer iterations and rate steps")
+    ap.add_argument("--rate-only", action="store_true", help="only the highest sustained rate without drops")
+    ap.add_argument("--seconds", type=float, default=2.0, help="length of each paced step (default 2)")
+    ap.add_argument("--rates", help="comma-separated openat/s steps instead of the default ladder")
     args = ap.parse_args()
     if os.geteuid() != 0:
         print("capture_overhead: needs root (eBPF, auditd)", file=sys.stderr)
         return 2
+    steps = [5000, 10000, 20000, 40000, 80000] if args.quick else \
+        [5000, 10000, 15000, 20000, 30000, 40000, 60000, 80000, 120000, 160000]
+    if args.rates:
+        try:
+            steps = [int(r) for r in args.rates.split(",")]
+        except ValueError:
+            print(f"capture_overhead: --rates: expected integers separated by commas, got {args.rates!r}",
+                  file=sys.stderr)
+            return 2
+    if args.rate_only:
+        with tempfile.TemporaryDirectory(prefix="swbench-") as tmpdir:
+            _, paced = compile_helpers(Path(tmpdir))
+            print("finding the highest sustained rate without drops ...", file=sys.stderr)
+            rows = sustained_rate(paced, steps, args.seconds)
+        print_rate(rows)
+        return 0
     repeat, loops = (3, 20000) if args.quick else (5, 50000)
     with tempfile.TemporaryDirectory(prefix="swbench-") as tmpdir:
         tmp = Path(tmpdir)
@@ -215,9 +237,7 @@ def main() -> int:
             for w, cmd in workloads.items():
                 results[w]["auditd"] = timed(cmd, repeat)
         print("finding the highest sustained rate without drops ...", file=sys.stderr)
-        steps = [5000, 10000, 20000, 40000, 80000] if args.quick else \
-            [5000, 10000, 15000, 20000, 30000, 40000, 60000, 80000, 120000, 160000]
-        rows = sustained_rate(paced, steps, 2.0)
+        rows = sustained_rate(paced, steps, args.seconds)
 
     width = max(len(w) for w in workloads)
     print(f"{'workload'.ljust(width)}  {'bare s':>8}  {'syswarden':>9}  {'strace':>8}  {'auditd':>8}")
@@ -225,6 +245,12 @@ def main() -> int:
         print(f"{w.ljust(width)}  {r['bare']:8.3f}  {r['syswarden'] / r['bare']:8.2f}x  "
               f"{r['strace'] / r['bare']:7.2f}x  {r['auditd'] / r['bare']:7.2f}x")
     print(f"syswarden monitor during the workloads: {events} events processed, {drops} dropped")
+    print_rate(rows)
+    return 0
+
+
+def print_rate(rows: list[tuple[int, int, int, int]]) -> None:
+    """The best clean step and the first step with drops."""
     clean = [r for r in rows if r[3] == 0]
     best = max(clean, key=lambda r: r[1]) if clean else None
     first_drop = next((r for r in rows if r[3] > 0), None)
@@ -233,7 +259,6 @@ def main() -> int:
               f"{best[2]} events processed)")
     if first_drop:
         print(f"drops first seen at: {first_drop[1]} openat/s ({first_drop[3]} dropped, counted and reported)")
-    return 0
 
 
 if __name__ == "__main__":
