@@ -71,11 +71,13 @@ def _quote(text: str) -> str:
     return escape_text(text)
 
 
-def open_capture(path: str) -> Source:
-    """The source for a recording, chosen by its suffix (scap or JSONL replay)."""
-    from syswarden.service.pipeline import choose_source
+def open_capture(path: str, event_types: frozenset[str] | None = None) -> Source:
+    """The source for a recording, chosen by its suffix (scap or JSONL replay); ``event_types`` (None = all)
+    are the types to decode, state's own needs added (others are still numbered, as sysdig numbers them)."""
+    from syswarden.service.pipeline import choose_source, state_event_types
 
-    return open_source(choose_source(path, None), SourceConfig(path=path))
+    wanted = None if event_types is None else event_types | state_event_types()
+    return open_source(choose_source(path, None), SourceConfig(path=path, event_types=wanted))
 
 
 def with_state(src: Source) -> Iterator[Event]:
@@ -88,14 +90,16 @@ def with_state(src: Source) -> Iterator[Event]:
         yield state.apply(event)
 
 
-def compile_filter(text: str) -> Callable[[Event], bool]:
-    """A filter expression as a predicate (every event passes an empty filter)."""
+def compile_filter(text: str) -> tuple[Callable[[Event], bool], frozenset[str] | None]:
+    """A filter expression as a predicate and the event types it can match (None = any; every event passes
+    an empty filter)."""
     if not text.strip():
-        return lambda _e: True
+        return (lambda _e: True), None
     from syswarden.rules.compiler import compile_condition
     from syswarden.rules.filter.parser import parse
 
-    return compile_condition(parse(text)).predicate
+    compiled = compile_condition(parse(text))
+    return compiled.predicate, compiled.evttypes
 
 
 class LineFormat:
@@ -116,9 +120,9 @@ class LineFormat:
 
 def print_capture(path: str, filter_text: str, fmt: str, limit: int | None, echo: Callable[[str], Any]) -> int:
     """Print the events of ``path`` that pass ``filter_text`` with ``fmt``; return how many were printed."""
-    predicate = compile_filter(filter_text)
+    predicate, event_types = compile_filter(filter_text)
     line = LineFormat(fmt)
-    src = open_capture(path)
+    src = open_capture(path, event_types)
     printed = seen = 0
     try:
         for event in with_state(src):
