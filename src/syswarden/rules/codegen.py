@@ -40,7 +40,7 @@ class SourceBuilder:
         self._fields = fields
         self._operand = operand
         self._fallback = fallback
-        self.namespace: dict[str, Any] = {"__builtins__": {"any": any, "all": all, "len": len}}
+        self.namespace: dict[str, Any] = {"__builtins__": {"any": any, "all": all, "len": len, "int": int}}
 
     def _bind(self, prefix: str, value: Any) -> str:
         name = f"{prefix}{len(self.namespace)}"

@@ -59,6 +59,16 @@ def _open_flags(event: Event) -> int | None:
     return flags if isinstance(flags, int) else None
 
 
+def _open_mode_inline(modes: tuple[int, int]) -> str:
+    """Inline template of evt.is_open_read/write: stock rules test these on every open event, several rules per
+    event, so generated code tests the access mode in place; flags that are not a plain int (absent, a subclass)
+    and non-open events take the extractor's path, so the value is the extractor's on every event."""
+    names = "{" + ", ".join(repr(name) for name in sorted(_OPEN_EVENTS)) + "}"
+    test = f"(fl & {types.O_ACCMODE}) in {modes!r}"
+    return (f"(({test} if (fl := e.params.get('flags')).__class__ is int else @X(e)) "
+            f"if e.dir == '<' and e.type in {names} else False)")
+
+
 def _is_open_read(event: Event) -> bool:
     flags = _open_flags(event)
     return flags is not None and types.is_open_read(flags)
@@ -175,9 +185,9 @@ FIELDS: tuple[FieldSpec, ...] = (
     FieldSpec("evt.rawarg", FieldType.DYN, "One parameter's raw value, by name (evt.rawarg.flags): "
               "numbers compare as numbers.", _make_rawarg, ArgKind.KEY_REQUIRED),
     FieldSpec("evt.is_open_read", FieldType.BOOL, "true for an open-family exit event whose access mode reads.",
-              _const(_is_open_read)),
+              _const(_is_open_read), inline=_open_mode_inline((types.O_RDONLY, types.O_RDWR))),
     FieldSpec("evt.is_open_write", FieldType.BOOL, "true for an open-family exit event whose access mode writes.",
-              _const(_is_open_write)),
+              _const(_is_open_write), inline=_open_mode_inline((types.O_WRONLY, types.O_RDWR))),
     FieldSpec("evt.is_open_exec", FieldType.BOOL, "true for an open-family exit event creating an executable "
               "file.", _const(_is_open_exec)),
     FieldSpec("evt.buffer", FieldType.BYTEBUF, "The data buffer of read/write/send/recv events.",

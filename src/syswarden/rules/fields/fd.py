@@ -9,7 +9,6 @@ and ``fd.num`` to the result (``-1`` on failure), so ``open_file_failed`` style 
 """
 from __future__ import annotations
 
-import posixpath
 from collections.abc import Callable
 from typing import Any
 
@@ -18,7 +17,6 @@ from syswarden.rules.fields.model import Extractor, FieldSpec, FieldType
 
 _OPEN_EVENTS = frozenset({"open", "openat", "openat2", "open_by_handle_at", "creat"})
 _IP_TYPES = frozenset({FdType.IPV4, FdType.IPV6})
-_FILE_TYPES = frozenset({FdType.FILE, FdType.DIRECTORY})
 
 
 def _fd(fn: Callable[[FdInfo], Any]) -> Callable[[str | None], Extractor]:
@@ -76,16 +74,20 @@ def _file_part(part: Callable[[str], str]) -> Callable[[str | None], Extractor]:
         name = _name(arg)
 
         def extract(event: Event) -> str | None:
-            if event.fd is not None and event.fd.type not in _FILE_TYPES:
+            info = event.fd
+            if info is None:
+                path = name(event)
+            elif info.type is FdType.FILE or info.type is FdType.DIRECTORY:   # identity: Enum hashing is slow
+                path = info.name
+            else:
                 return None
-            path = name(event)
             return part(path) if path else None  # an fd without a name has no directory either
         return extract
     return make
 
 
 def _filename(arg: str | None) -> Extractor:
-    base = _file_part(posixpath.basename)(arg)
+    base = _file_part(_basename)(arg)
 
     def extract(event: Event) -> str | None:
         info = event.fd
@@ -98,8 +100,17 @@ def _filename(arg: str | None) -> Extractor:
     return extract
 
 
+def _basename(path: str) -> str:
+    """``posixpath.basename`` for a str path."""
+    return path[path.rfind("/") + 1:]
+
+
 def _directory(path: str) -> str:
-    return posixpath.dirname(path) or "/"
+    """``posixpath.dirname(path) or "/"`` for a str path, without its generic str/bytes/PathLike handling
+    (stock rules read fd.directory on every open event)."""
+    head = path[:path.rfind("/") + 1]
+    stripped = head.rstrip("/")
+    return stripped if stripped else (head or "/")
 
 
 def _local_ip(f: FdInfo) -> str:
@@ -146,7 +157,7 @@ FIELDS: tuple[FieldSpec, ...] = (
     FieldSpec("fd.filename", P, "File name (without directory) of a file fd; <NA> for directories and failed opens (libsinsp "
               "derives only fd.name and fd.directory from the attempted path).", _filename),
     FieldSpec("fd.typechar", S, "Type as one character: f file, d directory, 4 ipv4, 6 ipv6, u unix, p pipe ...",
-              _fd(lambda f: f.type.value), inline='(None if (f := e.fd) is None else f.type.value)'),
+              _fd(lambda f: f.type._value_), inline='(None if (f := e.fd) is None else f.type._value_)'),
     FieldSpec("fd.type", S, "Type name: file, directory, ipv4, ipv6, unix, pipe, event, signalfd ...",
               _fd(_type_name)),
     FieldSpec("fd.l4proto", S, "Layer-4 protocol of a socket: tcp, udp, icmp, raw.",
