@@ -52,13 +52,24 @@ def on_open(st: State, event: Event, thread: ThreadInfo | None, params: dict[str
     """open/openat/openat2/creat/open_by_handle_at exit: a new file fd named by its absolute path."""
     if thread is None:
         return thread
+    # The open family is the most frequent event of a busy host: the params are read in place (a plain int
+    # passes the ``_int`` test as is) rather than through a helper call per parameter.
     num = _new_fd(event, params)
-    name = params.get("name", params.get("path", ""))
-    flags = _int(params, "flags", 0) or 0
+    name = params["name"] if "name" in params else params.get("path", "")
     if event.type == "creat":
         flags = O_CREAT | O_WRONLY | O_TRUNC
+    else:
+        flags = params.get("flags", 0)
+        if flags.__class__ is not int:
+            flags = _int(params, "flags", 0) or 0
+    dev = params.get("dev", 0)
+    if dev.__class__ is not int:
+        dev = _int(params, "dev", 0) or 0
+    ino = params.get("ino", 0)
+    if ino.__class__ is not int:
+        ino = _int(params, "ino", 0) or 0
     fd = F.file_fd(num if num is not None and num >= 0 else -1, name if isinstance(name, str) else "", flags,
-                   dev=_int(params, "dev", 0) or 0, ino=_int(params, "ino", 0) or 0, ts=event.ts)
+                   dev=dev, ino=ino, ts=event.ts)
     if fd.num >= 0:
         _store(st, thread, fd)
     event.fd = fd
