@@ -57,7 +57,7 @@ def resolve_at(fds: dict[int, FdInfo], cwd: str, dirfd: int | None, name: str) -
 def file_fd(num: int, path: str, flags: int, *, dev: int = 0, ino: int = 0, ts: int = 0) -> FdInfo:
     """An fd for an opened file or directory (``O_DIRECTORY`` makes it a directory, as Falco)."""
     kind = FdType.DIRECTORY if flags & O_DIRECTORY == O_DIRECTORY else FdType.FILE
-    return FdInfo(num=num, type=kind, name=path, flags=flags, dev=dev, ino=ino, open_ts=ts)
+    return FdInfo(num, kind, path, flags, dev, ino, open_ts=ts)     # positional: one per open event, keywords cost
 
 
 def family_name(domain: int | str) -> str:

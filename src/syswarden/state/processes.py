@@ -43,6 +43,14 @@ class ThreadTable:
         thread = self._live.get(tid)
         return thread if thread is not None else self._exited.get(tid)
 
+    def active(self, tid: int) -> ThreadInfo | None:
+        """``get(tid)`` and ``touch(tid)`` in one call: the thread of the event being applied (once per event)."""
+        thread = self._live.get(tid)
+        if thread is not None:
+            self._live.move_to_end(tid)
+            return thread
+        return self._exited.get(tid)
+
     def touch(self, tid: int) -> None:
         """Mark thread ``tid`` as just active (eviction takes the least recently active first)."""
         if tid in self._live:

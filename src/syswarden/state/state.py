@@ -103,11 +103,8 @@ class State:
         """Update the tables from ``event`` and attach ``event.thread`` and ``event.fd``; returns the event."""
         self.stats.events += 1
         tid = event.tid
-        threads = self.threads
-        thread = threads.get(tid)
-        if thread is not None:
-            threads.touch(tid)
-        elif tid > 0 and not _is_clone_child(event):
+        thread = self.threads.active(tid)
+        if thread is None and tid > 0 and not _is_clone_child(event):
             thread = self._unknown_thread(event)
         key = (event.type, event.dir)
         plan = _APPLY_PLANS.get(key) or _apply_plan(key)
@@ -122,7 +119,9 @@ class State:
         if plan.remember_enter:
             self._remember_enter(event)
         elif plan.handler is not None:
-            thread = plan.handler(self, event, thread, self._merged_params(event)) or thread
+            # Modern drivers send no enter events: then there is nothing to merge (and no call to find that out).
+            params = self._merged_params(event) if self._enter else event.params
+            thread = plan.handler(self, event, thread, params) or thread
         fd = event.fd
         if fd is None:
             fd = event.fd = before
