@@ -227,18 +227,20 @@ def plan(spec: LandlockSpec, abi: int) -> LandlockReport:
         fs = abi_mod.fs_rights_for(abi)
         missing.extend(_missing_fs(wanted | abi_mod.fs_rights_for(max(abi_mod.FS_BY_ABI)), fs, abi))
     net = NetAccess(0)
+    net_available = abi_mod.net_rights_for(abi)
     for ports, right in ((spec.bind_ports, NetAccess.BIND_TCP), (spec.connect_ports, NetAccess.CONNECT_TCP)):
         if ports is None:
             continue
-        if abi >= abi_mod.NET_MIN_ABI:
+        if right & net_available:
             net |= right
         else:
             missing.append(f"TCP {_name(right).split('_')[0]} port rules (need Landlock ABI "
                            f"{abi_mod.NET_MIN_ABI}, Linux {abi_mod.KERNEL_FOR_ABI[abi_mod.NET_MIN_ABI]}; have {abi})")
     scoped = Scope(0)
     if spec.scopes:
-        if abi >= abi_mod.SCOPE_MIN_ABI:
-            scoped = scope_bits(spec.scopes)
+        wanted_scopes = scope_bits(spec.scopes)
+        if wanted_scopes & abi_mod.scopes_for(abi) == wanted_scopes:
+            scoped = wanted_scopes
         else:
             missing.append(f"scope {', '.join(spec.scopes)} (needs Landlock ABI {abi_mod.SCOPE_MIN_ABI}, Linux "
                            f"{abi_mod.KERNEL_FOR_ABI[abi_mod.SCOPE_MIN_ABI]}; have {abi}): IPC out of the sandbox "
