@@ -27,10 +27,6 @@ if TYPE_CHECKING:
 # and Landlock are imported only when this run needs them, and a filter cache hit needs none of them.
 
 
-def _split(values: Sequence[str]) -> tuple[str, ...]:
-    return tuple(values)
-
-
 def build_policies(policy_files: Sequence[str], profile_names: Sequence[str], drop: Sequence[str],
                    allow: Sequence[str], default_action: str | None, errno_name: str | None,
                    dry_run: bool, texts: Mapping[str, str] | None = None) -> tuple[list[Policy], LandlockSpec | None]:
