@@ -214,19 +214,13 @@ def _fd_entry(cur: _Cursor, tid: int, v2: bool) -> FdRecord:
 
 
 def _fd_payload(cur: _Cursor, tid: int, fd: int, ino: int, kind: int, end: int) -> FdRecord:
-    if kind == 3:      # IPv4 socket
-        sip, dip = cur.raw(4), cur.raw(4)
+    if kind in (3, 4):     # IPv4 / IPv6 socket
+        size = 4 if kind == 3 else 16
+        sip, dip = cur.raw(size), cur.raw(size)
         sport, dport, proto = cur.take("<H"), cur.take("<H"), cur.take("<B")
         return FdRecord(tid, fd, ino, kind, sip=sip, dip=dip, sport=sport, dport=dport, l4proto=proto)
-    if kind == 5:      # IPv4 server socket
-        ip, port, proto = cur.raw(4), cur.take("<H"), cur.take("<B")
-        return FdRecord(tid, fd, ino, kind, sip=ip, sport=port, l4proto=proto)
-    if kind == 4:      # IPv6 socket
-        sip, dip = cur.raw(16), cur.raw(16)
-        sport, dport, proto = cur.take("<H"), cur.take("<H"), cur.take("<B")
-        return FdRecord(tid, fd, ino, kind, sip=sip, dip=dip, sport=sport, dport=dport, l4proto=proto)
-    if kind == 6:      # IPv6 server socket
-        ip, port, proto = cur.raw(16), cur.take("<H"), cur.take("<B")
+    if kind in (5, 6):     # IPv4 / IPv6 server socket
+        ip, port, proto = cur.raw(4 if kind == 5 else 16), cur.take("<H"), cur.take("<B")
         return FdRecord(tid, fd, ino, kind, sip=ip, sport=port, l4proto=proto)
     if kind == 8:      # unix socket
         src, dst = cur.take("<Q"), cur.take("<Q")
