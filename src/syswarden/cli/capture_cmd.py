@@ -156,12 +156,8 @@ def record(path: str, command: list[str], source: str, filter_text: str = "") ->
     predicate = None
     config = SourceConfig(command=command)
     if filter_text.strip():
-        from syswarden.rules.compiler import compile_condition
-        from syswarden.rules.filter.parser import parse
-
-        compiled = compile_condition(parse(filter_text))
-        predicate = compiled.predicate
-        config.event_types = None if compiled.evttypes is None else compiled.evttypes | REQUIRED_EVENT_TYPES
+        predicate, event_types = compile_filter(filter_text)
+        config.event_types = None if event_types is None else event_types | REQUIRED_EVENT_TYPES
     src = open_source(source, config)
     writer = open_writer(path)
     state = make_state(live=True) if predicate is not None else None
