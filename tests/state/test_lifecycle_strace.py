@@ -34,20 +34,38 @@ _CALL = re.compile(r"^(\d+)\s+(\w+)\((.*)\)\s+= (-?\d+)")     # strace pads shor
 _EXIT = re.compile(r"^(\d+)\s+\+\+\+ exited with \d+ \+\+\+")
 
 
+_FORKS = ("clone(", "clone3(", "fork(", "vfork(")
+
+
 def _lines(text: str) -> list[str]:
-    """strace -f lines with <unfinished ...>/<... resumed> halves joined back together."""
-    pending: dict[str, str] = {}
-    out = []
+    """strace -f lines with <unfinished ...>/<... resumed> halves joined back together.
+
+    A fork-like call is put where it started: strace may print the child's first calls before the parent's
+    ``<... clone resumed> = PID``, while a kernel source reports the child's own clone exit first (libs emits
+    it from the child), so state must see the clone before anything of the child.
+    """
+    pending: dict[str, tuple[str, int | None]] = {}
+    out: list[str | None] = []
     for line in text.splitlines():
         pid, _, rest = line.partition(" ")
         rest = rest.lstrip()
         if rest.endswith("<unfinished ...>"):
-            pending[pid] = rest[: -len("<unfinished ...>")]
+            head = rest[: -len("<unfinished ...>")]
+            slot = None
+            if head.startswith(_FORKS):
+                slot = len(out)
+                out.append(None)
+            pending[pid] = (head, slot)
         elif rest.startswith("<... "):
-            out.append(f"{pid} {pending.pop(pid, '')}{rest.split('resumed>', 1)[1]}")
+            head, slot = pending.pop(pid, ("", None))
+            joined = f"{pid} {head}{rest.split('resumed>', 1)[1]}"
+            if slot is None:
+                out.append(joined)
+            else:
+                out[slot] = joined
         else:
             out.append(line)
-    return out
+    return [line for line in out if line is not None]
 
 
 def _strings(text: str) -> list[str]:
@@ -124,3 +142,15 @@ def test_lifecycle_agrees_with_the_processes_themselves(tmp_path: Path) -> None:
     assert thread_open.fd.name == str(work / "from_thread.txt")
     assert state.thread(int(child_pid)) is None or state.thread(int(child_pid)).exited  # type: ignore[union-attr]
     assert state.stats.placeholders == 0
+
+
+def test_lines_put_a_fork_before_its_childs_calls() -> None:
+    """strace can print the child's execve before the parent's resumed clone; the joined clone goes first."""
+    text = ("100 clone(child_stack=NULL, flags=CLONE_CHILD_SETTID|SIGCHLD <unfinished ...>\n"
+            "101 execve(\"/bin/sh\", [\"sh\"], 0x0 /* 0 vars */) = 0\n"
+            "100 <... clone resumed>, child_tidptr=0x7f) = 101\n"
+            "100 openat(AT_FDCWD, \"x\", O_RDONLY <unfinished ...>\n"
+            "101 chdir(\"/\") = 0\n"
+            "100 <... openat resumed>) = 3\n")
+    assert [line.split("(")[0] for line in _lines(text)] == ["100 clone", "101 execve", "101 chdir", "100 openat"]
+    assert _lines(text)[0].endswith("child_tidptr=0x7f) = 101")
