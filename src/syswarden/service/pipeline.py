@@ -190,8 +190,9 @@ class Pipeline:
             for out in outputs:
                 try:
                     out.emit(alert)
-                except OutputError:
+                except (OutputError, ValueError):
                     # One broken channel must not stop detection on the others; the summary reports it.
+                    # ValueError covers the encoding errors (UnicodeError) a sink might still hit.
                     self.summary.output_errors += 1
 
     def step(self, event: Event) -> None:
