@@ -19,6 +19,7 @@ from click.core import ParameterSource
 from syswarden.errors import InputError
 from syswarden.rules.alert import Priority
 from syswarden.outputs.base import Output
+from syswarden.escaping import escape_text
 from syswarden.outputs.file import FileOutput
 from syswarden.outputs.stdout import StreamOutput
 from syswarden.rules.engine import Engine
@@ -118,7 +119,12 @@ def monitor(ctx: click.Context, replay: str | None, source: str | None, config_p
     ruleset = apply_append_output(ruleset, cfg.append_output).select(selection)
     # FALCO_HOSTNAME names the host in alerts, as in Falco (its test suite sets it).
     hostname = os.environ.get("FALCO_HOSTNAME") or None
-    engine = Engine(ruleset, rule_matching=cfg.rule_matching, hostname=hostname)
+    # Live sources emit exit events only: rules written for enter events are evaluated on enter views.
+    engine = Engine(ruleset, rule_matching=cfg.rule_matching, hostname=hostname, exit_only=replay is None)
+    for rule in engine.enter_dialect:
+        click.echo(escape_text(f"syswarden: warning: rule '{rule.name}' reads evt.dir (written for enter events); "
+                               "live sources emit exit events only, so each exit event is also evaluated as the "
+                               "enter event it stands for (evt.dir='>', evt.res <NA>; docs/rules.md)"), err=True)
     outputs = _outputs(cfg, output_file)
     config = SourceConfig(command=list(command) or None)
     if replay is None and not command and source == "ptrace":
