@@ -9,7 +9,8 @@ from syswarden.errors import InputError, OutputError
 from syswarden.rules.alert import Alert
 from syswarden.rules import Engine, load_rules
 from syswarden.events.event import Event, ThreadInfo
-from syswarden.service.pipeline import Pipeline, Summary, choose_source, make_state, needed_event_types, open_pipeline
+from syswarden.service.pipeline import Pipeline, Summary, choose_source, make_state, open_pipeline
+from syswarden.service.selection import needed_event_types
 from syswarden.state import REQUIRED_EVENT_TYPES
 from syswarden.testing import CapturingOutput, ListSource
 

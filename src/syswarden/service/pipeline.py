@@ -2,7 +2,7 @@
 
 Every way of running rules (``monitor --replay``, live eBPF/ptrace, scap files) goes through ``Pipeline``, so a
 new source only has to register itself in ``syswarden.sources.REGISTRY``. ``choose_source`` picks the source
-for a path or flag, ``needed_event_types`` tells it what the rules and the state engine need, and
+for a path or flag, ``selection.select_events`` tells it what the rules and the state engine need, and
 ``Summary`` is what ``monitor`` prints at exit (events, drops, alerts per rule). ``apply_append_output``
 gives the rules falco.yaml's ``append_output`` before a run.
 """
@@ -22,6 +22,7 @@ from syswarden.rules.alert import Alert
 from syswarden.rules.engine import Engine
 from syswarden.rules.output_format import AppendOutput, OutputFormat, OutputFormatError
 from syswarden.rules.ruleset import Ruleset
+from syswarden.service.selection import select_events
 from syswarden.sources.base import Source, SourceConfig, open_source
 from syswarden.sources.recording import CaptureWriter, open_writer
 
@@ -61,19 +62,6 @@ def apply_append_output(ruleset: Ruleset, entries: Sequence[AppendOutput]) -> Ru
             raise InputError(f"append_output for rule {rule.name!r}: {exc.message}", span=where) from exc
         rules.append(replace(rule, output=formatter.text, formatter=formatter))
     return replace(ruleset, rules=tuple(rules))
-
-
-def state_event_types() -> frozenset[str]:
-    """Events the state engine needs whatever the rules say (clone, execve, close, ...)."""
-    from syswarden.state import REQUIRED_EVENT_TYPES
-
-    return frozenset(REQUIRED_EVENT_TYPES)
-
-
-def needed_event_types(ruleset: Ruleset) -> frozenset[str] | None:
-    """The ruleset's event types plus the state engine's; None (= all) when a rule may match any type."""
-    types = ruleset.event_types()
-    return None if types is None else types | state_event_types()
 
 
 def make_state(*, live: bool = False) -> Any:
@@ -214,10 +202,7 @@ def open_pipeline(ruleset: Ruleset, engine: Engine, outputs: Iterable[Output], *
                   progress: Callable[[int], None] | None = None, write_path: str | None = None) -> Pipeline:
     """Pick and open the source for ``path``/``source``, asking it for the event types the run needs."""
     name = choose_source(path, source)
-    cfg = config or SourceConfig()
-    cfg.path = path
-    cfg.event_types = needed_event_types(ruleset)
-    src = open_source(name, cfg)
+    src = open_source(name, select_events(replace(config or SourceConfig(), path=path), ruleset))
     hostname = getattr(src, "hostname", "")
     if hostname:
         engine.hostname = hostname
