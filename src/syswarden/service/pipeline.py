@@ -73,9 +73,17 @@ def make_state(*, live: bool = False) -> State:
     return State(procfs=live)
 
 
+def shell_status(exit_code: int | None) -> int:
+    """A command's exit code as a shell reports it (``$?``): the code itself, 128+N for a death by signal N
+    (``waitstatus_to_exitcode`` gives -N), 1 when it is unknown."""
+    if exit_code is None:
+        return 1
+    return 128 - exit_code if exit_code < 0 else exit_code
+
+
 @dataclass(slots=True)
 class Summary:
-    """What happened during one run."""
+    """What happened during one run; ``exit_code`` is the started command's (None without one)."""
 
     events: int = 0
     state_only: int = 0
@@ -85,6 +93,7 @@ class Summary:
     skipped: int = 0
     output_errors: int = 0
     seconds: float = 0.0
+    exit_code: int | None = None
 
     def render(self) -> str:
         """Aligned text for stderr."""
@@ -115,8 +124,11 @@ class Pipeline:
         self.summary = Summary()
 
     def snapshot(self) -> Summary:
-        """The summary so far, with the source's current drop and skip counters (for SIGUSR1)."""
+        """The summary so far, with the source's current drop and skip counters (for SIGUSR1) and, once it has
+        exited, the exit code of the command the source started (``exit_code`` of the ebpf and ptrace sources)."""
         self.summary.drops, self.summary.skipped = self.source.stats.drops, self.source.stats.skipped
+        exit_code = getattr(self.source, "exit_code", None)
+        self.summary.exit_code = exit_code if isinstance(exit_code, int) else None
         return self.summary
 
     def reopen_outputs(self) -> None:
@@ -135,8 +147,8 @@ class Pipeline:
             self._loop(self.source.events(), limit)
         finally:
             self.summary.seconds = time.monotonic() - start
+            self.source.close()         # a command still running is stopped and reaped: its status is known
             self.snapshot()
-            self.source.close()
             if self.writer is not None:
                 self.writer.close()
             for out in self.outputs:
