@@ -162,7 +162,7 @@ def test_missing_file_is_a_capture_error(tmp_path: Path) -> None:
 def test_enter_and_exit_give_the_same_fields(name: str) -> None:
     """On an old capture, a syscall's enter and exit events show the same fd and process fields (except where
     the syscall itself creates or renames the fd), so rules see the same values on both sides."""
-    from syswarden.cli.capture_cmd import with_state
+    from syswarden.service.capture import with_state
     from syswarden.events.types import event_spec
     from syswarden.rules.output_format import OutputFormat
 
