@@ -108,3 +108,45 @@ def test_write_with_filter_keeps_only_matches_visible(tmp_path: Path, suffix: st
                            capture_output=True, text=True, timeout=60)
     assert shown.returncode == 0, shown.stderr
     assert shown.stdout.splitlines() == ["openat cat /etc/hostname sh"]
+
+
+@pytest.mark.parametrize("split", [
+    ["evt.type=open", "and", "evt.dir=<"],                      # sysdig's habit: unquoted words
+    ["--filter", "evt.type=open", "and", "evt.dir=<"],          # --filter's value, then the rest of the words
+    ["--filter", "evt.type=open and", "evt.dir=<"],
+])
+def test_filter_words_are_joined_as_sysdig_does(split: list[str], sysdig) -> None:
+    """Filter words after the options are joined with spaces (after --filter's value), none dropped: the
+    lines equal sysdig -r with the same words."""
+    path = capture_path("falco_cat_write.scap")
+    fmt = "*%evt.num %evt.type %proc.name"
+    code, out, err = run("-r", str(path), "-p", fmt, *split)
+    assert code == 0, err
+    assert out and out.splitlines() == sysdig.lines(path, fmt, "evt.type=open and evt.dir=<")
+    _, only_first, _ = run("-r", str(path), "-p", fmt, "evt.type=open")
+    assert len(only_first.splitlines()) > len(out.splitlines())     # the second condition narrowed it
+
+
+@pytest.mark.parametrize("args", [
+    ["-r", "x.scap", "-w", "y.scap"],
+    ["-r", "x.scap", "--source", "ptrace"],
+    ["-w", "y.scap", "-p", "%evt.num", "--", "true"],
+    ["-w", "y.scap", "-n", "3", "--", "true"],
+    ["-w", "y.scap"],
+])
+def test_options_of_the_other_mode_are_usage_errors(args: list[str], tmp_path: Path) -> None:
+    """An option that the chosen mode would ignore is a usage error (exit 2) naming it; nothing is written."""
+    code, out, err = run(*[str(tmp_path / a) if a.endswith(".scap") else a for a in args])
+    assert code == 2 and out == "" and "Error:" in err
+    assert not (tmp_path / "y.scap").exists()
+
+
+@pytest.mark.kernel
+@pytest.mark.parametrize("script,status", [("exit 5", 5), ("true", 0)])
+def test_write_passes_the_command_status_through(tmp_path: Path, script: str, status: int) -> None:
+    """capture -w F -- CMD exits with CMD's status, as `run` does, and still writes the recording."""
+    out = tmp_path / "rec.jsonl"
+    rec = subprocess.run([sys.executable, "-m", "syswarden", "capture", "-w", str(out), "--source", "ptrace", "--",
+                          "sh", "-c", script], capture_output=True, text=True, timeout=60)
+    assert rec.returncode == status, rec.stderr
+    assert "wrote" in rec.stderr and out.stat().st_size > 0
