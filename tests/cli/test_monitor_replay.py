@@ -170,7 +170,7 @@ def test_command_exit_status_passes_through(script: str, status: int) -> None:
 def test_damaged_capture_prints_the_summary_then_the_error(tmp_path: Path) -> None:
     """A truncated capture: the alerts before the damage are printed, the summary counts the skipped record,
     and the error names the byte offset (exit 2)."""
-    from syswarden.sources.scap.reader import load_bytes
+    from syswarden.sources.scap.stream import load_bytes
     from tests.sources.scap.scap_oracle import capture_path
 
     raw = load_bytes(str(capture_path("falco_cat_write.scap")))

@@ -11,7 +11,6 @@ from syswarden.cli.table import render_table
 from syswarden.escaping import escape_text
 from syswarden.rules.loader import LoadResult, load_rules, stock_rules_path
 from syswarden.rules.loader.result import Issue
-from syswarden.rules.ruleset import Ruleset
 
 
 def escape_text_lines(text: str) -> str:

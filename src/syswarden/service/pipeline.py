@@ -22,18 +22,23 @@ from syswarden.rules.output_format import AppendOutput, OutputFormat, OutputForm
 from syswarden.rules.ruleset import Ruleset
 from syswarden.service.selection import select_events
 from syswarden.sources.base import Source, SourceConfig, open_source
-from syswarden.sources.recording import CaptureWriter, open_writer
+from syswarden.sources.recording import CaptureWriter, open_writer, recording_format
 from syswarden.state import State
 
 PROGRESS_EVERY = 100_000
 
 
 def choose_source(path: str | None, source: str | None) -> str:
-    """Registry name for a recording's suffix (``.jsonl`` replay, ``.scap``/``.scap.gz`` scap) or live default."""
+    """Registry name of the source: ``source`` when given, else for a recording its format by content (scap's
+    magic, a JSON object; ``recording_format``) or, when the content does not say, by suffix (``.jsonl`` replay,
+    ``.scap``/``.scap.gz`` scap); eBPF when live."""
     if path is None:
         return source or "ebpf"
     if source:
         return source
+    found = recording_format(path)
+    if found is not None:
+        return found
     lower = path.lower()
     if lower.endswith((".jsonl", ".jsonl.gz", ".json")):
         return "replay"

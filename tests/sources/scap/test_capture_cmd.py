@@ -81,7 +81,7 @@ def test_nothing_to_do_is_an_input_error() -> None:
 
 def test_truncated_capture_prints_what_it_read_then_fails(tmp_path: Path) -> None:
     """A truncated capture prints every event before the damage, then exits 2 naming the byte offset."""
-    from syswarden.sources.scap.reader import load_bytes
+    from syswarden.sources.scap.stream import load_bytes
 
     raw = load_bytes(str(capture_path("falco_cat_write.scap")))
     cut = tmp_path / "cut.scap"

@@ -14,7 +14,8 @@ from syswarden.sources.base import SourceConfig, open_source
 from syswarden.sources.scap import blocks as B
 from syswarden.sources.scap import event_codes as EC
 from syswarden.service.selection import state_event_types
-from syswarden.sources.scap.reader import EventDecoder, ScapSource, load_bytes
+from syswarden.sources.scap.reader import EventDecoder, ScapSource
+from syswarden.sources.scap.stream import load_bytes
 
 from .scap_oracle import ALL_CAPTURES, capture_path
 
