@@ -150,3 +150,36 @@ def test_write_passes_the_command_status_through(tmp_path: Path, script: str, st
                           "sh", "-c", script], capture_output=True, text=True, timeout=60)
     assert rec.returncode == status, rec.stderr
     assert "wrote" in rec.stderr and out.stat().st_size > 0
+
+
+def test_directory_fd_arguments_render_as_sysdig_does(tmp_path: Path, sysdig) -> None:
+    """%evt.args shows a dirfd of -100 as AT_FDCWD (not -ENETDOWN) and another dirfd plain, for every *at
+    syscall: the directory-fd tokens equal sysdig's on a capture written with those events."""
+    from syswarden.events.event import Event, ThreadInfo
+    from syswarden.sources.scap.writer import ScapWriter
+
+    path = tmp_path / "at.scap"
+    writer = ScapWriter(str(path))
+    writer.write_threads([ThreadInfo(tid=7, pid=7, ptid=1, comm="cat", cwd="/")])
+    calls = [("openat", {"fd": 3, "dirfd": -100, "name": "/etc/hostname", "flags": 0, "mode": 0}),
+             ("openat", {"fd": -2, "dirfd": 5, "name": "x", "flags": 0, "mode": 0}),
+             ("mkdirat", {"res": 0, "dirfd": -100, "path": "d", "mode": 0o755}),
+             ("unlinkat", {"res": 0, "dirfd": -100, "name": "d", "flags": 0}),
+             ("fchmodat", {"res": 0, "dirfd": -100, "filename": "f", "mode": 0o644}),
+             ("renameat", {"res": 0, "olddirfd": -100, "oldpath": "a", "newdirfd": 4, "newpath": "b"}),
+             ("linkat", {"res": 0, "olddir": -100, "oldpath": "a", "newdir": -100, "newpath": "b", "flags": 0})]
+    for num, (name, params) in enumerate(calls, 1):
+        res = params.get("res", params.get("fd"))
+        writer.write_event(Event(num=num, ts=1_700_000_000_000_000_000 + num, type=name, tid=7, res=res,
+                                 params=params))
+    writer.close()
+    fmt = "*%evt.num %evt.type %evt.args"
+
+    def dirfds(lines: list[str]) -> list[list[str]]:
+        return [[w for w in line.split() if w.split("=")[0] in ("dirfd", "olddirfd", "newdirfd", "olddir",
+                                                                 "newdir")] for line in lines]
+    code, out, err = run("-r", str(path), "-p", fmt, "evt.dir=<")
+    theirs = sysdig.lines(path, fmt, "evt.dir=<")
+    assert code == 0, err
+    assert dirfds(out.splitlines()) == dirfds(theirs) and len(theirs) == len(calls)
+    assert "dirfd=-100(AT_FDCWD)" in out and "ENETDOWN" not in out

@@ -141,7 +141,7 @@ def _int(raw: bytes, fmt: str) -> int:
     if len(raw) == size:
         return int(struct.unpack(fmt, raw)[0])
     # old drivers sometimes wrote narrower/wider ints: read by the actual length
-    return int.from_bytes(raw, "little", signed=fmt[1].islower()) if raw else 0
+    return int.from_bytes(raw[:8], "little", signed=fmt[1].islower()) if raw else 0   # never over 64 bits
 
 
 def _ip(raw: bytes) -> str:
