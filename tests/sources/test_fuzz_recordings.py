@@ -67,7 +67,8 @@ def _exercise(path: Path, tmp: Path) -> None:
     for run in ("monitor", "capture"):
         try:
             if run == "monitor":
-                pipe = open_pipeline(stock_ruleset(), [CapturingOutput()], path=str(path), write_path=str(tmp / "out.scap"))
+                pipe = open_pipeline(stock_ruleset(), [CapturingOutput()], path=str(path),
+                                     write_path=str(tmp / "out.scap"))
                 summary = pipe.run()
                 assert summary.skipped >= 0 and summary.events >= 0
             else:

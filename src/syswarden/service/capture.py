@@ -12,6 +12,7 @@ of the recording has full process and fd context while showing only the matching
 """
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
@@ -77,6 +78,8 @@ def read_capture(path: str, filter_text: str = "", fmt: str = DEFAULT_FORMAT, *,
     """
     flt = compile_filter(filter_text)
     line = LineFormat(fmt)
+    if limit is not None and limit <= 0:
+        return
     src = open_recording(path, flt)
     printed = seen = 0
     try:
@@ -110,11 +113,14 @@ def record(path: str, command: list[str], source: str, filter_text: str = "", *,
            progress: Callable[[int], None] | None = None) -> Recorded:
     """Run ``command`` under the live ``source`` and write its events to ``path`` (format by suffix)."""
     flt = compile_filter(filter_text)
-    writer = open_writer(path)
+    existed = os.path.lexists(path)
+    writer = open_writer(path)          # first: a bad name fails before the command runs
     try:
         src = open_source(source, select_events(SourceConfig(command=command), flt))
     except BaseException:
         writer.close()
+        if not existed:                 # no recording of a run that never happened
+            os.unlink(path)
         raise
     state = make_state(live=True) if flt is not None else None
     needed = state_event_types()

@@ -3,8 +3,9 @@
 Every way of running rules (``monitor --replay``, live eBPF/ptrace, scap files) goes through ``Pipeline``, so a
 new source only has to register itself in ``syswarden.sources.REGISTRY``. ``choose_source`` picks the source
 for a path or flag, ``selection.select_events`` tells it what the rules and the state engine need, and
-``Summary`` is what ``monitor`` prints at exit (events, drops, alerts per rule). ``apply_append_output``
-gives the rules falco.yaml's ``append_output`` before a run.
+``Summary`` is what ``monitor`` prints at exit (events, drops, records skipped, alerts per rule) with the exit
+code of the command a live source started. ``apply_append_output`` gives the rules falco.yaml's
+``append_output`` before a run. The capture pipelines (``capture -r``/``-w``) are in ``service.capture``.
 """
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
+
 from syswarden.errors import InputError, OutputError
 from syswarden.events.event import Event
 from syswarden.outputs.base import Output

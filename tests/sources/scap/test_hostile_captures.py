@@ -125,7 +125,8 @@ def _capture(*blocks: tuple[int, bytes]) -> bytes:
     return out
 
 
-@pytest.mark.parametrize("btype,limit", [(B.BlockType.PL_V9, B.MAX_BLOCK), (B.BlockType.EV_V2_LARGE, B.MAX_EVENT_BLOCK)])
+@pytest.mark.parametrize("btype,limit", [(B.BlockType.PL_V9, B.MAX_BLOCK),
+                                         (B.BlockType.EV_V2_LARGE, B.MAX_EVENT_BLOCK)])
 def test_a_length_field_over_the_limit_is_refused_before_reading(tmp_path: Path, btype: int, limit: int) -> None:
     """A block header claiming more than a block may hold is an error at its offset, naming the limit, before
     anything of the block is read or waited for (a gzip stream of zeros behind it is never inflated)."""
@@ -173,7 +174,8 @@ def test_renamed_capture_is_read_by_its_content(tmp_path: Path) -> None:
     plain = tmp_path / "plain.log"
     plain.write_bytes(load_bytes(str(src)))
     runs = [subprocess.run([sys.executable, "-m", "syswarden", "capture", "-r", str(p), "-p", "*%evt.num %evt.type",
-                            "evt.type=open"], capture_output=True, text=True, timeout=60) for p in (src, renamed, plain)]
+                            "evt.type=open"], capture_output=True, text=True, timeout=60)
+            for p in (src, renamed, plain)]
     assert all(r.returncode == 0 for r in runs), [r.stderr for r in runs]
     assert runs[0].stdout and runs[0].stdout == runs[1].stdout == runs[2].stdout
 
