@@ -20,6 +20,8 @@ source line with a caret and the chain of locations (``in condition of rule 'X' 
 """
 from __future__ import annotations
 
+import difflib
+from collections.abc import Iterable
 from typing import ClassVar
 
 from syswarden.spans import SourceText, Span, render_snippet
@@ -108,3 +110,9 @@ class OutputError(SyswardenError):
 
 class KernelError(SyswardenError):
     code = "kernel"
+
+
+def did_you_mean(word: str, choices: Iterable[str], *, cutoff: float = 0.6) -> str:
+    """``, did you mean 'a' or 'b'?`` for the known names closest to ``word`` (empty when none is close)."""
+    close = difflib.get_close_matches(word, list(choices), n=3, cutoff=cutoff)
+    return ", did you mean " + " or ".join(f"'{c}'" for c in close) + "?" if close else ""

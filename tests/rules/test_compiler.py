@@ -227,10 +227,11 @@ def test_rawarg_compares_numbers_as_numbers(cond: str, want: bool) -> None:
 
 
 def test_unknown_event_type() -> None:
-    """evt.type compared with a name that is no event or syscall fails with Falco's message."""
+    """evt.type compared with a name that is no event or syscall fails with Falco's message, plus the closest
+    names (issue 13: a typo like 'opneat' gets a suggestion)."""
     with pytest.raises(RuleLoadError) as info:
         compile_condition(parse("evt.type in (open, opne)"))
-    assert info.value.message == "unknown event type opne"
+    assert info.value.message.startswith("unknown event type opne, did you mean 'open'")
     assert info.value.span is not None and info.value.span.col == 20
 
 

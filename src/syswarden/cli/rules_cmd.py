@@ -131,12 +131,16 @@ def _indent(text: str) -> str:
 
 
 @rules.command(name="list")
+@click.argument("paths", nargs=-1, type=click.Path())
 @click.option("-r", "--rules-file", "files", multiple=True, type=click.Path(),
               help="Rules file or directory (repeatable; default: the stock Falco rules).")
 @click.option("--json", "as_json", is_flag=True, help="One JSON document with every rule.")
-def list_cmd(files: tuple[str, ...], as_json: bool) -> None:
-    """List the loaded rules in evaluation order."""
-    ruleset, _ = load_or_fail(files)
+def list_cmd(paths: tuple[str, ...], files: tuple[str, ...], as_json: bool) -> None:
+    """List the loaded rules in evaluation order.
+
+    FILES may be given as arguments (as for ``rules validate``) or with -r; arguments load first.
+    """
+    ruleset, _ = load_or_fail(paths + files)
     if as_json:
         docs = [{"name": r.name, "priority": r.priority.label, "source": r.source, "enabled": r.enabled,
                  "tags": sorted(r.tags), "evttypes": None if r.evttypes is None else sorted(r.evttypes),

@@ -24,7 +24,9 @@ _BOOLS = yaml.constructor.SafeConstructor.bool_values
 _RESOLVER = yaml.resolver.Resolver()
 # libyaml is several times faster and reports the same marks; PyYAML's parser words errors better.
 _FAST = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-_WORDING_LIMIT = 1 << 20      # re-read a broken document with the slower parser only up to this size
+_WORDING_LIMIT = 1 << 20
+_UNCLOSED = {"while scanning a quoted scalar": "the quoted string", "while parsing a flow sequence": "the '['",
+             "while parsing a flow mapping": "the '{'"}      # re-read a broken document with the slower parser only up to this size
 
 
 def parse_yaml(source: SourceText, error: ErrorClass, *, typed: bool = True, duplicates: Duplicates = "error",
@@ -58,8 +60,10 @@ def yaml_error(exc: yaml.YAMLError, source: SourceText, error: ErrorClass) -> Sy
         return error(f"malformed YAML: {exc}", span=Span(source.name, 1, 1), source=source)
     problem = exc.problem or exc.context or "error"
     mark = exc.problem_mark or exc.context_mark
-    if exc.context == "while scanning a quoted scalar" and exc.context_mark is not None:
-        problem = f"a quoted string is not closed ({exc.problem})"
+    unclosed = _UNCLOSED.get(exc.context or "")
+    if unclosed and exc.context_mark is not None and "end" in problem:
+        # The parser notices at the end of the file; the user needs to see where the quote or bracket opened.
+        problem = f"{unclosed} opened here is never closed ({problem})"
         mark = exc.context_mark
     span = Span(source.name, mark.line + 1, mark.column + 1) if mark is not None else Span(source.name, 1, 1)
     return error(f"malformed YAML: {problem}", span=span, source=source)

@@ -11,6 +11,8 @@ import re
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
+from syswarden import doctree
+from syswarden.errors import RuleLoadError
 from syswarden.rules.loader.builder import Builder
 from syswarden.rules.loader.collector import ENGINE_VERSION, Collector
 from syswarden.rules.loader.reader import Reader
@@ -106,17 +108,22 @@ def load_rules(paths: Iterable[str | Path], *, sources: Iterable[str] = ("syscal
     """Read and load rules files in order; unreadable files become ``LOAD_ERR_FILE_READ`` errors."""
     paths = _expand_dirs(paths)
     texts: list[SourceText] = []
+    texts_sources: dict[str, SourceText] = {}     # undecodable files, kept so their error can quote the line
     unreadable: list[Issue] = []
     for path in paths:
         name = str(path)
         try:
-            texts.append(SourceText(name, Path(path).read_text(encoding="utf-8", errors="surrogateescape")))
-        except OSError as exc:
-            where = (Location("rules content", "", Span(name, 0, 0)),)
-            unreadable.append(Issue(ErrorCode.LOAD_ERR_FILE_READ, f"Could not read file: {exc.strerror}", where))
+            texts.append(doctree.read_source(path, RuleLoadError, what="rules file"))
+        except RuleLoadError as err:
+            span = err.span or Span(name, 0, 0)
+            unreadable.append(Issue(ErrorCode.LOAD_ERR_FILE_READ, err.message,
+                                    (Location("rules content", "", span),)))
+            if err.source is not None:
+                texts_sources[name] = err.source
     result = load_texts(texts, sources=sources)
     result.names = [str(p) for p in paths]      # directories stand for their files, listed one by one
     result.errors[:0] = unreadable
+    result.sources.update(texts_sources)
     if unreadable:
         result.ruleset = None
     return result

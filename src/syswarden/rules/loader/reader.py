@@ -12,8 +12,9 @@ import re
 from collections.abc import Callable, Iterator
 from typing import Any, TypeVar
 
-import yaml
-
+from syswarden import doctree
+from syswarden.doctree import Node
+from syswarden.errors import RuleLoadError
 from syswarden.rules.alert import Priority
 from syswarden.rules.loader.items import (
     EngineVersionItem, ExceptionEntry, ExceptionItem, Item, ListItem, MacroItem, PluginVersionsItem, RuleEnableItem,
@@ -22,7 +23,6 @@ from syswarden.rules.loader.items import (
 from syswarden.rules.loader.result import ErrorCode, Issue, Location, LoadIssue, WarningCode
 from syswarden.spans import SourceText, Span
 
-_LOADER: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 RGX_IDENTIFIER = r"([a-zA-Z]+[a-zA-Z0-9_]*)"
 RGX_BARESTR = r"""([^()"'[:space:]=,]+)"""
 _IDENTIFIER = re.compile(r"[a-zA-Z]+[a-zA-Z0-9_]*")
@@ -42,43 +42,30 @@ RULE_KEYS = frozenset(("rule", "condition", "output", "desc", "priority", "sourc
 T = TypeVar("T")
 
 
-def span_of(name: str, node: yaml.Node) -> Span:
-    """1-based span of a YAML node (PyYAML marks are 0-based)."""
-    start, end = node.start_mark, node.end_mark
-    return Span(name, start.line + 1, start.column + 1, end.line + 1, end.column + 1)
+def value_span(node: Node) -> Span:
+    """Where the text of a scalar starts: block scalars (``>``/``|``) begin on a line after the indicator."""
+    return node.text_span if node.style in ("|", ">") else node.span
 
 
-def value_span(name: str, node: yaml.Node) -> Span:
-    """Where the text of a scalar starts: block scalars (``>``/``|``) begin on the line after the indicator."""
-    span = span_of(name, node)
-    if isinstance(node, yaml.ScalarNode) and node.style in (">", "|"):
-        return Span(name, span.line + 1, 1)
-    return span
+def _is_scalar(node: Node) -> bool:
+    return node.text is not None
 
 
 class _Map:
-    """A YAML mapping node with lookup by key, remembering each key's and value's node."""
+    """A YAML mapping node with lookup by key (the first of duplicate keys wins, as before)."""
 
-    def __init__(self, node: yaml.MappingNode) -> None:
+    def __init__(self, node: Node) -> None:
         self.node = node
-        self.entries: dict[str, tuple[yaml.Node, yaml.Node]] = {}
-        for key, value in node.value:
-            text = str(key.value) if isinstance(key, yaml.ScalarNode) else ""
-            self.entries.setdefault(text, (key, value))
+        self.entries: dict[str, Node] = node.value
 
     def __contains__(self, key: str) -> bool:
         return key in self.entries
 
-    def get(self, key: str) -> yaml.Node | None:
-        entry = self.entries.get(key)
-        return entry[1] if entry else None
+    def get(self, key: str) -> Node | None:
+        return self.entries.get(key)
 
     def keys(self) -> list[str]:
         return list(self.entries)
-
-
-def _is_null(node: yaml.Node) -> bool:
-    return isinstance(node, yaml.ScalarNode) and node.tag == "tag:yaml.org,2002:null"
 
 
 class Reader:
@@ -91,9 +78,9 @@ class Reader:
         self.root = Location("rules content", "", Span(self.name, 0, 0))
 
     # -- locations and issues --------------------------------------------------------------------------
-    def loc(self, parent: tuple[Location, ...], node: yaml.Node, item_type: str, item_name: str = ""
+    def loc(self, parent: tuple[Location, ...], node: Node, item_type: str, item_name: str = ""
             ) -> tuple[Location, ...]:
-        return (*parent, Location(item_type, item_name, span_of(self.name, node)))
+        return (*parent, Location(item_type, item_name, node.span))
 
     def fail(self, message: str, loc: tuple[Location, ...]) -> LoadIssue:
         return LoadIssue(ErrorCode.LOAD_ERR_YAML_VALIDATE, message, loc)
@@ -105,30 +92,26 @@ class Reader:
     def read(self) -> Iterator[Item]:
         """Yield the items of every YAML document in order; raise ``LoadIssue`` on the first error."""
         for doc in self._documents():
-            if doc is None or _is_null(doc):
+            if doc.is_null:
                 continue
-            if not isinstance(doc, (yaml.SequenceNode, yaml.MappingNode)):
+            if _is_scalar(doc):
                 raise self.fail("Rules content is not yaml", (self.root,))
-            if not isinstance(doc, yaml.SequenceNode):
+            if not isinstance(doc.value, list):
                 raise self.fail("Rules content is not yaml array of objects", (self.root,))
             for node in doc.value:
-                if not _is_null(node):
+                if not node.is_null:
                     yield from self.read_item(node)
 
-    def _documents(self) -> list[yaml.Node | None]:
+    def _documents(self) -> list[Node]:
         try:
-            return list(yaml.compose_all(self.source.text, Loader=_LOADER))
-        except yaml.MarkedYAMLError as exc:
-            mark = exc.problem_mark or exc.context_mark
-            span = Span(self.name, mark.line + 1, mark.column + 1) if mark else self.root.span
-            problem = exc.problem or exc.context or "invalid YAML"
-            raise LoadIssue(ErrorCode.LOAD_ERR_YAML_PARSE, f"YAML parse error: {problem}",
-                            (Location("rules content", "", span),)) from exc
-        except yaml.YAMLError as exc:
-            raise LoadIssue(ErrorCode.LOAD_ERR_YAML_PARSE, f"YAML parse error: {exc}", (self.root,)) from exc
+            return doctree.parse_yaml_all(self.source, RuleLoadError, typed=False, duplicates="first")
+        except RuleLoadError as err:
+            span = err.span if err.span is not None else self.root.span
+            raise LoadIssue(ErrorCode.LOAD_ERR_YAML_PARSE, err.message,
+                            (Location("rules content", "", span),)) from None
 
-    def read_item(self, node: yaml.Node) -> Iterator[Item]:
-        if not isinstance(node, yaml.MappingNode):
+    def read_item(self, node: Node) -> Iterator[Item]:
+        if not isinstance(node.value, dict):
             raise self.fail("Unexpected element type. Each element should be a yaml associative array.",
                             self.loc((self.root,), node, "rules content item"))
         item = _Map(node)
@@ -149,25 +132,25 @@ class Reader:
 
     # -- scalar decoding (Falco's decode_val) ---------------------------------------------------------
     def scalar(self, item: _Map, key: str, loc: tuple[Location, ...], *, optional: bool = False,
-               can_be_empty: bool = False) -> tuple[str, yaml.Node] | None:
+               can_be_empty: bool = False) -> tuple[str, Node] | None:
         """The text of ``item[key]`` with Falco's checks, or None when optional/empty and absent."""
         node = item.get(key)
         if node is None:
             if optional:
                 return None
             raise self.fail(f"Item has no mapping for key '{key}'", loc)
-        if _is_null(node):
+        if node.is_null:
             if can_be_empty:
                 return None
             raise self.fail(f"Mapping for key '{key}' is empty", loc)
         vloc = self.loc(loc, node, "value for", key)
-        if not isinstance(node, yaml.ScalarNode):
+        if node.text is None:
             raise self.fail("Value is not a scalar value", vloc)
-        if node.value == "":
+        if node.text == "":
             if can_be_empty:
                 return None
             raise self.fail("Value must be non-empty", vloc)
-        return str(node.value), node
+        return node.text, node
 
     def string(self, item: _Map, key: str, loc: tuple[Location, ...], **kw: bool) -> str | None:
         got = self.scalar(item, key, loc, **kw)
@@ -191,13 +174,13 @@ class Reader:
         if node is None:
             raise self.fail(f"Item has no mapping for key '{key}'", loc)
         vloc = self.loc(loc, node, "value for", key)
-        if not isinstance(node, yaml.SequenceNode):
+        if not isinstance(node.value, list):
             raise self.fail("Value is not a sequence", vloc)
         values = []
         for child in node.value:
-            if not isinstance(child, yaml.ScalarNode):
+            if child.text is None:
                 raise self.fail("sequence value is not scalar", self.loc(vloc, child, "list item"))
-            values.append(str(child.value))
+            values.append(child.text)
         return tuple(values)
 
     # -- items ---------------------------------------------------------------------------------------
@@ -215,10 +198,10 @@ class Reader:
         node = item.get("required_plugin_versions")
         assert node is not None
         loc = self.loc(parent, node, "required plugin versions")
-        if not isinstance(node, yaml.SequenceNode):
+        if not isinstance(node.value, list):
             raise self.fail("Value of required_plugin_versions must be a sequence", loc)
         for entry in node.value:
-            if not isinstance(entry, yaml.MappingNode):
+            if not isinstance(entry.value, dict):
                 raise self.fail("Plugin version must be a mapping",
                                 self.loc(loc, entry, "required plugin versions entry"))
             plugin = _Map(entry)
@@ -227,11 +210,11 @@ class Reader:
             alternatives = [(name, self.string(plugin, "version", ploc) or "")]
             alts = plugin.get("alternatives")
             if alts is not None:
-                if not isinstance(alts, yaml.SequenceNode):
+                if not isinstance(alts.value, list):
                     raise self.fail("Value of plugin version alternatives must be a sequence", ploc)
                 for alt in alts.value:
                     aloc = self.loc(ploc, alt, "required plugin versions alternative")
-                    if not isinstance(alt, yaml.MappingNode):
+                    if not isinstance(alt.value, dict):
                         raise self.fail("Plugin version alternative must be a mapping", aloc)
                     amap = _Map(alt)
                     alt_name = self.string(amap, "name", aloc) or ""
@@ -267,7 +250,7 @@ class Reader:
         if append and (appends or replaces):
             raise self.fail(ERROR_OVERRIDE_APPEND, loc)
         self.warn_unknown_keys(item, {"macro", "condition", "append", "override"}, loc)
-        return MacroItem(name, cond, value_span(self.name, cond_node), append or "condition" in appends, loc)
+        return MacroItem(name, cond, value_span(cond_node), append or "condition" in appends, loc)
 
     def deprecated_append(self, item: _Map, loc: tuple[Location, ...]) -> bool:
         append = bool(self.boolean(item, "append", loc))
@@ -284,12 +267,11 @@ class Reader:
         if node is None:
             return appends, replaces
         oloc = self.loc(loc, item.node, "overrides")
-        if not isinstance(node, yaml.MappingNode):
+        if not isinstance(node.value, dict):
             raise self.fail("Value is not a map", self.loc(oloc, node, "value for", "override"))
-        for key_node, op_node in node.value:
-            key = str(key_node.value)
-            op = str(op_node.value) if isinstance(op_node, yaml.ScalarNode) else ""
-            kloc = self.loc(oloc, key_node, "overrides", key)
+        for key, op_node in node.value.items():
+            op = op_node.text or ""
+            kloc = (*oloc, Location("overrides", key, node.key_spans[key]))
             if op == "append":
                 if key not in appendable:
                     raise self.fail(f"Key '{key}' cannot be appended to, use 'replace' instead", kloc)
@@ -329,7 +311,7 @@ class Reader:
                 values["exceptions"] = self.exceptions(item, loc, append=True)
             cond = item.get("condition")
             result = RuleUpdateItem(name, "append", source, values, loc,
-                                    value_span(self.name, cond) if cond is not None else None)
+                                    value_span(cond) if cond is not None else None)
         elif not any(k in item for k in ("condition", "output", "desc", "priority")):
             enabled = self.boolean(item, "enabled", loc, optional=False)
             self.warn(WarningCode.LOAD_DEPRECATED_ITEM, WARNING_ENABLED, loc)
@@ -348,8 +330,8 @@ class Reader:
         if priority is None:
             raise self.fail("Invalid priority", self.loc(loc, prio_node, "rule priority"))
         return RuleItem(
-            name=name, condition=cond, cond_span=value_span(self.name, cond_node), output=output.strip(),
-            output_span=value_span(self.name, output_node), desc=desc, priority=priority, loc=loc,
+            name=name, condition=cond, cond_span=value_span(cond_node), output=output.strip(),
+            output_span=value_span(output_node), desc=desc, priority=priority, loc=loc,
             source=self.string(item, "source", loc, optional=True) or "syscall",
             enabled=or_default(self.boolean(item, "enabled", loc), True),
             capture=or_default(self.boolean(item, "capture", loc), False),
@@ -380,7 +362,7 @@ class Reader:
         modes = {k: ("append" if k in appends else "replace") for k in values}
         cond = item.get("condition")
         return RuleUpdateItem(name, "override", source, {"values": values, "modes": modes}, loc,
-                              value_span(self.name, cond) if cond is not None else None)
+                              value_span(cond) if cond is not None else None)
 
     def rule_value(self, item: _Map, key: str, loc: tuple[Location, ...], *, append: bool) -> Any:
         if key == "tags":
@@ -403,15 +385,15 @@ class Reader:
     # -- exceptions ----------------------------------------------------------------------------------
     def exceptions(self, item: _Map, loc: tuple[Location, ...], *, append: bool) -> tuple[ExceptionItem, ...]:
         node = item.get("exceptions")
-        if node is None or _is_null(node):
+        if node is None or node.is_null:
             return ()
         eloc = self.loc(loc, node, "exceptions")
-        if not isinstance(node, yaml.SequenceNode):
+        if not isinstance(node.value, list):
             raise self.fail("Rule exceptions must be a sequence", eloc)
         out: list[ExceptionItem] = []
         for ex_node in node.value:
             tmp = self.loc(eloc, ex_node, "exception")
-            if not isinstance(ex_node, yaml.MappingNode):
+            if not isinstance(ex_node.value, dict):
                 raise self.fail("Rule exception must be a mapping", tmp)
             ex = _Map(ex_node)
             name = self.string(ex, "name", tmp) or ""
@@ -425,7 +407,7 @@ class Reader:
             vals = ex.get("values")
             if vals is not None:
                 vloc = self.loc(xloc, vals, "exception values")
-                if not isinstance(vals, yaml.SequenceNode):
+                if not isinstance(vals.value, list):
                     raise self.fail("Rule exception values must be a sequence", vloc)
                 for v in vals.value:
                     values.append(self.entry(v, "", self.loc(vloc, v, "exception value"), optional=False)
@@ -435,18 +417,18 @@ class Reader:
             out.append(ExceptionItem(name, fields, comps, tuple(values), xloc))
         return tuple(out)
 
-    def entry(self, node: yaml.Node | None, key: str, loc: tuple[Location, ...], *, optional: bool
+    def entry(self, node: Node | None, key: str, loc: tuple[Location, ...], *, optional: bool
               ) -> ExceptionEntry | None:
         if node is None:
             if optional:
                 return None
             raise self.fail(f"Item has no mapping for key '{key}'", loc)
         vloc = self.loc(loc, node, "value for", key)
-        if isinstance(node, yaml.ScalarNode):
-            if node.value == "":
+        if node.text is not None:
+            if node.text == "":
                 raise self.fail("Value must be non-empty", vloc)
-            return ExceptionEntry(item=str(node.value))
-        if isinstance(node, yaml.SequenceNode):
+            return ExceptionEntry(item=node.text)
+        if isinstance(node.value, list):
             items = tuple(self.entry(v, "", self.loc(vloc, v, "exception"), optional=False) or ExceptionEntry()
                           for v in node.value)
             return ExceptionEntry(items=items, is_list=True)
