@@ -9,6 +9,7 @@ missing value (``<NA>``) is false whatever the operator (``!=`` included), excep
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import sys
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -55,6 +56,7 @@ def compile_condition(
     macros: Mapping[str, ast.Expr] | None = None,
     lists: Mapping[str, Sequence[object]] | None = None,
     codegen: bool = True,
+    cache: dict[ast.Expr, CompiledFilter] | None = None,
 ) -> CompiledFilter:
     """Compile a parsed condition.
 
@@ -64,6 +66,7 @@ def compile_condition(
         lists: the lists it may reference, as item strings.
         codegen: generate one Python function for the whole condition (``rules/codegen.py``); False keeps
             the closure tree (same results, slower; used by tests to check the two agree).
+        cache: earlier results by resolved condition (equal conditions compile to equal predicates); filled in.
 
     Returns:
         The predicate with its event types, fields, and the macros and lists it used.
@@ -75,13 +78,16 @@ def compile_condition(
     with _deep_recursion():
         resolved, macros_used = resolve_macros(expr, macros or {})
         expanded, lists_used = expand_lists(resolved, lists or {})
+        hit = cache.get(expanded) if cache is not None else None
+        if hit is not None:
+            return dataclasses.replace(hit, macros_used=macros_used, lists_used=lists_used, expr=expanded)
         fields = check_fields(expanded)
         closures = _Codegen(fields)
         predicate = closures.expr(expanded)       # also validates every check, raising located errors
         if codegen:
             predicate = _generated(expanded, fields, closures) or predicate
         evttypes = infer_event_types(expanded)
-    return CompiledFilter(
+    compiled = CompiledFilter(
         predicate=predicate,
         evttypes=evttypes,
         fields=frozenset(_field_key(f) for f in fields),
@@ -89,6 +95,10 @@ def compile_condition(
         lists_used=lists_used,
         expr=expanded,
     )
+    if cache is not None:
+        with _deep_recursion():
+            cache[expanded] = compiled
+    return compiled
 
 
 @contextlib.contextmanager

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from syswarden import doctree
 from syswarden.errors import RuleLoadError
-from syswarden.rules.loader.builder import Builder
+from syswarden.rules.loader.builder import BuildCache, Builder
 from syswarden.rules.loader.collector import ENGINE_VERSION, Collector
 from syswarden.rules.loader.reader import Reader
 from syswarden.rules.loader.result import ErrorCode, Issue, Location, LoadIssue, LoadResult
@@ -46,10 +46,11 @@ def load_texts(texts: Sequence[SourceText], *, sources: Iterable[str] = ("syscal
     """
     result = LoadResult(names=[t.name for t in texts], sources={t.name: t for t in texts})
     collector = Collector(sources=frozenset(sources), is_valid_field=_field_exists)
+    cache = BuildCache()
     ruleset = None
     for text in texts:
         snapshot = copy.deepcopy(collector)
-        built = _load_one(text, collector, result)
+        built = _load_one(text, collector, result, cache)
         if built is None:
             collector = snapshot
         else:
@@ -60,7 +61,7 @@ def load_texts(texts: Sequence[SourceText], *, sources: Iterable[str] = ("syscal
     return result
 
 
-def _load_one(text: SourceText, collector: Collector, result: LoadResult) -> Ruleset | None:
+def _load_one(text: SourceText, collector: Collector, result: LoadResult, cache: BuildCache) -> Ruleset | None:
     """Read, collect and compile one more file; issues go to ``result``; None when the file failed."""
     reader = Reader(text)
     before = len(collector.warnings)
@@ -72,7 +73,7 @@ def _load_one(text: SourceText, collector: Collector, result: LoadResult) -> Rul
         _add_warnings(result, reader.warnings, text.name)
         return None
     _add_warnings(result, reader.warnings + collector.warnings[before:], text.name)
-    builder = Builder(collector, result.sources)
+    builder = Builder(collector, result.sources, cache)
     try:
         ruleset = builder.build()
     except LoadIssue as issue:

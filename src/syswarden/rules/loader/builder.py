@@ -32,11 +32,21 @@ _UNKNOWN_MARKERS = ("nonexistent field", "unknown field", "invalid formatting to
 
 
 @dataclass(slots=True)
+class BuildCache:
+    """What one load's builders share: the content loaded so far is compiled again after every file (as in
+    Falco, so each file gets its own verdict); conditions already parsed or compiled are not done twice."""
+
+    parsed: dict[tuple[str, Span | None], ast.Expr] = field(default_factory=dict)
+    compiled: dict[ast.Expr, Any] = field(default_factory=dict)
+
+
+@dataclass(slots=True)
 class Builder:
     """Compiles one collector's content; ``warnings`` and ``skipped`` fill as it goes."""
 
     collector: Collector
     sources: dict[str, SourceText]
+    cache: BuildCache = field(default_factory=BuildCache)
     warnings: list[Issue] = field(default_factory=list)
     skipped: list[tuple[str, str]] = field(default_factory=list)
     lists: dict[str, list[str]] = field(default_factory=dict)
@@ -102,9 +112,14 @@ class Builder:
         """Parse a condition; ``origin`` maps positions into the file, ``anchor`` is its key when it cannot."""
         from syswarden.rules.filter.parser import parse
 
+        key = (text, origin)
+        found = self.cache.parsed.get(key)
+        if found is not None:
+            return found
         source = self.sources.get(origin.file) if origin else None
         try:
-            return parse(text, origin=origin, source=source)
+            expr = self.cache.parsed[key] = parse(text, origin=origin, source=source)
+            return expr
         except SyswardenError as err:
             raise self.condition_error(ErrorCode.LOAD_ERR_COMPILE_CONDITION, err, loc, anchor or origin,
                                        text) from err
@@ -173,16 +188,17 @@ class Builder:
         # An appended condition no longer lines up with the file; report its errors at the condition key.
         origin = None if info.condition_appended else info.cond_span
         cloc = (*info.loc, Location("rule condition", "", info.cond_span))
-        self.parse(info.condition, origin, info.loc, info.cond_span)   # errors in the user's text, exact spans
+        expr = self.parse(info.condition, origin, info.loc, info.cond_span)   # errors in the user's text, exact
         text = apply_exceptions(info.condition, info.exceptions)
-        expr = self.parse(text, None if info.exceptions else origin, info.loc, info.cond_span)
+        if info.exceptions:                         # Falco parses the condition again with the exceptions' suffix
+            expr = self.parse(text, None, info.loc, info.cond_span)
         for ref in _macro_refs(expr):
             if ref.name not in self.macro_asts:
                 raise self.undefined_macro(ref, info.loc)
         self.used_macros.update(ref.name for ref in _macro_refs(expr))
         self.used_lists.update(_list_names(expr, self.lists))
         try:
-            compiled = compile_condition(expr, macros=self.macro_asts, lists=self.lists)
+            compiled = compile_condition(expr, macros=self.macro_asts, lists=self.lists, cache=self.cache.compiled)
         except SyswardenError as err:
             if info.skip_if_unknown_filter and _is_unknown(err.message):
                 self.warn(WarningCode.LOAD_UNKNOWN_FILTER, err.message, cloc)
