@@ -7,6 +7,7 @@ from syswarden.errors import RuleLoadError
 from syswarden.events.event import Event, FdInfo, FdType, ThreadInfo
 from syswarden.rules.compiler import compile_condition
 from syswarden.rules.filter.parser import parse
+from syswarden.rules.passes.expand_lists import expand_definitions
 from syswarden.rules.passes.infer_event_types import UNIVERSE
 
 
@@ -240,10 +241,13 @@ def test_generic_syscall_event_type_is_known() -> None:
     assert compile_condition(parse("evt.type = madvise")).evttypes == {"madvise"}
 
 
-def test_list_loop_ends_as_literal() -> None:
-    """Lists that reference each other stop expanding at the loop (Falco then reports the leftover name)."""
-    with pytest.raises(RuleLoadError, match="unknown event type list_a"):
-        compile_condition(parse("evt.type in (list_a)"), lists={"list_a": ["list_b"], "list_b": ["list_a"]})
+def test_list_forward_reference_stays_literal() -> None:
+    """A list's items are final: a name in them is expanded by the loader only when that list came earlier
+    (issue 13), so a forward reference or a loop is left as text and reported as what it is."""
+    lists, _ = expand_definitions({"list_a": ["list_b"], "list_b": ["list_a"]})
+    assert lists == {"list_a": ["list_b"], "list_b": ["list_b"]}
+    with pytest.raises(RuleLoadError, match="unknown event type list_b"):
+        compile_condition(parse("evt.type in (list_a)"), lists=lists)
 
 
 def test_glob_agrees_with_libc_fnmatch() -> None:

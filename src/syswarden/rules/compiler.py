@@ -25,7 +25,7 @@ from syswarden.rules.passes.check_fields import check_fields
 from syswarden.rules.passes.errors import InvalidCheckError
 from syswarden.rules.passes.expand_lists import expand_lists
 from syswarden.rules.passes.infer_event_types import infer_event_types
-from syswarden.rules.passes.resolve_macros import resolve_macros
+from syswarden.rules.passes.resolve_macros import MacroResolver, resolve_macros
 from syswarden.spans import Span
 
 Predicate = Callable[[Event], bool]
@@ -53,7 +53,7 @@ class CompiledFilter:
 def compile_condition(
     expr: ast.Expr,
     *,
-    macros: Mapping[str, ast.Expr] | None = None,
+    macros: Mapping[str, ast.Expr] | MacroResolver | None = None,
     lists: Mapping[str, Sequence[object]] | None = None,
     codegen: bool = True,
     cache: dict[ast.Expr, CompiledFilter] | None = None,
@@ -62,7 +62,8 @@ def compile_condition(
 
     Args:
         expr: the condition's AST (``filter.parser.parse``).
-        macros: the macros it may reference, already parsed.
+        macros: the macros it may reference, already parsed (or a ``MacroResolver`` over them, shared by the
+            conditions of one ruleset so each macro is resolved once).
         lists: the lists it may reference, as item strings.
         codegen: generate one Python function for the whole condition (``rules/codegen.py``); False keeps
             the closure tree (same results, slower; used by tests to check the two agree).
@@ -217,7 +218,9 @@ def _transformed(inner: Accessor, fn: Callable[[Any], Any], multi: bool) -> Acce
 
 def _check_error(node: ast.Check, reason: str) -> InvalidCheckError:
     span: Span = node.span
-    return InvalidCheckError(f"invalid check '{check_text(node)}': {reason}", span=span)
+    text = check_text(node)
+    shown = text if len(text) <= 100 else text[:97] + "..."
+    return InvalidCheckError(f"invalid check '{shown}': {reason}", span=span)
 
 
 def _apply(accessor: Accessor, match: compare.Matcher, multi: bool) -> Predicate:

@@ -63,12 +63,23 @@ def parse_constant(ftype: FieldType, text: str, op: str) -> Any:
 
 
 def _parse_number(text: str) -> int:
+    """A numeric constant as libsinsp reads it (decimal, hex, or a float truncated), within 64 bits."""
+    shown = text if len(text) <= 40 else text[:37] + "..."
     try:
+        digits = text.lower().lstrip("+-").removeprefix("0x").lstrip("0")
         if text.lower().startswith(("0x", "+0x", "-0x")):
-            return int(text, 16)
-        return int(float(text)) if any(c in text for c in ".eE") else int(text)
+            value = int(text, 16) if len(digits) <= 17 else 1 << 64
+        elif any(c in text for c in ".eE"):
+            value = int(float(text))
+        else:
+            value = int(text) if len(digits) <= 21 else 1 << 64
+    except OverflowError:
+        value = 1 << 64             # float('1e999999') is inf: out of range like any other too-large number
     except ValueError:
-        raise CheckError(f"expected a number, got '{text}'") from None
+        raise CheckError(f"expected a number, got '{shown}'") from None
+    if not -(1 << 63) <= value < (1 << 64):
+        raise CheckError(f"number {shown} is out of the 64-bit range")
+    return value
 
 
 def _parse_ip(ftype: FieldType, text: str) -> Any:

@@ -19,6 +19,9 @@ from syswarden.rules.loader.collector import Collector, MacroInfo, RuleInfo
 from syswarden.rules.loader.exceptions import apply_exceptions
 from syswarden.rules.loader.result import ErrorCode, Issue, Location, LoadIssue, WarningCode
 from syswarden.rules.output_format import OutputFormat
+from syswarden.rules.passes.errors import ListSizeError
+from syswarden.rules.passes.expand_lists import expand_definitions
+from syswarden.rules.passes.resolve_macros import MacroResolver, macro_refs
 from syswarden.rules.ruleset import Rule, Ruleset
 from syswarden.spans import SourceText, Span
 
@@ -53,6 +56,7 @@ class Builder:
     macro_asts: dict[str, ast.Expr] = field(default_factory=dict)
     used_macros: set[str] = field(default_factory=set)
     used_lists: set[str] = field(default_factory=set)
+    resolver: MacroResolver = field(default_factory=lambda: MacroResolver({}))
 
     def build(self) -> Ruleset:
         self.build_lists()
@@ -64,17 +68,16 @@ class Builder:
 
     # -- lists ---------------------------------------------------------------------------------------
     def build_lists(self) -> None:
+        """Each list once, in definition order (``expand_definitions``): an item naming a list defined before
+        this list's last update is replaced by that list's items, as in Falco; anything else stays text."""
         infos = self.collector.lists
-        for info in infos.values():
-            items: list[str] = []
-            for item in info.items:
-                ref = infos.get(item)
-                if ref is not None and ref.index < info.visibility:
-                    self.used_lists.add(ref.name)
-                    items.extend(ref.items)
-                else:
-                    items.append(item)
-            self.lists[info.name] = items
+        try:
+            lists, used = expand_definitions({name: info.items for name, info in infos.items()},
+                                             sees=lambda name, ref: infos[ref].index < infos[name].visibility)
+        except ListSizeError as err:
+            raise LoadIssue(ErrorCode.LOAD_ERR_VALIDATE, err.message, infos[err.list_name].loc) from None
+        self.lists = {name: [str(item) for item in items] for name, items in lists.items()}
+        self.used_lists |= used
 
     # -- macros --------------------------------------------------------------------------------------
     def build_macros(self) -> None:
@@ -91,17 +94,30 @@ class Builder:
             self.used_lists.update(_list_names(self.macro_asts[info.name], self.lists))
         acyclic: set[str] = set()
         for info in infos.values():
-            self.check_loop(info, [], acyclic)
+            self.check_loop(info, acyclic)
+        self.resolver = MacroResolver(self.macro_asts)
 
-    def check_loop(self, info: MacroInfo, stack: list[str], acyclic: set[str]) -> None:
+    def check_loop(self, info: MacroInfo, acyclic: set[str]) -> None:
+        """Falco's loop check, with an explicit stack (a chain of 5,000 macros is no recursion)."""
         if info.name in acyclic:
             return
-        if info.name in stack:
-            raise LoadIssue(ErrorCode.LOAD_ERR_VALIDATE, f"reference loop in macro '{info.name}'",
-                            self.collector.macros[stack[0]].loc)
-        for ref in _macro_refs(self.macro_asts[info.name]):
-            self.check_loop(self.collector.macros[ref.name], [*stack, info.name], acyclic)
-        acyclic.add(info.name)
+        frames = [(info.name, iter(macro_refs(self.macro_asts[info.name])))]
+        on_path = [info.name]
+        while frames:
+            name, pending = frames[-1]
+            for ref in pending:
+                if ref.name in acyclic:
+                    continue
+                if ref.name in on_path:
+                    raise LoadIssue(ErrorCode.LOAD_ERR_VALIDATE, f"reference loop in macro '{ref.name}'",
+                                    self.collector.macros[on_path[0]].loc)
+                frames.append((ref.name, iter(macro_refs(self.macro_asts[ref.name]))))
+                on_path.append(ref.name)
+                break
+            else:
+                acyclic.add(name)
+                frames.pop()
+                on_path.pop()
 
     def undefined_macro(self, ref: ast.MacroRef, loc: tuple[Location, ...]) -> LoadIssue:
         return LoadIssue(ErrorCode.LOAD_ERR_VALIDATE, f"Undefined macro '{ref.name}' used in filter.",
@@ -198,7 +214,7 @@ class Builder:
         self.used_macros.update(ref.name for ref in _macro_refs(expr))
         self.used_lists.update(_list_names(expr, self.lists))
         try:
-            compiled = compile_condition(expr, macros=self.macro_asts, lists=self.lists, cache=self.cache.compiled)
+            compiled = compile_condition(expr, macros=self.resolver, lists=self.lists, cache=self.cache.compiled)
         except SyswardenError as err:
             if info.skip_if_unknown_filter and _is_unknown(err.message):
                 self.warn(WarningCode.LOAD_UNKNOWN_FILTER, err.message, cloc)
@@ -237,20 +253,23 @@ def _is_unknown(message: str) -> bool:
 
 
 def _walk(node: object) -> Iterator[object]:
-    yield node
-    if isinstance(node, (ast.And, ast.Or)):
-        for child in node.children:
-            yield from _walk(child)
-    elif isinstance(node, ast.Not):
-        yield from _walk(node.child)
-    elif isinstance(node, ast.Check):
-        yield from _walk(node.rhs)
-    elif isinstance(node, ast.ListValue):
-        yield from node.items
+    """Every node of a condition, without recursion (conditions nest up to the parser's 1,000 levels)."""
+    stack = [node]
+    while stack:
+        current = stack.pop()
+        yield current
+        if isinstance(current, (ast.And, ast.Or)):
+            stack.extend(reversed(current.children))
+        elif isinstance(current, ast.Not):
+            stack.append(current.child)
+        elif isinstance(current, ast.Check):
+            stack.append(current.rhs)
+        elif isinstance(current, ast.ListValue):
+            stack.extend(reversed(current.items))
 
 
 def _macro_refs(expr: ast.Expr) -> list[ast.MacroRef]:
-    return [n for n in _walk(expr) if isinstance(n, ast.MacroRef)]
+    return list(macro_refs(expr))
 
 
 def _list_names(expr: ast.Expr, lists: dict[str, list[str]]) -> set[str]:
