@@ -102,22 +102,23 @@ class Builder:
         if info.name in acyclic:
             return
         frames = [(info.name, iter(macro_refs(self.macro_asts[info.name])))]
-        on_path = [info.name]
+        on_path, on_path_set = [info.name], {info.name}
         while frames:
             name, pending = frames[-1]
             for ref in pending:
                 if ref.name in acyclic:
                     continue
-                if ref.name in on_path:
+                if ref.name in on_path_set:
                     raise LoadIssue(ErrorCode.LOAD_ERR_VALIDATE, f"reference loop in macro '{ref.name}'",
                                     self.collector.macros[on_path[0]].loc)
                 frames.append((ref.name, iter(macro_refs(self.macro_asts[ref.name]))))
                 on_path.append(ref.name)
+                on_path_set.add(ref.name)
                 break
             else:
                 acyclic.add(name)
                 frames.pop()
-                on_path.pop()
+                on_path_set.discard(on_path.pop())
 
     def undefined_macro(self, ref: ast.MacroRef, loc: tuple[Location, ...]) -> LoadIssue:
         return LoadIssue(ErrorCode.LOAD_ERR_VALIDATE, f"Undefined macro '{ref.name}' used in filter.",

@@ -78,23 +78,24 @@ class MacroResolver:
             return
         self._check_defined(root)
         frames: list[tuple[str, Iterator[ast.MacroRef]]] = [(root.name, iter(self._refs(root.name)))]
-        on_path = [root.name]
+        on_path, on_path_set = [root.name], {root.name}
         while frames:
             name, pending = frames[-1]
             for ref in pending:
                 if ref.name in self.done:
                     continue
                 self._check_defined(ref)
-                if ref.name in on_path:
+                if ref.name in on_path_set:
                     chain = " -> ".join((*on_path[on_path.index(ref.name):], ref.name))
                     raise MacroLoopError(f"reference loop in macro '{ref.name}': {chain}", span=ref.span)
                 frames.append((ref.name, iter(self._refs(ref.name))))
                 on_path.append(ref.name)
+                on_path_set.add(ref.name)
                 break
             else:
                 self.done[name] = self._substitute(self.macros[name])
                 frames.pop()
-                on_path.pop()
+                on_path_set.discard(on_path.pop())
 
     def _check_defined(self, ref: ast.MacroRef) -> None:
         if ref.name not in self.macros:
