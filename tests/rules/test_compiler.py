@@ -171,7 +171,7 @@ def test_unknown_field_suggests() -> None:
     ("fd.num contains 3", "operator 'contains' is not supported for fields of type int64"),
     ("evt.failed = yes", "expected 'true' or 'false', got 'yes'"),
     ("fd.net = 10.0.0.300/8", "expected a network such as 10.0.0.0/8"),
-    ("fd.name regex '('", "invalid regex pattern: missing ): ("),
+    ("fd.name regex '('", "invalid regex pattern: missing "),
     ("fd.name bcontains xyz", "expected an even number of hex digits"),
     ("proc.aname[x] = a", "expects a numeric index argument"),
     ("proc.name[1] = a", "does not take an argument"),
