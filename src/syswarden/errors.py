@@ -1,14 +1,30 @@
 """The one exception tree of syswarden, and the exit codes the CLI maps them to.
 
+Every class below, and no other, derives from ``SyswardenError``; those defined next to the code that raises
+them name their module. ``tests/test_errors.py`` walks ``SyswardenError.__subclasses__()`` against this
+picture, so a new class lands here too (and an ``except InputError`` really catches every exit-2 input error).
+
 ::
 
     SyswardenError                      exit 1  (code "error")
     ├── InputError                      exit 2  bad input from the user: files, flags, names
     │   ├── PolicyError                         a policy file or flag is wrong
     │   │   ├── PolicySyntaxError               malformed YAML/JSON, bad key or value
-    │   │   └── UnknownSyscallError             a name no supported arch knows
+    │   │   ├── UnknownSyscallError             a name no supported arch knows
+    │   │   └── AppArmorError                   policy.formats.apparmor: an AppArmor profile it cannot read
     │   ├── RuleLoadError                       a rules file cannot be loaded
+    │   │   ├── UndefinedMacroError             rules.passes.errors: a condition names no macro
+    │   │   ├── MacroLoopError                  rules.passes.errors: macros that reference each other
+    │   │   ├── MacroSizeError                  rules.passes.errors: too deep or too large once substituted
+    │   │   ├── UndefinedListError              rules.passes.errors: ``in name`` names no list
+    │   │   ├── ListValueError                  rules.passes.errors: a long list where one value goes
+    │   │   ├── ListSizeError                   rules.passes.errors: lists that expand past the limit
+    │   │   ├── InvalidCheckError               rules.passes.errors: operator or constant wrong for the field
+    │   │   ├── UnknownFieldError               rules.fields.registry: no such field
+    │   │   └── FieldArgumentError              rules.fields.registry: a field's [argument] is wrong
     │   ├── FilterSyntaxError                   a filter expression does not parse
+    │   ├── OutputFormatError                   rules.output_format: an output string names no field
+    │   ├── ConfigError                         service.config: a falco.yaml or --option value is wrong
     │   └── CaptureError                        a capture/replay file is malformed or truncated
     ├── CompileError                    exit 2  a valid policy cannot be compiled (too large, ...)
     ├── SourceError                     exit 1  an event source failed at run time
