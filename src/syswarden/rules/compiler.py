@@ -1,8 +1,9 @@
 """Condition compiler: a filter AST -> one predicate closure over events, plus what the rules index needs.
 
-``compile_condition`` runs the passes in ``PASSES`` order (macros, lists, fields), infers the event types and
-then generates nested closures: field accessors, operators and constants are all resolved here, so judging an
-event walks no AST and makes no choice that could have been made once. Semantics follow Falco: a check on a
+``compile_condition`` runs the passes in order (``resolve_macros``, ``expand_lists``, ``check_fields``), builds
+nested closures (``_ClosureBuilder``), generates one function from them when it can (``codegen.py``) and
+infers the event types (``infer_event_types``). Field accessors, operators and constants are all resolved
+here, so judging an event walks no AST and makes no choice that could have been made once. Semantics follow Falco: a check on a
 missing value (``<NA>``) is false whatever the operator (``!=`` included), except ``exists``, which is exactly
 "the value is present"; a multi-valued field passes a check when any of its values does.
 """
@@ -30,10 +31,6 @@ from syswarden.spans import Span
 
 Predicate = Callable[[Event], bool]
 Accessor = Callable[[Event], Any]
-
-#: The passes, in the order they run (documentation of the pipeline; ``compile_condition`` calls them).
-PASSES = ("resolve_macros", "expand_lists", "check_fields", "infer_event_types")
-
 
 @dataclass(frozen=True, slots=True)
 class CompiledFilter:
@@ -83,7 +80,7 @@ def compile_condition(
         if hit is not None:
             return dataclasses.replace(hit, macros_used=macros_used, lists_used=lists_used, expr=expanded)
         fields = check_fields(expanded)
-        closures = _Codegen(fields)
+        closures = _ClosureBuilder(fields)
         predicate = closures.expr(expanded)       # also validates every check, raising located errors
         if codegen:
             predicate = _generated(expanded, fields, closures) or predicate
@@ -113,7 +110,7 @@ def _deep_recursion() -> Iterator[None]:
         sys.setrecursionlimit(limit)
 
 
-def _generated(expr: ast.Expr, fields: Mapping[ast.FieldRef, FieldDef], closures: "_Codegen") -> Predicate | None:
+def _generated(expr: ast.Expr, fields: Mapping[ast.FieldRef, FieldDef], closures: "_ClosureBuilder") -> Predicate | None:
     try:
         return SourceBuilder(fields, closures.operand, closures.check).build(expr)
     except (SyntaxError, RecursionError, MemoryError):
@@ -128,7 +125,7 @@ def _never(_event: Event) -> bool:
     return False
 
 
-class _Codegen:
+class _ClosureBuilder:
     """Turns checked AST nodes into closures."""
 
     def __init__(self, fields: Mapping[ast.FieldRef, FieldDef]) -> None:

@@ -16,7 +16,7 @@ from typing import Any
 from syswarden.errors import SyswardenError
 from syswarden.rules.filter import ast
 from syswarden.rules.loader.collector import Collector, MacroInfo, RuleInfo
-from syswarden.rules.loader.exceptions import apply_exceptions
+from syswarden.rules.loader.rule_exceptions import apply_exceptions
 from syswarden.rules.loader.result import ErrorCode, Issue, Location, LoadIssue, WarningCode
 from syswarden.rules.output_format import OutputFormat
 from syswarden.rules.passes.errors import ListSizeError
