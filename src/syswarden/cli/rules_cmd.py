@@ -59,23 +59,9 @@ def rules() -> None:
 
 
 def _defined_counts(result: LoadResult, name: str) -> Counter[str]:
-    """Distinct rules, macros and lists named in one file (read again on its own, errors ignored)."""
-    from syswarden.rules.loader import items
-    from syswarden.rules.loader.reader import Reader
-    from syswarden.rules.loader.result import LoadIssue
-
-    kinds = {items.RuleItem: "rule", items.RuleUpdateItem: "rule", items.RuleEnableItem: "rule",
-             items.MacroItem: "macro", items.ListItem: "list"}
-    names: dict[str, set[str]] = {"rule": set(), "macro": set(), "list": set()}
-    source = result.sources.get(name)
-    try:
-        for item in Reader(source).read() if source else ():
-            kind = kinds.get(type(item))
-            if kind:
-                names[kind].add(getattr(item, "name"))
-    except LoadIssue:
-        pass
-    return Counter({kind: len(found) for kind, found in names.items()})
+    """Distinct rules, macros and lists named in one file (as the loader read it)."""
+    defined = result.defined.get(name, {})
+    return Counter({kind: len(defined.get(kind, ())) for kind in ("rule", "macro", "list")})
 
 
 @rules.command()

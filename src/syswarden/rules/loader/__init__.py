@@ -8,13 +8,14 @@ from __future__ import annotations
 import copy
 import dataclasses
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 
 from syswarden import doctree
 from syswarden.errors import RuleLoadError
 from syswarden.rules.loader.builder import BuildCache, Builder
 from syswarden.rules.loader.collector import ENGINE_VERSION, Collector
+from syswarden.rules.loader.items import ListItem, MacroItem, RuleEnableItem, RuleItem, RuleUpdateItem
 from syswarden.rules.loader.reader import Reader
 from syswarden.rules.loader.result import ErrorCode, Issue, Location, LoadIssue, LoadResult
 from syswarden.rules.ruleset import Ruleset
@@ -65,12 +66,17 @@ def _load_one(text: SourceText, collector: Collector, result: LoadResult, cache:
     """Read, collect and compile one more file; issues go to ``result``; None when the file failed."""
     reader = Reader(text)
     before = len(collector.warnings)
+    names: dict[str, set[str]] = {"rule": set(), "macro": set(), "list": set()}
+    result.defined[text.name] = names
+    items = reader.read()
     try:
-        for item in reader.read():
+        for item in items:
+            _count(names, item)
             collector.add(item)
     except LoadIssue as issue:
         result.errors.append(dataclasses.replace(issue.issue, origin=text.name))
         _add_warnings(result, reader.warnings, text.name)
+        _count_rest(names, items)
         return None
     _add_warnings(result, reader.warnings + collector.warnings[before:], text.name)
     builder = Builder(collector, result.sources, cache)
@@ -82,6 +88,25 @@ def _load_one(text: SourceText, collector: Collector, result: LoadResult, cache:
     finally:
         _add_warnings(result, builder.warnings, text.name)
     return ruleset
+
+
+_KINDS = {RuleItem: "rule", RuleUpdateItem: "rule", RuleEnableItem: "rule", MacroItem: "macro", ListItem: "list"}
+
+
+def _count(names: dict[str, set[str]], item: object) -> None:
+    """The distinct rules, macros and lists a file names (``rules validate`` prints them per file)."""
+    kind = _KINDS.get(type(item))
+    if kind is not None:
+        names[kind].add(getattr(item, "name"))
+
+
+def _count_rest(names: dict[str, set[str]], items: Iterator[object]) -> None:
+    """After a semantic error, the file's remaining items still count (a structural one ends the file)."""
+    try:
+        for item in items:
+            _count(names, item)
+    except LoadIssue:
+        pass
 
 
 def _add_warnings(result: LoadResult, warnings: list[Issue], origin: str) -> None:

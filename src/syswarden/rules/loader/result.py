@@ -129,6 +129,7 @@ class LoadResult:
     sources: dict[str, SourceText] = field(default_factory=dict)
     ruleset: Ruleset | None = None
     skipped: list[tuple[str, str]] = field(default_factory=list)   # (rule name, why it was not loaded)
+    defined: dict[str, dict[str, set[str]]] = field(default_factory=dict)  # file -> kind -> names it defines
 
     @property
     def successful(self) -> bool:
