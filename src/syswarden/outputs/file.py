@@ -26,7 +26,9 @@ class FileOutput:
     def _open(self) -> TextIO:
         if self._fh is None:
             try:
-                self._fh = self.path.open("a", encoding="utf-8")
+                # Alerts arrive escaped (``Alert.render``); backslashreplace is the last guard, so a string that slipped
+                # through unescaped costs a byte's spelling, never the alert or the monitor.
+                self._fh = self.path.open("a", encoding="utf-8", errors="backslashreplace")
             except OSError as exc:
                 raise OutputError(f"cannot open alert file {str(self.path)!r}: {exc.strerror}") from exc
         return self._fh

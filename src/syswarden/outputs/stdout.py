@@ -20,7 +20,14 @@ class StreamOutput:
 
     def emit(self, alert: Alert) -> None:
         stream = self.stream or sys.stdout
-        stream.write(alert.render(self.alert_format) + "\n")
+        line = alert.render(self.alert_format) + "\n"
+        try:
+            stream.write(line)
+        except UnicodeEncodeError:
+            # A stream in a narrower encoding than UTF-8 (LANG=C with PYTHONIOENCODING=ascii ...): spell what it
+            # cannot hold as escapes instead of losing the alert and stopping detection.
+            encoding = getattr(stream, "encoding", None) or "ascii"
+            stream.write(line.encode(encoding, "backslashreplace").decode(encoding))
         stream.flush()
 
     def reopen(self) -> None:

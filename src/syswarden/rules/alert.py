@@ -15,12 +15,11 @@ as Falco does out of the box.
 from __future__ import annotations
 
 import enum
-import json
 import time as _time
 from dataclasses import dataclass, field
 from typing import Any
 
-from syswarden.escaping import escape_text
+from syswarden.escaping import escape_text, json_line
 
 
 class Priority(enum.IntEnum):
@@ -109,8 +108,9 @@ class Alert:
         return doc
 
     def to_json(self, fmt: AlertFormat = JSON_FORMAT) -> str:
-        """One line of JSON; the encoder escapes control characters, keys sorted as nlohmann::json does."""
-        return json.dumps(self.to_dict(fmt), sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+        """One line of ASCII-only JSON, keys sorted as nlohmann::json does; undecodable bytes in attacker-chosen
+        strings become U+FFFD as in Falco (``escaping.json_line``), so any strict parser reads every alert."""
+        return json_line(self.to_dict(fmt))
 
     def render(self, fmt: AlertFormat = DEFAULT_FORMAT) -> str:
         """The line an output writes: JSON when ``fmt.json_output``, else the text line."""
