@@ -39,15 +39,18 @@ def _field_exists(text: str) -> bool:
     return True
 
 
-def load_texts(texts: Sequence[SourceText], *, sources: Iterable[str] = ("syscall",)) -> LoadResult:
+def load_texts(texts: Sequence[SourceText], *, sources: Iterable[str] = ("syscall",), codegen: bool = True
+               ) -> LoadResult:
     """Load rules from already-read texts (each named for its messages), in order.
 
     As Falco does for each rules file, the content loaded so far is compiled after every file, so each file
     gets its own verdict; a file that fails is rolled back and the next one continues from the state before it.
+    ``codegen=False`` keeps the predicates as closures (``rules/compiler.py``): the same verdicts, found as
+    early, for a load that only validates or lists and never judges an event.
     """
     result = LoadResult(names=[t.name for t in texts], sources={t.name: t for t in texts})
     collector = Collector(sources=frozenset(sources), is_valid_field=_field_exists)
-    cache = BuildCache()
+    cache = BuildCache(codegen=codegen)
     ruleset = None
     for text in texts:
         snapshot = copy.deepcopy(collector)
@@ -130,7 +133,8 @@ def _expand_dirs(paths: Iterable[str | Path]) -> list[str | Path]:
     return out
 
 
-def load_rules(paths: Iterable[str | Path], *, sources: Iterable[str] = ("syscall",)) -> LoadResult:
+def load_rules(paths: Iterable[str | Path], *, sources: Iterable[str] = ("syscall",), codegen: bool = True
+               ) -> LoadResult:
     """Read and load rules files in order; unreadable files become ``LOAD_ERR_FILE_READ`` errors."""
     paths = _expand_dirs(paths)
     texts: list[SourceText] = []
@@ -146,7 +150,7 @@ def load_rules(paths: Iterable[str | Path], *, sources: Iterable[str] = ("syscal
                                     (Location("rules content", "", span),)))
             if err.source is not None:
                 texts_sources[name] = err.source
-    result = load_texts(texts, sources=sources)
+    result = load_texts(texts, sources=sources, codegen=codegen)
     result.names = [str(p) for p in paths]      # directories stand for their files, listed one by one
     result.errors[:0] = unreadable
     result.sources.update(texts_sources)

@@ -42,6 +42,7 @@ class BuildCache:
 
     parsed: dict[tuple[str, Span | None], ast.Expr] = field(default_factory=dict)
     compiled: dict[ast.Expr, Any] = field(default_factory=dict)
+    codegen: bool = True          # False: closures only (same verdicts; for loads that never evaluate events)
 
 
 @dataclass(slots=True)
@@ -217,7 +218,8 @@ class Builder:
         self.used_macros.update(ref.name for ref in _macro_refs(expr))
         self.used_lists.update(_list_names(expr, self.lists))
         try:
-            compiled = compile_condition(expr, macros=self.resolver, lists=self.lists, cache=self.cache.compiled)
+            compiled = compile_condition(expr, macros=self.resolver, lists=self.lists, cache=self.cache.compiled,
+                                         codegen=self.cache.codegen)
         except SyswardenError as err:
             if info.skip_if_unknown_filter and _is_unknown(err.message):
                 self.warn(WarningCode.LOAD_UNKNOWN_FILTER, err.message, cloc)
