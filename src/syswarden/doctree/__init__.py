@@ -32,7 +32,7 @@ from syswarden.spans import Span
 
 MAX_BYTES = 16 << 20          # the largest document file read (the stock rules are under 100 KiB)
 MAX_DEPTH = 256               # nesting levels of mappings and sequences
-MAX_NODES = 1_000_000         # nodes of a document with every alias expanded
+MAX_NODES = 500_000           # nodes of a file with every alias expanded (40,000 trivial rules; ~150 MB at most)
 NO_KEYS: Mapping[str, Span] = MappingProxyType({})
 ErrorClass = type[SyswardenError]
 

@@ -22,11 +22,12 @@ _TAGS.update({"tag:yaml.org,2002:timestamp": "str", "tag:yaml.org,2002:merge": "
 _COLLECTION_TAGS = {None, "!", "tag:yaml.org,2002:seq", "tag:yaml.org,2002:map"}
 _BOOLS = yaml.constructor.SafeConstructor.bool_values
 _RESOLVER = yaml.resolver.Resolver()
-# libyaml is several times faster and reports the same marks; PyYAML's parser words errors better.
+# libyaml is several times faster and reports the same marks; PyYAML's parser words errors better, so a broken
+# document is read again with it, up to this size.
 _FAST = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-_WORDING_LIMIT = 1 << 20
+_WORDING_LIMIT = 256 << 10
 _UNCLOSED = {"while scanning a quoted scalar": "the quoted string", "while parsing a flow sequence": "the '['",
-             "while parsing a flow mapping": "the '{'"}      # re-read a broken document with the slower parser only up to this size
+             "while parsing a flow mapping": "the '{'"}
 
 
 def parse_yaml(source: SourceText, error: ErrorClass, *, typed: bool = True, duplicates: Duplicates = "error",
@@ -82,7 +83,7 @@ class _Open:
 
 
 class _Builder:
-    """Events -> nodes, iteratively; ``total`` is the document's size with aliases expanded."""
+    """Events -> nodes, iteratively; ``total`` is the stream's size so far with aliases expanded."""
 
     def __init__(self, source: SourceText, error: ErrorClass, typed: bool, duplicates: Duplicates,
                  max_depth: int, max_nodes: int, single: bool) -> None:
@@ -116,8 +117,7 @@ class _Builder:
             elif kind is yaml.DocumentStartEvent:
                 if self.single and docs:
                     raise self.fail("expected a single YAML document, found another one", self.span(event))
-                self.anchors.clear()
-                self.total = 0
+                self.anchors.clear()          # the size limit holds for the whole stream, not per document
             elif kind is yaml.DocumentEndEvent:
                 docs.append(self.root if self.root is not None else Node(None, self.span(event), tag="null"))
                 self.root = None
@@ -128,7 +128,8 @@ class _Builder:
         is what it stands for expanded, ``cost`` what it adds to the document (an alias adds its weight)."""
         self.total += cost
         if self.total > self.max_nodes:
-            raise self.fail(f"the document expands to more than {self.max_nodes:,} values (aliases?)", node.span)
+            raise self.fail(f"the document holds more than {self.max_nodes:,} values once its aliases are "
+                            "expanded", node.span)
         if anchor is not None:
             self.anchors[anchor] = (node, weight)
         if not self.stack:
