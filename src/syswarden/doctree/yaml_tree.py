@@ -123,13 +123,13 @@ class _Builder:
                 self.root = None
         return docs
 
-    def add(self, node: Node, weight: int, anchor: str | None, cost: int) -> None:
+    def add(self, node: Node, weight: int, anchor: str | None, cost: int, at: Span | None = None) -> None:
         """Attach a finished node to the collection being read (or make it the document's root); ``weight``
         is what it stands for expanded, ``cost`` what it adds to the document (an alias adds its weight)."""
         self.total += cost
         if self.total > self.max_nodes:
             raise self.fail(f"the document holds more than {self.max_nodes:,} values once its aliases are "
-                            "expanded", node.span)
+                            "expanded", at or node.span)
         if anchor is not None:
             self.anchors[anchor] = (node, weight)
         if not self.stack:
@@ -182,7 +182,7 @@ class _Builder:
         if found is None:
             raise self.fail(f"unknown anchor {event.anchor!r}", self.span(event))
         node, weight = found
-        self.add(node, weight, None, weight)
+        self.add(node, weight, None, weight, self.span(event))      # an error names the alias, not the anchor
 
     def scalar(self, event: yaml.ScalarEvent) -> Node:
         text: str = event.value
