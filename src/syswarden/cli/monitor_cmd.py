@@ -106,9 +106,8 @@ def monitor(ctx: click.Context, replay: str | None, source: str | None, config_p
     from syswarden.service.pipeline import apply_append_output, open_pipeline, shell_status
 
     cfg = load_config(config_path, options)
-    if not quiet:
-        for warning in cfg.warnings:
-            click.echo(f"syswarden: warning: {warning}", err=True)
+    for warning in cfg.warnings:        # -q quiets the summary, not what is wrong with the user's config
+        click.echo(f"syswarden: warning: {warning}", err=True)
     # Explicit flags win over the file and --option.
     if _given(ctx, "json_output"):
         cfg = replace(cfg, json_output=json_output)

@@ -23,23 +23,9 @@ def rules() -> None:
 
 
 def _defined_counts(result: LoadResult, name: str) -> Counter[str]:
-    """Distinct rules, macros and lists named in one file (read again on its own, errors ignored)."""
-    from syswarden.rules.loader import items
-    from syswarden.rules.loader.reader import Reader
-    from syswarden.rules.loader.result import LoadIssue
-
-    kinds = {items.RuleItem: "rule", items.RuleUpdateItem: "rule", items.RuleEnableItem: "rule",
-             items.MacroItem: "macro", items.ListItem: "list"}
-    names: dict[str, set[str]] = {"rule": set(), "macro": set(), "list": set()}
-    source = result.sources.get(name)
-    try:
-        for item in Reader(source).read() if source else ():
-            kind = kinds.get(type(item))
-            if kind:
-                names[kind].add(getattr(item, "name"))
-    except LoadIssue:
-        pass
-    return Counter({kind: len(found) for kind, found in names.items()})
+    """Distinct rules, macros and lists named in one file (as the loader read it)."""
+    defined = result.defined.get(name, {})
+    return Counter({kind: len(defined.get(kind, ())) for kind in ("rule", "macro", "list")})
 
 
 @rules.command()
@@ -51,7 +37,7 @@ def validate(files: tuple[str, ...], as_json: bool, verbose: bool) -> None:
 
     Exits 0 only when every file loads.
     """
-    result = load_rules(list(files))
+    result = load_rules(list(files), codegen=False)      # validation judges no event: closures suffice
     if as_json:
         click.echo(result.as_json())
     else:
@@ -97,12 +83,16 @@ def _indent(text: str) -> str:
 
 
 @rules.command(name="list")
+@click.argument("paths", nargs=-1, type=click.Path())
 @click.option("-r", "--rules-file", "files", multiple=True, type=click.Path(),
               help="Rules file or directory (repeatable; default: the stock Falco rules).")
 @click.option("--json", "as_json", is_flag=True, help="One JSON document with every rule.")
-def list_cmd(files: tuple[str, ...], as_json: bool) -> None:
-    """List the loaded rules in evaluation order."""
-    ruleset = load_rules(list(files) or [stock_rules_path()]).raise_for_errors()
+def list_cmd(paths: tuple[str, ...], files: tuple[str, ...], as_json: bool) -> None:
+    """List the loaded rules in evaluation order.
+
+    FILES may be given as arguments (as for ``rules validate``) or with -r; arguments load first.
+    """
+    ruleset = load_rules(list(paths + files) or [stock_rules_path()]).raise_for_errors()
     if as_json:
         docs = [{"name": r.name, "priority": r.priority.label, "source": r.source, "enabled": r.enabled,
                  "tags": sorted(r.tags), "evttypes": None if r.evttypes is None else sorted(r.evttypes),

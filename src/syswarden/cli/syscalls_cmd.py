@@ -7,7 +7,7 @@ import click
 
 from syswarden.cli.convert_cmd import parse_arch, printable
 from syswarden.cli.table import render_table
-from syswarden.errors import UnknownSyscallError
+from syswarden.errors import UnknownSyscallError, did_you_mean
 from syswarden.syscalls import groups, tables
 from syswarden.syscalls.arch import X32_SYSCALL_BIT, Arch
 
@@ -57,5 +57,6 @@ def syscalls(query: str | None, arch: str | None) -> None:
         click.echo(_by_number(int(query, 0), (chosen,) if chosen else tuple(Arch)))
     else:
         if not tables.is_known(query):
-            raise UnknownSyscallError(f"unknown syscall {printable(query)!r}: no supported architecture has it")
+            hint = did_you_mean(printable(query), tables.all_names(), cutoff=0.75)
+            raise UnknownSyscallError(f"unknown syscall {printable(query)!r}: no supported architecture has it{hint}")
         click.echo(_by_name([query], (chosen,) if chosen else tuple(Arch)))

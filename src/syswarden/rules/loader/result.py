@@ -52,6 +52,10 @@ class WarningCode(enum.Enum):
     LOAD_UNKNOWN_KEY = "Unknown key in item definition"
 
 
+# The kinds of item an issue can be inside (the other locations say where in the item: a key, a value ...).
+ITEM_TYPES = frozenset({"rule", "macro", "list", "exception"})
+
+
 @dataclass(frozen=True, slots=True)
 class Location:
     """One level of the chain: what kind of item (``rule``, ``condition expression`` ...), its name, where."""
@@ -83,12 +87,19 @@ class Issue:
         """The named rule, macro or list (or other item) the issue belongs to: the outermost named location."""
         return next((loc for loc in self.locations if loc.item_name), None)
 
+    @property
+    def items(self) -> tuple[Location, ...]:
+        """The chain of items the issue is inside, outermost first: ``rule 'My Rule'`` then ``exception 'ex1'``
+        for an error in a rule's exception, as Falco's context names both."""
+        return tuple(loc for loc in self.locations if loc.item_type in ITEM_TYPES
+                     and (loc.item_name or loc.item_type == "exception"))
+
     def one_line(self) -> str:
-        """``file:L:C: rule 'X': message`` -- the form the CLI prints for each issue."""
+        """``file:L:C: rule 'X': exception 'Y': message`` -- the form the CLI prints for each issue."""
         span = self.span
         where = "" if span is None else f"{span}: " if span.line > 0 else f"{span.file}: "
-        item = self.item
-        owner = f"{item.item_type} '{item.item_name}': " if item else ""
+        chain = self.items or ((self.item,) if self.item else ())
+        owner = "".join(f"{loc.item_type} '{loc.item_name}': " for loc in chain)
         return f"{where}{owner}{self.message}"
 
     def to_json(self, sources: dict[str, SourceText]) -> dict[str, Any]:
@@ -120,6 +131,7 @@ class LoadResult:
     sources: dict[str, SourceText] = field(default_factory=dict)
     ruleset: Ruleset | None = None
     skipped: list[tuple[str, str]] = field(default_factory=list)   # (rule name, why it was not loaded)
+    defined: dict[str, dict[str, set[str]]] = field(default_factory=dict)  # file -> kind -> names it defines
 
     @property
     def successful(self) -> bool:
