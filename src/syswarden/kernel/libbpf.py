@@ -48,6 +48,7 @@ def _declare(lib: ctypes.CDLL) -> None:
         "bpf_map_update_elem": ([i, vp, vp, ctypes.c_uint64], i),
         "bpf_map_lookup_elem": ([i, vp, vp], i),
         "bpf_map_delete_elem": ([i, vp], i),
+        "bpf_map_get_next_key": ([i, vp, vp], i),
         "libbpf_num_possible_cpus": ([], i),
         "libbpf_set_print": ([_PRINT_FN], vp),
     }
@@ -158,6 +159,20 @@ def map_lookup(fd: int, key: bytes, value_size: int) -> bytes | None:
     k, v = ctypes.create_string_buffer(key, len(key)), ctypes.create_string_buffer(value_size)
     rc = lib().bpf_map_lookup_elem(fd, k, v)
     return v.raw if rc == 0 else None
+
+
+def map_keys(fd: int, key_size: int, limit: int = 1 << 20) -> list[bytes]:
+    """Every key of a hash map (``bpf_map_get_next_key`` from the start), at most ``limit``."""
+    out: list[bytes] = []
+    current = None
+    nxt = ctypes.create_string_buffer(key_size)
+    while len(out) < limit:
+        prev = None if current is None else ctypes.create_string_buffer(current, key_size)
+        if int(lib().bpf_map_get_next_key(fd, prev, nxt)) != 0:
+            break
+        current = nxt.raw
+        out.append(current)
+    return out
 
 
 def possible_cpus() -> int:
