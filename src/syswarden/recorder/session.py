@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
+from syswarden.errors import InputError
 from syswarden.policy.model import Action, Policy
 from syswarden.recorder.build import BuildOptions, build_policy, conditions_text, merge_into, shadowed
 from syswarden.recorder.recording import Recording
@@ -41,13 +42,15 @@ class Result:
 
 
 def make_recorder(command: list[str], options: Options) -> Recorder:
+    if options.backend == "ebpf":
+        if options.with_landlock:
+            raise InputError("--landlock learns paths with the ptrace backend (expected --backend ptrace)")
+        from syswarden.recorder.ebpf_backend import EbpfRecorder
+        return EbpfRecorder(command, options.with_args)
     files = None
     if options.with_landlock:
         from syswarden.recorder.files import FileTracker
         files = FileTracker()
-    if options.backend == "ebpf":
-        from syswarden.recorder.ebpf_backend import EbpfRecorder
-        return EbpfRecorder(command, options.with_args, files)
     from syswarden.recorder.ptrace_backend import PtraceRecorder
     return PtraceRecorder(command, options.with_args, files)
 
