@@ -50,6 +50,8 @@ class PtraceRecorder:
                         # the gate's execvp may try several PATH entries: only the exec that succeeds is CMD's
                         if stop.tid == root and sid is not None and sid.name in _EXECS:
                             first_exec = sid
+                            if self.files is not None:
+                                self.files.entry(stop.tid, sid, stop.args)
                         continue
                     if sid is None:
                         key = (arch or Arch.native(), stop.nr)
@@ -64,9 +66,12 @@ class PtraceRecorder:
                         self.files.entry(stop.tid, sid, stop.args)
                 elif stop.kind is StopKind.EXIT:
                     if not started:
-                        if stop.tid == root and first_exec is not None and stop.rval == 0:
-                            started = True
-                            rec.count(first_exec.arch, first_exec.name)
+                        if stop.tid == root and first_exec is not None:
+                            if stop.rval == 0:
+                                started = True
+                                rec.count(first_exec.arch, first_exec.name)
+                            if self.files is not None:
+                                self.files.exit(stop.tid, stop.rval)
                         continue
                     sid = pending.pop(stop.tid, None)
                     if sid is None:

@@ -34,6 +34,7 @@ class Access(enum.Flag):
     MAKE_DIR = enum.auto()      # created a directory in this directory
     REMOVE_DIR = enum.auto()    # removed a directory from this directory
     TRUNCATE = enum.auto()
+    DEVICE = enum.auto()        # a character or block device opened (its ioctls need Landlock's ioctl_dev)
 
 
 @dataclass(slots=True)
