@@ -131,7 +131,11 @@ def covered(policy: Policy, rule: SyscallRule) -> bool:
 def merge_into(existing: Policy, recorded: Policy) -> tuple[Policy, list[SyscallRule]]:
     """``existing`` plus the rules of ``recorded`` it does not cover yet (appended: an explicit deny of the
     existing policy still wins, as its author wrote it). Returns the merged policy and the added rules."""
-    added = [rule for rule in recorded.rules if not covered(existing, rule)]
+    added = []
+    for rule in recorded.rules:
+        missing = tuple(n for n in rule.names if not covered(existing, replace(rule, names=(n,))))
+        if missing:
+            added.append(replace(rule, names=missing))
     merged = replace(existing, rules=existing.rules + tuple(added), warnings=())
     return check(merged), added
 
