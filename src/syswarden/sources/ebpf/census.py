@@ -13,7 +13,7 @@ import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
-from syswarden.errors import KernelError, SourceError
+from syswarden.errors import SourceError
 from syswarden.kernel import libbpf
 
 CENSUS_DIR = Path(__file__).resolve().parent
@@ -97,13 +97,11 @@ class Census:
         """(abi, nr) -> (calls, failures), summed over CPUs; only numbers that were called."""
         out = {}
         size = _COUNTS.size * self.ncpus
+        raw = libbpf.array_values(self._fds["counts"], NR_ABIS * SLOTS, size)
         for key in range(NR_ABIS * SLOTS):
-            raw = libbpf.map_lookup(self._fds["counts"], struct.pack("<I", key), size)
-            if raw is None:
-                raise KernelError("cannot read the census counters")
             calls = errors = 0
             for cpu in range(self.ncpus):
-                c, e = _COUNTS.unpack_from(raw, cpu * _COUNTS.size)
+                c, e = _COUNTS.unpack_from(raw, key * size + cpu * _COUNTS.size)
                 calls, errors = calls + c, errors + e
             if calls or errors:
                 out[(key // SLOTS, key % SLOTS)] = (calls, errors)
