@@ -53,7 +53,11 @@ def convert(source: Path, to_fmt: str, from_fmt: str | None, output: Path | None
     policy = load_policy(where, fmt=from_fmt, native_arch=parse_arch(arch), caps=host_caps, kernel=kernel)
     for warning in policy.warnings:
         click.echo(f"syswarden: warning: {printable(warning)}", err=True)
-    text = dump_policy(policy, format_name(to_fmt))
+    write_policy_text(dump_policy(policy, format_name(to_fmt)), output)
+
+
+def write_policy_text(text: str, output: Path | None) -> None:
+    """Write a policy to ``output``, or to stdout when it is None (also used by ``record``)."""
     if output is None:
         click.echo(text, nl=False)
         return

@@ -12,7 +12,8 @@ from types import FrameType
 
 import click
 
-from syswarden.errors import InputError, PolicyError
+from syswarden.cli.convert_cmd import write_policy_text
+from syswarden.errors import InputError
 from syswarden.escaping import escape_text
 
 
@@ -38,16 +39,6 @@ def _interruptible() -> Iterator[None]:
 
 def _warn(message: str) -> None:
     click.echo(f"syswarden: {escape_text(message)}", err=True)
-
-
-def _write(text: str, output: Path | None) -> None:
-    if output is None:
-        click.echo(text, nl=False)
-        return
-    try:
-        output.write_text(text, encoding="utf-8")
-    except OSError as exc:
-        raise PolicyError(f"cannot write {escape_text(str(output))!r}: {exc.strerror}") from exc
 
 
 @click.command("record", context_settings={"allow_interspersed_args": False})
@@ -116,7 +107,7 @@ def record(output: Path | None, fmt: str, with_args: bool, with_landlock: bool, 
     text, notes = session.render(result, options, existing)
     for note in notes:
         _warn(note)
-    _write(text, output)
+    write_policy_text(text, output)
     if result.interrupted:
         _warn("interrupted: the policy covers the run up to the interruption; CMD's tree was killed")
         sys.exit(130)
@@ -161,5 +152,5 @@ def _widen(policy_file: Path, cmd: tuple[str, ...], output: Path | None, yes: bo
         if not yes:
             sys.exit(plan.exit_code)
     target = output if output is not None else policy_file if yes else None
-    _write(plan.text, target)
+    write_policy_text(plan.text, target)
     sys.exit(plan.exit_code)

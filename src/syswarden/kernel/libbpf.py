@@ -129,6 +129,15 @@ class BpfObject:
         self._links.append(int(link))
         return int(lib().bpf_link__fd(link))
 
+    def attach_all(self, programs: tuple[str, ...]) -> None:
+        """Attach these programs; on failure the ones already attached are detached again."""
+        try:
+            for name in programs:
+                self.attach(name)
+        except BaseException:
+            self.detach_all()
+            raise
+
     def detach_all(self) -> None:
         """Destroy every link this object made (idempotent)."""
         while self._links:

@@ -113,6 +113,14 @@ static __always_inline __u32 key_of(struct pt_regs *regs, long id)
 	return id < SLOTS ? ABI_X64 * SLOTS + id : (__u32)-1;
 }
 
+/* The counters of the current syscall (NULL for numbers outside the table). */
+static __always_inline struct counts *counter(struct pt_regs *regs, long id, __u32 *keyp)
+{
+	__u32 key = key_of(regs, id);
+	*keyp = key;
+	return key < NR_ABIS * SLOTS ? bpf_map_lookup_elem(&counts, &key) : NULL;
+}
+
 static __always_inline void read_args(struct pt_regs *regs, __u32 key, __u64 *a)
 {
 	if (key >= ABI_SOCKETCALL * SLOTS) {
@@ -143,12 +151,11 @@ int BPF_PROG(census_enter, struct pt_regs *regs, long id)
 {
 	if (id < 0 || !traced_tgid(bpf_get_current_pid_tgid() >> 32))
 		return 0;
-	__u32 key = key_of(regs, id);
-	if (key >= NR_ABIS * SLOTS)
+	__u32 key;
+	struct counts *c = counter(regs, id, &key);
+	if (!c)
 		return 0;
-	struct counts *c = bpf_map_lookup_elem(&counts, &key);
-	if (c)
-		c->calls += 1;
+	c->calls += 1;
 	__u32 *specp = bpf_map_lookup_elem(&argspec, &key);
 	__u32 spec = specp ? *specp : 0;
 	if (!spec)
@@ -180,12 +187,8 @@ int BPF_PROG(census_exit, struct pt_regs *regs, long ret)
 	if (ret >= 0 || ret < -4095 || !traced_tgid(bpf_get_current_pid_tgid() >> 32))
 		return 0;
 	long id = BPF_CORE_READ(regs, orig_ax);
-	if (id < 0)
-		return 0;
-	__u32 key = key_of(regs, id);
-	if (key >= NR_ABIS * SLOTS)
-		return 0;
-	struct counts *c = bpf_map_lookup_elem(&counts, &key);
+	__u32 key;
+	struct counts *c = id < 0 ? NULL : counter(regs, id, &key);
 	if (c)
 		c->errors += 1;
 	return 0;

@@ -82,12 +82,7 @@ class Census:
 
     def attach(self) -> None:
         """Start counting."""
-        try:
-            for name in PROGRAMS:
-                self.obj.attach(name)
-        except BaseException:
-            self.obj.detach_all()
-            raise
+        self.obj.attach_all(PROGRAMS)
 
     def detach(self) -> None:
         """Stop counting (the maps stay readable until ``close()``)."""
