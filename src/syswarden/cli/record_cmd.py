@@ -9,12 +9,17 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from types import FrameType
+from typing import TYPE_CHECKING
 
 import click
 
 from syswarden.cli.convert_cmd import write_policy_text
 from syswarden.errors import InputError
 from syswarden.escaping import escape_text
+
+if TYPE_CHECKING:
+    from syswarden.policy.model import Action
+    from syswarden.recorder import session
 
 
 class Interrupted(Exception):
@@ -114,7 +119,7 @@ def record(output: Path | None, fmt: str, with_args: bool, with_landlock: bool, 
     sys.exit(result.exit_code)
 
 
-def _action(text: str):  # type: ignore[no-untyped-def]
+def _action(text: str) -> Action:
     from syswarden.policy import vocab
     action = vocab.parse_action(text)
     if action is None:
@@ -127,7 +132,7 @@ def _need_cmd(cmd: tuple[str, ...], what: str) -> None:
         raise InputError(f"expected a command to run after '--' ({what} -- CMD [ARGS...])")
 
 
-def _run(cmd: tuple[str, ...], options):  # type: ignore[no-untyped-def]
+def _run(cmd: tuple[str, ...], options: session.Options) -> session.Result:
     from syswarden.recorder import session
     recorder = session.make_recorder(list(cmd), options)
     try:

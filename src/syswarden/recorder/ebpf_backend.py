@@ -14,7 +14,7 @@ import time
 from dataclasses import dataclass, field
 
 from syswarden.errors import SourceError
-from syswarden.recorder.recording import Recording, identify
+from syswarden.recorder.recording import Recording, SyscallId, identify
 from syswarden.recorder.safety import MULTIPLEXER_ARGS, SAFETY_ARGS, safety_args, wanted_values
 from syswarden.sources.ebpf import census as census_mod
 from syswarden.sources.targets import GatedCommand
@@ -132,7 +132,7 @@ class EbpfRecorder:
                                  "(use --backend ptrace)")
 
 
-def _identify(abi: int, nr: int, arg0: int = 0):  # type: ignore[no-untyped-def]
+def _identify(abi: int, nr: int, arg0: int = 0) -> SyscallId | None:
     if abi == census_mod.ABI_SOCKETCALL:
         return identify(Arch.I386, 102, nr)
     return identify(ABI_ARCH[abi], nr, arg0)
