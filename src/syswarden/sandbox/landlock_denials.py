@@ -27,7 +27,7 @@ MAX_LINES = 20
 # The fields the kernel writes as untrusted strings (quoted, or hex when unclean); numbers such as a port 8089
 # look like hex too and must stay as they are.
 _UNTRUSTED = frozenset({"path", "name", "comm", "ocomm", "exe"})
-# The run flag that grants each filesystem right (``sandbox.landlock.FLAG_RIGHTS``); rights no flag grants
+# The run flag that grants each filesystem right (``policy.landlock.FLAG_RIGHTS``); rights no flag grants
 # (make_char/make_block, ioctl_dev, mount changes) get no suggestion.
 _FS_FLAG = {"fs.read_file": "--fs-read", "fs.read_dir": "--fs-read", "fs.execute": "--fs-exec"}
 _FS_WRITE = {"fs.write_file", "fs.remove_dir", "fs.remove_file", "fs.make_dir", "fs.make_reg", "fs.make_sock",

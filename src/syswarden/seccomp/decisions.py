@@ -55,7 +55,9 @@ class Origin:
         where = f" at {self.rule.span}" if self.rule.span else ""
         names = ", ".join(self.rule.names[:4]) + (", ..." if len(self.rule.names) > 4 else "")
         note = f", {self.note}" if self.note else ""
-        return f"rule #{self.rule_index} [{names}]{where}{note}"
+        # Numbered from 1, as run's explanations and the loaders' errors count rules.
+        number = self.rule_index + 1 if self.rule_index is not None else "?"
+        return f"rule {number} [{names}]{where}{note}"
 
 
 DEFAULT_ORIGIN = Origin(OriginKind.DEFAULT)
@@ -187,8 +189,8 @@ def _mux_entries(policy: Policy, arch: Arch, mux: Multiplexer, warnings: list[st
             calls = mux.sub_calls(name)
             shadowed = opened_by is not None
             if calls and opened_by is not None and (rule.args or rule.action != policy.rules[opened_by].action):
-                warnings.append(f"{arch.value}: rule #{index} on {name} does not govern {mux.name}(call="
-                                f"{calls[0]}): rule #{opened_by} names {mux.name} itself without conditions and "
+                warnings.append(f"{arch.value}: rule {index + 1} on {name} does not govern {mux.name}(call="
+                                f"{calls[0]}): rule {opened_by + 1} names {mux.name} itself without conditions and "
                                 f"matches first, so {name} is reachable through {mux.name} regardless")
             for call in calls:
                 note = f"via {mux.name}(call={call}, {name})"
@@ -197,7 +199,7 @@ def _mux_entries(policy: Policy, arch: Arch, mux: Multiplexer, warnings: list[st
                 if rule.args and not shadowed:
                     where = f" at {rule.span}" if rule.span else ""
                     warnings.append(
-                        f"{arch.value}: rule #{index}{where} on {name} has argument conditions that cannot be "
+                        f"{arch.value}: rule {index + 1}{where} on {name} has argument conditions that cannot be "
                         f"checked through {mux.name}(call={call}) (the arguments sit behind a pointer); "
                         f"such calls get the stricter of {rule.action} and what applies without the rule")
     return entries

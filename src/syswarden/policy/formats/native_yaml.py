@@ -214,6 +214,15 @@ def dump(policy: Policy) -> str:
     if policy.flags:
         doc["flags"] = sorted(policy.flags)
     doc["rules"] = [_dump_rule(r) for r in policy.rules]
+    return _yaml(doc)
+
+
+def dump_section(key: str, body: dict[str, Any]) -> str:
+    """One more top-level section (``landlock:``), to append to ``dump``'s text."""
+    return _yaml({key: body})
+
+
+def _yaml(doc: dict[str, Any]) -> str:
     dumper = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
     return yaml.dump(doc, Dumper=dumper, sort_keys=False, default_flow_style=None, width=110, allow_unicode=True)
 
