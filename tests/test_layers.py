@@ -23,8 +23,8 @@ ALLOWED: dict[str, set[str]] = {
     "policy": BASE | {"syscalls"},
     "seccomp": BASE | {"syscalls", "policy", "kernel"},
     "sandbox": BASE | {"syscalls", "policy", "seccomp", "kernel"},
-    # learning: sources -> recorder -> policy (the launcher's needs and the run-policy reader live in sandbox;
-    # --from reads captures through sources, --widen runs a logged launch)
+    # learning: sources -> recorder -> policy (--widen runs a logged launch through sandbox; --from reads
+    # captures through sources and state)
     "recorder": BASE | {"syscalls", "policy", "seccomp", "sandbox", "kernel", "events", "sources", "state"},
     # auditing: sources -> state -> rules -> outputs, wired by service.
     # sources may use state's /proc and cgroup parsers to seed their initial threads; state never imports sources.

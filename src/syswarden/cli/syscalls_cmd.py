@@ -5,8 +5,9 @@ from collections.abc import Sequence
 
 import click
 
-from syswarden.cli.convert_cmd import parse_arch, printable
+from syswarden.cli.options import parse_arch
 from syswarden.errors import UnknownSyscallError
+from syswarden.escaping import escape_text
 from syswarden.syscalls import groups, tables
 from syswarden.syscalls.arch import X32_SYSCALL_BIT, Arch
 
@@ -66,5 +67,5 @@ def syscalls(query: str | None, arch: str | None) -> None:
         click.echo(_by_number(int(query, 0), (chosen,) if chosen else tuple(Arch)))
     else:
         if not tables.is_known(query):
-            raise UnknownSyscallError(f"unknown syscall {printable(query)!r}: no supported architecture has it")
+            raise UnknownSyscallError(f"unknown syscall {escape_text(query)!r}: no supported architecture has it")
         click.echo(_by_name([query], (chosen,) if chosen else tuple(Arch)))

@@ -1,5 +1,5 @@
 """The Landlock part of a recorded policy: the files a run touched, collapsed to a few directories, and the TCP
-ports it bound and connected (``landlock:`` in our YAML, see ``sandbox/landlock.py`` for its meaning).
+ports it bound and connected, as the Landlock model (``policy/landlock.py``: ``landlock:`` in our YAML).
 
 Collapsing (which side each step errs on is said with it):
 1. Per-process and per-terminal names are generalized: ``/proc/1234/...`` and ``/proc/self/...`` -> ``/proc``,
@@ -18,16 +18,15 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Iterable
-from typing import Any
 
+from syswarden.policy.landlock import FsRight, LandlockSpec, PathRule
 from syswarden.recorder.recording import Access, Recording
 
 SIBLINGS = 2
 MIN_DEPTH = 2
 _GENERALIZED = ((re.compile(r"^/proc/(?:\d+|self|thread-self)(?:/.*)?$"), "/proc"),
                 (re.compile(r"^/dev/pts/\d+$"), "/dev/pts"))
-# Access -> the right names of the landlock: section (sandbox.landlock.FsRight values). The kernel opens a program
+# Access -> the right names of the landlock: section (policy.landlock.FsRight values). The kernel opens a program
 # (and its ELF interpreter) for reading to execute it, and Landlock asks for read_file and execute both.
 _ON_FILE = ((Access.READ, "read"), (Access.EXECUTE, "read"), (Access.EXECUTE, "execute"), (Access.WRITE, "write"),
             (Access.TRUNCATE, "truncate"), (Access.DEVICE, "ioctl_dev"))
@@ -95,22 +94,11 @@ def _drop_covered(rules: dict[str, frozenset[str]]) -> dict[str, frozenset[str]]
     return out
 
 
-def section(recording: Recording, existing: Any = None) -> dict[str, Any]:
-    """The ``landlock:`` section (plain data for the YAML dumper), united with an existing policy's
-    (``sandbox.landlock.LandlockSpec``) when merging."""
+def section(recording: Recording, existing: LandlockSpec | None = None) -> LandlockSpec:
+    """The Landlock part of the policy, united with an existing policy's when merging."""
     rules = path_rules(recording.files)
     bind, connect = set(recording.bind_ports), set(recording.connect_ports)
-    if existing is not None:
-        for rule in existing.paths:
-            rules[rule.path] = rules.get(rule.path, frozenset()) | {r.value for r in rule.rights}
-        bind |= set(existing.bind_ports or ())
-        connect |= set(existing.connect_ports or ())
-    return {
-        "paths": [{"path": path, "allow": _ordered(rights)} for path, rights in sorted(rules.items())],
-        "net": {"bind": sorted(bind), "connect": sorted(connect)},
-    }
-
-
-def _ordered(rights: Iterable[str]) -> list[str]:
-    order = ["read", "execute", "write", "truncate", "make_dir", "remove_dir", "ioctl_dev", "refer", "make_device"]
-    return sorted(rights, key=lambda r: order.index(r) if r in order else len(order))
+    spec = LandlockSpec(tuple(PathRule(path, frozenset(FsRight(r) for r in rights))
+                              for path, rights in sorted(rules.items())),
+                        tuple(sorted(bind)), tuple(sorted(connect)), "recorded")
+    return spec if existing is None else existing.merged(spec)

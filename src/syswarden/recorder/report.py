@@ -6,10 +6,10 @@ import shlex
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-import yaml
-
 from syswarden.errors import InputError
-from syswarden.policy.formats import docker, native_yaml
+from syswarden.policy.formats import native_yaml
+from syswarden.policy.landlock import SECTION, LandlockSpec, dump_section
+from syswarden.policy.load import dump_policy
 from syswarden.policy.model import Policy
 from syswarden.recorder.recording import Recording
 from syswarden.syscalls.arch import Arch
@@ -47,19 +47,17 @@ def header(recording: Recording, backend: str) -> list[str]:
 
 
 def render(policy: Policy, fmt: str, recording: Recording | None = None, backend: str = "",
-           landlock: dict[str, object] | None = None) -> str:
-    """The policy in ``fmt`` (``yaml`` or ``docker``); ``landlock`` (a ``landlock:`` section as plain data) only
-    in YAML: Docker profiles have no place for it."""
-    if fmt == "docker":
-        if landlock:
-            raise InputError("a Docker/OCI profile cannot hold Landlock rules (expected --format yaml with "
-                             "--landlock)")
-        return docker.dump(policy)
-    if recording is None:
-        return native_yaml.dump(policy)
+           landlock: LandlockSpec | None = None) -> str:
+    """The policy in ``fmt`` (``yaml``, ``docker`` or ``go-seccomp``); the Landlock part only in YAML: the
+    other formats have no place for it. With ``recording``, our YAML carries the counts as comments."""
+    if fmt != "yaml" or recording is None:
+        if landlock is not None and fmt != "yaml":
+            raise InputError(f"a {'Docker/OCI' if fmt == 'docker' else fmt} policy cannot hold Landlock rules "
+                             "(expected --format yaml with --landlock)")
+        return dump_policy(policy, fmt, landlock)
     text = native_yaml.dump(policy, notes_for(policy, recording), header(recording, backend))
-    if landlock:
-        text += yaml.safe_dump({"landlock": landlock}, sort_keys=False, default_flow_style=None, width=110)
+    if landlock is not None and not landlock.empty:
+        text += native_yaml.dump_section(SECTION, dump_section(landlock))
     return text
 
 

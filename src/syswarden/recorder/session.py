@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Protocol
 
 from syswarden.errors import InputError
+from syswarden.policy.landlock import LandlockSpec
 from syswarden.policy.model import Action, Policy
 from syswarden.recorder.build import BuildOptions, build_policy, conditions_text, merge_into, shadowed
 from syswarden.recorder.recording import Recording
@@ -73,10 +74,10 @@ def from_capture(path: Path, pid: int | None, comm: str | None, options: Options
     return Result(recording, 0, "capture", warnings=warnings)
 
 
-def load_existing(path: Path) -> tuple[Policy, object | None]:
+def load_existing(path: Path) -> tuple[Policy, LandlockSpec | None]:
     """The policy of ``--merge FILE`` (any format) and its Landlock section."""
-    from syswarden.sandbox.policy_file import load_run_policy
-    return load_run_policy(str(path))
+    from syswarden.policy.load import load_policy_file
+    return load_policy_file(str(path))
 
 
 def build(result: Result, options: Options) -> Policy:
@@ -94,7 +95,7 @@ def _name(recording: Recording) -> str:
     return Path(recording.commands[0][0]).name
 
 
-def render(result: Result, options: Options, existing: tuple[Policy, object | None] | None = None
+def render(result: Result, options: Options, existing: tuple[Policy, LandlockSpec | None] | None = None
            ) -> tuple[str, list[str]]:
     """The policy text and the notes to print (what a merge added, what it could not)."""
     policy = build(result, options)

@@ -17,7 +17,6 @@ from syswarden.recorder.build import BuildOptions, build_policy, conditions_text
 from syswarden.recorder.recording import Recording
 from syswarden.recorder.report import render
 from syswarden.sandbox import launcher
-from syswarden.sandbox.policy_file import load_run_policy
 
 
 @dataclass(slots=True)
@@ -68,18 +67,13 @@ def widened(policy: Policy, denied: Recording, docker: bool) -> tuple[Policy, li
 
 def plan(policy_file: str, cmd: tuple[str, ...]) -> WidenPlan:
     """Run CMD under ``policy_file`` in log mode and work out the additions."""
-    policy, spec = load_run_policy(policy_file)
+    policy, spec = policy_load.load_policy_file(policy_file)
     launch = launcher.prepare(list(cmd), [flags.as_dry_run(policy)])
     outcome = launcher.run(launch, dry_run=True)
     denied = denied_recording(list(outcome.logged))
     fmt = _format_of(policy_file)
     merged, added = widened(policy, denied, docker=fmt == "docker")
-    landlock = None
-    if spec is not None:
-        from syswarden.recorder.landlock import section
-        landlock = section(Recording(), spec)
-    text = render(merged, "docker" if fmt == "docker" else "yaml", landlock=landlock) if fmt != "go-seccomp" \
-        else policy_load.dump_policy(merged, "go-seccomp")
+    text = render(merged, fmt, landlock=spec)
     counts = {f"{arch.value} {name}": c.calls for (arch, name), c in denied.calls.items()}
     return WidenPlan(policy_file, added, text, launcher.pass_through(outcome) if outcome.signal is None
                      else 128 + outcome.signal, outcome.records_lost, counts)

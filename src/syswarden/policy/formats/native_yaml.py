@@ -222,8 +222,7 @@ def dump(policy: Policy, notes: Mapping[int, Mapping[str, str]] | None = None, h
         doc["flags"] = sorted(policy.flags)
     doc["rules"] = [_dump_rule(r) for r in policy.rules]
     if not notes and not header:
-        dumper = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
-        return yaml.dump(doc, Dumper=dumper, sort_keys=False, default_flow_style=None, width=110, allow_unicode=True)
+        return _yaml(doc)
     for index, rule in enumerate(doc["rules"]):
         if (notes or {}).get(index):
             rule["syscalls"] = _OneNamePerLine(rule["syscalls"])
@@ -265,6 +264,16 @@ def _with_notes(lines: list[str], policy: Policy, notes: Mapping[int, Mapping[st
             names = []
         out.append(line)
     return out
+
+
+def dump_section(key: str, body: dict[str, Any]) -> str:
+    """One more top-level section (``landlock:``), to append to ``dump``'s text."""
+    return _yaml({key: body})
+
+
+def _yaml(doc: dict[str, Any]) -> str:
+    dumper = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
+    return yaml.dump(doc, Dumper=dumper, sort_keys=False, default_flow_style=None, width=110, allow_unicode=True)
 
 
 def _dump_rule(rule: SyscallRule) -> dict[str, Any]:
