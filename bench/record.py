@@ -47,8 +47,11 @@ def measure(argv: list[str], runs: int) -> float:
     times = []
     for _ in range(runs):
         start = time.perf_counter()
-        subprocess.run(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False, env=ENV)
+        done = subprocess.run(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, check=False, env=ENV)
         times.append(time.perf_counter() - start)
+        if done.returncode != 0:   # a failed tool is fast, and a fast wrong figure is worse than none
+            sys.exit(f"bench/record.py: {' '.join(argv[:6])} ... failed ({done.returncode}): "
+                     f"{done.stderr.decode(errors='replace')[-500:]}")
     return statistics.median(times)
 
 
