@@ -115,7 +115,7 @@ def record(output: Path | None, fmt: str, with_args: bool, with_landlock: bool, 
     write_policy_text(text, output)
     if result.interrupted:
         _warn("interrupted: the policy covers the run up to the interruption; CMD's tree was killed")
-        sys.exit(130)
+        sys.exit(128 + result.interrupted)
     sys.exit(result.exit_code)
 
 
@@ -138,10 +138,10 @@ def _run(cmd: tuple[str, ...], options: session.Options) -> session.Result:
     try:
         with _interruptible():
             recorder.run()
-    except Interrupted:
+    except Interrupted as exc:
         recorder.close()
-        return session.result_of(recorder, interrupted=True)
-    return session.result_of(recorder)
+        return session.result_of(recorder, options.backend, interrupted=exc.signum)
+    return session.result_of(recorder, options.backend)
 
 
 def _widen(policy_file: Path, cmd: tuple[str, ...], output: Path | None, yes: bool) -> None:

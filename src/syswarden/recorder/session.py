@@ -38,11 +38,18 @@ class Result:
     recording: Recording
     exit_code: int
     backend: str
-    interrupted: bool = False
+    interrupted: int = 0          # the signal that interrupted the recording (SIGINT, SIGTERM), 0 if none
     warnings: list[str] = field(default_factory=list)
 
 
+def check(options: Options) -> None:
+    """Refuse option combinations that cannot work before anything runs."""
+    if options.with_landlock and options.fmt != "yaml":
+        raise InputError("a Docker/OCI policy cannot hold Landlock rules (expected --format yaml with --landlock)")
+
+
 def make_recorder(command: list[str], options: Options) -> Recorder:
+    check(options)
     if options.backend == "ebpf":
         if options.with_landlock:
             raise InputError("--landlock learns paths with the ptrace backend (expected --backend ptrace)")
@@ -56,9 +63,8 @@ def make_recorder(command: list[str], options: Options) -> Recorder:
     return PtraceRecorder(command, options.with_args, files)
 
 
-def result_of(recorder: Recorder, interrupted: bool = False) -> Result:
+def result_of(recorder: Recorder, backend: str, interrupted: int = 0) -> Result:
     from syswarden.recorder.ptrace_backend import exit_code
-    backend = "ebpf" if type(recorder).__name__.startswith("Ebpf") else "ptrace"
     files = getattr(recorder, "files", None)
     if files is not None:
         files.finish(recorder.recording)
@@ -70,6 +76,7 @@ def result_of(recorder: Recorder, interrupted: bool = False) -> Result:
 
 def from_capture(path: Path, pid: int | None, comm: str | None, options: Options) -> Result:
     from syswarden.recorder.capture import learn
+    check(options)
     recording, warnings = learn(path, pid, comm, options.with_args)
     return Result(recording, 0, "capture", warnings=warnings)
 
