@@ -25,6 +25,9 @@ ALLOWED: dict[str, set[str]] = {
     "policy": BASE | {"syscalls"},
     "seccomp": BASE | {"syscalls", "policy", "kernel"},
     "sandbox": BASE | {"syscalls", "policy", "seccomp", "kernel"},
+    # learning: sources -> recorder -> policy (--widen runs a logged launch through sandbox; --from reads
+    # captures through sources and state)
+    "recorder": BASE | {"syscalls", "policy", "seccomp", "sandbox", "kernel", "events", "sources", "state"},
     # auditing: sources -> state -> rules -> outputs, wired by service.
     # sources may use state's /proc and cgroup parsers to seed their initial threads; state never imports sources.
     "state": BASE | {"events", "syscalls"},

@@ -5,19 +5,21 @@ import pytest
 
 from syswarden.errors import InputError, KernelError, PolicySyntaxError
 from syswarden.kernel.landlock_abi import FsAccess, NetAccess
+from syswarden.policy import landlock as pl
 from syswarden.sandbox import landlock as ll
 
 from .conftest import free_ports, run_child
 
 CHILD_PRELUDE = """
 import os, socket, sys
+from syswarden.policy import landlock as pl
 from syswarden.sandbox import landlock as ll
 """
 
 
 def test_plan_on_abi_1_reports_truncate_and_network_not_enforced() -> None:
     """On ABI 1 truncate cannot be denied and TCP port rules are reported as not enforced."""
-    spec = ll.spec_from_flags(fs_read=("/usr",), net_bind=(8080,))
+    spec = pl.spec_from_flags(fs_read=("/usr",), net_bind=(8080,))
     report = ll.plan(spec, 1)
     assert not report.fs_handled & FsAccess.TRUNCATE
     assert report.net_handled == NetAccess(0)
@@ -27,7 +29,7 @@ def test_plan_on_abi_1_reports_truncate_and_network_not_enforced() -> None:
 
 def test_plan_on_abi_7_enforces_everything_requested() -> None:
     """ABI 7 handles every filesystem right and the requested TCP right only."""
-    report = ll.plan(ll.spec_from_flags(fs_read=("/usr",), net_connect=(443,)), 7)
+    report = ll.plan(pl.spec_from_flags(fs_read=("/usr",), net_connect=(443,)), 7)
     assert report.not_enforced == ()
     assert report.fs_handled & FsAccess.IOCTL_DEV
     assert report.net_handled == NetAccess.CONNECT_TCP
@@ -35,7 +37,7 @@ def test_plan_on_abi_7_enforces_everything_requested() -> None:
 
 def test_plan_without_landlock_reports_filesystem_not_enforced() -> None:
     """ABI 0 (no Landlock) handles nothing and says so."""
-    report = ll.plan(ll.spec_from_flags(fs_write=("/tmp",)), 0)
+    report = ll.plan(pl.spec_from_flags(fs_write=("/tmp",)), 0)
     assert not report.enforced
     assert any("not available" in line for line in report.not_enforced)
 
@@ -43,26 +45,26 @@ def test_plan_without_landlock_reports_filesystem_not_enforced() -> None:
 def test_require_rejects_lower_abi() -> None:
     """--require-landlock N fails with a KernelError when the ABI is lower."""
     with pytest.raises(KernelError, match="ABI 9 required"):
-        ll.require(ll.plan(ll.spec_from_flags(fs_read=("/usr",)), 7), 9)
+        ll.require(ll.plan(pl.spec_from_flags(fs_read=("/usr",)), 7), 9)
 
 
 def test_missing_path_is_an_input_error() -> None:
     """A rule on a path that does not exist is refused before anything runs."""
     with pytest.raises(InputError, match="does not exist"):
-        ll.check_paths(ll.spec_from_flags(fs_read=("/nonexistent/syswarden-test",)))
+        ll.check_paths(pl.spec_from_flags(fs_read=("/nonexistent/syswarden-test",)))
 
 
 def test_bad_port_is_rejected() -> None:
     """A port outside 0-65535 is a PolicySyntaxError."""
     with pytest.raises(PolicySyntaxError, match="TCP port"):
-        ll.spec_from_flags(net_bind=(70000,))
+        pl.spec_from_flags(net_bind=(70000,))
 
 
 @pytest.mark.kernel
 def test_fs_rules_deny_outside_and_allow_inside(tmp_path, landlock_abi_version) -> None:
     """Reading /etc/hostname fails with EACCES while writing inside the allowed dir works."""
     result = run_child(CHILD_PRELUDE + f"""
-spec = ll.spec_from_flags(fs_read=("/usr", "/lib", "/lib64"), fs_write=({str(tmp_path)!r},))
+spec = pl.spec_from_flags(fs_read=("/usr", "/lib", "/lib64"), fs_write=({str(tmp_path)!r},))
 ll.apply(spec)
 try:
     open("/etc/hostname").read()
@@ -86,7 +88,7 @@ def test_tcp_bind_rule_allows_only_listed_port(landlock_abi_version) -> None:
         pytest.skip("TCP rules need Landlock ABI 4")
     allowed, other = free_ports(2)
     result = run_child(CHILD_PRELUDE + f"""
-ll.apply(ll.spec_from_flags(net_bind=({allowed},)))
+ll.apply(pl.spec_from_flags(net_bind=({allowed},)))
 for port in ({allowed}, {other}):
     s = socket.socket()
     try:
@@ -105,7 +107,7 @@ def test_degraded_plan_enforces_files_but_not_ports(tmp_path, landlock_abi_versi
     """Planned for ABI 3 (as on Linux 6.2), file rules are enforced and TCP rules are reported and not applied."""
     port, = free_ports(1)
     result = run_child(CHILD_PRELUDE + f"""
-spec = ll.spec_from_flags(fs_read=("/usr", "/lib", "/lib64"), fs_write=({str(tmp_path)!r},), net_bind=(1,))
+spec = pl.spec_from_flags(fs_read=("/usr", "/lib", "/lib64"), fs_write=({str(tmp_path)!r},), net_bind=(1,))
 report = ll.plan(spec, 3)
 print("not enforced:", any("TCP bind" in w for w in report.not_enforced))
 ll.enforce(spec, report)

@@ -164,8 +164,9 @@ def test_a_child_of_cmd_is_explained_with_its_own_pid(tmp_path) -> None:
 
 CHILD = """
 import os
+from syswarden.policy import landlock as pl
 from syswarden.sandbox import landlock as ll
-spec = ll.spec_from_flags(fs_read=("/usr", "/lib", "/lib64", "/etc"))  # one denial only: kmsg is rate limited
+spec = pl.spec_from_flags(fs_read=("/usr", "/lib", "/lib64", "/etc"))  # one denial only: kmsg is rate limited
 ll.enforce(spec, ll.plan(spec, 7), log_after_exec=True)
 print(os.getpid(), flush=True)
 os.execv("/usr/bin/cat", ["cat", {secret!r}])

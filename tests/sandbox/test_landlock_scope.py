@@ -11,8 +11,9 @@ import pytest
 
 from syswarden.errors import InputError, PolicySyntaxError
 from syswarden.kernel import landlock_abi
+from syswarden.policy import landlock as pl
 from syswarden.sandbox import landlock as ll
-from syswarden.sandbox.policy_file import load_run_policy
+from syswarden.policy.load import load_policy_file as load_run_policy
 
 from .conftest import syswarden
 
@@ -25,19 +26,19 @@ def _need_scopes() -> None:
 
 
 def test_scope_flags_accept_repeats_and_comma_lists() -> None:
-    spec = ll.spec_from_flags(scopes=("signal", "abstract-unix-socket,signal"))
+    spec = pl.spec_from_flags(scopes=("signal", "abstract-unix-socket,signal"))
     assert spec.scopes == ("abstract-unix-socket", "signal") and not spec.empty
 
 
 def test_unknown_scope_is_an_input_error_naming_it() -> None:
     with pytest.raises(InputError, match="unknown Landlock scope 'ipc'"):
-        ll.spec_from_flags(scopes=("signal,ipc",))
+        pl.spec_from_flags(scopes=("signal,ipc",))
 
 
 def test_scopes_degrade_below_abi_6_and_require_fails() -> None:
     """ABI 5 cannot scope: the report says so in the NOT enforced style, and --require-landlock turns it into an
     error; ABI 6 scopes both."""
-    spec = ll.spec_from_flags(scopes=("signal",))
+    spec = pl.spec_from_flags(scopes=("signal",))
     old = ll.plan(spec, 5)
     assert not old.enforced
     assert old.not_enforced == ("scope signal (needs Landlock ABI 6, Linux 6.12; have 5): IPC out of the sandbox "
@@ -45,7 +46,7 @@ def test_scopes_degrade_below_abi_6_and_require_fails() -> None:
     assert "landlock: NOT enforced: scope signal" in old.lines()[1]
     with pytest.raises(Exception, match="Landlock cannot enforce: scope signal"):
         ll.require(old, 5)
-    new = ll.plan(ll.spec_from_flags(scopes=("signal", "abstract-unix-socket")), 6)
+    new = ll.plan(pl.spec_from_flags(scopes=("signal", "abstract-unix-socket")), 6)
     assert new.scoped == landlock_abi.Scope.SIGNAL | landlock_abi.Scope.ABSTRACT_UNIX_SOCKET
     assert new.not_enforced == () and "scope signal" in new.lines()[0]
 

@@ -7,8 +7,8 @@ import pytest
 
 from syswarden.errors import PolicySyntaxError
 from syswarden.policy.model import ActionKind
-from syswarden.sandbox.landlock import FsRight
-from syswarden.sandbox.policy_file import load_run_policy
+from syswarden.policy.landlock import FsRight
+from syswarden.policy.load import load_policy_file as load_run_policy
 
 
 def write(tmp_path: Path, text: str) -> str:

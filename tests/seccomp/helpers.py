@@ -12,7 +12,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from syswarden.policy.model import ArgCondition, Op, Policy, SyscallRule
-from syswarden.syscalls import tables
+from syswarden.syscalls import prototypes, tables
 from syswarden.syscalls.arch import Arch
 
 REPO = Path(__file__).resolve().parents[2]
@@ -33,8 +33,40 @@ IPC = {"semop": 1, "semget": 2, "semctl": 3, "semtimedop": 4, "msgsnd": 11, "msg
 NARROW = (Arch.I386, Arch.ARM)     # syscalls take 32-bit arguments: conditions see the low half only
 
 
-def holds(cond: ArgCondition, arg: int, arch: Arch = Arch.X86_64) -> bool:
-    """The model's meaning of one condition on an unsigned 64-bit argument."""
+def kernel_width(cond: ArgCondition, arch: Arch, name: str | None) -> int:
+    """The width the condition is compared at: what the policy wrote, no wider than the kernel reads the
+    argument (its C type in syscalls/data/args.tsv; 32 bits on 32-bit ABIs)."""
+    width = cond.width
+    if arch in NARROW:
+        width = min(width, 32)
+    if name is not None:
+        proto = prototypes.prototype(arch, name)
+        if proto is not None and cond.index < len(proto[1]):
+            ctype = proto[1][cond.index]
+            if not (arch in NARROW and any(prototypes.type_width(t, arch) > 32 for t in proto[1])):
+                width = min(width, prototypes.type_width(ctype, arch))
+    return width
+
+
+def holds(cond: ArgCondition, arg: int, arch: Arch = Arch.X86_64, name: str | None = None) -> bool:
+    """The model's meaning of one condition on an unsigned 64-bit argument of syscall ``name``: the kernel's
+    view of the argument (its low ``width`` bits) against the value, where a value written as the sign
+    extension of a narrower negative number means that number at the narrower width."""
+    width = kernel_width(cond, arch, name)
+    low = (1 << width) - 1
+    value, target = arg & U64 & low, cond.value
+    if width < cond.width and target >> (width - 1) == (1 << (cond.width - width + 1)) - 1:
+        target &= low
+    if cond.op is Op.MASKED_EQ:
+        return (value & cond.mask & low) == target
+    return {Op.EQ: value == target, Op.NE: value != target, Op.LT: value < target,
+            Op.LE: value <= target, Op.GT: value > target, Op.GE: value >= target}[cond.op]
+
+
+def holds_as_written(cond: ArgCondition, arg: int, arch: Arch = Arch.X86_64, name: str | None = None) -> bool:
+    """libseccomp's meaning: the condition on the register as the policy wrote it (64 bits unless it says
+    ``width: 32``; 32 bits on 32-bit ABIs), whatever the kernel reads. syswarden deliberately differs
+    (docs/compiler.md): an ``int`` argument with high bits set slips past such a filter."""
     value = arg & U64
     if cond.width == 32 or arch in NARROW:
         value &= 0xFFFFFFFF
@@ -42,6 +74,9 @@ def holds(cond: ArgCondition, arg: int, arch: Arch = Arch.X86_64) -> bool:
         return (value & cond.mask) == cond.value
     return {Op.EQ: value == cond.value, Op.NE: value != cond.value, Op.LT: value < cond.value,
             Op.LE: value <= cond.value, Op.GT: value > cond.value, Op.GE: value >= cond.value}[cond.op]
+
+
+Holds = Callable[[ArgCondition, int, Arch, "str | None"], bool]
 
 
 def precedence(value: int) -> int:
@@ -66,7 +101,7 @@ def _multiplexed(rule: SyscallRule, mux: str, call: int) -> bool:
     return any(IPC.get(n) == call & 0xFFFF for n in rule.names)
 
 
-def _mux_reference(policy: Policy, arch: Arch, mux: str, args: Sequence[int]) -> int:
+def _mux_reference(policy: Policy, arch: Arch, mux: str, args: Sequence[int], test: Holds) -> int:
     """Strictest outcome over every truth value of the conditions hidden behind the multiplexer; on equal
     precedence the earliest rule."""
     call = args[0] & 0xFFFFFFFF
@@ -75,7 +110,7 @@ def _mux_reference(policy: Policy, arch: Arch, mux: str, args: Sequence[int]) ->
         if not _applies(rule, arch):
             continue
         if mux in rule.names:
-            if all(holds(c, args[c.index], arch) for c in rule.args):
+            if all(test(c, args[c.index], arch, mux) for c in rule.args):
                 outcomes.append(rule.action.kernel_value)
                 break
         elif _multiplexed(rule, mux, call):
@@ -88,8 +123,10 @@ def _mux_reference(policy: Policy, arch: Arch, mux: str, args: Sequence[int]) ->
     return next(o for o in outcomes if precedence(o) == best)
 
 
-def reference(policy: Policy, arches: Sequence[Arch], audit: int, nr: int, args: Sequence[int]) -> int:
-    """What the policy means for one call (policy/model.py's docstring), as a seccomp return value."""
+def reference(policy: Policy, arches: Sequence[Arch], audit: int, nr: int, args: Sequence[int],
+              test: Holds = holds) -> int:
+    """What the policy means for one call (policy/model.py's docstring), as a seccomp return value; with
+    ``test=holds_as_written``, what libseccomp makes of it."""
     arch = arch_of(audit, nr)
     if nr & 0xFFFFFFFF == 0xFFFFFFFF and audit == Arch.X86_64.audit_arch and Arch.X86_64 in arches:
         arch = Arch.X86_64                  # nr -1 under AUDIT_ARCH_X86_64 is no syscall, whichever ABI
@@ -102,9 +139,9 @@ def reference(policy: Policy, arches: Sequence[Arch], audit: int, nr: int, args:
     if name is None:
         return policy.default_action.kernel_value
     if arch in (Arch.I386, Arch.S390X, Arch.PPC64LE) and name in ("socketcall", "ipc"):
-        return _mux_reference(policy, arch, name, args)
+        return _mux_reference(policy, arch, name, args, test)
     for rule in policy.rules:
-        if _applies(rule, arch) and name in rule.names and all(holds(c, args[c.index], arch) for c in rule.args):
+        if _applies(rule, arch) and name in rule.names and all(test(c, args[c.index], arch, name) for c in rule.args):
             return rule.action.kernel_value
     return policy.default_action.kernel_value
 

@@ -59,13 +59,13 @@ def test_compile_arch_option_restricts_the_filter(tmp_path: Path) -> None:
 
 
 def test_check_prints_action_rule_and_path(tmp_path: Path) -> None:
-    """check ioctl with TIOCSTI|1<<32 says ERRNO(1) by rule #0 and lists the path."""
+    """check ioctl with TIOCSTI|1<<32 says ERRNO(1) by rule 1 (numbered as run numbers it) and lists the path."""
     policy = tmp_path / "p.yaml"
     policy.write_text(POLICY)
     proc = sw("check", str(policy), "ioctl", "--arg", "1=0x100005412", "--arch", "x86_64")
     out = proc.stdout.decode()
     assert proc.returncode == 0, proc.stderr
-    assert "action:     ERRNO(1)" in out and "rule #0 [ioctl]" in out
+    assert "action:     ERRNO(1)" in out and "rule 1 [ioctl]" in out
     assert "A = args[1]" in out and "path (" in out
 
 

@@ -16,7 +16,7 @@ from syswarden.seccomp.insn import Program
 from syswarden.syscalls import tables
 from syswarden.syscalls.arch import Arch
 
-from .helpers import reference
+from .helpers import holds_as_written, reference
 
 POOL = ("read", "write", "open", "close", "dup", "ioctl", "mmap", "mmap2", "socket", "bind", "connect",
         "socketcall", "ipc", "shmget", "semop", "msgrcv", "clone", "personality", "arch_prctl", "getppid",
@@ -136,5 +136,8 @@ def test_compiled_filter_matches_libseccomp(data: st.DataObject) -> None:
             continue        # libseccomp drops conditions it cannot check on socketcall/ipc; we take the stricter
         data_ = SeccompData(call.audit, call.nr, call.args)
         want = reference(policy, policy.arches, call.audit, call.nr, call.args)
+        # libseccomp compares what the policy wrote on the whole register; we compare at the kernel's width
+        # (docs/compiler.md): each is held to its own meaning, which agree unless a narrow argument has high bits
+        as_written = reference(policy, policy.arches, call.audit, call.nr, call.args, holds_as_written)
         assert ours.run(data_).action == want, (call, policy)
-        assert theirs.run(data_).action == want, (call, policy)
+        assert theirs.run(data_).action == as_written, (call, policy)

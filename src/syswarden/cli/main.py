@@ -22,6 +22,8 @@ COMMANDS: tuple[tuple[str, str, str, str], ...] = (
     ("Enforcement", "check", "syswarden.cli.seccomp_cmds:check_cmd", "Show what a policy does with one syscall."),
     ("Enforcement", "disasm", "syswarden.cli.seccomp_cmds:disasm_cmd", "Disassemble a compiled seccomp filter."),
     ("Enforcement", "convert", "syswarden.cli.convert_cmd:convert", "Convert a policy between formats."),
+    ("Enforcement", "record", "syswarden.cli.record_cmd:record",
+     "Trace a command and write the smallest policy that lets it run."),
     ("Enforcement", "syscalls", "syswarden.cli.syscalls_cmd:syscalls", "Look up syscall names, numbers and groups."),
     ("Auditing", "monitor", "syswarden.cli.monitor_cmd:monitor", "Watch syscalls and raise Falco-style alerts."),
     ("Auditing", "capture", "syswarden.cli.capture_cmd:capture", "Record or read event captures (jsonl, scap)."),

@@ -21,7 +21,7 @@ if TYPE_CHECKING:
     from syswarden.policy.model import Action, Policy
     from syswarden.sandbox import launcher
     from syswarden.sandbox.filter_cache import Entry
-    from syswarden.sandbox.landlock import LandlockSpec
+    from syswarden.policy.landlock import LandlockSpec
 
 # Start-up time matters here (a wrapper runs before every confined command): the policy loaders, the compiler
 # and Landlock are imported only when this run needs them, and a filter cache hit needs none of them.
@@ -35,13 +35,13 @@ def build_policies(policy_files: Sequence[str], profile_names: Sequence[str], dr
     from syswarden.policy import profiles
     from syswarden.policy.formats import flags
     from syswarden.policy.model import KILL_PROCESS
-    from syswarden.sandbox.policy_file import load_run_policy
+    from syswarden.policy.load import load_policy_file
     deny: Action = flags.parse_errno(errno_name) if errno_name else KILL_PROCESS
     default = flags.parse_action_flag(default_action) if default_action else None
     policies: list[Policy] = [profiles.load(name) for name in profile_names]
     spec: LandlockSpec | None = None
     for path in policy_files:
-        policy, section = load_run_policy(path, (texts or {}).get(path))
+        policy, section = load_policy_file(path, text=(texts or {}).get(path))
         policies.append(policy)
         if section is not None:
             spec = section if spec is None else spec.merged(section)
@@ -249,7 +249,7 @@ def _landlock_spec(spec: LandlockSpec | None, fs_read: tuple[str, ...], fs_write
                    scopes: tuple[str, ...], apparmor_file: str | None, notes: list[str]) -> LandlockSpec | None:
     if not (fs_read or fs_write or fs_exec or net_bind or net_connect or scopes or apparmor_file):
         return spec
-    from syswarden.sandbox import landlock
+    from syswarden.policy import landlock
     flag_spec = landlock.spec_from_flags(fs_read, fs_write, fs_exec, net_bind, net_connect, scopes)
     if not flag_spec.empty:
         spec = flag_spec if spec is None else spec.merged(flag_spec)

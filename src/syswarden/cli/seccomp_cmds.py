@@ -10,7 +10,8 @@ import click
 
 from syswarden.errors import InputError
 from syswarden.escaping import escape_text
-from syswarden.policy.load import load_policy
+from syswarden.cli.options import parse_arch
+from syswarden.policy.load import load_policy_file
 from syswarden.policy.model import Policy
 from syswarden.seccomp.compiler import CompiledFilter, compile_policy
 from syswarden.seccomp.disasm import disassemble, lines
@@ -19,29 +20,39 @@ from syswarden.seccomp.insn import Program
 from syswarden.syscalls.arch import Arch
 
 
-def _arch(value: str, hint: str = "--arch") -> Arch:
-    try:
-        return Arch.parse(value)
-    except ValueError as exc:
-        raise click.BadParameter(str(exc), param_hint=hint) from exc
+def _arch(value: str) -> Arch:
+    arch = parse_arch(value)
+    assert arch is not None
+    return arch
 
 
-def _load(path: Path) -> Policy:
+def _load(path: Path, acting: str) -> Policy:
+    """The seccomp policy in ``path`` (or ``profile:NAME``). A built-in profile's warnings are not printed: they
+    are about our own data (names newer than some arch's table), pinned by the profile tests, not news to the
+    user. A ``landlock:`` section is checked, and a note says ``acting`` only concerns the seccomp part."""
     if str(path).startswith("profile:"):
         from syswarden.policy import profiles
-        policy = profiles.load(str(path)[len("profile:"):])
+        policy, spec = profiles.load(str(path)[len("profile:"):]), None
     else:
-        policy = load_policy(path)
-    for warning in policy.warnings:
-        click.echo(f"syswarden: warning: {escape_text(warning)}", err=True)
+        policy, spec = load_policy_file(path)
+    if spec is not None:
+        click.echo(f"syswarden: note: {acting} the seccomp part of {escape_text(str(path))}; its landlock: section "
+                   f"is checked and left to `syswarden run`, which enforces it", err=True)
+    _warn(policy, policy.warnings)
     return policy
 
 
-def _compile(path: Path, arches: tuple[str, ...]) -> CompiledFilter:
-    policy = _load(path)
-    compiled = compile_policy(policy, [_arch(a) for a in arches] or None)
-    for warning in compiled.warnings:
+def _warn(policy: Policy, warnings: tuple[str, ...]) -> None:
+    if policy.source.startswith("profile:"):
+        return
+    for warning in warnings:
         click.echo(f"syswarden: warning: {escape_text(warning)}", err=True)
+
+
+def _compile(path: Path, arches: tuple[str, ...], acting: str) -> CompiledFilter:
+    policy = _load(path, acting)
+    compiled = compile_policy(policy, [_arch(a) for a in arches] or None)
+    _warn(policy, compiled.warnings)
     return compiled
 
 
@@ -94,7 +105,7 @@ def compile_cmd(policy: Path, arches: tuple[str, ...], fmt: str, output: Path | 
       syswarden compile profile:docker-default --format asm
       syswarden compile policy.yaml --arch x86_64 --format raw -o filter.bpf
     """
-    compiled = _compile(policy, arches)
+    compiled = _compile(policy, arches, "compiling")
     if fmt == "raw":
         if output is None and sys.stdout.isatty():
             raise click.UsageError("refusing to write binary BPF to a terminal; use -o FILE or a pipe")
@@ -157,7 +168,7 @@ def check_cmd(policy: Path, syscall: str, arch: str | None, arg_texts: tuple[str
         index, value = _parse_arg(text)
         args[index] = value
     syscall_number(call_arch, syscall)            # a bad name is reported before any compiling
-    compiled = _compile(policy, ())
+    compiled = _compile(policy, (), "checking")
     result = explain(compiled, call_arch, syscall, args)
     for line in result.render(compiled, show_path=not no_path).splitlines():
         click.echo(escape_text(line))

@@ -5,9 +5,10 @@ from collections.abc import Sequence
 
 import click
 
-from syswarden.cli.convert_cmd import parse_arch, printable
+from syswarden.cli.options import parse_arch
 from syswarden.cli.table import render_table
 from syswarden.errors import UnknownSyscallError, did_you_mean
+from syswarden.escaping import escape_text
 from syswarden.syscalls import groups, tables
 from syswarden.syscalls.arch import X32_SYSCALL_BIT, Arch
 
@@ -57,6 +58,6 @@ def syscalls(query: str | None, arch: str | None) -> None:
         click.echo(_by_number(int(query, 0), (chosen,) if chosen else tuple(Arch)))
     else:
         if not tables.is_known(query):
-            hint = did_you_mean(printable(query), tables.all_names(), cutoff=0.75)
-            raise UnknownSyscallError(f"unknown syscall {printable(query)!r}: no supported architecture has it{hint}")
+            hint = did_you_mean(escape_text(query), tables.all_names(), cutoff=0.75)
+            raise UnknownSyscallError(f"unknown syscall {escape_text(query)!r}: no supported architecture has it{hint}")
         click.echo(_by_name([query], (chosen,) if chosen else tuple(Arch)))

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import errno
 import os
 
 from syswarden.errors import KernelError
@@ -48,6 +49,8 @@ def _declare(lib: ctypes.CDLL) -> None:
         "bpf_map_update_elem": ([i, vp, vp, ctypes.c_uint64], i),
         "bpf_map_lookup_elem": ([i, vp, vp], i),
         "bpf_map_delete_elem": ([i, vp], i),
+        "bpf_map_get_next_key": ([i, vp, vp], i),
+        "bpf_map_lookup_batch": ([i, vp, vp, vp, vp, ctypes.POINTER(u32), vp], i),
         "libbpf_num_possible_cpus": ([], i),
         "libbpf_set_print": ([_PRINT_FN], vp),
     }
@@ -126,6 +129,15 @@ class BpfObject:
         self._links.append(int(link))
         return int(lib().bpf_link__fd(link))
 
+    def attach_all(self, programs: tuple[str, ...]) -> None:
+        """Attach these programs; on failure the ones already attached are detached again."""
+        try:
+            for name in programs:
+                self.attach(name)
+        except BaseException:
+            self.detach_all()
+            raise
+
     def detach_all(self) -> None:
         """Destroy every link this object made (idempotent)."""
         while self._links:
@@ -158,6 +170,39 @@ def map_lookup(fd: int, key: bytes, value_size: int) -> bytes | None:
     k, v = ctypes.create_string_buffer(key, len(key)), ctypes.create_string_buffer(value_size)
     rc = lib().bpf_map_lookup_elem(fd, k, v)
     return v.raw if rc == 0 else None
+
+
+def map_keys(fd: int, key_size: int, limit: int = 1 << 20) -> list[bytes]:
+    """Every key of a hash map (``bpf_map_get_next_key`` from the start), at most ``limit``."""
+    out: list[bytes] = []
+    current = None
+    nxt = ctypes.create_string_buffer(key_size)
+    while len(out) < limit:
+        prev = None if current is None else ctypes.create_string_buffer(current, key_size)
+        if int(lib().bpf_map_get_next_key(fd, prev, nxt)) != 0:
+            break
+        current = nxt.raw
+        out.append(current)
+    return out
+
+
+def array_values(fd: int, entries: int, value_size: int) -> bytes:
+    """Every value of an array map (``value_size`` bytes each; per-CPU maps need ncpus * round8(size)), in key
+    order, read with ``bpf_map_lookup_batch`` (one syscall per batch instead of one per key)."""
+    keys = ctypes.create_string_buffer(4 * entries)
+    values = ctypes.create_string_buffer(value_size * entries)
+    out_batch = ctypes.c_uint32(0)
+    count = ctypes.c_uint32(entries)
+    rc = int(lib().bpf_map_lookup_batch(fd, None, ctypes.byref(out_batch), keys, values, ctypes.byref(count), None))
+    if rc < 0 and ctypes.get_errno() != errno.ENOENT or count.value != entries:
+        out = bytearray()
+        for key in range(entries):   # kernels without batch ops for this map type
+            value = map_lookup(fd, key.to_bytes(4, "little"), value_size)
+            if value is None:
+                raise _fail("array map read", ctypes.get_errno())
+            out += value
+        return bytes(out)
+    return values.raw
 
 
 def possible_cpus() -> int:

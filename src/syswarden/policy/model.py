@@ -8,10 +8,13 @@ for a syscall ``S`` arriving on arch ``A`` with arguments ``a0..a5``:
    policy order; the first whose conditions *all* hold (AND) decides the action.
 3. Otherwise -> ``policy.default_action``.
 
-Argument values are unsigned 64-bit; a condition with ``width=32`` compares only the low 32 bits (for ``int``
-parameters such as ioctl's cmd, so ``TIOCSTI | 1<<32`` cannot slip past). On 32-bit ABIs (i386, arm) every
-condition compares the low 32 bits: their syscalls take 32-bit arguments, and a 64-bit process entering
-through ``int 0x80`` can put anything in the high half of the register seccomp sees.
+Argument values are unsigned 64-bit; a condition with ``width=32`` compares only the low 32 bits. Whatever the
+condition says, it is compared no wider than the kernel reads that argument of that syscall on that arch: an
+``int`` parameter (socket's family, ioctl's cmd) on its low 32 bits, a ``umode_t`` on its low 16, so
+``socket(0x100000028)`` is judged as the ``socket(40)`` the kernel runs (``syscalls.prototypes``; a value
+written as the sign extension of a negative number means that number at the narrow width). On 32-bit ABIs
+(i386, arm) every condition compares the low 32 bits at most: a 64-bit process entering through ``int 0x80``
+can put anything in the high half of the register seccomp sees.
 ``MASKED_EQ`` holds when ``(arg & mask) == value``.
 """
 from __future__ import annotations

@@ -1,54 +1,21 @@
-"""Landlock rules for paths and TCP ports: the ``landlock:`` policy section, the ``--fs-*``/``--net-*`` flags,
-and enforcing them with the best ABI the kernel has (sandbox stage, next to the seccomp filter).
+"""Landlock enforcement: plan a ``LandlockSpec`` (``policy/landlock.py``: paths with rights, TCP ports, IPC
+scopes) against the running kernel's ABI, report what it cannot enforce, and restrict a process with it (sandbox
+stage, next to the seccomp filter).
 
 seccomp cannot look at path strings; Landlock can: it is an allow-list keyed by file hierarchy (inode) and by
-TCP port. The section in a native policy file::
-
-    landlock:
-      paths:
-        - path: /usr
-          allow: [read, execute]
-        - path: /srv/data
-          allow: [read, write, make_dir, remove_dir, truncate]
-      net:
-        bind: [8080]          # present (even empty) => binding any other TCP port is denied
-        connect: [443]
-      scope: [signal, abstract-unix-socket]   # ABI 6: no signals / abstract unix connections out of the sandbox
-
-Rights: ``read`` (read files, list dirs), ``write`` (write files, create/remove files, symlinks, fifos,
-sockets), ``execute``, ``make_dir``, ``remove_dir``, ``truncate``, ``refer`` (rename/link across directories),
-``make_device``, ``ioctl_dev``. Once a section has any path rule, every filesystem right the kernel knows is
-denied outside the listed trees. Rights the running ABI lacks cannot be denied; ``LandlockReport`` says which.
+TCP port. Rights the running ABI lacks cannot be denied; ``LandlockReport`` says which.
 """
 from __future__ import annotations
 
-import enum
 import os
 import stat
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass
 
-from syswarden.errors import InputError, KernelError, PolicySyntaxError
-from syswarden.policy.formats.apparmor import AppArmorProfile
+from syswarden.errors import InputError, KernelError
 from syswarden.kernel import landlock_abi as abi_mod
 from syswarden.kernel import prctl
 from syswarden.kernel.landlock_abi import FsAccess, NetAccess, Scope
-from syswarden.spans import Span
-
-
-class FsRight(enum.Enum):
-    """A user-facing filesystem right; each maps onto one or more kernel access bits."""
-
-    READ = "read"
-    WRITE = "write"
-    EXECUTE = "execute"
-    MAKE_DIR = "make_dir"
-    REMOVE_DIR = "remove_dir"
-    TRUNCATE = "truncate"
-    REFER = "refer"
-    MAKE_DEVICE = "make_device"
-    IOCTL_DEV = "ioctl_dev"
-
+from syswarden.policy.landlock import FsRight, LandlockSpec, PathRule
 
 RIGHT_BITS: dict[FsRight, FsAccess] = {
     FsRight.READ: FsAccess.READ_FILE | FsAccess.READ_DIR,
@@ -65,83 +32,23 @@ RIGHT_BITS: dict[FsRight, FsAccess] = {
 # The only rights the kernel accepts on a rule whose path is a file rather than a directory.
 FILE_ONLY_BITS = FsAccess.EXECUTE | FsAccess.WRITE_FILE | FsAccess.READ_FILE | FsAccess.TRUNCATE | FsAccess.IOCTL_DEV
 
-# What the run flags grant. --fs-read includes execute, as rust-landlock's AccessFs::from_read does: a tree you
-# may read binaries from but not run them is rarely what anyone means, and the command itself must run.
-FLAG_RIGHTS: dict[str, frozenset[FsRight]] = {
-    "read": frozenset({FsRight.READ, FsRight.EXECUTE}),
-    "exec": frozenset({FsRight.EXECUTE}),
-    "write": frozenset({FsRight.READ, FsRight.WRITE, FsRight.MAKE_DIR, FsRight.REMOVE_DIR, FsRight.TRUNCATE,
-                        FsRight.REFER}),
-}
-
-
-# ``--scope`` / ``landlock.scope`` names (the kernel's LANDLOCK_SCOPE_* in the CLI's dash style).
-SCOPE_NAMES: dict[str, Scope] = {"abstract-unix-socket": Scope.ABSTRACT_UNIX_SOCKET, "signal": Scope.SIGNAL}
+# The kernel's bit for each ``policy.landlock.SCOPE_NAMES`` name.
+SCOPE_BITS: dict[str, Scope] = {"abstract-unix-socket": Scope.ABSTRACT_UNIX_SOCKET, "signal": Scope.SIGNAL}
 
 
 def scope_bits(names: tuple[str, ...]) -> Scope:
     bits = Scope(0)
     for name in names:
-        bits |= SCOPE_NAMES[name]
+        bits |= SCOPE_BITS[name]
     return bits
 
 
-def parse_scopes(values: tuple[str, ...], span: Span | None = None) -> tuple[str, ...]:
-    """Scope names from repeatable, comma-separated values (``--scope signal,abstract-unix-socket``), sorted and
-    without duplicates; an unknown name is an InputError naming it."""
-    names: set[str] = set()
-    for value in values:
-        for item in value.split(","):
-            name = item.strip()
-            if name not in SCOPE_NAMES:
-                raise InputError(f"unknown Landlock scope {name!r} (expected one of: {', '.join(SCOPE_NAMES)})",
-                                 span=span)
-            names.add(name)
-    return tuple(sorted(names))
-
-
-@dataclass(frozen=True, slots=True)
-class PathRule:
-    """Allow ``rights`` on ``path`` and everything beneath it."""
-
-    path: str
-    rights: frozenset[FsRight]
-    span: Span | None = field(default=None, compare=False)
-
-    @property
-    def bits(self) -> FsAccess:
-        bits = FsAccess(0)
-        for right in self.rights:
-            bits |= RIGHT_BITS[right]
-        return bits
-
-
-@dataclass(frozen=True, slots=True)
-class LandlockSpec:
-    """What to confine. ``bind_ports``/``connect_ports`` None means that TCP right is left alone; ``scopes``
-    (names from ``SCOPE_NAMES``) are the IPC kinds that may not reach outside the sandbox."""
-
-    paths: tuple[PathRule, ...] = ()
-    bind_ports: tuple[int, ...] | None = None
-    connect_ports: tuple[int, ...] | None = None
-    source: str = ""
-    scopes: tuple[str, ...] = ()
-
-    @property
-    def empty(self) -> bool:
-        return not self.paths and self.bind_ports is None and self.connect_ports is None and not self.scopes
-
-    def merged(self, other: "LandlockSpec") -> "LandlockSpec":
-        """Union of two specs (flags added to a policy file's section)."""
-        return LandlockSpec(self.paths + other.paths, _union(self.bind_ports, other.bind_ports),
-                            _union(self.connect_ports, other.connect_ports), self.source or other.source,
-                            tuple(sorted(set(self.scopes) | set(other.scopes))))
-
-
-def _union(a: tuple[int, ...] | None, b: tuple[int, ...] | None) -> tuple[int, ...] | None:
-    if a is None:
-        return b
-    return a if b is None else tuple(sorted(set(a) | set(b)))
+def rule_bits(rule: PathRule) -> FsAccess:
+    """The kernel access bits of a path rule's rights."""
+    bits = FsAccess(0)
+    for right in rule.rights:
+        bits |= RIGHT_BITS[right]
+    return bits
 
 
 @dataclass(frozen=True, slots=True)
@@ -176,44 +83,8 @@ def _name(flag: FsAccess | NetAccess) -> str:
 
 def describe(fs: FsAccess, net: NetAccess, scoped: Scope = Scope(0)) -> str:
     names = [_name(b) for b in FsAccess if b & fs] + [_name(b) for b in NetAccess if b & net]
-    names += [f"scope {name}" for name, bit in SCOPE_NAMES.items() if bit & scoped]
+    names += [f"scope {name}" for name, bit in SCOPE_BITS.items() if bit & scoped]
     return ", ".join(names) if names else "nothing"
-
-
-def spec_from_flags(fs_read: tuple[str, ...] = (), fs_write: tuple[str, ...] = (), fs_exec: tuple[str, ...] = (),
-                    net_bind: tuple[int, ...] = (), net_connect: tuple[int, ...] = (),
-                    scopes: tuple[str, ...] = ()) -> LandlockSpec:
-    """The spec the ``run`` flags describe; paths are made absolute, ports and scope names checked."""
-    rules = [PathRule(os.path.abspath(p), FLAG_RIGHTS[kind], Span(f"--fs-{kind}", 1, 1))
-             for kind, paths in (("read", fs_read), ("write", fs_write), ("exec", fs_exec)) for p in paths]
-    for port in (*net_bind, *net_connect):
-        _check_port(port, Span("--net-bind/--net-connect", 1, 1))
-    return LandlockSpec(tuple(rules), tuple(net_bind) if net_bind else None,
-                        tuple(net_connect) if net_connect else None, "flags",
-                        parse_scopes(scopes, Span("--scope", 1, 1)))
-
-
-# AppArmor access letters (the subset ``policy.formats.apparmor`` accepts) as Landlock rights: ``w`` also creates,
-# deletes and truncates, as AppArmor's write permission does.
-APPARMOR_RIGHTS: dict[str, frozenset[FsRight]] = {
-    "r": frozenset({FsRight.READ}),
-    "w": frozenset({FsRight.WRITE, FsRight.TRUNCATE, FsRight.MAKE_DIR, FsRight.REMOVE_DIR}),
-    "x": frozenset({FsRight.EXECUTE}),
-    "l": frozenset({FsRight.REFER}),
-}
-
-
-def spec_from_apparmor(profile: AppArmorProfile) -> LandlockSpec:
-    """The Landlock spec for an accepted AppArmor profile (``policy.formats.apparmor.load``)."""
-    rules = tuple(PathRule(f.path, frozenset().union(*(APPARMOR_RIGHTS[a] for a in f.access)), f.span)
-                  for f in profile.files)
-    return LandlockSpec(rules, profile.bind_ports, profile.connect_ports, f"apparmor:{profile.name}")
-
-
-def _check_port(port: Any, span: Span | None) -> int:
-    if isinstance(port, bool) or not isinstance(port, int) or not 0 <= port <= 65535:
-        raise PolicySyntaxError(f"expected a TCP port number 0-65535, got {port!r}", span=span)
-    return int(port)
 
 
 def plan(spec: LandlockSpec, abi: int) -> LandlockReport:
@@ -223,7 +94,7 @@ def plan(spec: LandlockSpec, abi: int) -> LandlockReport:
     if spec.paths:
         wanted = FsAccess(0)
         for rule in spec.paths:
-            wanted |= rule.bits
+            wanted |= rule_bits(rule)
         fs = abi_mod.fs_rights_for(abi)
         missing.extend(_missing_fs(wanted | abi_mod.fs_rights_for(max(abi_mod.FS_BY_ABI)), fs, abi))
     net = NetAccess(0)
@@ -304,7 +175,7 @@ def enforce(spec: LandlockSpec, report: LandlockReport, log_after_exec: bool = F
 def _add_path(ruleset: int, rule: PathRule, handled: FsAccess) -> None:
     fd = os.open(rule.path, os.O_PATH | os.O_CLOEXEC)
     try:
-        bits = rule.bits & handled
+        bits = rule_bits(rule) & handled
         if not stat.S_ISDIR(os.fstat(fd).st_mode):
             bits &= FILE_ONLY_BITS
         if bits:

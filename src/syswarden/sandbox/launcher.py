@@ -35,6 +35,7 @@ from syswarden.syscalls.arch import Arch
 
 if TYPE_CHECKING:
     from syswarden.policy.model import Policy, SyscallRule
+    from syswarden.policy.landlock import LandlockSpec
     from syswarden.sandbox import landlock
     from syswarden.seccomp.compiler import CompiledFilter
 
@@ -85,7 +86,7 @@ class Launch:
     argv: tuple[str, ...]
     executable: str
     policies: tuple[Policy, ...]
-    landlock_spec: landlock.LandlockSpec | None = None
+    landlock_spec: LandlockSpec | None = None
     landlock_report: landlock.LandlockReport | None = None
     filters: list[InstalledFilter] = field(default_factory=list)
     # From the filter cache: how to load the policies again (to explain a kill); None when they are loaded.
@@ -109,7 +110,7 @@ def resolve_executable(argv0: str) -> str:
     return os.path.abspath(found)
 
 
-def prepare(argv: Sequence[str], policies: Sequence[Policy], landlock_spec: landlock.LandlockSpec | None = None,
+def prepare(argv: Sequence[str], policies: Sequence[Policy], landlock_spec: LandlockSpec | None = None,
             require_landlock: int = 0, landlock_abi: int | None = None) -> Launch:
     """Check and compile everything; raises syswarden errors (bad input exits 2 before CMD runs)."""
     launch = _new_launch(argv, tuple(policies), landlock_spec, require_landlock, landlock_abi)
@@ -119,7 +120,7 @@ def prepare(argv: Sequence[str], policies: Sequence[Policy], landlock_spec: land
 
 def prepare_cached(argv: Sequence[str], filters: Sequence[tuple[bytes, int, int]],
                    rebuild: Callable[[], Sequence[Policy]],
-                   landlock_spec: landlock.LandlockSpec | None = None, require_landlock: int = 0,
+                   landlock_spec: LandlockSpec | None = None, require_landlock: int = 0,
                    landlock_abi: int | None = None) -> Launch:
     """As ``prepare``, with filters compiled earlier: (image, seccomp() flags, policy index) each, none of them
     with launcher exemptions (those name this run's addresses). ``rebuild`` loads the policies again, should
@@ -133,7 +134,7 @@ def prepare_cached(argv: Sequence[str], filters: Sequence[tuple[bytes, int, int]
     return launch
 
 
-def _new_launch(argv: Sequence[str], policies: tuple[Policy, ...], landlock_spec: landlock.LandlockSpec | None,
+def _new_launch(argv: Sequence[str], policies: tuple[Policy, ...], landlock_spec: LandlockSpec | None,
                 require_landlock: int, landlock_abi: int | None) -> Launch:
     if not argv:
         raise InputError("expected a command to run after '--'")
@@ -149,7 +150,8 @@ def _new_launch(argv: Sequence[str], policies: tuple[Policy, ...], landlock_spec
     elif require_landlock:
         from syswarden.kernel import landlock_abi as abi_mod
         from syswarden.sandbox import landlock
-        landlock.require(landlock.plan(landlock.LandlockSpec(), abi_mod.abi_version()), require_landlock)
+        from syswarden.policy.landlock import LandlockSpec
+        landlock.require(landlock.plan(LandlockSpec(), abi_mod.abi_version()), require_landlock)
     _prepare_exec(launch)
     return launch
 

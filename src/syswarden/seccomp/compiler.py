@@ -11,7 +11,8 @@ Each tree is a balanced binary search (``jge``) over intervals of syscall number
 instructions executed grow with log2 of the number of intervals. An interval whose action does not depend
 on arguments jumps straight to a shared ``ret``: that path holds only ``ld nr/arch``, ``jeq/jge K``, ``ja``
 and ``ret``, which the kernel's constant-action cache (Linux >= 5.11) understands. Syscalls whose action
-depends on arguments jump to an argument block that tests 64-bit values as two 32-bit halves.
+depends on arguments jump to an argument block that tests 64-bit values as two 32-bit halves, and arguments the
+kernel reads narrower (``int``: 32 bits, ``umode_t``: 16; ``decisions.kernel_condition``) on their low bits only.
 """
 from __future__ import annotations
 
@@ -153,7 +154,7 @@ class _Section:
 
     def condition(self, cond: ArgCondition, ok: Label, fail: Label) -> list[Item[Tag]]:
         """Code that jumps to ``ok`` when ``cond`` holds for the 64-bit (or low 32-bit) argument, else ``fail``."""
-        if self.narrow and cond.width != 32:
+        if self.narrow and cond.width > 32:
             cond = ArgCondition(cond.index, cond.op, cond.value, cond.mask, 32)
         if cond.op is Op.NE:
             return self.condition(ArgCondition(cond.index, Op.EQ, cond.value, cond.mask, cond.width), fail, ok)
@@ -170,8 +171,7 @@ class _Section:
 
 def _masked_eq(lo_off: int, hi_off: int, width: int, mask: int, value: int, ok: Label,
                fail: Label) -> list[Item[Tag]]:
-    if width == 32:
-        mask &= _U32
+    mask &= (1 << width) - 1
     if value & ~mask:                      # bits the mask clears can never equal a set bit of value
         return [Goto(fail)]
     code: list[Item[Tag]] = []
@@ -196,11 +196,14 @@ def _ordered(lo_off: int, hi_off: int, width: int, value: int, inclusive: bool, 
     """``arg > value`` (or ``>=``): decide on the high words, and on the low words when the high ones are equal."""
     vh, vl = value >> 32, value & _U32
     last = Branch(_JGE if inclusive else _JGT, vl, ok, fail)
-    if width == 32 or vh > _U32:
-        # The high word is 0 (32-bit width) for the comparison: only vh == 0 leaves the low words to decide.
-        if vh != 0:
+    if width <= 32:
+        # Only the low ``width`` bits count: a value past them is never reached (always false for > and >=).
+        if value >> width:
             return [Goto(fail)]
-        return [Stmt(_LD_W_ABS, lo_off), last]
+        low: list[Item[Tag]] = [Stmt(_LD_W_ABS, lo_off)]
+        if width < 32:
+            low.append(Stmt(b.BPF_ALU | b.BPF_AND | b.BPF_K, (1 << width) - 1))
+        return [*low, last]
     low = Label("lo")
     tail: list[Item[Tag]] = [low, Stmt(_LD_W_ABS, lo_off), last]
     if vh == 0:                            # any high bit set is already greater

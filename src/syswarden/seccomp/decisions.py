@@ -11,6 +11,10 @@ checked; the entry is then *uncertain* and is resolved in the safe direction: th
 rule's action and whatever the rest of the list would decide. So a conditional deny applies to every call
 through the multiplexer (deny wins), and a conditional allow is dropped when what follows is stricter (the
 call falls to the default deny). A warning names each such rule.
+
+Argument widths: each condition is compared at the width the kernel reads the argument
+(``syscalls.prototypes.arg_width``): an ``int`` argument on its low 32 bits, a ``umode_t`` on its low 16,
+whatever the policy format said. See ``kernel_condition``.
 """
 from __future__ import annotations
 
@@ -20,7 +24,7 @@ from dataclasses import dataclass, replace
 
 from syswarden.errors import CompileError
 from syswarden.policy.model import Action, ArgCondition, Op, Policy, SyscallRule
-from syswarden.syscalls import tables
+from syswarden.syscalls import prototypes, tables
 from syswarden.syscalls.arch import Arch
 from syswarden.syscalls.multiplexers import Multiplexer, multiplexers_for
 
@@ -51,7 +55,9 @@ class Origin:
         where = f" at {self.rule.span}" if self.rule.span else ""
         names = ", ".join(self.rule.names[:4]) + (", ..." if len(self.rule.names) > 4 else "")
         note = f", {self.note}" if self.note else ""
-        return f"rule #{self.rule_index} [{names}]{where}{note}"
+        # Numbered from 1, as run's explanations and the loaders' errors count rules.
+        number = self.rule_index + 1 if self.rule_index is not None else "?"
+        return f"rule {number} [{names}]{where}{note}"
 
 
 DEFAULT_ORIGIN = Origin(OriginKind.DEFAULT)
@@ -109,6 +115,42 @@ def _applies(rule: SyscallRule, arch: Arch) -> bool:
     return rule.arches is None or arch in rule.arches
 
 
+def kernel_condition(cond: ArgCondition, arch: Arch, name: str) -> ArgCondition:
+    """``cond`` compared at the width the kernel reads argument ``cond.index`` of ``name`` on ``arch``.
+
+    The condition then holds on the value the kernel uses (``arg mod 2**width``), not on register bits the
+    kernel ignores: ``socket`` arg0 == 40 also catches 0x100000028. A value written as the sign extension of a
+    narrower negative number (AT_FDCWD as 0xffffffffffffff9c) is taken as that number at the narrower width; any
+    other value with bits above the width is kept, so it can never be equal (the compiler emits a constant
+    outcome, as for ``width: 32``)."""
+    width = prototypes.arg_width(arch, name, cond.index)
+    if width >= cond.width:
+        return cond
+    value, mask = cond.value, cond.mask & ((1 << width) - 1)
+    if value >> (width - 1) == (1 << (cond.width - width + 1)) - 1:
+        value &= (1 << width) - 1
+    return replace(cond, value=value, mask=mask, width=width)
+
+
+def kernel_conditions(conds: tuple[ArgCondition, ...], arch: Arch, name: str) -> tuple[ArgCondition, ...]:
+    return tuple(kernel_condition(c, arch, name) for c in conds)
+
+
+def width_notes(policy: Policy, arch: Arch, name: str) -> list[str]:
+    """One sentence per argument of ``name`` that the policy tests wider than the kernel reads it."""
+    notes: dict[int, str] = {}
+    for rule in policy.rules:
+        if name not in rule.names or not _applies(rule, arch):
+            continue
+        for cond in rule.args:
+            width = prototypes.arg_width(arch, name, cond.index)
+            if width < cond.width and cond.index not in notes:
+                ctype = prototypes.arg_type(arch, name, cond.index)
+                notes[cond.index] = (f"arg {cond.index} of {name} is compared on its low {width} bits: the kernel "
+                                     f"reads it as {ctype} ({arch.value})")
+    return [notes[i] for i in sorted(notes)]
+
+
 def _numbered_rules(policy: Policy, arch: Arch) -> dict[int, list[Entry]]:
     by_nr: dict[int, list[Entry]] = {}
     for index, rule in enumerate(policy.rules):
@@ -120,7 +162,8 @@ def _numbered_rules(policy: Policy, arch: Arch) -> dict[int, list[Entry]]:
             if nr is None or nr in seen:      # names this arch lacks are skipped for it
                 continue
             seen.add(nr)
-            by_nr.setdefault(nr, []).append(Entry(rule.args, rule.action, Origin(OriginKind.RULE, index, rule)))
+            conds = kernel_conditions(rule.args, arch, name)
+            by_nr.setdefault(nr, []).append(Entry(conds, rule.action, Origin(OriginKind.RULE, index, rule)))
     return by_nr
 
 
@@ -137,7 +180,8 @@ def _mux_entries(policy: Policy, arch: Arch, mux: Multiplexer, warnings: list[st
         if not _applies(rule, arch):
             continue
         if mux.name in rule.names:
-            entries.append(Entry(rule.args, rule.action, Origin(OriginKind.RULE, index, rule)))
+            conds = kernel_conditions(rule.args, arch, mux.name)
+            entries.append(Entry(conds, rule.action, Origin(OriginKind.RULE, index, rule)))
             if not rule.args and opened_by is None:
                 opened_by = index
             continue
@@ -145,8 +189,8 @@ def _mux_entries(policy: Policy, arch: Arch, mux: Multiplexer, warnings: list[st
             calls = mux.sub_calls(name)
             shadowed = opened_by is not None
             if calls and opened_by is not None and (rule.args or rule.action != policy.rules[opened_by].action):
-                warnings.append(f"{arch.value}: rule #{index} on {name} does not govern {mux.name}(call="
-                                f"{calls[0]}): rule #{opened_by} names {mux.name} itself without conditions and "
+                warnings.append(f"{arch.value}: rule {index + 1} on {name} does not govern {mux.name}(call="
+                                f"{calls[0]}): rule {opened_by + 1} names {mux.name} itself without conditions and "
                                 f"matches first, so {name} is reachable through {mux.name} regardless")
             for call in calls:
                 note = f"via {mux.name}(call={call}, {name})"
@@ -155,7 +199,7 @@ def _mux_entries(policy: Policy, arch: Arch, mux: Multiplexer, warnings: list[st
                 if rule.args and not shadowed:
                     where = f" at {rule.span}" if rule.span else ""
                     warnings.append(
-                        f"{arch.value}: rule #{index}{where} on {name} has argument conditions that cannot be "
+                        f"{arch.value}: rule {index + 1}{where} on {name} has argument conditions that cannot be "
                         f"checked through {mux.name}(call={call}) (the arguments sit behind a pointer); "
                         f"such calls get the stricter of {rule.action} and what applies without the rule")
     return entries

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from syswarden.errors import UnknownSyscallError
 from syswarden.seccomp.compiler import CompiledFilter
-from syswarden.seccomp.decisions import BAD_ARCH_ORIGIN, DEFAULT_ORIGIN, Origin
+from syswarden.seccomp.decisions import BAD_ARCH_ORIGIN, DEFAULT_ORIGIN, Origin, width_notes
 from syswarden.seccomp.disasm import action_text, lines
 from syswarden.seccomp.emulator import Emulator, SeccompData
 from syswarden.syscalls import tables
@@ -33,6 +33,7 @@ class Explanation:
     action: int
     origin: Origin
     path: tuple[int, ...]
+    width_notes: tuple[str, ...] = ()     # arguments the policy tests that the kernel reads narrower
 
     @property
     def action_text(self) -> str:
@@ -45,6 +46,7 @@ class Explanation:
                f"args:       {args}",
                f"action:     {self.action_text}",
                f"decided by: {self.origin.describe()}"]
+        out += [f"width:      {note}" for note in self.width_notes]
         if show_path:
             listing = lines(compiled.program, self.arch)
             out.append(f"path ({len(self.path)} instructions executed):")
@@ -83,4 +85,5 @@ def explain(compiled: CompiledFilter, arch: Arch, syscall: str | int, args: Sequ
     if origin is None:
         in_policy = arch in compiled.arches
         origin = DEFAULT_ORIGIN if in_policy else BAD_ARCH_ORIGIN
-    return Explanation(arch, name, nr, padded, result.action, origin, result.path)  # type: ignore[arg-type]
+    notes = tuple(width_notes(compiled.policy, arch, name))
+    return Explanation(arch, name, nr, padded, result.action, origin, result.path, notes)  # type: ignore[arg-type]

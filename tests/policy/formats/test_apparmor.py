@@ -12,7 +12,7 @@ import pytest
 
 from syswarden.policy.formats import apparmor
 from syswarden.policy.formats.apparmor import AppArmorError
-from syswarden.sandbox.landlock import FsRight, spec_from_apparmor
+from syswarden.policy.landlock import FsRight, spec_from_apparmor
 
 DATA = Path(__file__).resolve().parent / "data"
 FIELD = Path(__file__).resolve().parents[3] / ".." / "shared" / "field" / "000_16c9733efe9d2579.txt"

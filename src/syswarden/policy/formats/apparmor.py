@@ -1,6 +1,6 @@
 """The subset of AppArmor profiles that Landlock can enforce: allow rules on exact files and ``/dir/**`` trees
 with ``r w x ix l``, and TCP port rules. Everything else is refused, naming its line and rule, so nobody
-believes a rule is enforced when it is not (policy stage; ``sandbox.landlock.spec_from_apparmor`` maps the result
+believes a rule is enforced when it is not (policy stage; ``policy.landlock.spec_from_apparmor`` maps the result
 onto Landlock rights).
 
 Grammar of the accepted subset (after apparmor.d(5); ``#`` starts a comment unless it is ``#include``)::

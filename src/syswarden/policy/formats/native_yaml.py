@@ -19,10 +19,12 @@ A document whose top-level key is ``seccomp`` is elastic go-seccomp-bpf's format
 """
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import yaml
 
+from syswarden.escaping import escape_text
 from syswarden.errors import PolicyError
 from syswarden.policy import constants, vocab
 from syswarden.policy.formats import tree
@@ -202,8 +204,13 @@ class _Loader:
 # ------------------------------------------------------------------------------------------------ dump
 
 
-def dump(policy: Policy) -> str:
-    """The policy as native YAML; ``load(dump(p), filename=p.source) == p``."""
+def dump(policy: Policy, notes: Mapping[int, Mapping[str, str]] | None = None, header: Sequence[str] = ()) -> str:
+    """The policy as native YAML; ``load(dump(p), filename=p.source) == p``.
+
+    For a file a person keeps (``syswarden record``): ``header`` lines become leading ``#`` comments, and the
+    syscalls of rule ``i`` named in ``notes[i]`` are written one per line, each followed by its note as a
+    comment (``- read   # 1520 calls``). Comments are escaped to one line each; they never change the policy.
+    """
     doc: dict[str, Any] = {}
     if policy.name:
         doc["name"] = policy.name
@@ -214,6 +221,57 @@ def dump(policy: Policy) -> str:
     if policy.flags:
         doc["flags"] = sorted(policy.flags)
     doc["rules"] = [_dump_rule(r) for r in policy.rules]
+    if not notes and not header:
+        return _yaml(doc)
+    for index, rule in enumerate(doc["rules"]):
+        if (notes or {}).get(index):
+            rule["syscalls"] = _OneNamePerLine(rule["syscalls"])
+    text = yaml.dump(doc, Dumper=_NotesDumper, sort_keys=False, default_flow_style=None, width=110,
+                     allow_unicode=True)
+    lines = [f"# {escape_text(line)}".rstrip() for line in header]
+    return "\n".join(lines + _with_notes(text.splitlines(), policy, notes or {})) + "\n"
+
+
+class _OneNamePerLine(list):  # type: ignore[type-arg]
+    """A syscall list written in block style, so each name can carry its note."""
+
+
+class _NotesDumper(yaml.SafeDumper):
+    pass
+
+
+_NotesDumper.add_representer(
+    _OneNamePerLine, lambda dumper, data: dumper.represent_sequence("tag:yaml.org,2002:seq", data, flow_style=False))
+
+
+def _with_notes(lines: list[str], policy: Policy, notes: Mapping[int, Mapping[str, str]]) -> list[str]:
+    """Append each name's note to its line: the block items right after rule ``i``'s ``syscalls:`` key are its
+    names in order (names are plain syscall names or ``@groups``, one scalar per line)."""
+    out: list[str] = []
+    rule = -1
+    names: list[str] = []
+    width = 4 + max((len(n) for i in notes for n in policy.rules[i].names), default=0)
+    for line in lines:
+        if line.startswith("- syscalls:"):
+            rule += 1
+            names = list(policy.rules[rule].names) if notes.get(rule) else []
+        elif names and line.startswith("  - "):
+            name = names.pop(0)
+            note = notes[rule].get(name)
+            if note:
+                line = f"{line.ljust(width + 4)}# {escape_text(note)}"
+        elif not line.startswith("  "):
+            names = []
+        out.append(line)
+    return out
+
+
+def dump_section(key: str, body: dict[str, Any]) -> str:
+    """One more top-level section (``landlock:``), to append to ``dump``'s text."""
+    return _yaml({key: body})
+
+
+def _yaml(doc: dict[str, Any]) -> str:
     dumper = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
     return yaml.dump(doc, Dumper=dumper, sort_keys=False, default_flow_style=None, width=110, allow_unicode=True)
 

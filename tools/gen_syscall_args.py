@@ -1,0 +1,119 @@
+"""Generate src/syswarden/syscalls/data/args.tsv: the C type of each argument of each syscall, per arch, from the
+kernel's syscall prototypes (not shipped; run by hand).
+
+Sources:
+- ``include/linux/syscalls.h`` and ``include/linux/compat.h`` of a kernel header tree: the ``asmlinkage long
+  sys_*(...)`` / ``compat_sys_*(...)`` prototypes, which ``SYSCALL_DEFINEn`` must match (the kernel casts each
+  register to the declared type: an ``int`` argument is read as its low 32 bits);
+- which entry point a syscall enters through: ``include/uapi/asm-generic/unistd.h`` for aarch64 and riscv64,
+  ``tools/syscall-entry-points.tsv`` (transcribed from the kernel's syscall tables) for the names that differ
+  on x86_64, x32, i386 and arm; every other syscall enters through ``sys_<name>``.
+s390x and ppc64le get no rows: their tables were not read, and a guessed entry point could narrow an argument
+the real one reads whole. A syscall whose entry has no prototype in the headers (arch-specific entries such as
+x86_64 ``mmap``, syscalls newer than the headers) gets no row either: the compiler then compares all 64 bits.
+
+Used with Debian's ``linux-headers-<version>-common`` (``apt-get download``, then ``dpkg -x``); the version is
+written into the output's header.
+
+Usage: .venv/bin/python tools/gen_syscall_args.py HEADERS_DIR [OUT]
+"""
+from __future__ import annotations
+
+import re
+import sys
+from pathlib import Path
+
+from syswarden.syscalls import tables
+from syswarden.syscalls.arch import Arch
+
+ROOT = Path(__file__).resolve().parents[1]
+OUT = ROOT / "src" / "syswarden" / "syscalls" / "data" / "args.tsv"
+ENTRY_POINTS = Path(__file__).resolve().parent / "syscall-entry-points.tsv"
+ARCHES = (Arch.X86_64, Arch.X32, Arch.I386, Arch.AARCH64, Arch.RISCV64, Arch.ARM)
+GENERIC = (Arch.AARCH64, Arch.RISCV64)
+_PROTO = re.compile(r"asmlinkage\s+long\s+((?:compat_)?sys_\w+)\s*\(([^;{]*?)\)\s*;", re.S)
+_QUALIFIERS = {"const", "volatile", "__user", "__force", "restrict", "__restrict"}
+_TYPE_WORDS = {"int", "long", "short", "char", "unsigned", "signed"}
+
+
+def param_type(param: str) -> str:
+    """The type of one parameter declaration, without its name and qualifiers (``const char __user *p`` ->
+    ``char *``)."""
+    words = [w for w in param.replace("*", " * ").split() if w not in _QUALIFIERS]
+    stars = words.count("*")
+    words = [w for w in words if w != "*"]
+    if len(words) >= 2 and words[-1] not in _TYPE_WORDS and not (words[-2] in ("struct", "union", "enum")):
+        words = words[:-1]              # the parameter's name
+    return " ".join(words) + (" " + "*" * stars if stars else "")
+
+
+def prototypes(headers: Path) -> dict[str, tuple[str, ...] | None]:
+    """entry point -> argument types; None when the headers declare it twice with different types (#ifdef
+    variants), so no width is claimed for it."""
+    out: dict[str, tuple[str, ...] | None] = {}
+    for rel in ("include/linux/syscalls.h", "include/linux/compat.h"):
+        text = re.sub(r"/\*.*?\*/", " ", (headers / rel).read_text(), flags=re.S)
+        for name, params in _PROTO.findall(text):
+            params = " ".join(params.split())
+            types = () if params in ("", "void") else tuple(param_type(p) for p in params.split(","))
+            if name in out and out[name] != types:
+                out[name] = None
+            else:
+                out.setdefault(name, types)
+    return out
+
+
+def generic_entries(headers: Path) -> dict[str, str]:
+    """syscall name -> entry point on 64-bit asm-generic arches (aarch64, riscv64)."""
+    text = (headers / "include/uapi/asm-generic/unistd.h").read_text()
+    block = text.split("#if __BITS_PER_LONG == 64 && !defined(__SYSCALL_COMPAT)", 1)[1].split("#else", 1)[0]
+    aliases = {nr: name for name, nr in re.findall(r"#define __NR_(\w+) (__NR3264_\w+)", block)}
+    out: dict[str, str] = {}
+    text = text.replace("\\\n", " ")
+    for macro, args in re.findall(r"^(__SYSCALL|__SC_COMP|__SC_3264|__SC_COMP_3264)\(([^)]*)\)", text, re.M):
+        parts = [a.strip() for a in args.split(",")]
+        nr, entry = parts[0], parts[1] if macro in ("__SYSCALL", "__SC_COMP") else parts[2]
+        name = aliases.get(nr) or (nr[len("__NR_"):] if nr.startswith("__NR_") else None)
+        if name is not None and entry.startswith("sys_"):
+            out[name] = entry
+    return out
+
+
+def overrides() -> dict[tuple[str, str], str]:
+    out = {}
+    for line in ENTRY_POINTS.read_text().splitlines():
+        if line and not line.startswith("#"):
+            arch, name, entry = line.split("\t")
+            out[(arch, name)] = entry
+    return out
+
+
+def main() -> None:
+    headers = Path(sys.argv[1])
+    out_path = Path(sys.argv[2]) if len(sys.argv) > 2 else OUT
+    protos = prototypes(headers)
+    generic = generic_entries(headers)
+    special = overrides()
+    version = headers.resolve().name
+    rows = [f"# syscall argument types, generated by tools/gen_syscall_args.py from {version}",
+            "# (include/linux/syscalls.h, include/linux/compat.h, include/uapi/asm-generic/unistd.h) and",
+            "# tools/syscall-entry-points.tsv; a syscall without a row is compared on all 64 bits",
+            "# arch\tname\tentry\ttypes (comma-separated, in argument order)"]
+    missing = 0
+    for arch in ARCHES:
+        for name in sorted(tables.table(arch), key=lambda n: tables.number(arch, n) or 0):
+            if arch in GENERIC:
+                entry = generic.get(name)
+            else:
+                entry = special.get((arch.value, name), f"sys_{name}")
+            types = protos.get(entry) if entry else None
+            if types is None:
+                missing += 1
+                continue
+            rows.append(f"{arch.value}\t{name}\t{entry}\t{', '.join(types)}")
+    out_path.write_text("\n".join(rows) + "\n")
+    print(f"wrote {len(rows) - 4} rows to {out_path}; {missing} syscalls without a prototype", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()
