@@ -19,6 +19,9 @@ ALLOWED: dict[str, set[str]] = {
     "syscalls": BASE,
     "events": BASE | {"syscalls"},
     "kernel": BASE | {"syscalls"},
+    # Linux audit's own language and records (auditctl rules, record lines, reassembly, ECS, reports): beside the
+    # enforcement and auditing pipelines, below the sources that turn audit events into syswarden events.
+    "audit": BASE | {"syscalls", "kernel"},
     # enforcement: policy -> seccomp -> sandbox
     "policy": BASE | {"syscalls"},
     "seccomp": BASE | {"syscalls", "policy", "kernel"},
@@ -26,7 +29,7 @@ ALLOWED: dict[str, set[str]] = {
     # auditing: sources -> state -> rules -> outputs, wired by service.
     # sources may use state's /proc and cgroup parsers to seed their initial threads; state never imports sources.
     "state": BASE | {"events", "syscalls"},
-    "sources": BASE | {"events", "syscalls", "kernel", "state"},
+    "sources": BASE | {"events", "syscalls", "kernel", "state", "audit"},
     "rules": BASE | {"events", "syscalls"},
     "outputs": BASE | {"rules"},
     "service": BASE | {"events", "sources", "state", "rules", "outputs"},

@@ -45,6 +45,8 @@ def encode(rule: AuditRule) -> bytes:
             data = _text_bytes(f.text or "")
             values[i] = len(data)
             buf += data
+        elif f.text is not None:
+            raise ValueError(f"field {f.field.name.lower()} holds the unresolved name {f.text!r}")
         else:
             values[i] = f.value & 0xFFFFFFFF
     head = _HEAD.pack(int(rule.filter) | (FILTER_PREPEND if rule.prepend else 0), int(rule.action),

@@ -40,6 +40,10 @@ class FieldError(ValueError):
         self.offset = offset
 
 
+class UnknownNameError(FieldError):
+    """A user or group name this machine does not know (the rule may still be right for another machine)."""
+
+
 def parse_number(text: str) -> int | None:
     """``strtol(text, NULL, 0)`` over the whole text, or None when it is not entirely a number."""
     sign = -1 if text.startswith("-") else 1
@@ -105,7 +109,8 @@ def _user(value: str, what: str) -> int:
     try:
         return pwd.getpwnam(value).pw_uid
     except KeyError:
-        raise FieldError(f"unknown user {value!r}; expected a uid, a user name of this machine or unset") from None
+        raise UnknownNameError(f"unknown user {value!r}; expected a uid, a user name of this machine or unset"
+                               ) from None
 
 
 def _group(value: str, what: str) -> int:
@@ -117,7 +122,8 @@ def _group(value: str, what: str) -> int:
     try:
         return grp.getgrnam(value).gr_gid
     except KeyError:
-        raise FieldError(f"unknown group {value!r}; expected a gid or a group name of this machine") from None
+        raise UnknownNameError(f"unknown group {value!r}; expected a gid or a group name of this machine"
+                               ) from None
 
 
 def _signed_number(value: str, what: str) -> int:

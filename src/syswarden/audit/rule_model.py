@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from syswarden.audit.constants import (AUDIT_BITMASK_SIZE, AUDIT_SYSCALL_CLASSES, KEY_SEPARATOR, Action, F, Filter,
                                        Op)
 from syswarden.errors import InputError
-from syswarden.spans import Span
+from syswarden.spans import SourceText, Span
 from syswarden.syscalls.arch import Arch
 
 ALL_WORD = 0xFFFFFFFF
@@ -151,6 +151,7 @@ class RulesFile:
     name: str
     commands: tuple[Command, ...]
     warnings: tuple[RuleWarning, ...] = ()
+    source: SourceText | None = field(default=None, compare=False, repr=False)
 
     @property
     def rules(self) -> tuple[AuditRule, ...]:

@@ -1,4 +1,4 @@
-"""Rules text -> checked commands: auditctl's option semantics, line by line (parse, then check, per line).
+"""One rules line -> checked commands: auditctl's option semantics (``rules_file`` walks a whole file).
 
 Each line becomes zero or more commands (``rule_model``): options act in the order written, as in auditctl
 (``-F arch=`` must precede ``-S``; ``-w`` must precede ``-p``; keys gather into one field, added last). Every
@@ -7,36 +7,37 @@ error names the file, line and column and says what was expected; nothing is ret
 from __future__ import annotations
 
 import difflib
-import os
 import posixpath
 from collections.abc import Callable
 
 from syswarden.audit import syscall_names
 from syswarden.audit.constants import (AUDIT_MAX_FIELDS, AUDIT_MAX_KEY_LEN, FIELD_NAMES, KEY_SEPARATOR, NAME_MAX,
                                        PATH_MAX, PERM_BITS, ACTIONS, FILTERS, Action, F, Filter, Op)
-from syswarden.audit.rule_fields import FieldError, comparison, field_value, parse_number, resolve_arch, split_pair
+from syswarden.audit.rule_fields import (FieldError, UnknownNameError, comparison, field_value, parse_number,
+                                        resolve_arch, split_pair)
 from syswarden.audit.rule_fields import check_filter
 from syswarden.audit.rule_model import (MASK_ALL, MASK_NONE, AddRule, AuditRule, AuditRuleError, Command, Control,
-                                        DeleteAll, DeleteRule, ErrorMode, RulesFile, RuleField, RuleWarning,
-                                        SetControl)
-from syswarden.audit.rule_syntax import Option, logical_lines, options, split_words
+                                        DeleteAll, DeleteRule, ErrorMode, RuleField, RuleWarning, SetControl)
+from syswarden.audit.rule_syntax import Option
 from syswarden.spans import Span
 from syswarden.syscalls.arch import AUDIT_ARCH, Arch
 
-MAX_FILE = 16 << 20
 FIRST_CLASS_BIT = 2048 - 16
 _NOT_IN_FILES = {"h": "help", "s": "status", "l": "list", "v": "version", "t": "trim", "m": "send a message",
                  "R": "nested rules files", "q": "make equivalent", "signal": "signal auditd",
                  "reset_backlog_wait_time_actual": "reset a counter"}
 _CONTROLS = {"b": Control.BACKLOG_LIMIT, "r": Control.RATE_LIMIT, "backlog_wait_time": Control.BACKLOG_WAIT_TIME}
 IsDir = Callable[[str], bool]
+_DEPRECATED = "-w is deprecated upstream"
 
 
 class _Line:
     """The state auditctl keeps while it walks the options of one line."""
 
-    def __init__(self, name: str, lineno: int, text: str, native: Arch, is_dir: IsDir, allow_immutable: bool):
+    def __init__(self, name: str, lineno: int, text: str, native: Arch, is_dir: IsDir, allow_immutable: bool,
+                 strict_names: bool = True):
         self.name, self.lineno, self.text = name, lineno, text
+        self.strict_names = strict_names
         self.native, self.is_dir, self.allow_immutable = native, is_dir, allow_immutable
         self.list: Filter | None = None
         self.action = Action.ALWAYS
@@ -166,6 +167,13 @@ class _Line:
                 number, string = self._arch(text, opt), None
             else:
                 number, string = field_value(field, text, self.native)
+        except UnknownNameError as exc:
+            if self.strict_names:
+                raise self.error(f"{name}: {exc}", opt.value_col + offset) from None
+            # Checking a file written for another machine: keep the name; such a rule is never loaded.
+            self.warnings.append(RuleWarning(f"{name}: {exc}; the rule cannot be loaded on this machine",
+                                             self.span(opt.value_col + offset)))
+            number, string = 0, text
         except FieldError as exc:
             raise self.error(f"{name}: {exc}", opt.value_col + (offset + exc.offset if exc.offset else 0)) from None
         if field in (F.WATCH, F.DIR, F.PERM):
@@ -255,8 +263,8 @@ class _Line:
         self.mask = list(MASK_ALL)
         self.fields = [RuleField(kind, Op.EQUAL, 0, path, self.span(opt.value_col)),
                        RuleField(F.PERM, Op.EQUAL, 15, None, self.span(opt.value_col))]
-        self.warnings.append(RuleWarning("-w is deprecated upstream; -a always,exit -F arch=b64 -F path=... "
-                                         "-F perm=... lets the kernel skip other syscalls", self.span(opt.col)))
+        self.warnings.append(RuleWarning(_DEPRECATED + "; -a always,exit -F arch=b64 -F path=... -F perm=... lets "
+                                         "the kernel skip other syscalls", self.span(opt.col)))
 
     def _opt_w(self, opt: Option, _opts: list[Option]) -> None:
         self._watch(opt, delete=False)
@@ -355,36 +363,3 @@ class _Line:
 def _syscall_table(arch: Arch) -> list[str]:
     from syswarden.syscalls import tables
     return list(tables.table(arch))
-
-
-def parse_rules(text: str, name: str = "<rules>", *, native: Arch | None = None, is_dir: IsDir | None = None,
-                allow_immutable: bool = False) -> RulesFile:
-    """Parse and check a whole rules text; the first error raises ``AuditRuleError`` at its position.
-
-    ``native`` is the machine's ABI (what ``b64`` and names without an arch mean); ``is_dir`` tells whether a
-    watched path is a directory now (auditctl's ``stat``: ``-w`` on a directory becomes a ``dir`` watch)."""
-    native = native or Arch.native()
-    check_dir = is_dir or os.path.isdir
-    commands: list[Command] = []
-    warnings: list[RuleWarning] = []
-    for lineno, line in logical_lines(text, name):
-        words = split_words(line, name, lineno)
-        if not words or words[0].text.startswith("#"):
-            continue
-        state = _Line(name, lineno, line, native, check_dir, allow_immutable)
-        state.run(options(words, name, lineno))
-        commands.extend(state.commands)
-        warnings.extend(state.warnings)
-    return RulesFile(name, tuple(commands), tuple(warnings))
-
-
-def read_rules_file(path: str, **kwargs: object) -> RulesFile:
-    """Read and parse a rules file (at most 16 MiB; bytes that are not UTF-8 are kept as they are)."""
-    try:
-        with open(path, "rb") as fh:
-            data = fh.read(MAX_FILE + 1)
-    except OSError as exc:
-        raise AuditRuleError(f"cannot read {path}: {exc.strerror}") from None
-    if len(data) > MAX_FILE:
-        raise AuditRuleError(f"{path} is larger than {MAX_FILE >> 20} MiB; not a rules file")
-    return parse_rules(data.decode("utf-8", "surrogateescape"), path, **kwargs)  # type: ignore[arg-type]

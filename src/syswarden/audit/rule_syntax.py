@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from syswarden.audit.rule_model import AuditRuleError
-from syswarden.spans import Span
+from syswarden.spans import SourceText, Span
 
 MAX_LINE = 65536
 # Options that take a value, and those that do not (auditctl's getopt string).
@@ -129,14 +129,14 @@ def options(words: list[Word], name: str, lineno: int) -> list[Option]:
     return out
 
 
-def logical_lines(text: str, name: str) -> list[tuple[int, str]]:
+def logical_lines(text: str, name: str, source: SourceText | None = None) -> list[tuple[int, str]]:
     """(line number, text) of every line that is not blank or a comment."""
     out = []
     for lineno, raw in enumerate(text.split("\n"), 1):
         line = raw[:-1] if raw.endswith("\r") else raw
         if len(line) > MAX_LINE:
             raise AuditRuleError(f"line is {len(line)} characters long; at most {MAX_LINE} are read",
-                                 span=Span(name, lineno, 1))
+                                 span=Span(name, lineno, 1), source=source)
         stripped = line.lstrip(" \t")
         if not stripped or stripped.startswith("#"):
             continue
