@@ -95,15 +95,15 @@ class Control(enum.Enum):
 @dataclass(frozen=True, slots=True)
 class AddRule:
     rule: AuditRule
-    span: Span | None = None
-    text: str = ""
+    span: Span | None = field(default=None, compare=False)
+    text: str = field(default="", compare=False)
 
 
 @dataclass(frozen=True, slots=True)
 class DeleteRule:
     rule: AuditRule
-    span: Span | None = None
-    text: str = ""
+    span: Span | None = field(default=None, compare=False)
+    text: str = field(default="", compare=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,16 +111,16 @@ class DeleteAll:
     """``-D`` (every rule), or ``-D -k KEY`` (the rules whose key contains KEY, as auditctl matches)."""
 
     key: str | None = None
-    span: Span | None = None
-    text: str = ""
+    span: Span | None = field(default=None, compare=False)
+    text: str = field(default="", compare=False)
 
 
 @dataclass(frozen=True, slots=True)
 class SetControl:
     what: Control
     value: int = 0
-    span: Span | None = None
-    text: str = ""
+    span: Span | None = field(default=None, compare=False)
+    text: str = field(default="", compare=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,8 +128,8 @@ class ErrorMode:
     """``-i`` (ignore errors of later lines) or ``-c`` (continue past them, failing at the end)."""
 
     mode: str
-    span: Span | None = None
-    text: str = ""
+    span: Span | None = field(default=None, compare=False)
+    text: str = field(default="", compare=False)
 
 
 Command = AddRule | DeleteRule | DeleteAll | SetControl | ErrorMode

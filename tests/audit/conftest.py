@@ -1,0 +1,73 @@
+"""Shared fixtures of the audit tests: the reference data, and a guard that leaves the kernel's audit state (rules,
+daemon pid, enabled) as it found it, even when a test fails."""
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+ANCHORS = Path("/work/shared/anchors/audit")
+
+
+def anchors() -> Path:
+    if not ANCHORS.is_dir():
+        pytest.skip("the shared audit reference data is not on this machine")
+    return ANCHORS
+
+
+def auditctl() -> str:
+    path = shutil.which("auditctl")
+    if path is None:
+        pytest.skip("auditctl (package auditd) is not installed")
+    return path
+
+
+def kernel_audit_usable() -> None:
+    from syswarden.kernel import audit_netlink
+    if os.geteuid() != 0:
+        pytest.skip("needs root (CAP_AUDIT_CONTROL)")
+    try:
+        status = audit_netlink.get_status()
+    except OSError as exc:
+        pytest.skip(f"audit netlink unusable: {exc}")
+    if status.get("enabled") == 2:
+        pytest.skip("audit is locked (enabled 2)")
+
+
+class KernelRules:
+    """Rules this test added: deleted by exact match on the way out (never -D: others' rules stay)."""
+
+    def __init__(self) -> None:
+        from syswarden.kernel import audit_netlink
+        self._netlink = audit_netlink
+        self.before = set(audit_netlink.list_rules())
+
+    def ours(self) -> list[bytes]:
+        """Rules now in the kernel that were not there when the guard started."""
+        return [raw for raw in self._netlink.list_rules() if raw not in self.before]
+
+    def cleanup(self) -> None:
+        for raw in reversed(self.ours()):
+            try:
+                self._netlink.delete_rule(raw)
+            except OSError:
+                pass
+
+
+@pytest.fixture
+def kernel_rules() -> Iterator[KernelRules]:
+    """Delete every rule added during the test (exactly those), whatever happens."""
+    kernel_audit_usable()
+    guard = KernelRules()
+    try:
+        yield guard
+    finally:
+        guard.cleanup()
+
+
+def run_auditctl(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([auditctl(), *args], capture_output=True, text=True, timeout=30)
