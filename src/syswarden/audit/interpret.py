@@ -214,3 +214,32 @@ def interpret(record: Record) -> RecordData:
     elif kind == CWD:
         pass
     return rd
+
+
+def field_list(record: Record) -> list[tuple[str, str]]:
+    """The record's fields in order, values as written, as auparse walks them: a user message's ``msg='...'``
+    fields inline, the SELinux AVC verdict and permissions as ``seresult``/``seperms``, and the punctuation
+    some PAM messages wrap fields in (``(hostname=?,``) left out."""
+    out: list[tuple[str, str]] = []
+    for key, value in FIELD.findall(_avc_body(record)):
+        if key == "msg" and value[:1] == "'":
+            out.extend((k, _trim(v)) for k, v in FIELD.findall(value[1:-1]))
+        else:
+            out.append((key, _trim(value)))
+    return out
+
+
+def _avc_body(record: Record) -> str:
+    if record.type == AVC:
+        match = _SELINUX_AVC.search(record.body)
+        if match:
+            perms = ",".join(match.group(2).split())
+            return f"seresult={match.group(1)} seperms={perms} {record.body[match.end():]}"
+    return record.body
+
+
+def _trim(value: str) -> str:
+    if value[:1] in "\"'":
+        return value
+    value = value.rstrip(",")
+    return value.rstrip(")") if "(" not in value else value

@@ -114,11 +114,9 @@ def _file_records(handle: IO[bytes], path: str, stats: LogStats) -> Iterator[Rec
 
 
 def read_events(records: Iterable[Record], reassembler: Reassembler | None = None) -> Iterator[AuditEvent]:
-    """Records -> events, with the log's clock (the newest record's time) for the end-of-event timeout."""
+    """Records -> events; the end-of-event timeout runs on the log's clock, the time of the record being read
+    (as auparse does), so an event waits for its records as long as the log stays within the timeout."""
     reassembler = reassembler or Reassembler()
-    newest = 0
     for record in records:
-        ts = record.ts_ns
-        newest = ts if ts > newest else newest
-        yield from reassembler.push(record, newest)
+        yield from reassembler.push(record)
     yield from reassembler.close()

@@ -5,8 +5,8 @@ PROCTITLE arrives (the kernel writes it last), or at once for the one-record mes
 messages, 1100-1299, and user anomaly/response messages from 2100). Otherwise it completes when it is older
 than ``timeout`` (against the newest record's time: the file's clock for logs, the wall clock live), when more
 than ``max_in_flight`` events are open, or at the end. Events leave in serial order per node, across the 32-bit
-wrap; a gap between consecutive serials counts as lost events; a record whose event has already left
-(arriving later than the timeout) becomes an event of its own and is counted as ``late``.
+wrap; a gap between consecutive serials counts as lost events; records of a serial that has already left
+(later than the timeout, or the same serial again in another file) make a new event, counted as ``late``.
 Memory is bounded: at most ``max_in_flight`` open events of at most ``max_records`` records each.
 """
 from __future__ import annotations
@@ -59,7 +59,7 @@ class ReassemblyStats:
     records: int = 0
     events: int = 0
     lost: int = 0              # serials never seen between two events that were
-    late: int = 0              # records that came after their event had left
+    late: int = 0              # events whose serial had left already (records later than the timeout)
     incomplete: int = 0        # events that left without their last record
     dropped_records: int = 0   # records beyond max_records in one event
 
@@ -105,10 +105,9 @@ class Reassembler:
         if event is None:
             if record.type == EOE:
                 return self._evict(queue, record.ts_ns if now_ns is None else now_ns)
-            if queue.last is not None and not serial_after(serial, queue.last):
-                self.stats.late += 1
-                return [self._emit(AuditEvent(record.node, serial, record.sec, record.msec, [record]), False)]
             event = queue.events[serial] = AuditEvent(record.node, serial, record.sec, record.msec)
+            if queue.last is not None and not serial_after(serial, queue.last):
+                self.stats.late += 1        # its serial has left already: a second event with that serial
             queue.insert(serial)
             self._open += 1
         if record.type == EOE:
@@ -154,9 +153,10 @@ class Reassembler:
         serial = queue.order.pop(0)
         event = queue.events.pop(serial)
         self._open -= 1
-        if queue.last is not None:
-            self.stats.lost += (serial - queue.last - 1) % _WRAP
-        queue.last = serial
+        if queue.last is None or serial_after(serial, queue.last):
+            if queue.last is not None:
+                self.stats.lost += (serial - queue.last - 1) % _WRAP
+            queue.last = serial
         return self._emit(event, event.complete)
 
     def _emit(self, event: AuditEvent, complete: bool) -> AuditEvent:
