@@ -189,7 +189,7 @@ COMPARISON_LISTING: dict[int, str] = {
     23: "egid%sfsgid", 24: "egid%ssgid", 25: "sgid%sfsgid"}
 
 
-def _data_text(name: str) -> str:
+def data_text(name: str) -> str:
     path = os.path.join(os.path.dirname(__file__), "data", name)
     if os.path.isfile(path):
         with open(path, encoding="utf-8") as fh:
@@ -202,7 +202,7 @@ def _data_text(name: str) -> str:
 def record_types() -> MappingProxyType[str, int]:
     """Record type name (``SYSCALL``) -> number (1300)."""
     rows = {}
-    for line in _data_text("record_types.tsv").splitlines():
+    for line in data_text("record_types.tsv").splitlines():
         if line and not line.startswith("#"):
             name, number, *_ = line.split("\t")
             rows[name] = int(number)

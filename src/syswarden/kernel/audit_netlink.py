@@ -98,6 +98,18 @@ def split_messages(data: bytes) -> list[tuple[int, str]]:
     return out
 
 
+def split_unicast(data: bytes) -> list[tuple[int, str]]:
+    """A datagram the kernel sent to the audit daemon: one record whose ``nlmsg_len`` counts only the payload
+    (a quirk auditd relies on; the multicast copies carry the standard length, see ``split_messages``)."""
+    if len(data) < _NLMSG_HDR.size:
+        return []
+    length, msg_type, _flags, _seq, _pid = _NLMSG_HDR.unpack_from(data)
+    if msg_type in (NLMSG_ERROR, NLMSG_DONE) or msg_type < 1100:     # control replies use the standard length
+        return split_messages(data)
+    payload = data[_NLMSG_HDR.size:_NLMSG_HDR.size + length]
+    return [(msg_type, payload.rstrip(b"\0").decode("utf-8", "surrogateescape"))]
+
+
 def _control(msg_type: int, payload: bytes, flags: int = NLM_F_REQUEST) -> list[tuple[int, bytes]]:
     """Send one control message on a fresh unicast socket and return the replies as (type, raw payload)."""
     with socket.socket(socket.AF_NETLINK, socket.SOCK_RAW | socket.SOCK_CLOEXEC, NETLINK_AUDIT) as sock:
@@ -287,7 +299,7 @@ class AuditDaemonSocket:
                     raise
                 self.overruns += 1
                 continue
-            out.extend(m for m in split_messages(data) if m[0] not in (NLMSG_ERROR, NLMSG_DONE))
+            out.extend(m for m in split_unicast(data) if m[0] not in (NLMSG_ERROR, NLMSG_DONE))
         return out
 
     def fileno(self) -> int:
