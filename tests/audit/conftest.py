@@ -71,3 +71,39 @@ def kernel_rules() -> Iterator[KernelRules]:
 
 def run_auditctl(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run([auditctl(), *args], capture_output=True, text=True, timeout=30)
+
+
+class AuditState:
+    """The machine-wide audit state a test may change: rules, daemon pid, enabled. ``restore()`` puts back
+    what it found: rules added are deleted exactly, a daemon left by a process that died (a crashed source) is
+    released (the kernel drops a dead daemon at its next record; a configuration record is one), and enabled
+    goes back to what it was (never touched when locked)."""
+
+    def __init__(self) -> None:
+        from syswarden.kernel import audit_netlink
+        self.netlink = audit_netlink
+        self.before = audit_netlink.get_status()
+        self.rules = KernelRules()
+
+    def restore(self) -> None:
+        nl = self.netlink
+        self.rules.cleanup()
+        status = nl.get_status()
+        if status.get("enabled") == 2:
+            return
+        pid = status.get("pid", 0)
+        if pid and pid != self.before.get("pid") and not os.path.exists(f"/proc/{pid}"):
+            nl.set_audit_enabled(1)          # the CONFIG_CHANGE record makes the kernel drop the dead daemon
+        wanted = self.before.get("enabled", 0)
+        if nl.get_status().get("enabled") != wanted and wanted in (0, 1):
+            nl.set_audit_enabled(wanted)
+
+
+@pytest.fixture
+def audit_state() -> Iterator[AuditState]:
+    kernel_audit_usable()
+    state = AuditState()
+    try:
+        yield state
+    finally:
+        state.restore()

@@ -15,7 +15,7 @@ import re
 from dataclasses import dataclass, field
 
 from syswarden.audit.constants import record_type_name, record_types
-from syswarden.audit.record_fields import ABSENT, ENRICHED_SEPARATOR, fields, untrusted
+from syswarden.audit.record_fields import ABSENT, ENRICHED_SEPARATOR, fields, hex_bytes, unquote, untrusted
 
 MAX_RECORD = 1 << 16          # auditd's lines are at most ~9 KiB; longer input is not a record
 _LOG = re.compile(r"(?:node=(\S+) )?type=(\S+) msg=audit\((\d+)\.(\d+):(\d+)\):? ?")
@@ -133,3 +133,13 @@ def parse_netlink(msg_type: int, payload: str) -> Record:
     body, enriched = _split_enriched(payload[match.end():].rstrip("\0\n"))
     return Record(msg_type, int(sec), int(msec), int(serial), body, "", enriched)
 
+
+
+def keys_of(record: Record) -> tuple[str, ...]:
+    """A record's rule keys: ``key="a"``, or hex ``key=6101…`` when several are joined by 0x01."""
+    value = record.get("key")
+    if value is None:
+        return ()
+    raw = hex_bytes(value)
+    text = raw.decode("utf-8", "surrogateescape") if raw is not None else unquote(value)
+    return tuple(k for k in text.split("\x01") if k)

@@ -159,7 +159,4 @@ def _register_search() -> None:
     audit.add_command(report_cmd)
 
 
-try:
-    _register_search()
-except ImportError:      # pragma: no cover - the search module is part of the package
-    pass
+_register_search()

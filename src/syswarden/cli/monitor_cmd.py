@@ -140,12 +140,17 @@ def monitor(ctx: click.Context, replay: str | None, source: str | None, config_p
         pipeline.reopen_outputs()
         click.echo(pipeline.snapshot().render(), err=True)
 
+    def on_term(_sig: int, _frame: object) -> None:
+        raise KeyboardInterrupt     # a stop like Ctrl-C: sources undo what they changed (the audit daemon role)
+
     previous = signal.signal(signal.SIGUSR1, on_usr1)
+    previous_term = signal.signal(signal.SIGTERM, on_term)
     try:
         summary = pipeline.run()
     except KeyboardInterrupt:
         summary = pipeline.summary
     finally:
         signal.signal(signal.SIGUSR1, previous)
+        signal.signal(signal.SIGTERM, previous_term)
     if not quiet:
         click.echo(summary.render(), err=True)

@@ -28,7 +28,8 @@ def required_event_types() -> frozenset[str]:
     return frozenset(REQUIRED_EVENT_TYPES)
 
 
-def _ppid_of(pid: int) -> int | None:
+def ppid_of(pid: int) -> int | None:
+    """The parent pid of a live process (None when it is gone)."""
     try:
         with open(f"/proc/{pid}/stat", "rb") as f:
             stat = f.read()
@@ -43,7 +44,7 @@ def descendants(pids: Iterable[int]) -> set[int]:
     children: dict[int, list[int]] = {}
     for entry in os.listdir("/proc"):
         if entry.isdigit():
-            ppid = _ppid_of(int(entry))
+            ppid = ppid_of(int(entry))
             if ppid is not None:
                 children.setdefault(ppid, []).append(int(entry))
     found, todo = set(), list(pids)

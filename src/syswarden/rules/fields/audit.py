@@ -26,8 +26,8 @@ def _keys(arg: str | None) -> Extractor:
 
     def extract(event: Event) -> Any:
         info = event.audit
-        if info is None:
-            return None
+        if info is None or not info.keys:
+            return None         # no key: <NA>, so "audit.key exists" means "a keyed rule matched"
         if index is None:
             return info.keys
         return info.keys[index] if index < len(info.keys) else None

@@ -20,7 +20,7 @@ from syswarden.audit import normalize, syscall_names
 from syswarden.audit.constants import AUDIT_UNSET, CWD, EXECVE, PATH, PROCTITLE, SECCOMP, SOCKADDR, SYSCALL
 from syswarden.audit.record_fields import hex_bytes, unquote, untrusted, untrusted_list
 from syswarden.audit.reassembly import AuditEvent
-from syswarden.audit.records import Record
+from syswarden.audit.records import Record, keys_of
 from syswarden.events.event import AuditInfo, Event, ThreadInfo
 from syswarden.sources.syscall_decode import SPECS, ArgKind, RawCall, build_params
 from syswarden.syscalls import tables
@@ -34,16 +34,6 @@ MAX_ARGS = 1 << 16
 def _id(record: Record, key: str) -> int:
     value = record.number(key)
     return -1 if value is None or value == AUDIT_UNSET else value
-
-
-def keys_of(record: Record) -> tuple[str, ...]:
-    """A record's rule keys (``key="a"``, or hex ``key=6101…`` when several are joined by 0x01)."""
-    value = record.get("key")
-    if value is None:
-        return ()
-    raw = hex_bytes(value)
-    text = raw.decode("utf-8", "surrogateescape") if raw is not None else unquote(value)
-    return tuple(k for k in text.split("\x01") if k)
 
 
 def execve_args(record: Record) -> list[str]:

@@ -28,7 +28,7 @@ from syswarden.events.event import Event, ThreadInfo
 from syswarden.kernel import audit_netlink
 from syswarden.sources.audit.convert import to_events
 from syswarden.sources.base import SourceConfig, SourceStats
-from syswarden.sources.targets import GatedCommand, seed_threads
+from syswarden.sources.targets import GatedCommand, ppid_of, seed_threads
 
 _POLL_S = 0.2
 _CONTROL_TYPES = range(1000, 1100)          # replies and control messages, not records
@@ -53,6 +53,8 @@ class AuditSource:
         self._num = 0
         self._seed: list[ThreadInfo] = []
         self._lost_at_start = 0
+        #: time.monotonic() at which a live stream ends by itself (None: until the command exits, or forever)
+        self.stop_at: float | None = None
         if config.path:
             self._files = expand([config.path])
             return
@@ -99,16 +101,29 @@ class AuditSource:
         return iter(self._seed)
 
     def events(self) -> Iterator[Event]:
-        if self.config.path:
-            yield from self._log_events()
-            return
+        """syswarden events (Falco names), converted from ``audit_events()``."""
+        for event in self.audit_events():
+            for out in to_events(event, self._num + 1):
+                if self.config.exclude_self and not self.config.path and (out.pid or out.tid) == os.getpid():
+                    continue
+                self._num += 1
+                out.num = self._num
+                self.stats.events += 1
+                yield out
+
+    def audit_events(self) -> Iterator[AuditEvent]:
+        """Reassembled audit events (those of the command's tree with ``config.command``)."""
+        source = self._log_events() if self.config.path else self._live_events()
         try:
-            yield from self._live_events()
+            for event in source:
+                if self._wanted(event):
+                    yield event
         except BaseException:
-            self.close()
+            if not self.config.path:
+                self.close()
             raise
 
-    def _live_events(self) -> Iterator[Event]:
+    def _live_events(self) -> Iterator[AuditEvent]:
         assert self._socket is not None
         sock, reassembler = self._socket, self.reassembler
         done_at: float | None = None
@@ -121,48 +136,50 @@ class AuditSource:
                 except MalformedRecord:
                     self.stats.skipped += 1
                     continue
-                for event in reassembler.push(record, time.time_ns()):
-                    yield from self._convert(event)
-            for event in reassembler.expire(time.time_ns()):
-                yield from self._convert(event)
+                yield from reassembler.push(record, time.time_ns())
+            yield from reassembler.expire(time.time_ns())
             self.stats.drops = reassembler.stats.lost + sock.overruns
             if self._child is not None and done_at is None and self._child.poll() is not None:
                 done_at = time.monotonic() + reassembler.timeout_ns / 1e9 + _POLL_S
+            if self.stop_at is not None and done_at is None and time.monotonic() >= self.stop_at:
+                done_at = time.monotonic()
             if done_at is not None and time.monotonic() >= done_at:
-                for event in reassembler.close():
-                    yield from self._convert(event)
+                yield from reassembler.close()
                 return
 
-    def _log_events(self) -> Iterator[Event]:
+    def _log_events(self) -> Iterator[AuditEvent]:
         records = read_records(self._files, self.log_stats)
         for event in read_events(records, self.reassembler):
             self.stats.skipped = self.log_stats.malformed
-            yield from self._convert(event)
+            yield event
         # Serial gaps in a log are not counted as drops: a log may hold a selection (ausearch output, a grep).
         self.stats.skipped = self.log_stats.malformed
         if self.log_stats.malformed:
             print(f"syswarden: audit: {self.log_stats.malformed} malformed lines skipped (first: "
                   f"{self.log_stats.examples[0]})", file=sys.stderr)
 
-    def _convert(self, event: AuditEvent) -> Iterator[Event]:
-        for out in to_events(event, self._num + 1):
-            if not self._wanted(out):
-                continue
-            self._num += 1
-            out.num = self._num
-            self.stats.events += 1
-            yield out
-
-    def _wanted(self, event: Event) -> bool:
-        pid = event.pid or event.tid
-        if self.config.exclude_self and not self.config.path and pid == os.getpid():
-            return False
+    def _wanted(self, event: AuditEvent) -> bool:
         if self._child is None:
             return True
-        thread = event.thread
-        if pid in self._tree or (thread is not None and thread.ptid in self._tree):
-            self._tree.add(pid)
+        record = next((r for r in event.records if r.get("pid") is not None), None)
+        if record is None:
+            return False
+        pid, ppid = record.number("pid"), record.number("ppid")
+        if pid in self._tree or ppid in self._tree or (pid is not None and self._descends(pid)):
+            self._tree.add(pid or 0)
             return True
+        return False
+
+    def _descends(self, pid: int) -> bool:
+        """Whether a live process descends from the tree (records like SECCOMP carry no ppid; a process that has
+        already gone when its first record is read cannot be placed and is left out)."""
+        for _ in range(64):
+            parent = ppid_of(pid)
+            if parent is None or parent <= 1:
+                return False
+            if parent in self._tree:
+                return True
+            pid = parent
         return False
 
     @property
