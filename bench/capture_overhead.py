@@ -119,7 +119,7 @@ def syswarden_monitor() -> Iterator[Callable[[], str]]:
 def captured_syscalls() -> list[str]:
     """The syscalls syswarden's eBPF source captures for the stock rules (what auditd is given too)."""
     from syswarden.cli.rules_cmd import load_or_fail
-    from syswarden.service.pipeline import needed_event_types
+    from syswarden.service.selection import needed_event_types
     from syswarden.sources.syscall_decode import syscall_names_for
     from syswarden.syscalls import tables
     from syswarden.syscalls.arch import Arch

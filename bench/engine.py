@@ -140,7 +140,7 @@ def end_to_end(ruleset: Ruleset, size: int) -> tuple[float, int]:
                 ev.thread = ev.fd = None       # state attaches them from the recording, as in production
                 writer.write_event(ev)
         out = CapturingOutput()
-        pipeline = open_pipeline(ruleset, Engine(ruleset, hostname="bench"), [out], path=path)
+        pipeline = open_pipeline(ruleset, [out], hostname="bench", path=path)
         start = time.perf_counter()
         pipeline.run()
         return time.perf_counter() - start, len(out.alerts)

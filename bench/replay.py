@@ -52,15 +52,15 @@ def run_syswarden(path: Path, text: str, narrow: bool = True) -> tuple[float, in
     """(seconds, events in the file, events matched); ``narrow``: ask the source for the needed types only."""
     from syswarden.rules.compiler import compile_condition
     from syswarden.rules.filter.parser import parse
+    from syswarden.service.selection import select_events
     from syswarden.sources.base import SourceConfig
     from syswarden.sources.scap.reader import ScapSource
-    from syswarden.state import REQUIRED_EVENT_TYPES, State
+    from syswarden.state import State
 
     start = time.perf_counter()
     flt = compile_condition(parse(text))
     types = flt.evttypes
-    wanted = None if types is None or not narrow else types | REQUIRED_EVENT_TYPES   # as the pipeline asks
-    src = ScapSource(SourceConfig(path=str(path), event_types=wanted))
+    src = ScapSource(select_events(SourceConfig(path=str(path)), flt if narrow else None))   # as the pipeline asks
     state = State()
     state.seed(src.initial_threads())
     matched = 0

@@ -26,7 +26,7 @@ def test_alert_on_process_started_before_monitor_has_full_context() -> None:
     line, executable and parent, which only the /proc seed can know."""
     from syswarden.cli.rules_cmd import load_or_fail
     from syswarden.rules.engine import Engine
-    from syswarden.service.pipeline import needed_event_types
+    from syswarden.service.selection import needed_event_types
     from syswarden.sources.base import SourceConfig
     from syswarden.sources.ebpf.source import EbpfSource
     from syswarden.state import State

@@ -9,7 +9,8 @@ from syswarden.errors import InputError, OutputError
 from syswarden.rules.alert import Alert
 from syswarden.rules import Engine, load_rules
 from syswarden.events.event import Event, ThreadInfo
-from syswarden.service.pipeline import Pipeline, Summary, choose_source, make_state, needed_event_types, open_pipeline
+from syswarden.service.pipeline import Pipeline, Summary, choose_source, make_state, open_pipeline
+from syswarden.service.selection import needed_event_types
 from syswarden.state import REQUIRED_EVENT_TYPES
 from syswarden.testing import CapturingOutput, ListSource
 
@@ -60,7 +61,7 @@ def test_failing_output_is_counted_and_others_still_receive() -> None:
     ruleset = load_rules([STOCK]).ruleset
     assert ruleset is not None
     good = CapturingOutput()
-    pipe = open_pipeline(ruleset, Engine(ruleset), [Broken(), good], path=str(SHADOW))
+    pipe = open_pipeline(ruleset, [Broken(), good], path=str(SHADOW))
     summary = pipe.run()
     assert summary.events == 1 and summary.alerts == 1 and summary.output_errors == 1
     assert good.rules() == ["Read sensitive file untrusted"] and good.closed == 1
@@ -142,5 +143,30 @@ def test_replay_names_users_from_the_recordings_account_events(tmp_path: Path) -
     ruleset = load_rules([rules]).ruleset
     assert ruleset is not None and "useradded" not in ruleset.event_types()
     out = CapturingOutput()
-    open_pipeline(ruleset, Engine(ruleset), [out], path=str(recording)).run()
+    open_pipeline(ruleset, [out], path=str(recording)).run()
     assert [a.output for a in out.alerts] == ["by ghost"]
+
+
+def test_open_pipeline_copies_the_callers_config_and_builds_the_engine() -> None:
+    """The caller's SourceConfig is left as given; the source gets a copy with the path and the selection, and
+    the engine built inside judges the ruleset it was given."""
+    from syswarden.sources.base import SourceConfig
+
+    ruleset = load_rules([STOCK]).ruleset
+    assert ruleset is not None
+    base = SourceConfig(options={"on_error": "raise"})
+    pipe = open_pipeline(ruleset, [CapturingOutput()], path=str(SHADOW), config=base)
+    assert base.path is None and base.event_types is None
+    assert pipe.source.config.path == str(SHADOW) and pipe.source.config.event_types == needed_event_types(ruleset)
+    assert pipe.source.config.options == {"on_error": "raise"} and pipe.engine.ruleset is ruleset
+    pipe.run()
+
+
+@pytest.mark.parametrize("given,expected", [(None, "golden-host"), ("falco-set", "falco-set")])
+def test_alert_hostname_is_decided_once(given: str | None, expected: str) -> None:
+    """Alerts carry the hostname the caller gives (FALCO_HOSTNAME), else the recording's own machine."""
+    ruleset = load_rules([STOCK]).ruleset
+    assert ruleset is not None
+    out = CapturingOutput()
+    open_pipeline(ruleset, [out], path=str(SHADOW), hostname=given).run()
+    assert [a.hostname for a in out.alerts] == [expected]

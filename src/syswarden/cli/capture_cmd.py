@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable, Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -17,6 +17,9 @@ from syswarden.errors import InputError
 from syswarden.events.event import Event
 from syswarden.sources.base import Source, SourceConfig, open_source
 from syswarden.sources.recording import open_writer
+
+if TYPE_CHECKING:
+    from syswarden.rules.compiler import CompiledFilter
 
 # sysdig's default line (sysdig -r FILE without -p)
 DEFAULT_FORMAT = "*%evt.num %evt.time %evt.cpu %proc.name (%thread.tid) %evt.dir %evt.type %evt.info"
@@ -71,13 +74,13 @@ def _quote(text: str) -> str:
     return escape_text(text)
 
 
-def open_capture(path: str, event_types: frozenset[str] | None = None) -> Source:
-    """The source for a recording, chosen by its suffix (scap or JSONL replay); ``event_types`` (None = all)
-    are the types to decode, state's own needs added (others are still numbered, as sysdig numbers them)."""
-    from syswarden.service.pipeline import choose_source, state_event_types
+def open_capture(path: str, judged: CompiledFilter | None = None) -> Source:
+    """The source for a recording, chosen by its suffix (scap or JSONL replay), delivering what ``judged`` can
+    match and state needs (others are still numbered, as sysdig numbers them)."""
+    from syswarden.service.pipeline import choose_source
+    from syswarden.service.selection import select_events
 
-    wanted = None if event_types is None else event_types | state_event_types()
-    return open_source(choose_source(path, None), SourceConfig(path=path, event_types=wanted))
+    return open_source(choose_source(path, None), select_events(SourceConfig(path=path), judged))
 
 
 def with_state(src: Source) -> Iterator[Event]:
@@ -90,16 +93,14 @@ def with_state(src: Source) -> Iterator[Event]:
         yield state.apply(event)
 
 
-def compile_filter(text: str) -> tuple[Callable[[Event], bool], frozenset[str] | None]:
-    """A filter expression as a predicate and the event types it can match (None = any; every event passes
-    an empty filter)."""
+def compile_filter(text: str) -> CompiledFilter | None:
+    """A filter expression compiled (None for an empty filter, which every event passes)."""
     if not text.strip():
-        return (lambda _e: True), None
+        return None
     from syswarden.rules.compiler import compile_condition
     from syswarden.rules.filter.parser import parse
 
-    compiled = compile_condition(parse(text))
-    return compiled.predicate, compiled.evttypes
+    return compile_condition(parse(text))
 
 
 class LineFormat:
@@ -120,16 +121,16 @@ class LineFormat:
 
 def print_capture(path: str, filter_text: str, fmt: str, limit: int | None, echo: Callable[[str], Any]) -> int:
     """Print the events of ``path`` that pass ``filter_text`` with ``fmt``; return how many were printed."""
-    predicate, event_types = compile_filter(filter_text)
+    flt = compile_filter(filter_text)
     line = LineFormat(fmt)
-    src = open_capture(path, event_types)
+    src = open_capture(path, flt)
     printed = seen = 0
     try:
         for event in with_state(src):
             seen += 1
             if seen % PROGRESS_EVERY == 0:
                 click.echo(f"... {seen} events read, {printed} printed", err=True)
-            if event.state_only or not predicate(event):
+            if event.state_only or (flt is not None and not flt(event)):
                 continue
             text = line(event)
             if text is None:
@@ -151,14 +152,10 @@ def record(path: str, command: list[str], source: str, filter_text: str = "") ->
     while showing only the matching events.
     """
     from syswarden.service.pipeline import make_state
-    from syswarden.state import REQUIRED_EVENT_TYPES
+    from syswarden.service.selection import select_events, state_event_types
 
-    predicate = None
-    config = SourceConfig(command=command)
-    if filter_text.strip():
-        predicate, event_types = compile_filter(filter_text)
-        config.event_types = None if event_types is None else event_types | REQUIRED_EVENT_TYPES
-    src = open_source(source, config)
+    predicate = compile_filter(filter_text)
+    src = open_source(source, select_events(SourceConfig(command=command), predicate))
     writer = open_writer(path)
     state = make_state(live=True) if predicate is not None else None
     n = 0
@@ -171,7 +168,7 @@ def record(path: str, command: list[str], source: str, filter_text: str = "") ->
             if state is not None and predicate is not None:
                 event = state.apply(event)
                 if not predicate(event):
-                    if event.type not in REQUIRED_EVENT_TYPES:
+                    if event.type not in state_event_types():
                         continue
                     event.state_only = True
             writer.write_event(event)

@@ -19,9 +19,9 @@ from click.core import ParameterSource
 from syswarden.errors import InputError
 from syswarden.rules.alert import Priority
 from syswarden.outputs.base import Output
+from syswarden.escaping import escape_text
 from syswarden.outputs.file import FileOutput
 from syswarden.outputs.stdout import StreamOutput
-from syswarden.rules.engine import Engine
 from syswarden.rules.ruleset import Selection
 from syswarden.sources.base import SourceConfig
 
@@ -119,9 +119,6 @@ def monitor(ctx: click.Context, replay: str | None, source: str | None, config_p
     if result.warnings and not quiet:
         click.echo(f"syswarden: {len(result.warnings)} rules warnings (see 'syswarden rules validate')", err=True)
     ruleset = apply_append_output(ruleset, cfg.append_output).select(selection)
-    # FALCO_HOSTNAME names the host in alerts, as in Falco (its test suite sets it).
-    hostname = os.environ.get("FALCO_HOSTNAME") or None
-    engine = Engine(ruleset, rule_matching=cfg.rule_matching, hostname=hostname)
     outputs = _outputs(cfg, output_file)
     config = SourceConfig(command=list(command) or None)
     if replay is None and not command and source == "ptrace":
@@ -131,10 +128,14 @@ def monitor(ctx: click.Context, replay: str | None, source: str | None, config_p
         if not quiet:
             click.echo(f"... {count} events", err=True)
 
-    pipeline = open_pipeline(ruleset, engine, outputs, path=replay, source=source, config=config,
+    # FALCO_HOSTNAME names the host in alerts, as in Falco (its test suite sets it), over a recording's own.
+    pipeline = open_pipeline(ruleset, outputs, path=replay, source=source, config=config,
+                             rule_matching=cfg.rule_matching, hostname=os.environ.get("FALCO_HOSTNAME") or None,
                              progress=progress, write_path=write_path)
-    if hostname:
-        engine.hostname = hostname          # over the recording's own hostname
+    for rule in pipeline.engine.enter_dialect:
+        click.echo(escape_text(f"syswarden: warning: rule '{rule.name}' reads evt.dir (written for enter events); "
+                               "live sources emit exit events only, so each exit event is also evaluated as the "
+                               "enter event it stands for (evt.dir='>', evt.res <NA>; docs/rules.md)"), err=True)
 
     def on_usr1(_sig: int, _frame: object) -> None:
         pipeline.reopen_outputs()

@@ -4,6 +4,9 @@
 then only looks up the event's bucket and runs predicates in definition order. ``state_only`` events feed state
 and never reach rules. Enter events (``dir == ">"``) are evaluated like sysdig/Falco <= 0.35 did: a condition
 that needs exit data excludes them by itself (``evt.dir``, ``fd.*`` and ``evt.rawres`` make that explicit).
+On a source that emits exit events only (``exit_only``: the live sources), a rule that reads ``evt.dir`` is also
+evaluated on each exit event's enter view, so rules written for enter events keep detecting
+(``passes/enter_dialect.py``).
 """
 from __future__ import annotations
 
@@ -13,6 +16,7 @@ from typing import Literal
 
 from syswarden.events.event import Event
 from syswarden.rules.alert import Alert, Priority
+from syswarden.rules.passes.enter_dialect import enter_view
 from syswarden.rules.ruleset import Rule, Ruleset, Selection
 
 RuleMatching = Literal["first", "all"]
@@ -30,6 +34,7 @@ class Engine:
         selection: Selection | None = None,
         hostname: str | None = None,
         indexed: bool = True,
+        exit_only: bool = False,
     ) -> None:
         sel = selection or ruleset.selection
         if min_priority is not None:
@@ -41,6 +46,10 @@ class Engine:
         self.events = 0
         # Without the index every active rule is tried on every event (the benchmark's baseline).
         self._lookup = self.ruleset.rules_for if indexed else (lambda _t: self.ruleset.active)
+        #: Active rules evaluated on enter views too: they read evt.dir and the source has no enter events.
+        self.enter_dialect: tuple[Rule, ...] = tuple(r for r in self.ruleset.active if r.reads_direction) \
+            if exit_only else ()
+        self._enter_views = bool(self.enter_dialect)
 
     def process(self, event: Event) -> list[Alert]:
         """Alerts for this event: the first matching rule, or every one with ``rule_matching='all'``."""
@@ -48,9 +57,14 @@ class Engine:
             return []
         self.events += 1
         alerts: list[Alert] = []
+        enter_views = self._enter_views and event.dir == "<"
         for rule in self._lookup(event.type):
-            if rule.predicate(event):
-                alerts.append(self.alert(rule, event))
+            matched = event if rule.predicate(event) else None
+            if matched is None and enter_views and rule.reads_direction:
+                view = enter_view(event)
+                matched = view if rule.predicate(view) else None
+            if matched is not None:
+                alerts.append(self.alert(rule, matched))
                 self.counts[rule.name] += 1
                 if self.first_only:
                     break

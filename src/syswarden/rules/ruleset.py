@@ -17,6 +17,7 @@ from syswarden.rules.alert import Priority
 from syswarden.spans import Span
 
 if TYPE_CHECKING:
+    from syswarden.rules.filter import ast
     from syswarden.rules.output_format import OutputFormat
 
 
@@ -39,6 +40,8 @@ class Rule:
     enabled: bool = True
     capture: bool = False
     capture_duration: int = 0
+    expr: ast.Expr | None = field(default=None, compare=False, repr=False)   # the expanded condition, for analyses
+    reads_direction: bool = False                    # reads evt.dir: an enter-dialect rule (passes/enter_dialect)
 
 
 @dataclass(frozen=True, slots=True)

@@ -2,7 +2,7 @@
 
 Every way of running rules (``monitor --replay``, live eBPF/ptrace, scap files) goes through ``Pipeline``, so a
 new source only has to register itself in ``syswarden.sources.REGISTRY``. ``choose_source`` picks the source
-for a path or flag, ``needed_event_types`` tells it what the rules and the state engine need, and
+for a path or flag, ``selection.select_events`` tells it what the rules and the state engine need, and
 ``Summary`` is what ``monitor`` prints at exit (events, drops, alerts per rule). ``apply_append_output``
 gives the rules falco.yaml's ``append_output`` before a run.
 """
@@ -12,18 +12,18 @@ import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any
-
 from syswarden.errors import InputError, OutputError
 from syswarden.events.event import Event
 from syswarden.outputs.base import Output
 from syswarden.escaping import escape_text
 from syswarden.rules.alert import Alert
-from syswarden.rules.engine import Engine
+from syswarden.rules.engine import Engine, RuleMatching
 from syswarden.rules.output_format import AppendOutput, OutputFormat, OutputFormatError
 from syswarden.rules.ruleset import Ruleset
+from syswarden.service.selection import select_events
 from syswarden.sources.base import Source, SourceConfig, open_source
 from syswarden.sources.recording import CaptureWriter, open_writer
+from syswarden.state import State
 
 PROGRESS_EVERY = 100_000
 
@@ -72,28 +72,13 @@ def apply_append_output(ruleset: Ruleset, entries: Sequence[AppendOutput]) -> Ru
     return replace(ruleset, rules=tuple(rules))
 
 
-def state_event_types() -> frozenset[str]:
-    """Events the state engine needs whatever the rules say (clone, execve, close, ...)."""
-    from syswarden.state import REQUIRED_EVENT_TYPES
-
-    return frozenset(REQUIRED_EVENT_TYPES)
-
-
-def needed_event_types(ruleset: Ruleset) -> frozenset[str] | None:
-    """The ruleset's event types plus the state engine's; None (= all) when a rule may match any type."""
-    types = ruleset.event_types()
-    return None if types is None else types | state_event_types()
-
-
-def make_state(*, live: bool = False) -> Any:
+def make_state(*, live: bool = False) -> State:
     """The state engine; live sources may look unknown threads up in /proc, recordings never do.
 
     ``user.name``/``group.name`` and pid parameters are named through the lookups the state attaches to each
     event (its account and thread tables), so a capture's own users (recorded on another machine) win over this
     host's, and two pipelines in one process each use their own tables.
     """
-    from syswarden.state import State
-
     return State(procfs=live)
 
 
@@ -128,7 +113,7 @@ class Summary:
 class Pipeline:
     """Runs one source through state and the engine to the outputs; ``run()`` returns the ``Summary``."""
 
-    def __init__(self, source: Source, engine: Engine, outputs: Sequence[Output], *, state: Any = None,
+    def __init__(self, source: Source, engine: Engine, outputs: Sequence[Output], *, state: State | None = None,
                  progress: Callable[[int], None] | None = None, writer: CaptureWriter | None = None) -> None:
         self.source = source
         self.writer = writer
@@ -219,18 +204,33 @@ class Pipeline:
         self._emit(self.engine.process(event), self.outputs)
 
 
-def open_pipeline(ruleset: Ruleset, engine: Engine, outputs: Iterable[Output], *, path: str | None = None,
+def open_pipeline(ruleset: Ruleset, outputs: Iterable[Output], *, path: str | None = None,
                   source: str | None = None, config: SourceConfig | None = None,
+                  rule_matching: RuleMatching = "first", hostname: str | None = None,
                   progress: Callable[[int], None] | None = None, write_path: str | None = None) -> Pipeline:
-    """Pick and open the source for ``path``/``source``, asking it for the event types the run needs."""
+    """The pipeline that judges ``ruleset`` (already selected) over the source for ``path``/``source``.
+
+    ``config`` is the caller's base ``SourceConfig`` (command, pids, options); it is copied, never changed, and
+    the copy gets the recording path and the event selection (``selection.select_events``). The engine is built
+    here, once the source is open, so that its hostname is decided in one step: ``hostname`` when given (the
+    CLI passes Falco's ``FALCO_HOSTNAME``), else the recording's own machine (a capture's machine-info block,
+    a replay header), else this machine's name.
+    """
     name = choose_source(path, source)
-    cfg = config or SourceConfig()
-    cfg.path = path
-    cfg.event_types = needed_event_types(ruleset)
-    src = open_source(name, cfg)
-    hostname = getattr(src, "hostname", "")
-    if hostname:
-        engine.hostname = hostname
-    writer = open_writer(write_path) if write_path else None
+    src = open_source(name, select_events(replace(config or SourceConfig(), path=path), ruleset))
+    try:
+        # Live sources emit exit events only: rules written for enter events are also run on enter views.
+        engine = Engine(ruleset, rule_matching=rule_matching, hostname=hostname or source_hostname(src) or None,
+                        exit_only=path is None)
+        writer = open_writer(write_path) if write_path else None
+    except BaseException:
+        src.close()
+        raise
     return Pipeline(src, engine, list(outputs), state=make_state(live=path is None), progress=progress,
                     writer=writer)
+
+
+def source_hostname(src: Source) -> str:
+    """The machine a recording was taken on ("" for live sources and recordings that do not say)."""
+    hostname = getattr(src, "hostname", "")
+    return hostname if isinstance(hostname, str) else ""

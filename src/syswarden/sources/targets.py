@@ -1,5 +1,6 @@
-"""What a live source watches: process trees from /proc, the event types state always needs, and the
-/proc seeding of threads that existed before the source started (delegated to ``state.procfs``).
+"""What a live source watches: process trees from /proc, and the /proc seeding of threads that existed before
+the source started (delegated to ``state.procfs``). Which event types it delivers is decided by the caller
+(``service.selection``), never here.
 
 Shared by the eBPF and ptrace sources.
 """
@@ -9,23 +10,7 @@ import os
 from collections.abc import Iterable, Iterator
 
 from syswarden.events.event import ThreadInfo
-
-# Falco's state set (libs ``sinsp_state_sc_set``, see shared/notes/falco.md §c), used until/unless
-# ``syswarden.state.REQUIRED_EVENT_TYPES`` says otherwise.
-_FALLBACK_STATE_TYPES = frozenset("""
-accept accept4 bind chdir chroot clone clone3 close connect creat dup dup2 dup3 execve execveat fchdir fcntl
-fork open openat openat2 pipe pipe2 prctl procexit recvfrom recvmsg sendmsg sendto setgid setregid setresgid
-setresuid setreuid setsid setuid socket socketpair userfaultfd vfork memfd_create
-""".split())
-
-
-def required_event_types() -> frozenset[str]:
-    """The event types the state engine needs whatever the rules are."""
-    try:
-        from syswarden.state import REQUIRED_EVENT_TYPES
-    except ImportError:
-        return _FALLBACK_STATE_TYPES
-    return frozenset(REQUIRED_EVENT_TYPES)
+from syswarden.state import procfs
 
 
 def ppid_of(pid: int) -> int | None:
@@ -58,13 +43,8 @@ def descendants(pids: Iterable[int]) -> set[int]:
 
 def seed_threads(pids: Iterable[int] | None = None) -> Iterator[ThreadInfo]:
     """Threads alive now, with full context, from ``state.procfs`` (all of them, or ``pids``' trees)."""
-    try:
-        from syswarden.state import procfs
-    except ImportError:
-        return iter(())
     wanted = descendants(pids) if pids else None
     return (t for t in procfs.scan() if wanted is None or t.pid in wanted)
-
 
 
 class GatedCommand:

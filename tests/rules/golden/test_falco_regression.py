@@ -16,7 +16,7 @@ import pytest
 import yaml
 
 from syswarden.rules.alert import Priority
-from syswarden.rules import Engine, Selection, load_rules
+from syswarden.rules import Selection, load_rules
 from syswarden.service.pipeline import open_pipeline
 from syswarden.testing import CapturingOutput
 
@@ -74,7 +74,7 @@ def test_falco_detection_case(name: str, case: dict[str, Any]) -> None:
     )
     ruleset = result.ruleset.select(selection)
     out = CapturingOutput()
-    open_pipeline(ruleset, Engine(ruleset, hostname="h"), [out], path=str(_capture(case["trace_file"]))).run()
+    open_pipeline(ruleset, [out], path=str(_capture(case["trace_file"]))).run()
     levels = {Priority.parse(str(level)) for level in _as_list(case.get("detect_level", []))}
     at_level = [a for a in out.alerts if a.priority in levels] if levels else out.alerts
     assert bool(at_level) == bool(case["detect"]), Counter(a.rule for a in out.alerts)

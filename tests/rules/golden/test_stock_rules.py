@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from syswarden.rules.alert import Alert
-from syswarden.rules import Engine, Ruleset, load_rules
+from syswarden.rules import Ruleset, load_rules
 from syswarden.service.pipeline import open_pipeline
 from syswarden.testing import CapturingOutput
 
@@ -36,8 +36,7 @@ def ruleset(name: str) -> Ruleset:
 
 def replay(recording: Path, rules: Ruleset) -> list[Alert]:
     out = CapturingOutput()
-    engine = Engine(rules, rule_matching="all")
-    open_pipeline(rules, engine, [out], path=str(recording)).run()
+    open_pipeline(rules, [out], path=str(recording), rule_matching="all").run()
     return out.alerts
 
 

@@ -150,3 +150,11 @@ def test_works_without_root() -> None:
     assert out.returncode == 0, out.stderr
     assert "'/etc/hostname'" in out.stdout
     assert "ebpf refused: the eBPF source needs root" in out.stdout
+
+
+def test_delivers_the_syscalls_it_is_given_and_adds_none() -> None:
+    """Asked for openat only, the source decodes no other syscall: state's needs (close, dup ...) are the
+    caller's to add (service.selection), not the source's."""
+    events, _ = run(["/bin/sh", "-c", "cat /etc/hostname >/dev/null"], {"openat"})
+    syscalls = {e.type for e in events} - {"clone", "fork", "vfork", "procexit"}   # ptrace stops, not syscalls
+    assert syscalls == {"openat"}

@@ -13,7 +13,8 @@ from syswarden.errors import CaptureError
 from syswarden.sources.base import SourceConfig, open_source
 from syswarden.sources.scap import blocks as B
 from syswarden.sources.scap import event_codes as EC
-from syswarden.sources.scap.reader import EventDecoder, ScapSource, load_bytes, wanted_types
+from syswarden.service.selection import state_event_types
+from syswarden.sources.scap.reader import EventDecoder, ScapSource, load_bytes
 
 from .scap_oracle import ALL_CAPTURES, capture_path
 
@@ -191,16 +192,17 @@ def _decoded(src: ScapSource) -> list[tuple]:
     return [(e.num, e.ts, e.tid, e.type, e.dir, e.params, e.res, e.state_only) for e in src.events()]
 
 
+@pytest.mark.parametrize("with_state", [True, False], ids=["state-added", "as-given"])
 @pytest.mark.parametrize("name", READABLE)
-def test_event_types_decode_only_those_keeping_file_numbers(name: str) -> None:
-    """Asked for some types, the source yields exactly the events of those types (plus the ones state needs)
-    that a full read yields, with the same numbers and parameters (enter/exit merging unaffected)."""
+def test_event_types_decode_only_those_keeping_file_numbers(name: str, with_state: bool) -> None:
+    """Asked for some types (with or without the ones state needs: the caller decides, the source adds
+    nothing), the source yields exactly the events of those types that a full read yields, with the same
+    numbers and parameters (enter/exit merging unaffected)."""
     path = str(capture_path(name))
     asked = frozenset({"read", "write", "futex", "mmap"})
-    wanted = wanted_types(asked)
-    assert wanted is not None and asked < wanted
+    wanted = asked | state_event_types() if with_state else asked
     full = _decoded(ScapSource(SourceConfig(path=path)))
-    narrowed = _decoded(ScapSource(SourceConfig(path=path, event_types=asked)))
+    narrowed = _decoded(ScapSource(SourceConfig(path=path, event_types=wanted)))
     assert narrowed == [e for e in full if e[3] in wanted]
     assert len(narrowed) < len(full)
     assert any(e[3] in asked for e in narrowed) or not any(e[3] in asked for e in full)

@@ -19,6 +19,7 @@ from syswarden.rules.loader.collector import Collector, MacroInfo, RuleInfo
 from syswarden.rules.loader.exceptions import apply_exceptions
 from syswarden.rules.loader.result import ErrorCode, Issue, Location, LoadIssue, WarningCode
 from syswarden.rules.output_format import OutputFormat
+from syswarden.rules.passes.enter_dialect import reads_direction
 from syswarden.rules.ruleset import Rule, Ruleset
 from syswarden.spans import SourceText, Span
 
@@ -149,7 +150,8 @@ class Builder:
             output=output, priority=info.priority, predicate=compiled.predicate, formatter=formatter,
             evttypes=evttypes, index=info.index, span=info.loc[-1].span, source=info.source,
             tags=frozenset(info.tags), enabled=info.enabled, capture=info.capture,
-            capture_duration=info.capture_duration)
+            capture_duration=info.capture_duration, expr=compiled.expr,
+            reads_direction=reads_direction(compiled.expr))
 
     def build_output(self, info: RuleInfo, output: str) -> OutputFormat | None:
         oloc = (*info.loc, Location("rule output", "", info.output_span))

@@ -25,7 +25,7 @@ from syswarden.sources.compat import Abi, numbers_for
 from syswarden.sources.ebpf.loader import MODE_ALL, MODE_CGROUP, MODE_TREE, Probe, syscall_key
 from syswarden.sources.ebpf.ringbuf import RingBuffer
 from syswarden.sources.syscall_decode import SPECS, syscall_names_for
-from syswarden.sources.targets import GatedCommand, descendants, required_event_types, seed_threads
+from syswarden.sources.targets import GatedCommand, descendants, seed_threads
 
 _COUNTER_PERIOD_S = 1.0
 
@@ -84,9 +84,8 @@ class EbpfSource:
             gate.release()
 
     def set_event_types(self, event_types: frozenset[str] | None) -> None:
-        """Change the captured syscall set in the kernel (state's needs are always added). No reload."""
-        wanted = None if event_types is None else frozenset(event_types) | required_event_types()
-        names = syscall_names_for(wanted)
+        """Change the captured syscall set in the kernel to ``event_types`` (None: all), as given. No reload."""
+        names = syscall_names_for(event_types)
         # every ABI a task can call through gets its own keys, so an i386 `open` is as wanted as an x86_64 one
         specs = {syscall_key(abi, nr): SPECS[call.name].word
                  for abi in Abi for nr, call in numbers_for(abi, names).items()}

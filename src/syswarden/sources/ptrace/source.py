@@ -2,7 +2,7 @@
 
 It produces the same Falco-named events as the eBPF source: syscall exits (arguments read while the tracee
 is stopped at the exit), the new task's ``clone`` with res 0, ``execve`` from the new image, ``procexit``.
-Syscalls outside ``config.event_types`` (plus state's needs) are restarted without being decoded.
+Syscalls outside ``config.event_types`` are restarted without being decoded.
 """
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ from syswarden.sources.ptrace.tracer import Stop, StopKind, Tracer
 from syswarden.sources.compat import (ABI_LABELS, ABI_PARAM, I386_NR_SOCKETCALL, SOCKETCALL_NARGS, Abi, CompatCall,
                                       abi_of, compat_args, numbers_for)
 from syswarden.sources.syscall_decode import syscall_names_for
-from syswarden.sources.targets import required_event_types, seed_threads
+from syswarden.sources.targets import seed_threads
 from syswarden.syscalls.arch import X32_SYSCALL_BIT
 
 _FORK_EVENT_NAMES = {ptrace.PTRACE_EVENT_FORK: "fork", ptrace.PTRACE_EVENT_VFORK: "vfork",
@@ -37,8 +37,7 @@ class PtraceSource:
         self.config = config
         self.stats = SourceStats()
         self._decoder = PtraceDecoder()
-        wanted = None if config.event_types is None else frozenset(config.event_types) | required_event_types()
-        names = syscall_names_for(wanted)
+        names = syscall_names_for(config.event_types)
         # (abi, number) -> call, for every ABI a task can call through (i386 numbers differ from x86_64 ones)
         self._wanted: dict[tuple[Abi, int], CompatCall] = {
             (abi, nr): call for abi in Abi for nr, call in numbers_for(abi, names).items()}

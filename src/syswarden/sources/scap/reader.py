@@ -7,8 +7,8 @@ parametrised as in ``syswarden.events.types``. Old captures hold enter *and* exi
 ``read``...) gets them from the thread's pending enter event, so both generations give the same fields.
 Internal events (procinfo, drop ...) and events flagged ``SCAP_DF_STATE_ONLY`` are emitted with
 ``state_only=True``: they count in ``evt.num`` and feed state but never reach rules.
-With ``config.event_types`` (plus the types state needs) only events of those types are decoded and yielded;
-the others are still counted, so ``evt.num`` stays the file's event number.
+With ``config.event_types`` only events of those types are decoded and yielded (the caller adds what state
+needs: ``service.selection``); the others are still counted, so ``evt.num`` stays the file's event number.
 
 A damaged file stops at the damage: every event before it is delivered, ``stats.skipped`` counts what was lost,
 and ``error`` holds a ``CaptureError`` naming the byte offset (raised after the last good event unless the
@@ -97,7 +97,7 @@ class ScapSource:
         self.meta = CaptureMeta()
         self.error: CaptureError | None = None
         self._raise = config.options.get("on_error", "raise") != "stop"
-        self._wanted = wanted_types(config.event_types)
+        self._wanted = config.event_types
         self._data = load_bytes(self.path)
         self._threads: dict[int, ThreadInfo] = {}
         self._listening: set[int] = set()
@@ -221,11 +221,12 @@ class ScapSource:
     def _account_events(self) -> Iterator[Event]:
         """The file's user list as state-only ``useradded``/``groupadded`` events (numbered 0: not in the file's
         event stream), so names come from the traced machine, as libsinsp takes them from the user list."""
-        for u in self.meta.users.values():
+        wanted = self._wanted
+        for u in self.meta.users.values() if wanted is None or "useradded" in wanted else ():
             yield Event(num=0, ts=0, type="useradded", tid=-1, dir=">", state_only=True,
                         params={"uid": u.uid, "gid": u.gid, "name": u.name, "home": u.homedir, "shell": u.shell,
                                 "container_id": ""})
-        for g in self.meta.groups.values():
+        for g in self.meta.groups.values() if wanted is None or "groupadded" in wanted else ():
             yield Event(num=0, ts=0, type="groupadded", tid=-1, dir=">", state_only=True,
                         params={"gid": g.gid, "name": g.name, "container_id": ""})
 
@@ -236,15 +237,6 @@ class ScapSource:
 _EVENT_ARGS = ("num", "ts", "type", "tid", "params", "dir", "res", "cpu", "pid", "state_only", "source")
 if tuple(f.name for f in fields(Event))[:len(_EVENT_ARGS)] != _EVENT_ARGS:
     raise ImportError(f"EventDecoder builds Events positionally as {_EVENT_ARGS}; Event's fields changed")
-
-
-def wanted_types(event_types: frozenset[str] | None) -> frozenset[str] | None:
-    """The event types to decode: the caller's plus what state tracking needs (None: all)."""
-    if event_types is None:
-        return None
-    from syswarden.sources.targets import required_event_types
-
-    return frozenset(event_types) | required_event_types()
 
 
 @dataclass(frozen=True, slots=True)
