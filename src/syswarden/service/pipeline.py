@@ -41,8 +41,8 @@ def choose_source(path: str | None, source: str | None) -> str:
         return "scap"
     if _is_audit_log(path):
         return "audit"
-    raise InputError(f"cannot tell the format of {path!r}: expected a .jsonl recording, a .scap/.scap.gz capture "
-                     "or audit logs (audit.log*, a directory of them; or say --source audit)")
+    raise InputError(f"cannot tell the format of {path!r}: expected a .jsonl recording or a .scap/.scap.gz "
+                     "capture, or audit logs (audit.log*, a directory of them; or say --source audit)")
 
 
 def _is_audit_log(path: str) -> bool:
