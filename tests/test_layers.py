@@ -20,8 +20,9 @@ ALLOWED: dict[str, set[str]] = {
     "events": BASE | {"syscalls"},
     "kernel": BASE | {"syscalls"},
     # Linux audit's own language and records (auditctl rules, record lines, reassembly, ECS, reports): beside the
-    # enforcement and auditing pipelines, below the sources that turn audit events into syswarden events.
-    "audit": BASE | {"syscalls", "kernel"},
+    # enforcement and auditing pipelines, below the sources that turn audit events into syswarden events. It reads
+    # Falco's event and flag tables (events/) to translate audit rules into Falco rules.
+    "audit": BASE | {"syscalls", "kernel", "events"},
     # enforcement: policy -> seccomp -> sandbox
     "policy": BASE | {"syscalls"},
     "seccomp": BASE | {"syscalls", "policy", "kernel"},
