@@ -74,7 +74,8 @@ def run_auditctl(*args: str) -> subprocess.CompletedProcess[str]:
 
 
 class AuditState:
-    """The machine-wide audit state a test may change: rules, daemon pid, enabled. ``restore()`` puts back
+    """The machine-wide audit state a test may change: rules, daemon pid, enabled, backlog and failure settings.
+    ``restore()`` puts back
     what it found: rules added are deleted exactly, a daemon left by a process that died (a crashed source) is
     released (the kernel drops a dead daemon at its next record; a configuration record is one), and enabled
     goes back to what it was (never touched when locked)."""
@@ -97,6 +98,11 @@ class AuditState:
         wanted = self.before.get("enabled", 0)
         if nl.get_status().get("enabled") != wanted and wanted in (0, 1):
             nl.set_audit_enabled(wanted)
+        now = nl.get_status()
+        changed = {k: self.before[k] for k in ("backlog_limit", "backlog_wait_time", "rate_limit", "failure")
+                   if k in self.before and now.get(k) != self.before[k]}
+        if changed:
+            nl.set_status(**changed)
 
 
 @pytest.fixture

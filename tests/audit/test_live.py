@@ -101,8 +101,9 @@ def test_seed_rules_through_monitor(audit_state: AuditState, scene: dict[str, Pa
     assert done.returncode == 0, done.stderr
     alerts = [json.loads(line) for line in done.stdout.splitlines() if line.startswith("{")]
     _check_seed(alerts, scene["base"])
-    assert audit_netlink.get_status()["pid"] == audit_state.before["pid"]         # the daemon role given back
-    assert audit_netlink.get_status()["enabled"] == audit_state.before["enabled"]
+    status = audit_netlink.get_status()
+    for key in ("pid", "enabled", "backlog_limit", "backlog_wait_time"):       # the daemon role given back, the
+        assert status[key] == audit_state.before[key], key                     # settings it changed restored
 
 
 def test_seed_rules_through_search_live(audit_state: AuditState, scene: dict[str, Path]) -> None:
@@ -172,5 +173,7 @@ def test_a_crashed_source_gives_the_daemon_role_back(audit_state: AuditState) ->
     child.kill()
     child.wait()
     audit_state.restore()
-    assert audit_netlink.get_status()["pid"] == 0
-    assert audit_netlink.get_status()["enabled"] == audit_state.before["enabled"]
+    status = audit_netlink.get_status()
+    assert status["pid"] == 0
+    for key in ("enabled", "backlog_limit", "backlog_wait_time"):
+        assert status[key] == audit_state.before[key], key

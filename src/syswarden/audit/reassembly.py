@@ -37,10 +37,10 @@ class AuditEvent:
     records: list[Record] = field(default_factory=list)
     complete: bool = False
     dropped_records: int = 0
+    ts_ns: int = field(init=False, default=0)
 
-    @property
-    def ts_ns(self) -> int:
-        return self.sec * 1_000_000_000 + self.msec * 1_000_000
+    def __post_init__(self) -> None:
+        self.ts_ns = self.sec * 1_000_000_000 + self.msec * 1_000_000
 
     def first(self, record_type: int) -> Record | None:
         """The first record of ``record_type``."""
@@ -77,6 +77,9 @@ class _NodeQueue:
         self.last: int | None = None
 
     def insert(self, serial: int) -> None:
+        if not self.order or serial_after(serial, self.order[-1]):
+            self.order.append(serial)           # the usual case: serials arrive in order
+            return
         i = len(self.order)
         while i > 0 and serial_after(self.order[i - 1], serial):
             i -= 1
@@ -119,7 +122,10 @@ class Reassembler:
             event.records.append(record)
             if _ends_event(record.type):
                 event.complete = True
-        return self._evict_all(record.ts_ns if now_ns is None else now_ns)
+        now = record.ts_ns if now_ns is None else now_ns
+        if len(self._nodes) == 1:
+            return self._evict(queue, now)
+        return self._evict_all(now)
 
     def expire(self, now_ns: int) -> list[AuditEvent]:
         """Events that timed out by ``now_ns`` (live sources call this when no record comes)."""
@@ -141,9 +147,10 @@ class Reassembler:
 
     def _evict(self, queue: _NodeQueue, now_ns: int) -> list[AuditEvent]:
         out = []
+        deadline = now_ns - self.timeout_ns
         while queue.order:
             head = queue.events[queue.order[0]]
-            if head.complete or self._open > self.max_in_flight or head.ts_ns + self.timeout_ns <= now_ns:
+            if head.complete or self._open > self.max_in_flight or head.ts_ns <= deadline:
                 out.append(self._pop(queue))
                 continue
             break

@@ -61,6 +61,8 @@ def untrusted_list(value: str) -> list[str]:
 
 def fields(text: str) -> dict[str, str]:
     """First value of every key in ``text`` as written (a user message's ``msg='...'`` fields included)."""
+    if "msg='" not in text:
+        return dict(reversed(FIELD.findall(text)))      # reversed: the first occurrence of a key wins
     out: dict[str, str] = {}
     for key, value in FIELD.findall(text):
         if key == "msg" and value[:1] == "'":

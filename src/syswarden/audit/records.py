@@ -22,6 +22,7 @@ _LOG = re.compile(r"(?:node=(\S+) )?type=(\S+) msg=audit\((\d+)\.(\d+):(\d+)\):?
 _KMSG = re.compile(r"audit: type=(\d+) audit\((\d+)\.(\d+):(\d+)\):? ?")
 _NETLINK = re.compile(r"audit\((\d+)\.(\d+):(\d+)\):? ?")
 _UNKNOWN = re.compile(r"UNKNOWN\[(\d+)\]")
+_TYPE_NUMBERS = record_types()
 
 
 class MalformedRecord(ValueError):
@@ -108,12 +109,19 @@ def parse_line(line: str) -> Record:
     """A record from an audit.log line or a kmsg line (``audit: type=N audit(...)``)."""
     if len(line) > MAX_RECORD:
         raise MalformedRecord(f"line of {len(line)} characters is longer than any audit record")
-    line = line.rstrip("\r\n")
     match = _LOG.match(line)
     if match is not None:
         node, kind, sec, msec, serial = match.groups()
-        body, enriched = _split_enriched(line[match.end():])
-        return Record(_type_number(kind), int(sec), int(msec), int(serial), body, node or "", enriched)
+        body = line[match.end():]
+        if body[-1:] in ("\n", "\r"):
+            body = body.rstrip("\r\n")
+        enriched = ""
+        if ENRICHED_SEPARATOR in body:
+            body, _, enriched = body.partition(ENRICHED_SEPARATOR)
+        number = _TYPE_NUMBERS.get(kind)
+        return Record(_type_number(kind) if number is None else number, int(sec), int(msec), int(serial), body,
+                      node or "", enriched)
+    line = line.rstrip("\r\n")
     at = line.find("audit: type=")
     if at >= 0:
         kmsg = _KMSG.match(line, at)

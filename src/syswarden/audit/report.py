@@ -40,13 +40,13 @@ class Report:
             self.keys[key] += 1
         if f.syscall or f.syscall_nr is not None:
             self.syscalls[f.syscall or str(f.syscall_nr)] += 1
-            success = f.fields.get("success")
+            success = f.get("success")
             if success in ("yes", "no"):
                 self.success[success] += 1
-        exe = f.fields.get("exe")
+        exe = f.get("exe")
         if exe is not None and exe not in ("?", "(null)"):
             self.executables[untrusted(exe)] += 1
-        auid = f.fields.get("auid")
+        auid = f.get("auid")
         if auid is not None:
             self.users["unset" if auid in ("4294967295", "-1") else auid] += 1
 

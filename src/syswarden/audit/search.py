@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import datetime
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from syswarden.audit import syscall_names
 from syswarden.audit.constants import SYSCALL, record_type_name
@@ -37,18 +37,63 @@ class Query:
     until_ns: int | None = None
 
 
-@dataclass(slots=True)
 class Facts:
-    """What the criteria look at, read once from an event's records (the first record that has each field)."""
+    """What the criteria look at, read from an event's records on first use (the first record that has a field
+    gives its value): a search for a key only looks into the records that carry one."""
 
-    keys: tuple[str, ...] = ()
-    syscall: str = ""
-    syscall_nr: int | None = None
-    fields: dict[str, str] = field(default_factory=dict)
-    types: tuple[str, ...] = ()
+    __slots__ = ("event", "_keys", "_syscall", "_types", "_values")
+
+    def __init__(self, event: AuditEvent) -> None:
+        self.event = event
+        self._keys: tuple[str, ...] | None = None
+        self._syscall: tuple[str, int | None] | None = None
+        self._types: tuple[str, ...] | None = None
+        self._values: dict[str, str | None] = {}
+
+    @property
+    def keys(self) -> tuple[str, ...]:
+        if self._keys is None:
+            keys: list[str] = []
+            for record in self.event.records:
+                if "key=" in record.body:
+                    keys.extend(k for k in keys_of(record) if k not in keys)
+            self._keys = tuple(keys)
+        return self._keys
+
+    @property
+    def types(self) -> tuple[str, ...]:
+        if self._types is None:
+            self._types = tuple(record_type_name(r.type) for r in self.event.records)
+        return self._types
+
+    def _syscall_pair(self) -> tuple[str, int | None]:
+        if self._syscall is None:
+            name, nr = "", None
+            syscall = self.event.first(SYSCALL)
+            if syscall is not None:
+                nr, arch = syscall.number("syscall"), syscall.number("arch", 16)
+                if nr is not None and arch is not None:
+                    name = syscall_names.record_syscall_name(arch, nr) or ""
+            self._syscall = (name, nr)
+        return self._syscall
+
+    @property
+    def syscall(self) -> str:
+        return self._syscall_pair()[0]
+
+    @property
+    def syscall_nr(self) -> int | None:
+        return self._syscall_pair()[1]
+
+    def get(self, key: str) -> str | None:
+        """The value of field ``key`` as written, from the first record that has it."""
+        if key not in self._values:
+            self._values[key] = next((v for r in self.event.records if (v := r.fields().get(key)) is not None),
+                                     None)
+        return self._values[key]
 
     def number(self, key: str) -> int | None:
-        value = self.fields.get(key)
+        value = self.get(key)
         try:
             return int(value) if value is not None else None
         except ValueError:
@@ -56,26 +101,11 @@ class Facts:
 
 
 def facts(event: AuditEvent) -> Facts:
-    out = Facts(types=tuple(record_type_name(r.type) for r in event.records))
-    keys: list[str] = []
-    for record in event.records:
-        for key in keys_of(record):
-            if key not in keys:
-                keys.append(key)
-        for name, value in record.fields().items():
-            out.fields.setdefault(name, value)
-    out.keys = tuple(keys)
-    syscall = event.first(SYSCALL)
-    if syscall is not None:
-        nr, arch = syscall.number("syscall"), syscall.number("arch", 16)
-        out.syscall_nr = nr
-        if nr is not None and arch is not None:
-            out.syscall = syscall_names.record_syscall_name(arch, nr) or ""
-    return out
+    return Facts(event)
 
 
 def _success(f: Facts) -> bool | None:
-    value = f.fields.get("success") or f.fields.get("res")
+    value = f.get("success") or f.get("res")
     if value is None:
         return None
     value = value.strip("'\"").lower()
@@ -90,19 +120,24 @@ def matches(event: AuditEvent, q: Query, f: Facts | None = None) -> bool:
         return False
     if q.nodes and event.node not in q.nodes:
         return False
-    f = f or facts(event)
-    checks = (
-        (q.keys, lambda: any(k in f.keys for k in q.keys)),
-        (q.syscalls, lambda: any(s == f.syscall or (s.isdigit() and int(s) == f.syscall_nr) for s in q.syscalls)),
-        (q.pids, lambda: f.number("pid") in q.pids),
-        (q.uids, lambda: f.number("uid") in q.uids),
-        (q.auids, lambda: _unset(f.number("auid")) in q.auids),
-        (q.sessions, lambda: _unset(f.number("ses")) in q.sessions),
-        (q.types, lambda: any(t in f.types for t in q.types)),
-        (q.exes, lambda: untrusted(f.fields.get("exe", "")) in q.exes),
-        (q.comms, lambda: untrusted(f.fields.get("comm", "")) in q.comms),
-    )
-    if not all(check() for values, check in checks if values):
+    f = f or Facts(event)
+    if q.keys and not any(k in f.keys for k in q.keys):
+        return False
+    if q.syscalls and not any(s == f.syscall or (s.isdigit() and int(s) == f.syscall_nr) for s in q.syscalls):
+        return False
+    if q.pids and f.number("pid") not in q.pids:
+        return False
+    if q.uids and f.number("uid") not in q.uids:
+        return False
+    if q.auids and _unset(f.number("auid")) not in q.auids:
+        return False
+    if q.sessions and _unset(f.number("ses")) not in q.sessions:
+        return False
+    if q.types and not any(t in f.types for t in q.types):
+        return False
+    if q.exes and untrusted(f.get("exe") or "") not in q.exes:
+        return False
+    if q.comms and untrusted(f.get("comm") or "") not in q.comms:
         return False
     return q.success is None or _success(f) == q.success
 
