@@ -9,11 +9,11 @@ Audit records carry no arguments, so a rule with argument conditions is named as
 """
 from __future__ import annotations
 
-import re
 import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from syswarden.kernel import audit_fields
 from syswarden.kernel.audit_netlink import AUDIT_LANDLOCK_ACCESS, AUDIT_LANDLOCK_DOMAIN, AUDIT_SYSCALL, AuditMulticast
 from syswarden.kernel.kmsg import KmsgReader
 from syswarden.syscalls import tables
@@ -26,11 +26,7 @@ if TYPE_CHECKING:
 # launch from the filter cache loads no policy.
 
 AUDIT_SECCOMP = 1326
-_FIELD = re.compile(r'(\w+)=("(?:[^"]*)"|\S+)')
-_HEX = re.compile(r"^(?:[0-9A-F]{2})+$")
 _RET_ACTION_FULL = 0xFFFF0000
-_KMSG_TYPE = re.compile(r"audit: type=(\d+) ")
-_SERIAL = re.compile(r"audit\(\d+\.\d+:(\d+)\)")
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,27 +66,18 @@ class SeccompRecord:
         return name or f"syscall_{self.nr}"
 
 
-def _decode(value: str) -> str:
-    """Audit quotes trusted strings and hex-encodes ones with spaces, quotes or control characters."""
-    if value.startswith('"') and value.endswith('"'):
-        return value[1:-1]
-    if _HEX.match(value):
-        return bytes.fromhex(value).decode("utf-8", "replace")
-    return value
-
-
-def parse_record(text: str) -> SeccompRecord | None:
-    """Decode the text of a SECCOMP record (netlink payload or a kmsg ``audit: type=1326`` line)."""
-    if "type=1326" not in text and "syscall=" not in text:
+def parse_record(text: str, record_type: int | None = None) -> SeccompRecord | None:
+    """Decode the text of a SECCOMP record (netlink payload or a kmsg ``audit: type=1326`` line); None when it
+    is another record or lacks the fields a kill is explained with."""
+    record = audit_fields.parse_record(text, record_type)
+    if record.type not in (None, AUDIT_SECCOMP) or record.type_name not in ("", "SECCOMP"):
         return None
-    fields = {k: v for k, v in _FIELD.findall(text)}
-    try:
-        return SeccompRecord(pid=int(fields["pid"]), comm=_decode(fields.get("comm", '"?"')),
-                             exe=_decode(fields.get("exe", '"?"')), sig=int(fields.get("sig", "0")),
-                             audit_arch=int(fields["arch"], 16), nr=int(fields["syscall"]),
-                             code=int(fields.get("code", "0"), 16))
-    except (KeyError, ValueError):
+    pid, arch, nr = record.integer("pid"), record.integer("arch", 16), record.integer("syscall")
+    if pid is None or arch is None or nr is None:
         return None
+    return SeccompRecord(pid=pid, comm=record.text("comm") or "?", exe=record.text("exe") or "?",
+                         sig=record.integer("sig") or 0, audit_arch=arch, nr=nr,
+                         code=record.integer("code", 16) or 0)
 
 
 class SeccompWatcher:
@@ -103,7 +90,7 @@ class SeccompWatcher:
         self.records: list[SeccompRecord] = []
         self.landlock_records: list[tuple[int, str]] = []
         self._landlock = landlock
-        self._landlock_serials: set[str] = set()
+        self._landlock_serials: set[int] = set()
         self.channel = "none"
         self._multicast: AuditMulticast | None = None
         self._kmsg: KmsgReader | None = None
@@ -125,23 +112,23 @@ class SeccompWatcher:
         if self._multicast is not None:
             typed = self._multicast.read(timeout)
         elif self._kmsg is not None:
-            typed = [(int(m.group(1)), t) for t in self._kmsg.read(timeout) if (m := _KMSG_TYPE.match(t))]
+            typed = _kmsg_records(self._kmsg.read(timeout))
         else:
             time.sleep(timeout)
-        texts = [t for kind, t in typed if kind == AUDIT_SECCOMP]
-        self.records.extend(r for r in map(parse_record, texts) if r is not None)
+        parsed = (parse_record(t, kind) for kind, t in typed if kind == AUDIT_SECCOMP)
+        self.records.extend(r for r in parsed if r is not None)
         if self._landlock:
             self._keep_landlock(typed)
 
     def _keep_landlock(self, typed: list[tuple[int, str]]) -> None:
         # A SYSCALL record follows the Landlock records of its event (same serial); others are not ours to keep.
         for kind, text in typed:
-            serial = _SERIAL.search(text)
+            serial = audit_fields.serial_of(text)
             if serial is None:
                 continue
             if kind in (AUDIT_LANDLOCK_ACCESS, AUDIT_LANDLOCK_DOMAIN):
-                self._landlock_serials.add(serial.group(1))
-            elif kind != AUDIT_SYSCALL or serial.group(1) not in self._landlock_serials:
+                self._landlock_serials.add(serial)
+            elif kind != AUDIT_SYSCALL or serial not in self._landlock_serials:
                 continue
             self.landlock_records.append((kind, text))
 
@@ -178,6 +165,17 @@ class SeccompWatcher:
         for reader in (self._multicast, self._kmsg):
             if reader is not None:
                 reader.close()
+
+
+def _kmsg_records(texts: list[str]) -> list[tuple[int, str]]:
+    """``(type, text)`` of the kernel log lines that are audit records (``audit: type=N audit(...): ...``)."""
+    out = []
+    for text in texts:
+        if text.startswith("audit: type="):
+            kind = audit_fields.parse_record(text).type
+            if kind is not None:
+                out.append((kind, text))
+    return out
 
 
 @dataclass(frozen=True, slots=True)

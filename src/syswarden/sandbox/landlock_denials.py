@@ -15,19 +15,15 @@ Records exist only while audit is enabled (``security/landlock/audit.c`` returns
 from __future__ import annotations
 
 import os
-import re
 import shlex
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
-from syswarden.kernel import audit_netlink
+from syswarden.kernel import audit_fields, audit_netlink
 from syswarden.kernel.audit_netlink import AUDIT_LANDLOCK_ACCESS, AUDIT_LANDLOCK_DOMAIN, AUDIT_SYSCALL
 
 MAX_LINES = 20
-_FIELD = re.compile(r'(\w+)=("[^"]*"|\S+)')
-_SERIAL = re.compile(r"audit\(\d+\.\d+:(\d+)\)")
-_HEX = re.compile(r"^(?:[0-9A-F]{2})+$")
 # The fields the kernel writes as untrusted strings (quoted, or hex when unclean); numbers such as a port 8089
 # look like hex too and must stay as they are.
 _UNTRUSTED = frozenset({"path", "name", "comm", "ocomm", "exe"})
@@ -53,23 +49,13 @@ class LandlockDenial:
         return next((v for k, v in self.fields if k == name), None)
 
 
-def _decode(value: str) -> str:
-    """Audit quotes clean strings and hex-encodes ones with spaces, quotes or control characters."""
-    if len(value) >= 2 and value.startswith('"') and value.endswith('"'):
-        return value[1:-1]
-    if _HEX.match(value):
-        return bytes.fromhex(value).decode("utf-8", "replace")
-    return value
-
-
 def _fields(text: str) -> dict[str, str]:
-    body = text.split("): ", 1)[1] if "): " in text else text
-    return {k: v for k, v in _FIELD.findall(body)}
+    return audit_fields.parse_record(text).fields
 
 
 def collect(records: list[tuple[int, str]], cmd_pid: int) -> list[LandlockDenial]:
     """CMD's denials, in the order the kernel logged them, from ``(record type, text)`` pairs."""
-    parsed = [(kind, m.group(1) if (m := _SERIAL.search(text)) else "", _fields(text)) for kind, text in records]
+    parsed = [(kind, (r := audit_fields.parse_record(text)).serial, r.fields) for kind, text in records]
     domains = {f.get("domain") for kind, _, f in parsed
                if kind == AUDIT_LANDLOCK_DOMAIN and f.get("status") == "allocated" and f.get("pid") == str(cmd_pid)}
     processes = {serial: f for kind, serial, f in parsed if kind == AUDIT_SYSCALL}
@@ -77,12 +63,12 @@ def collect(records: list[tuple[int, str]], cmd_pid: int) -> list[LandlockDenial
     for kind, serial, f in parsed:
         if kind != AUDIT_LANDLOCK_ACCESS or f.get("domain") not in domains:
             continue
-        proc = processes.get(serial, {})
-        pid = int(proc["pid"]) if proc.get("pid", "").isdigit() else None
-        objects = tuple((k, _decode(v) if k in _UNTRUSTED else v) for k, v in f.items()
+        proc = processes.get(serial, {}) if serial is not None else {}
+        pid = audit_fields.parse_int(proc.get("pid"))
+        objects = tuple((k, audit_fields.decode_untrusted(v) if k in _UNTRUSTED else v) for k, v in f.items()
                         if k not in ("domain", "blockers"))
-        out.append(LandlockDenial(pid, _decode(proc.get("comm", '""')), tuple(f.get("blockers", "").split(",")),
-                                  objects))
+        comm = audit_fields.decode_untrusted(proc.get("comm", '""'))
+        out.append(LandlockDenial(pid, comm, tuple(f.get("blockers", "").split(",")), objects))
     return out
 
 
