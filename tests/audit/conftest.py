@@ -113,3 +113,13 @@ def audit_state() -> Iterator[AuditState]:
         yield state
     finally:
         state.restore()
+
+
+@pytest.fixture
+def quiet_audit(audit_state: AuditState) -> AuditState:
+    """``audit_state``, for tests that take the daemon role themselves: skipped while another audit daemon
+    (auditd, another test's) holds it, as the role is machine-global."""
+    pid = audit_state.before.get("pid", 0)
+    if pid and os.path.exists(f"/proc/{pid}"):
+        pytest.skip(f"an audit daemon (pid {pid}) holds the audit role; these tests take it themselves")
+    return audit_state

@@ -93,7 +93,7 @@ def _check_seed(alerts: list[dict], base: Path) -> None:
         assert fields["proc.pid"] > 1 and fields["proc.ppid"] >= 1 and fields["user.uid"] == os.geteuid()
 
 
-def test_seed_rules_through_monitor(audit_state: AuditState, scene: dict[str, Path]) -> None:
+def test_seed_rules_through_monitor(quiet_audit: AuditState, scene: dict[str, Path]) -> None:
     _load(scene["rules"])
     command = ["sh", "-c", ACTIONS.format(base=scene["base"])]
     done = subprocess.run([*SYSWARDEN, "monitor", "--source", "audit", "--json", "-r", str(scene["falco"]), "--",
@@ -103,10 +103,10 @@ def test_seed_rules_through_monitor(audit_state: AuditState, scene: dict[str, Pa
     _check_seed(alerts, scene["base"])
     status = audit_netlink.get_status()
     for key in ("pid", "enabled", "backlog_limit", "backlog_wait_time"):       # the daemon role given back, the
-        assert status[key] == audit_state.before[key], key                     # settings it changed restored
+        assert status[key] == quiet_audit.before[key], key                     # settings it changed restored
 
 
-def test_seed_rules_through_search_live(audit_state: AuditState, scene: dict[str, Path]) -> None:
+def test_seed_rules_through_search_live(quiet_audit: AuditState, scene: dict[str, Path]) -> None:
     _load(scene["rules"])
     command = ["sh", "-c", ACTIONS.format(base=scene["base"])]
     done = subprocess.run([*SYSWARDEN, "audit", "search", "--live", "--json", "-k", "passwd_mgmt", "-k", "sw-exec",
@@ -144,7 +144,7 @@ def _monitor_all(falco: Path, duration_s: float, action) -> list[dict]:
     return [json.loads(line) for line in out.splitlines() if line.startswith("{")]
 
 
-def test_seccomp_kill_and_log_are_violations(audit_state: AuditState, scene: dict[str, Path]) -> None:
+def test_seccomp_kill_and_log_are_violations(quiet_audit: AuditState, scene: dict[str, Path]) -> None:
     run = [*SYSWARDEN, "run", "-q"]
     pids: list[int] = []
 
@@ -163,7 +163,7 @@ def test_seccomp_kill_and_log_are_violations(audit_state: AuditState, scene: dic
     assert all(f["audit.type"] == "SECCOMP" for f in violations)
 
 
-def test_a_crashed_source_gives_the_daemon_role_back(audit_state: AuditState) -> None:
+def test_a_crashed_source_gives_the_daemon_role_back(quiet_audit: AuditState) -> None:
     code = ("import os, time\nfrom syswarden.sources.audit.source import AuditSource\n"
             "from syswarden.sources.base import SourceConfig\nsrc = AuditSource(SourceConfig())\n"
             "print(src.channel, flush=True)\ntime.sleep(60)\n")
@@ -172,8 +172,8 @@ def test_a_crashed_source_gives_the_daemon_role_back(audit_state: AuditState) ->
     assert audit_netlink.get_status()["pid"] == child.pid
     child.kill()
     child.wait()
-    audit_state.restore()
+    quiet_audit.restore()
     status = audit_netlink.get_status()
     assert status["pid"] == 0
     for key in ("enabled", "backlog_limit", "backlog_wait_time"):
-        assert status[key] == audit_state.before[key], key
+        assert status[key] == quiet_audit.before[key], key

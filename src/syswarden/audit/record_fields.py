@@ -1,29 +1,37 @@
-"""The fields of one audit record's text: ``key=value`` pairs, quoted strings and the kernel's hex encoding.
+"""What the audit tools add on top of ``kernel/audit_fields`` (the one parser of a record's fields, shared with
+the sandbox's denial explanations): a record's fields with a user message's ``msg='...'`` fields inline, the
+values that mean "none", and go-libaudit's lexical rules, which ``interpret`` follows so its documents match
+go-libaudit's and Auditbeat's byte for byte.
 
-This module stands alone (standard library only) so that every reader of audit records in syswarden — the
-audit source, ``audit search``, the sandbox's SECCOMP and Landlock denial explanations — splits and decodes
-fields the same way.
-
-The kernel writes a string it does not trust (comm, exe, a path, cwd, a key, an argument, the proctitle) in
-double quotes when it is clean, and as unquoted **uppercase** hex when any byte is a double quote, a control
-character, a space or above 0x7e (``audit_log_n_untrustedstring``); numbers it writes in decimal or lowercase
-hex. User-space messages carry a second level of fields inside ``msg='...'``. ``?``, ``(null)`` and ``(none)``
-mean "no value".
+go-libaudit reads ``key=value`` with lower-case keys and a bare value that stops at a quote
+(``key=65786563013634626974"`` is the hex ``6578…74``), where ``kernel/audit_fields`` keeps the token whole;
+the two readings differ only on such malformed text.
 """
 from __future__ import annotations
 
 import re
 
-# key=value where value is "double quoted", 'single quoted' or a run without blanks or quotes.
+from syswarden.kernel.audit_fields import ENRICHED_SEPARATOR, decode_untrusted, parse_fields
+
+# go-libaudit's key=value: "double quoted", 'single quoted' or a run without blanks or quotes.
 FIELD = re.compile(r"([a-z0-9_-]+)=(\"[^\"]*\"|'[^']*'|[^\s\"']+)")
 UPPER_HEX = re.compile(r"(?:[0-9A-F]{2})+")
 ABSENT = frozenset({"", "?", "?,", "(null)"})
-ENRICHED_SEPARATOR = "\x1d"
+
+__all__ = ["ABSENT", "ENRICHED_SEPARATOR", "FIELD", "fields", "hex_bytes", "unquote", "untrusted",
+           "untrusted_list"]
 
 
-def pairs(text: str) -> list[tuple[str, str]]:
-    """(key, value as written) for every field of ``text``, in order (repeated keys kept)."""
-    return FIELD.findall(text)
+def fields(text: str) -> dict[str, str]:
+    """Every field of a record body as written (first occurrence), a user message's ``msg='...'`` fields added
+    after the kernel's own (which therefore win: the message text is the sender's)."""
+    out = parse_fields(text)
+    msg = out.get("msg")
+    if msg is not None and msg[:1] == "'" and msg[-1:] == "'":
+        del out["msg"]
+        for key, value in parse_fields(msg[1:-1]).items():
+            out.setdefault(key, value)
+    return out
 
 
 def unquote(value: str) -> str:
@@ -32,47 +40,17 @@ def unquote(value: str) -> str:
 
 
 def hex_bytes(value: str) -> bytes | None:
-    """The bytes of an unquoted uppercase-hex value, or None when ``value`` is not one."""
+    """The bytes of an unquoted upper-case hex value, or None when ``value`` is not one."""
     if value and UPPER_HEX.fullmatch(value):
         return bytes.fromhex(value)
     return None
 
 
 def untrusted(value: str) -> str:
-    """A string field as the program wrote it: quoted -> as is, hex -> decoded (up to a NUL; undecodable bytes
-    kept as surrogate escapes, so escaping on output shows them), anything else -> unchanged."""
-    if value[:1] in "\"'":
-        return unquote(value)
-    raw = hex_bytes(value)
-    if raw is None:
-        return value
-    return raw.split(b"\0", 1)[0].decode("utf-8", "surrogateescape")
+    """A string field as the program wrote it (``kernel.audit_fields.decode_untrusted``), up to a NUL."""
+    return decode_untrusted(value).split("\0", 1)[0]
 
 
 def untrusted_list(value: str) -> list[str]:
     """A NUL-separated hex field (proctitle, a multi-part argument) as its strings."""
-    if value[:1] in "\"'":
-        return [unquote(value)]
-    raw = hex_bytes(value)
-    if raw is None:
-        return [value]
-    return [part.decode("utf-8", "surrogateescape") for part in raw.split(b"\0")]
-
-
-def fields(text: str) -> dict[str, str]:
-    """First value of every key in ``text`` as written (a user message's ``msg='...'`` fields included)."""
-    if "msg='" not in text:
-        return dict(reversed(FIELD.findall(text)))      # reversed: the first occurrence of a key wins
-    out: dict[str, str] = {}
-    for key, value in FIELD.findall(text):
-        if key == "msg" and value[:1] == "'":
-            for inner_key, inner_value in FIELD.findall(value[1:-1]):
-                out.setdefault(inner_key, inner_value)
-            continue
-        out.setdefault(key, value)
-    return out
-
-
-def enriched_fields(text: str) -> dict[str, str]:
-    """The ``KEY=value`` pairs auditd's ENRICHED format appends after the 0x1d byte (``UID="root"``)."""
-    return {key: unquote(value) for key, value in re.findall(r"([A-Z0-9_]+)=(\"[^\"]*\"|\S+)", text)}
+    return decode_untrusted(value).split("\0")

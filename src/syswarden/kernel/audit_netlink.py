@@ -54,11 +54,14 @@ class AuditMulticast:
         except OSError:
             self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, RECEIVE_BUFFER)
 
-    def read(self, timeout: float) -> list[tuple[int, str]]:
-        """Records that arrive within ``timeout`` seconds (returns at the first batch)."""
+    def read(self, timeout: float, limit: int | None = None) -> list[tuple[int, str]]:
+        """Records that arrive within ``timeout`` seconds (returns at the first batch; at most ``limit``
+        datagrams, so a reader under a flood of records still gets control back)."""
         ready, _, _ = select.select([self._sock], [], [], timeout)
         out: list[tuple[int, str]] = []
-        while ready:
+        datagrams = 0
+        while ready and (limit is None or datagrams < limit):
+            datagrams += 1
             try:
                 data = self._sock.recv(65536)
             except BlockingIOError:
@@ -285,11 +288,14 @@ class AuditDaemonSocket:
             raise
         self.pid = os.getpid()
 
-    def read(self, timeout: float) -> list[tuple[int, str]]:
-        """Records that arrive within ``timeout`` seconds (returns at the first batch)."""
+    def read(self, timeout: float, limit: int | None = None) -> list[tuple[int, str]]:
+        """Records that arrive within ``timeout`` seconds (returns at the first batch; at most ``limit``
+        datagrams, so a reader under a flood of records still gets control back)."""
         ready, _, _ = select.select([self._sock], [], [], timeout)
         out: list[tuple[int, str]] = []
-        while ready:
+        datagrams = 0
+        while ready and (limit is None or datagrams < limit):
+            datagrams += 1
             try:
                 data = self._sock.recv(65536)
             except BlockingIOError:

@@ -33,6 +33,7 @@ from syswarden.sources.base import SourceConfig, SourceStats
 from syswarden.sources.targets import GatedCommand, ppid_of, seed_threads
 
 _POLL_S = 0.2
+_BATCH = 1024                               # datagrams per read: the loop's checks run under a flood too
 _CONTROL_TYPES = range(1000, 1100)          # replies and control messages, not records
 
 
@@ -53,6 +54,7 @@ class AuditSource:
         self._restore_status: dict[str, int] = {}
         self._child: GatedCommand | None = None
         self._tree: set[int] = set()
+        self._outside: set[int] = set()
         self._num = 0
         self._seed: list[ThreadInfo] = []
         self._lost_at_start = 0
@@ -145,7 +147,7 @@ class AuditSource:
         sock, reassembler = self._socket, self.reassembler
         done_at: float | None = None
         while True:
-            for msg_type, text in sock.read(_POLL_S):
+            for msg_type, text in sock.read(_POLL_S, _BATCH):
                 if msg_type in _CONTROL_TYPES:
                     continue
                 try:
@@ -189,7 +191,18 @@ class AuditSource:
 
     def _descends(self, pid: int) -> bool:
         """Whether a live process descends from the tree (records like SECCOMP carry no ppid; a process that has
-        already gone when its first record is read cannot be placed and is left out)."""
+        already gone when its first record is read cannot be placed and is left out). A pid found outside is
+        remembered, so a busy machine costs one /proc walk per process, not per event."""
+        if pid in self._outside:
+            return False
+        inside = self._walk(pid)
+        if not inside:
+            if len(self._outside) > 65536:
+                self._outside.clear()
+            self._outside.add(pid)
+        return inside
+
+    def _walk(self, pid: int) -> bool:
         for _ in range(64):
             parent = ppid_of(pid)
             if parent is None or parent <= 1:
