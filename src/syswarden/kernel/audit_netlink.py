@@ -57,20 +57,8 @@ class AuditMulticast:
     def read(self, timeout: float, limit: int | None = None) -> list[tuple[int, str]]:
         """Records that arrive within ``timeout`` seconds (returns at the first batch; at most ``limit``
         datagrams, so a reader under a flood of records still gets control back)."""
-        ready, _, _ = select.select([self._sock], [], [], timeout)
         out: list[tuple[int, str]] = []
-        datagrams = 0
-        while ready and (limit is None or datagrams < limit):
-            datagrams += 1
-            try:
-                data = self._sock.recv(65536)
-            except BlockingIOError:
-                break
-            except OSError as exc:
-                if exc.errno != errno.ENOBUFS:
-                    raise
-                self.overruns += 1  # the socket buffer overflowed: records were lost, later ones still come
-                continue
+        for data in _datagrams(self, timeout, limit):
             out.extend(split_messages(data))
         return out
 
@@ -85,6 +73,24 @@ class AuditMulticast:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _datagrams(reader: AuditMulticast | AuditDaemonSocket, timeout: float, limit: int | None) -> list[bytes]:
+    """The datagrams waiting on a non-blocking audit socket within ``timeout`` (at most ``limit``). A full
+    socket buffer (ENOBUFS) lost records: counted in ``reader.overruns``, and later ones still come."""
+    sock = reader._sock
+    ready, _, _ = select.select([sock], [], [], timeout)
+    out: list[bytes] = []
+    while ready and (limit is None or len(out) < limit):
+        try:
+            out.append(sock.recv(65536))
+        except BlockingIOError:
+            break
+        except OSError as exc:
+            if exc.errno != errno.ENOBUFS:
+                raise
+            reader.overruns += 1
+    return out
 
 
 def split_messages(data: bytes) -> list[tuple[int, str]]:
@@ -289,22 +295,9 @@ class AuditDaemonSocket:
         self.pid = os.getpid()
 
     def read(self, timeout: float, limit: int | None = None) -> list[tuple[int, str]]:
-        """Records that arrive within ``timeout`` seconds (returns at the first batch; at most ``limit``
-        datagrams, so a reader under a flood of records still gets control back)."""
-        ready, _, _ = select.select([self._sock], [], [], timeout)
+        """Records that arrive within ``timeout`` seconds (as ``AuditMulticast.read``)."""
         out: list[tuple[int, str]] = []
-        datagrams = 0
-        while ready and (limit is None or datagrams < limit):
-            datagrams += 1
-            try:
-                data = self._sock.recv(65536)
-            except BlockingIOError:
-                break
-            except OSError as exc:
-                if exc.errno != errno.ENOBUFS:
-                    raise
-                self.overruns += 1
-                continue
+        for data in _datagrams(self, timeout, limit):
             out.extend(m for m in split_unicast(data) if m[0] not in (NLMSG_ERROR, NLMSG_DONE))
         return out
 
