@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 from syswarden.audit.constants import STRING_FIELDS
 from syswarden.audit.rule_encode import decode, encode
-from syswarden.audit.rule_model import (AddRule, AuditRule, AuditRuleError, Command, Control, DeleteAll,
+from syswarden.audit.rule_model import (AddRule, AuditRuleError, Command, Control, DeleteAll,
                                         DeleteRule, ErrorMode, RulesFile, SetControl)
 from syswarden.errors import KernelError
 from syswarden.kernel import audit_netlink
@@ -31,11 +31,6 @@ class LoadReport:
     deleted: int = 0
     settings: int = 0
     ignored: list[str] = field(default_factory=list)
-
-
-def kernel_rules() -> list[AuditRule]:
-    """The kernel's rules, decoded, in list order."""
-    return [decode(raw) for raw in audit_netlink.list_rules()]
 
 
 def _kernel_message(exc: OSError, command: Command) -> str:
@@ -166,15 +161,3 @@ def delete_all(key: str | None = None) -> int:
     for raw in raws:
         audit_netlink.delete_rule(raw)
     return len(raws)
-
-
-def delete(rules: list[AuditRule]) -> int:
-    """Delete exactly these rules (those the kernel has); returns how many were deleted."""
-    count = 0
-    for rule in rules:
-        try:
-            audit_netlink.delete_rule(encode(rule))
-            count += 1
-        except FileNotFoundError:
-            continue
-    return count

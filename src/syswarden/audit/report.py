@@ -7,7 +7,6 @@ events per hour. Plus the totals aureport's default summary opens with: time ran
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from syswarden.audit.reassembly import AuditEvent
@@ -49,10 +48,3 @@ class Report:
         auid = f.get("auid")
         if auid is not None:
             self.users["unset" if auid in ("4294967295", "-1") else auid] += 1
-
-
-def build(events: Iterable[AuditEvent]) -> Report:
-    report = Report()
-    for event in events:
-        report.add(event)
-    return report
