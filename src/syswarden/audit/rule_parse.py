@@ -28,10 +28,10 @@ _NOT_IN_FILES = {"h": "help", "s": "status", "l": "list", "v": "version", "t": "
                  "reset_backlog_wait_time_actual": "reset a counter"}
 _CONTROLS = {"b": Control.BACKLOG_LIMIT, "r": Control.RATE_LIMIT, "backlog_wait_time": Control.BACKLOG_WAIT_TIME}
 IsDir = Callable[[str], bool]
-_DEPRECATED = "-w is deprecated upstream"
+DEPRECATED_WATCH = "-w is deprecated upstream"
 
 
-class _Line:
+class LineParser:
     """The state auditctl keeps while it walks the options of one line."""
 
     def __init__(self, name: str, lineno: int, text: str, native: Arch, is_dir: IsDir, allow_immutable: bool,
@@ -263,7 +263,7 @@ class _Line:
         self.mask = list(MASK_ALL)
         self.fields = [RuleField(kind, Op.EQUAL, 0, path, self.span(opt.value_col)),
                        RuleField(F.PERM, Op.EQUAL, 15, None, self.span(opt.value_col))]
-        self.warnings.append(RuleWarning(_DEPRECATED + "; -a always,exit -F arch=b64 -F path=... -F perm=... lets "
+        self.warnings.append(RuleWarning(DEPRECATED_WATCH + "; -a always,exit -F arch=b64 -F path=... -F perm=... lets "
                                          "the kernel skip other syscalls", self.span(opt.col)))
 
     def _opt_w(self, opt: Option, _opts: list[Option]) -> None:

@@ -8,7 +8,7 @@ from __future__ import annotations
 import os
 
 from syswarden.audit.rule_model import AuditRuleError, Command, ErrorMode, RulesFile, RuleWarning
-from syswarden.audit.rule_parse import _DEPRECATED, IsDir, _Line
+from syswarden.audit.rule_parse import DEPRECATED_WATCH, IsDir, LineParser
 from syswarden.audit.rule_syntax import logical_lines, options, split_words
 from syswarden.spans import SourceText
 from syswarden.syscalls.arch import Arch
@@ -36,7 +36,7 @@ def parse_rules(text: str, name: str = "<rules>", *, native: Arch | None = None,
             words = split_words(line, name, lineno)
             if not words or words[0].text.startswith("#"):
                 continue
-            state = _Line(name, lineno, line, native, check_dir, allow_immutable, strict_names)
+            state = LineParser(name, lineno, line, native, check_dir, allow_immutable, strict_names)
             state.run(options(words, name, lineno))
         except AuditRuleError as exc:
             exc.source = exc.source or source       # so the error can quote the line
@@ -59,7 +59,7 @@ def parse_rules(text: str, name: str = "<rules>", *, native: Arch | None = None,
 
 def _merge_deprecations(warnings: list[RuleWarning]) -> list[RuleWarning]:
     """One "-w is deprecated" note per file (at its first use), not one per watch."""
-    watches = [w for w in warnings if w.message.startswith(_DEPRECATED)]
+    watches = [w for w in warnings if w.message.startswith(DEPRECATED_WATCH)]
     if len(watches) <= 1:
         return warnings
     merged = RuleWarning(f"{watches[0].message} ({len(watches)} -w lines)", watches[0].span)
