@@ -19,7 +19,8 @@ RULES = """
 - rule: seccomp violation
   desc: x
   condition: evt.type = violated-seccomp-policy
-  output: "seccomp %evt.arg.syscall %evt.arg.arch %evt.arg.action %evt.arg.sig proc=%proc.name exe=%proc.exepath node=%audit.node"
+  output: "seccomp %evt.arg.syscall %evt.arg.arch %evt.arg.action %evt.arg.sig proc=%proc.name
+    exe=%proc.exepath node=%audit.node"
   priority: WARNING
 - rule: keyed
   desc: y

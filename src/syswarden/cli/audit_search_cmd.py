@@ -189,8 +189,8 @@ def render(report: Any, top: int, table: Any) -> str:
                                    ("Success Summary Report", report.success, "success"),
                                    ("Record Type Summary Report", report.types, "type")):
         parts += [title, table(["total", column], [[str(n), name] for name, n in counter.most_common(top)]), ""]
-    hours = sorted(report.hours.items())
-    parts += ["Events per Hour", table(["hour", "events", ""], [
-        [time.strftime("%Y-%m-%d %H:00", time.localtime(h)), str(n), "#" * max(1, round(40 * n / max(report.hours.values())))]
-        for h, n in hours])]
+    busiest = max(report.hours.values(), default=1)
+    bars = [[time.strftime("%Y-%m-%d %H:00", time.localtime(hour)), str(n), "#" * max(1, round(40 * n / busiest))]
+            for hour, n in sorted(report.hours.items())]
+    parts += ["Events per Hour", table(["hour", "events", ""], bars)]
     return "\n".join(parts)
