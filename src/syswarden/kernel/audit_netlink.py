@@ -10,6 +10,7 @@ import os
 import select
 import socket
 import struct
+import time
 
 NETLINK_AUDIT = 9
 SO_RCVBUFFORCE = 33
@@ -305,15 +306,28 @@ class AuditDaemonSocket:
         return self._sock.fileno()
 
     def close(self) -> None:
-        """Unregister (only if the kernel still names this process) and close the socket."""
+        """Unregister (only if the kernel still names this process) and close the socket.
+
+        The request goes without an acknowledgement: our receive buffer may be full of records, and the kernel
+        drops what it cannot queue there (the ack too, reporting ENOBUFS). Whether it took effect is read back on
+        a fresh socket."""
         if self._sock.fileno() < 0:
             return
         try:
-            if get_status().get("pid") == self.pid:
-                self._sock.setblocking(True)
-                self._sock.settimeout(2.0)
-                _raise_on_error(_exchange(self._sock, AUDIT_SET, _status_payload(pid=0), NLM_F_REQUEST | NLM_F_ACK),
-                                "AUDIT_SET pid 0")
+            for _ in range(3):
+                if get_status().get("pid") != self.pid:
+                    break
+                payload = _status_payload(pid=0)
+                _datagrams(self, 0.0, None)                 # drain what is queued: room for the kernel's answer
+                try:
+                    self._sock.send(_NLMSG_HDR.pack(_NLMSG_HDR.size + len(payload), AUDIT_SET, NLM_F_REQUEST, 2,
+                                                    0) + payload)
+                except OSError as exc:
+                    if exc.errno != errno.ENOBUFS:      # ENOBUFS: handled, the answer had no room; read it back
+                        raise
+                deadline = time.monotonic() + 1.0
+                while get_status().get("pid") == self.pid and time.monotonic() < deadline:
+                    time.sleep(0.02)
         finally:
             self._sock.close()
 

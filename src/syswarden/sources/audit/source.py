@@ -218,7 +218,9 @@ class AuditSource:
         except OSError:
             return
         if lost > 0:
-            # Not added to stats.drops: the serial gaps they leave are counted there already (as events).
+            # The serial gaps count lost events, the kernel counts lost records: the larger is reported, so a loss
+            # is never silent and never counted twice (a lost event is at least one lost record).
+            self.stats.drops = max(self.stats.drops, lost)
             print(f"syswarden: audit: the kernel lost {lost} records (backlog full or rate limit)", file=sys.stderr)
 
     @property
@@ -238,6 +240,8 @@ class AuditSource:
             if self._restore_status:
                 audit_netlink.set_status(**self._restore_status)
                 self._restore_status = {}
+        except OSError as exc:      # never mask what stopped us; say what could not be undone
+            print(f"syswarden: audit: could not restore the audit settings: {exc}", file=sys.stderr)
         finally:
             if self._restore_enabled is not None:
                 try:
