@@ -11,12 +11,14 @@ from __future__ import annotations
 
 import os
 import signal
+import sys
 from typing import TYPE_CHECKING
 
 import click
 from click.core import ParameterSource
 
-from syswarden.errors import InputError
+from syswarden.errors import InputError, SyswardenError
+from syswarden.escaping import escape_text
 from syswarden.rules.alert import Priority
 from syswarden.outputs.base import Output
 from syswarden.escaping import escape_text
@@ -100,9 +102,11 @@ def monitor(ctx: click.Context, replay: str | None, source: str | None, config_p
     """
     from dataclasses import replace
 
-    from syswarden.cli.rules_cmd import load_or_fail
+    _check_conflicts(replay, source, command)
+
+    from syswarden.rules.loader import load_rules, stock_rules_path
     from syswarden.service.config import load_config
-    from syswarden.service.pipeline import apply_append_output, open_pipeline
+    from syswarden.service.pipeline import apply_append_output, open_pipeline, shell_status
 
     cfg = load_config(config_path, options)
     if not quiet:
@@ -115,14 +119,13 @@ def monitor(ctx: click.Context, replay: str | None, source: str | None, config_p
         cfg = replace(cfg, rule_matching="all" if all_matches else "first")
     priority = _priority(min_priority) if _given(ctx, "min_priority") else cfg.priority
     selection = Selection(priority, disable_names, disable_tags, only_tags)
-    ruleset, result = load_or_fail(list(rules_files or cfg.rules_files))
+    result = load_rules(list(rules_files or cfg.rules_files) or [stock_rules_path()])
+    ruleset = result.raise_for_errors()
     if result.warnings and not quiet:
         click.echo(f"syswarden: {len(result.warnings)} rules warnings (see 'syswarden rules validate')", err=True)
     ruleset = apply_append_output(ruleset, cfg.append_output).select(selection)
     outputs = _outputs(cfg, output_file)
     config = SourceConfig(command=list(command) or None)
-    if replay is None and not command and source == "ptrace":
-        raise InputError("--source ptrace needs a command to follow: syswarden monitor --source ptrace -- CMD")
 
     def progress(count: int) -> None:
         if not quiet:
@@ -150,8 +153,29 @@ def monitor(ctx: click.Context, replay: str | None, source: str | None, config_p
         summary = pipeline.run()
     except KeyboardInterrupt:
         summary = pipeline.summary
+    except SyswardenError:
+        # a damaged recording: what was read before the damage is summarised, then the error is reported
+        if not quiet:
+            click.echo(pipeline.summary.render(), err=True)
+        raise
     finally:
         signal.signal(signal.SIGUSR1, previous)
         signal.signal(signal.SIGTERM, previous_term)
     if not quiet:
         click.echo(summary.render(), err=True)
+    if command:
+        sys.exit(shell_status(summary.exit_code))     # CMD's status passes through, as with `run`
+
+
+def _check_conflicts(replay: str | None, source: str | None, command: tuple[str, ...]) -> None:
+    """Options that cannot go together are a usage error naming both, never one silently ignored."""
+    if replay is not None and source in ("ebpf", "ptrace"):
+        raise click.UsageError(f"--replay reads a recording but --source {source} watches live syscalls: "
+                               "give one of them (--source replay|scap only says the recording's format)")
+    if replay is not None and command:
+        raise click.UsageError("--replay reads a recording, so there is no command to run: drop "
+                               f"'-- {escape_text(' '.join(command))}' or --replay")
+    if source in ("replay", "scap") and replay is None:
+        raise click.UsageError(f"--source {source} reads a recording: give it with --replay FILE")
+    if source == "ptrace" and not command:
+        raise click.UsageError("--source ptrace needs a command to follow: syswarden monitor --source ptrace -- CMD")

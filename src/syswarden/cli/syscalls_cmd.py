@@ -6,21 +6,12 @@ from collections.abc import Sequence
 import click
 
 from syswarden.cli.convert_cmd import parse_arch, printable
+from syswarden.cli.table import render_table
 from syswarden.errors import UnknownSyscallError
 from syswarden.syscalls import groups, tables
 from syswarden.syscalls.arch import X32_SYSCALL_BIT, Arch
 
 OVERVIEW_ARCHES = (Arch.X86_64, Arch.I386, Arch.X32, Arch.AARCH64)
-
-
-def render_table(header: Sequence[str], rows: Sequence[Sequence[str]], numeric: frozenset[int]) -> str:
-    """Columns padded to their widest cell; the ``numeric`` columns right-aligned."""
-    widths = [max(len(str(c)) for c in col) for col in zip(header, *rows)]
-
-    def line(cells: Sequence[str]) -> str:
-        out = [c.rjust(w) if i in numeric else c.ljust(w) for i, (c, w) in enumerate(zip(cells, widths))]
-        return "  ".join(out).rstrip()
-    return "\n".join([line(header), *(line(r) for r in rows)])
 
 
 def _nr(arch: Arch, name: str) -> str:

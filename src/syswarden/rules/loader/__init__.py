@@ -18,7 +18,7 @@ from syswarden.rules.loader.result import ErrorCode, Issue, Location, LoadIssue,
 from syswarden.rules.ruleset import Ruleset
 from syswarden.spans import SourceText, Span
 
-__all__ = ["load_rules", "load_texts", "LoadResult", "ENGINE_VERSION"]
+__all__ = ["load_rules", "load_texts", "stock_rules_path", "LoadResult", "ENGINE_VERSION"]
 
 
 def _field_exists(text: str) -> bool:
@@ -100,6 +100,14 @@ def _expand_dirs(paths: Iterable[str | Path]) -> list[str | Path]:
         else:
             out.append(path)
     return out
+
+
+def stock_rules_path() -> Path:
+    """The stock Falco rules shipped in the package (see ``rules/data/SOURCE.md``): what runs when no rules
+    file is given."""
+    from importlib import resources
+
+    return Path(str(resources.files("syswarden.rules") / "data" / "falco_rules.yaml"))
 
 
 def load_rules(paths: Iterable[str | Path], *, sources: Iterable[str] = ("syscall",)) -> LoadResult:

@@ -12,6 +12,8 @@ import json
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from syswarden.errors import RuleLoadError
+from syswarden.escaping import escape_text
 from syswarden.spans import SourceText, Span, render_snippet
 
 if TYPE_CHECKING:
@@ -122,6 +124,20 @@ class LoadResult:
     @property
     def successful(self) -> bool:
         return not self.errors
+
+    def raise_for_errors(self) -> Ruleset:
+        """The loaded ruleset; when loading failed, a ``RuleLoadError`` listing every error with its code,
+        position and caret snippet (escaped: rules files are input)."""
+        if self.ruleset is None:
+            raise RuleLoadError("rules could not be loaded:\n" + "\n".join(self._error_block(e) for e in self.errors))
+        return self.ruleset
+
+    def _error_block(self, issue: Issue) -> str:
+        """``CODE: file:L:C: rule 'X': message`` and the offending line with a caret."""
+        span = issue.span
+        snippet = render_snippet(self.sources.get(span.file), span) if span else ""
+        text = f"{issue.code.name}: {issue.one_line()}" + (f"\n{snippet}" if snippet else "")
+        return "\n".join(escape_text(line) for line in text.split("\n"))
 
     def issues_for(self, name: str) -> tuple[list[Issue], list[Issue]]:
         """The errors and warnings located in file ``name``."""
