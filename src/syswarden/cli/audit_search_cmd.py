@@ -155,7 +155,7 @@ def report_cmd(args: tuple[str, ...], top: int, live: bool, socket: str, duratio
     """aureport's summaries of the matching events: by key, syscall, executable, login user, result, hour."""
     from syswarden.audit.report import Report
     from syswarden.audit.search import facts, matches
-    from syswarden.cli.rules_cmd import table
+    from syswarden.cli.table import render_table as table
 
     files, command = _split_args(args, live)
     query = _query(**criteria)
@@ -188,9 +188,10 @@ def render(report: Any, top: int, table: Any) -> str:
                                    ("User Summary Report", report.users, "auid"),
                                    ("Success Summary Report", report.success, "success"),
                                    ("Record Type Summary Report", report.types, "type")):
-        parts += [title, table(["total", column], [[str(n), name] for name, n in counter.most_common(top)]), ""]
+        parts += [title, table(["total", column], [[str(n), name] for name, n in counter.most_common(top)],
+                                numeric=(0,)), ""]
     busiest = max(report.hours.values(), default=1)
     bars = [[time.strftime("%Y-%m-%d %H:00", time.localtime(hour)), str(n), "#" * max(1, round(40 * n / busiest))]
             for hour, n in sorted(report.hours.items())]
-    parts += ["Events per Hour", table(["hour", "events", ""], bars)]
+    parts += ["Events per Hour", table(["hour", "events", ""], bars, numeric=(1,))]
     return "\n".join(parts)
