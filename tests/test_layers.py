@@ -21,6 +21,10 @@ ALLOWED: dict[str, set[str]] = {
     "syscalls": BASE,
     "events": BASE | {"syscalls"},
     "kernel": BASE | {"syscalls"},
+    # Linux audit's own language and records (auditctl rules, record lines, reassembly, ECS, reports): beside the
+    # enforcement and auditing pipelines, below the sources that turn audit events into syswarden events. It reads
+    # Falco's event and flag tables (events/) to translate audit rules into Falco rules.
+    "audit": BASE | {"syscalls", "kernel", "events"},
     # enforcement: policy -> seccomp -> sandbox
     "policy": BASE | {"syscalls"},
     "seccomp": BASE | {"syscalls", "policy", "kernel"},
@@ -31,7 +35,7 @@ ALLOWED: dict[str, set[str]] = {
     # auditing: sources -> state -> rules -> outputs, wired by service.
     # sources may use state's /proc and cgroup parsers to seed their initial threads; state never imports sources.
     "state": BASE | {"events", "syscalls"},
-    "sources": BASE | {"events", "syscalls", "kernel", "state"},
+    "sources": BASE | {"events", "syscalls", "kernel", "state", "audit"},
     "rules": BASE | {"events", "syscalls"},
     "outputs": BASE | {"rules"},
     "service": BASE | {"events", "sources", "state", "rules", "outputs"},

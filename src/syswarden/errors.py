@@ -25,6 +25,7 @@ picture, so a new class lands here too (and an ``except InputError`` really catc
     │   ├── FilterSyntaxError                   a filter expression does not parse
     │   ├── OutputFormatError                   rules.output_format: an output string names no field
     │   ├── ConfigError                         service.config: a falco.yaml or --option value is wrong
+    │   ├── AuditRuleError                      audit.rule_model: an auditctl rule line is wrong
     │   └── CaptureError                        a capture/replay file is malformed or truncated
     ├── CompileError                    exit 2  a valid policy cannot be compiled (too large, ...)
     ├── SourceError                     exit 1  an event source failed at run time

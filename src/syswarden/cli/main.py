@@ -28,6 +28,7 @@ COMMANDS: tuple[tuple[str, str, str, str], ...] = (
     ("Auditing", "monitor", "syswarden.cli.monitor_cmd:monitor", "Watch syscalls and raise Falco-style alerts."),
     ("Auditing", "capture", "syswarden.cli.capture_cmd:capture", "Record or read event captures (jsonl, scap)."),
     ("Auditing", "rules", "syswarden.cli.rules_cmd:rules", "Validate, list and explore Falco-format rules."),
+    ("Auditing", "audit", "syswarden.cli.audit_cmd:audit", "Linux audit: auditctl rules, audit logs, search, report."),
     ("Inspection", "status", "syswarden.cli.status_cmd:status", "Show processes' seccomp and privilege state."),
 )
 

@@ -59,10 +59,11 @@ def _outputs(cfg: MonitorConfig, output_file: str | None) -> list[Output]:
 
 
 @click.command(context_settings={"ignore_unknown_options": False})
-@click.option("--replay", "replay", type=click.Path(dir_okay=False, exists=True),
-              help="Read events from a recording (.jsonl replay or .scap/.scap.gz capture).")
-@click.option("--source", type=click.Choice(["ebpf", "ptrace", "replay", "scap"]), default=None,
-              help="Event source (default: by file suffix with --replay, ebpf when live).")
+@click.option("--replay", "replay", type=click.Path(exists=True),
+              help="Read events from a recording (.jsonl replay, .scap/.scap.gz capture, or audit logs: a file or a directory).")
+@click.option("--source", type=click.Choice(["ebpf", "ptrace", "audit", "replay", "scap"]), default=None,
+              help="Event source (default: by file suffix with --replay, ebpf when live). audit: the kernel's audit "
+                   "stream live, or audit.log files with --replay.")
 @click.option("-c", "--config", "config_path", type=click.Path(dir_okay=False, exists=True),
               help="Read settings from a falco.yaml (outputs, JSON options, priority, rules files, append_output).")
 @click.option("--option", "options", multiple=True, metavar="KEY=VALUE",
@@ -94,6 +95,8 @@ def monitor(ctx: click.Context, replay: str | None, source: str | None, config_p
       syswarden monitor --replay trace.jsonl -r falco_rules.yaml
       syswarden monitor --replay capture.scap.gz --json -p warning
       syswarden monitor --source ptrace -- sh -c 'cat /etc/shadow'
+      syswarden monitor --source audit -r audit_rules.yaml      # needs audit rules loaded (syswarden audit load)
+      syswarden monitor --replay /var/log/audit/ -r audit_rules.yaml
       syswarden monitor --write incident.scap        # live, and keep the events for sysdig
       syswarden monitor -c falco.yaml --option json_output=true --replay trace.scap
     """
@@ -140,7 +143,11 @@ def monitor(ctx: click.Context, replay: str | None, source: str | None, config_p
         pipeline.reopen_outputs()
         click.echo(pipeline.snapshot().render(), err=True)
 
+    def on_term(_sig: int, _frame: object) -> None:
+        raise KeyboardInterrupt     # a stop like Ctrl-C: sources undo what they changed (the audit daemon role)
+
     previous = signal.signal(signal.SIGUSR1, on_usr1)
+    previous_term = signal.signal(signal.SIGTERM, on_term)
     try:
         summary = pipeline.run()
     except KeyboardInterrupt:
@@ -152,6 +159,7 @@ def monitor(ctx: click.Context, replay: str | None, source: str | None, config_p
         raise
     finally:
         signal.signal(signal.SIGUSR1, previous)
+        signal.signal(signal.SIGTERM, previous_term)
     if not quiet:
         click.echo(summary.render(), err=True)
     if command:

@@ -1,6 +1,6 @@
 """The shared event model: a syscall or lifecycle event, plus the thread and fd context state attaches to it.
 
-Every source (eBPF, ptrace, scap files, JSONL replay, later Linux audit) produces ``Event``s whose ``type`` and
+Every source (eBPF, ptrace, scap files, JSONL replay, Linux audit) produces ``Event``s whose ``type`` and
 ``params`` follow Falco's event table (libs ``driver/event_table.c``): the same event names (``openat``,
 ``execve``, ``procexit``, ...) and the same parameter names (``fd``, ``dirfd``, ``name``, ``flags``, ``mode``,
 ``tuple``, ``exe``, ``args`` ...), so ``evt.arg.NAME`` means the same thing whatever the source was.
@@ -135,6 +135,22 @@ class ThreadInfo:
         return " ".join([self.comm, *self.args]) if self.args else self.comm
 
 
+@dataclass(frozen=True, slots=True)
+class AuditInfo:
+    """What a Linux audit event knows beyond the syscall (the ``audit.*`` fields): the audit event id, the rule
+    keys that matched, the login uid and session, whether the syscall succeeded, the normalised action
+    (go-libaudit's ``opened-file``, ``violated-seccomp-policy`` ...) and the record type it came from."""
+
+    serial: int
+    record_type: str
+    keys: tuple[str, ...] = ()
+    auid: int = -1                     # 4294967295 (unset) is -1
+    ses: int = -1
+    success: bool | None = None
+    action: str = ""
+    node: str = ""
+
+
 @dataclass(slots=True)
 class Event:
     """One event. ``dir`` is ``"<"`` for exit (the default, and the only one modern drivers emit) or ``">"``."""
@@ -156,6 +172,8 @@ class Event:
     #: with ``user(uid)``, ``group(gid)`` and ``thread(tid)`` (``rules.fields.lookups.Lookups``). Per event,
     #: not per process, so two pipelines in one process each name things from their own tables.
     lookups: Any = field(default=None, compare=False, repr=False)
+    #: Set by the Linux audit source only (``AuditInfo``); None for every other source.
+    audit: AuditInfo | None = field(default=None, compare=False, repr=False)
 
     @property
     def is_exit(self) -> bool:

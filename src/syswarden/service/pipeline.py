@@ -46,7 +46,16 @@ def choose_source(path: str | None, source: str | None) -> str:
         return "replay"
     if lower.endswith((".scap", ".scap.gz")):
         return "scap"
-    raise InputError(f"cannot tell the format of {path!r}: expected a .jsonl recording or a .scap/.scap.gz capture")
+    if _is_audit_log(path):
+        return "audit"
+    raise InputError(f"cannot tell the format of {path!r}: expected a .jsonl recording or a .scap/.scap.gz "
+                     "capture, or audit logs (audit.log*, a directory of them; or say --source audit)")
+
+
+def _is_audit_log(path: str) -> bool:
+    import os
+    name = os.path.basename(path.rstrip("/"))
+    return os.path.isdir(path) or name.startswith("audit.log") or name.endswith(".log")
 
 
 def apply_append_output(ruleset: Ruleset, entries: Sequence[AppendOutput]) -> Ruleset:

@@ -1,4 +1,4 @@
-"""Where events come from: eBPF probe, ptrace, scap captures, JSONL replay (and later Linux audit).
+"""Where events come from: eBPF probe, ptrace, scap captures, JSONL replay, Linux audit (live or logs).
 
 ``REGISTRY`` maps a source name to the dotted path of its factory; explicit, no entry points.
 """
@@ -9,4 +9,5 @@ REGISTRY: dict[str, str] = {
     "scap": "syswarden.sources.scap.reader:ScapSource",
     "ebpf": "syswarden.sources.ebpf.source:EbpfSource",
     "ptrace": "syswarden.sources.ptrace.source:PtraceSource",
+    "audit": "syswarden.sources.audit.source:AuditSource",
 }

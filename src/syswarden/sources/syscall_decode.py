@@ -148,6 +148,7 @@ SPECS: dict[str, CallSpec] = {s.name: s for s in (
     _spec("setns", {}, ("res", "ret"), ("fd", "i0"), ("nstype", "w1")),
     _spec("init_module", {2: S}, ("res", "ret"), ("img", "b''"), ("length", "u1"), ("uargs", "s2")),
     _spec("finit_module", {1: S}, ("res", "ret"), ("fd", "i0"), ("uargs", "s1"), ("flags", "w2")),
+    _spec("delete_module", {0: S}, ("res", "ret"), ("name", "s0"), ("flags", "w1")),
     _spec("memfd_create", {0: S}, ("fd", "ret"), ("name", "s0"), ("flags", "w1")),
     _spec("bpf", {}, ("fd", "ret"), ("cmd", "i0")),
     _spec("dup", {}, ("res", "ret"), ("oldfd", "i0")),

@@ -13,7 +13,8 @@ from syswarden.events.event import ThreadInfo
 from syswarden.state import procfs
 
 
-def _ppid_of(pid: int) -> int | None:
+def ppid_of(pid: int) -> int | None:
+    """The parent pid of a live process (None when it is gone)."""
     try:
         with open(f"/proc/{pid}/stat", "rb") as f:
             stat = f.read()
@@ -28,7 +29,7 @@ def descendants(pids: Iterable[int]) -> set[int]:
     children: dict[int, list[int]] = {}
     for entry in os.listdir("/proc"):
         if entry.isdigit():
-            ppid = _ppid_of(int(entry))
+            ppid = ppid_of(int(entry))
             if ppid is not None:
                 children.setdefault(ppid, []).append(int(entry))
     found, todo = set(), list(pids)

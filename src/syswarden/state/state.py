@@ -94,7 +94,10 @@ class State:
         self.stats.events += 1
         tid = event.tid
         thread = self.threads.active(tid)
-        if thread is None and tid > 0 and not _is_clone_child(event):
+        if event.thread is not None:
+            # A source that reports the process with every event (Linux audit) attaches what it knows.
+            thread = self._adopt(event.thread, thread)
+        elif thread is None and tid > 0 and not _is_clone_child(event):
             thread = self._unknown_thread(event)
         key = (event.type, event.dir)
         plan = _APPLY_PLANS.get(key) or _apply_plan(key)
@@ -137,6 +140,30 @@ class State:
         if enter is None or enter.type != event.type:
             return event.params
         return {**enter.params, **event.params}
+
+    def _adopt(self, seen: ThreadInfo, thread: ThreadInfo | None) -> ThreadInfo:
+        """Merge a source's view of the calling process into the table: what it reports (ids, names, cwd,
+        parent) wins; what it leaves unknown (-1, empty) keeps the table's value."""
+        if thread is None:
+            found = self._from_proc(seen.tid) if self.procfs else None
+            thread = found or ThreadInfo(tid=seen.tid, pid=seen.pid, ptid=-1)
+            if found is None:
+                self.threads.add(thread)
+        for name in _ADOPTED_TEXT:
+            value = getattr(seen, name)
+            if value:
+                setattr(thread, name, value)
+        for name in _ADOPTED_IDS:
+            value = getattr(seen, name)
+            if value != -1:
+                setattr(thread, name, value)
+        if seen.args or seen.exe:
+            thread.args = list(seen.args)
+        if seen.ptid > 0 and seen.ptid != thread.ptid:
+            thread.ptid = seen.ptid
+            thread.parent = None
+            self.threads.link_parent(thread)
+        return thread
 
     def _unknown_thread(self, event: Event) -> ThreadInfo:
         if self.procfs:
@@ -193,6 +220,9 @@ def _on_user_record(st: State, event: Event, thread: ThreadInfo | None, params: 
             st.users.remove_group(params["gid"], cid)
     return thread
 
+
+_ADOPTED_TEXT = ("comm", "exe", "exepath", "cwd")
+_ADOPTED_IDS = ("uid", "gid", "euid", "egid", "loginuid")
 
 HANDLERS = {**lifecycle.HANDLERS, **fd_events.HANDLERS,
             **dict.fromkeys(("useradded", "userdeleted", "groupadded", "groupdeleted"), _on_user_record)}

@@ -7,11 +7,11 @@ An unknown name raises ``UnknownFieldError`` with the closest known names, as "d
 from __future__ import annotations
 
 from syswarden.errors import RuleLoadError, did_you_mean
-from syswarden.rules.fields import container, evt, fd, group, proc, thread, user
+from syswarden.rules.fields import audit, container, evt, fd, group, proc, thread, user
 from syswarden.rules.fields.model import ArgKind, FieldDef, FieldSpec
 
 #: Field classes in the order ``all_fields`` and the docs list them.
-FIELD_CLASSES = (evt, proc, thread, user, group, fd, container)
+FIELD_CLASSES = (evt, proc, thread, user, group, fd, container, audit)
 
 #: Fields whose argument may also be written after a dot: ``evt.arg.flags`` = ``evt.arg[flags]``.
 _DOTTED_ARG = ("evt.arg", "evt.rawarg")
