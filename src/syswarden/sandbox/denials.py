@@ -13,7 +13,6 @@ import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from syswarden.kernel import audit_fields
 from syswarden.kernel.audit_netlink import AUDIT_LANDLOCK_ACCESS, AUDIT_LANDLOCK_DOMAIN, AUDIT_SYSCALL, AuditMulticast
 from syswarden.kernel.kmsg import KmsgReader
 from syswarden.syscalls import tables
@@ -69,6 +68,7 @@ class SeccompRecord:
 def parse_record(text: str, record_type: int | None = None) -> SeccompRecord | None:
     """Decode the text of a SECCOMP record (netlink payload or a kmsg ``audit: type=1326`` line); None when it
     is another record or lacks the fields a kill is explained with."""
+    from syswarden.kernel import audit_fields  # records are rare: a launch that sees none never parses
     record = audit_fields.parse_record(text, record_type)
     if record.type not in (None, AUDIT_SECCOMP) or record.type_name not in ("", "SECCOMP"):
         return None
@@ -91,6 +91,8 @@ class SeccompWatcher:
         self.landlock_records: list[tuple[int, str]] = []
         self._landlock = landlock
         self._landlock_serials: set[int] = set()
+        self._root: int | None = None
+        self._tree: dict[int, bool] = {}
         self.channel = "none"
         self._multicast: AuditMulticast | None = None
         self._kmsg: KmsgReader | None = None
@@ -115,13 +117,18 @@ class SeccompWatcher:
             typed = _kmsg_records(self._kmsg.read(timeout))
         else:
             time.sleep(timeout)
-        parsed = (parse_record(t, kind) for kind, t in typed if kind == AUDIT_SECCOMP)
-        self.records.extend(r for r in parsed if r is not None)
+        parsed = [r for r in (parse_record(t, kind) for kind, t in typed if kind == AUDIT_SECCOMP) if r is not None]
+        self.records.extend(parsed)
+        if self._root is not None:
+            for record in parsed:
+                if record.fatal and record.pid not in self._tree:
+                    self._tree[record.pid] = _descends_from(record.pid, self._root)
         if self._landlock:
             self._keep_landlock(typed)
 
     def _keep_landlock(self, typed: list[tuple[int, str]]) -> None:
         # A SYSCALL record follows the Landlock records of its event (same serial); others are not ours to keep.
+        from syswarden.kernel import audit_fields
         for kind, text in typed:
             serial = audit_fields.serial_of(text)
             if serial is None:
@@ -131,6 +138,16 @@ class SeccompWatcher:
             elif kind != AUDIT_SYSCALL or serial not in self._landlock_serials:
                 continue
             self.landlock_records.append((kind, text))
+
+    def watch_tree(self, root: int) -> None:
+        """From now on, note for each killed process whether it descends from ``root`` (CMD), looked up in /proc
+        while it is still there (a zombie until its parent reaps it)."""
+        self._root = root
+
+    def in_tree(self, pid: int) -> bool | None:
+        """Whether killed ``pid`` was seen in CMD's tree: True, False (it was not), or None (gone before we
+        could look, or no tree watched)."""
+        return self._tree.get(pid)
 
     @property
     def lost(self) -> bool:
@@ -167,8 +184,29 @@ class SeccompWatcher:
                 reader.close()
 
 
+def _descends_from(pid: int, root: int, limit: int = 64) -> bool | None:
+    """Whether ``pid`` is ``root`` or below it, following PPid in /proc; None when the chain cannot be read."""
+    for _ in range(limit):
+        if pid == root:
+            return True
+        if pid <= 1:
+            return False
+        try:
+            with open(f"/proc/{pid}/stat", "rb") as fh:
+                stat = fh.read()
+        except OSError:
+            return None
+        # "pid (comm) state ppid ...": comm may hold spaces and parentheses, so split after the last ')'
+        fields = stat[stat.rfind(b")") + 2:].split()
+        if len(fields) < 2 or not fields[1].isdigit():
+            return None
+        pid = int(fields[1])
+    return None
+
+
 def _kmsg_records(texts: list[str]) -> list[tuple[int, str]]:
     """``(type, text)`` of the kernel log lines that are audit records (``audit: type=N audit(...): ...``)."""
+    from syswarden.kernel import audit_fields
     out = []
     for text in texts:
         if text.startswith("audit: type="):
@@ -186,6 +224,7 @@ class Verdict:
     action: Action
     rule_index: int | None
     conditional: bool
+    via: str = ""          # the operation reached through a multiplexer (i386 socketcall/ipc): "bind"
 
 
 def decide(policy: Policy, name: str, arch: Arch) -> Verdict:
@@ -209,12 +248,33 @@ def decide(policy: Policy, name: str, arch: Arch) -> Verdict:
 
 
 def responsible(policies: list[Policy], record: SeccompRecord) -> Verdict | None:
-    """The installed policy whose verdict matches the action the kernel reported."""
+    """The installed policy whose verdict matches the action the kernel reported. A multiplexer (i386
+    ``socketcall``/``ipc``) is judged through the operations it reaches: the audit record carries no
+    arguments, so the call number is unknown and the first rule on such an operation with that action is named
+    (with ``via``), as the compiled filter applies those rules to the multiplexer."""
     arch = record.arch
     if arch is None:
         return None
     verdicts = [decide(p, record.syscall, arch) for p in policies]
-    return next((v for v in verdicts if v.action.kind is record.action_kind), None)
+    direct = next((v for v in verdicts if v.action.kind is record.action_kind), None)
+    if direct is not None and direct.rule_index is not None:
+        return direct
+    return _via_multiplexer(policies, record, arch) or direct
+
+
+def _via_multiplexer(policies: list[Policy], record: SeccompRecord, arch: Arch) -> Verdict | None:
+    from syswarden.syscalls.multiplexers import multiplexers_for
+    mux = next((m for m in multiplexers_for(arch) if m.name == record.syscall), None)
+    if mux is None:
+        return None
+    for policy in policies:
+        for index, rule in enumerate(policy.rules):
+            if rule.action.kind is not record.action_kind or (rule.arches is not None and arch not in rule.arches):
+                continue
+            operation = next((name for name in rule.names if mux.sub_calls(name)), None)
+            if operation is not None:
+                return Verdict(policy, rule.action, index, bool(rule.args), via=operation)
+    return None
 
 
 def describe_policy(policy: Policy) -> str:
@@ -232,8 +292,15 @@ def describe_rule(verdict: Verdict) -> str:
     rule: SyscallRule = verdict.policy.rules[verdict.rule_index]
     where = f" at {rule.span}" if rule.span else ""
     note = f" '{rule.comment}'" if rule.comment else ""
-    cond = " when its argument conditions hold" if verdict.conditional else ""
-    return f"rule {verdict.rule_index + 1}{note}{where} ({rule.action}){cond}"
+    cond = " when its argument conditions hold" if verdict.conditional and not verdict.via else ""
+    via = f", on {verdict.via} reached through {rule_mux(verdict)}" if verdict.via else ""
+    return f"rule {verdict.rule_index + 1}{note}{where} ({rule.action}){cond}{via}"
+
+
+def rule_mux(verdict: Verdict) -> str:
+    """The multiplexer a ``via`` verdict went through (socketcall for socket operations, else ipc)."""
+    from syswarden.syscalls.multiplexers import SOCKETCALL
+    return "socketcall" if SOCKETCALL.sub_calls(verdict.via) else "ipc"
 
 
 def explain_kill(record: SeccompRecord | None, policies: list[Policy], comm: str, pid: int) -> str:
@@ -249,5 +316,6 @@ def explain_kill(record: SeccompRecord | None, policies: list[Policy], comm: str
     rule = verdict.policy.rules[verdict.rule_index] if verdict.rule_index is not None else None
     if rule is not None and rule.comment in ("--drop", "--allow") and verdict.policy.source != "flags":
         # flag rules merged in front of a profile: the flag decided, not the profile's own rules
-        return f"{head} is denied by the {rule.comment} flag (merged into {describe_policy(verdict.policy)})"
+        via = f" on {verdict.via} reached through {rule_mux(verdict)}" if verdict.via else ""
+        return f"{head} is denied by the {rule.comment} flag{via} (merged into {describe_policy(verdict.policy)})"
     return f"{head} is denied by {describe_policy(verdict.policy)}, {describe_rule(verdict)}"
