@@ -23,7 +23,7 @@ import sys
 import time
 
 from syswarden.kernel import prctl, seccomp_abi
-from syswarden.sandbox.denials import SeccompRecord, SeccompWatcher
+from syswarden.sandbox.audit_watch import SeccompWatcher
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -31,6 +31,7 @@ if TYPE_CHECKING:
     from syswarden.kernel.exec import ExecBuffers
     from syswarden.policy.landlock import LandlockSpec
     from syswarden.policy.model import Policy
+    from syswarden.sandbox.denials import SeccompRecord
     from syswarden.sandbox.landlock import LandlockReport
     from syswarden.seccomp.compiler import CompiledFilter
 
@@ -290,8 +291,8 @@ def _outcome(pid: int, status: int, launch: Launch, watcher: SeccompWatcher | No
         outcome = Outcome(pid, None, os.WTERMSIG(status))
     if watcher is None:
         return outcome
-    from syswarden.sandbox import denials
     if outcome.signal is not None:
+        from syswarden.sandbox import denials
         record = watcher.find(pid, timeout=1.0)
         if record is not None or outcome.signal == signal.SIGSYS:
             outcome.record = record
