@@ -62,3 +62,16 @@ def test_socketcall_kill_names_the_rule(tmp_path: Path) -> None:
     assert "did not install" not in result.stderr
     assert re.search(r"syscall socketcall \(102, i386\) is denied by the --drop/--allow flags, rule 1 '--drop'[^(]*"
                      r"\(kill_process\), on bind reached through socketcall", result.stderr), result.stderr
+
+
+@pytest.mark.parametrize("exit_code, explained, noted", [(0, False, False), (3, False, True), (3, True, False)])
+def test_landlock_unlogged_note_only_when_a_denial_could_explain_the_failure(
+        capsys: pytest.CaptureFixture[str], exit_code: int, explained: bool, noted: bool) -> None:
+    """Without audit no denial is recorded: the note is printed when CMD failed and nothing else explains it,
+    not after a success and not after a seccomp kill that is already named."""
+    from syswarden.cli import run_output
+    from syswarden.sandbox.supervisor import Outcome
+    outcome = Outcome(1, exit_code, None, ["python3 (pid 1) was killed: ..."] if explained else [])
+    outcome.landlock_unlogged = True
+    assert run_output.finish(outcome) == exit_code
+    assert ("Landlock denials are not logged" in capsys.readouterr().err) is noted
