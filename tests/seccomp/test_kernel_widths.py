@@ -19,7 +19,7 @@ from syswarden.seccomp.insn import Program
 from syswarden.syscalls import prototypes, tables
 from syswarden.syscalls.arch import Arch
 
-from .helpers import raw_syscall
+from .helpers import child_output, raw_syscall
 
 pytestmark = pytest.mark.kernel
 DENIED = 199          # the profile's default action, renumbered so a denial cannot be mistaken for a kernel errno
@@ -49,32 +49,17 @@ def _narrow_cases(policy: Policy) -> list[tuple[str, int, int]]:
 
 def _outcomes(image: bytes, calls: list[tuple[int, list[int]]]) -> list[int]:
     """Run each raw call in one child under ``image``: DENIED when the filter refused it, else 0."""
-    read_end, write_end = os.pipe()
-    pid = os.fork()
-    if pid == 0:
-        code = 0
-        try:
-            os.close(read_end)
-            install_filter(Program.from_bytes(image))
-            results = []
-            for nr, args in calls:
-                rc, err = raw_syscall(nr, *args)
-                results.append(DENIED if rc == -1 and err == DENIED else 0)
-                if rc >= 0 and nr == tables.number(Arch.X86_64, "socket"):
-                    os.close(rc)
-            os.write(write_end, json.dumps(results).encode())
-        except BaseException:
-            code = 1
-        finally:
-            os._exit(code)
-    os.close(write_end)
-    data = b""
-    while chunk := os.read(read_end, 65536):
-        data += chunk
-    os.close(read_end)
-    _, status = os.waitpid(pid, 0)
-    assert os.waitstatus_to_exitcode(status) == 0
-    return json.loads(data)
+    def body() -> bytes:
+        install_filter(Program.from_bytes(image))
+        results = []
+        for nr, args in calls:
+            rc, err = raw_syscall(nr, *args)
+            results.append(DENIED if rc == -1 and err == DENIED else 0)
+            if rc >= 0 and nr == tables.number(Arch.X86_64, "socket"):
+                os.close(rc)
+        return json.dumps(results).encode()
+
+    return json.loads(child_output(body))
 
 
 def _calls(cases: list[tuple[str, int, int]], high: int) -> list[tuple[int, list[int]]]:
