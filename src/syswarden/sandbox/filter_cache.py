@@ -22,8 +22,8 @@ rebuilt:
 The key is a SHA-256 over everything compilation depends on: the policy source bytes (profile data file or
 ``--policy`` file), the options that change the filters (``--drop``, ``--allow``, ``--default-action``,
 ``--errno``, ``--log``), the machine and kernel release (native arch, Docker ``minKernel``), the syswarden
-version, and the bytes of the policy, seccomp, syscalls and sandbox packages (code and tables), so any code
-change invalidates every entry. Writes are atomic (a temporary file created ``O_EXCL`` in the same directory
+version, and the name, size and modification time of every file of the policy, seccomp, syscalls and sandbox
+packages (code and tables), so any code change invalidates every entry. Writes are atomic (a temporary file created ``O_EXCL`` in the same directory
 fd, then ``renameat`` within it). Caching is best effort: an unwritable cache only costs the compile.
 
 This module is on the cached launch path: plain classes and the built-in SHA-256, no dataclasses or hashlib.
@@ -103,7 +103,10 @@ def cache_dir() -> str:
 
 
 def code_digest() -> bytes:
-    """SHA-256 of the syswarden version and the files of the packages that load, resolve and compile policies."""
+    """SHA-256 of the syswarden version and of the name, size and modification time of every file of the
+    packages that load, resolve and compile policies: any edit, upgrade or checkout of that code gives new keys.
+    Stat data rather than contents, as Python's own bytecode cache checks its sources: reading and hashing
+    every file cost more than the rest of a cached launch."""
     global _code_digest
     if _code_digest is None:
         from syswarden import __version__
@@ -114,9 +117,8 @@ def code_digest() -> bytes:
                 dirnames[:] = sorted(d for d in dirnames if d != "__pycache__")
                 for name in sorted(filenames):
                     path = os.path.join(dirpath, name)
-                    digest.update(f"\0{os.path.relpath(path, root)}\0".encode())
-                    with open(path, "rb") as fh:
-                        digest.update(fh.read())
+                    st = os.stat(path)
+                    digest.update(f"\0{os.path.relpath(path, root)}\0{st.st_size}\0{st.st_mtime_ns}".encode())
         _code_digest = digest.digest()
     return _code_digest
 
