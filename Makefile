@@ -15,9 +15,16 @@ run: setup
 	@echo "Try: python3 -c 'open(\"/etc/shadow\").read()' in another terminal; Ctrl-C stops and prints the summary." >&2
 	@$(BIN)/syswarden monitor
 
-# The enforcement demo: Docker's default profile refuses a user namespace.
+# The enforcement demo: Docker's default profile refuses a user namespace. `check` explains the denial (which
+# rule, which action); `run` shows it happening. unshare's failure is the expected outcome, not a make error.
 demo: setup
-	-$(BIN)/syswarden run --profile docker-default -- unshare --map-root-user --user sh -c whoami
+	@echo "== what Docker's default profile does with unshare(2):"
+	@$(BIN)/syswarden check profile:docker-default unshare --no-path
+	@echo "== running 'unshare --map-root-user --user sh -c whoami' under it:"
+	@$(BIN)/syswarden run --profile docker-default -- unshare --map-root-user --user sh -c whoami; \
+	  status=$$?; if [ $$status -ne 0 ]; then \
+	    echo "== unshare exited $$status: the filter answered unshare(2) with EPERM, so no user namespace was made"; \
+	  else echo "== unexpected: unshare succeeded"; exit 1; fi
 
 test: setup
 	$(BIN)/pytest -q

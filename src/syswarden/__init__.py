@@ -7,8 +7,9 @@ The public names below load lazily, so ``import syswarden`` (and the CLI's start
 """
 from __future__ import annotations
 
-import importlib
-from typing import Any
+TYPE_CHECKING = False   # typing.TYPE_CHECKING, without importing typing at start-up
+if TYPE_CHECKING:
+    from typing import Any
 
 __version__ = "0.1.0"
 
@@ -38,6 +39,7 @@ def __getattr__(name: str) -> Any:
     target = _EXPORTS.get(name)
     if target is None:
         raise AttributeError(f"module 'syswarden' has no attribute {name!r}")
+    import importlib
     module_name, attr = target.split(":")
     value = getattr(importlib.import_module(module_name), attr)
     globals()[name] = value

@@ -1,4 +1,4 @@
-"""``python -m syswarden`` runs the CLI."""
-from syswarden.cli.main import main
+"""``python -m syswarden`` runs the CLI (a cached ``run`` on the light launch path, as the installed command)."""
+from syswarden.cli.entry import main
 
 main()

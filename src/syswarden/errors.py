@@ -26,7 +26,9 @@ picture, so a new class lands here too (and an ``except InputError`` really catc
     │   ├── OutputFormatError                   rules.output_format: an output string names no field
     │   ├── ConfigError                         service.config: a falco.yaml or --option value is wrong
     │   ├── AuditRuleError                      audit.rule_model: an auditctl rule line is wrong
-    │   └── CaptureError                        a capture/replay file is malformed or truncated
+    │   ├── CaptureError                        a capture/replay file is malformed or truncated
+    │   ├── CommandNotFoundError        exit 127  run's CMD does not exist (as the shell and docker run say)
+    │   └── CommandNotExecutableError   exit 126  run's CMD cannot be executed
     ├── CompileError                    exit 2  a valid policy cannot be compiled (too large, ...)
     ├── SourceError                     exit 1  an event source failed at run time
     ├── OutputError                     exit 1  an alert output failed
@@ -86,6 +88,20 @@ class SyswardenError(Exception):
 class InputError(SyswardenError):
     exit_code = 2
     code = "input"
+
+
+class CommandNotFoundError(InputError):
+    """``run``'s CMD does not exist: 127, as the shell and ``docker run`` report it (not a usage error)."""
+
+    exit_code = 127
+    code = "command-not-found"
+
+
+class CommandNotExecutableError(InputError):
+    """``run``'s CMD exists but cannot be executed (a directory, no execute permission): 126."""
+
+    exit_code = 126
+    code = "command-not-executable"
 
 
 class PolicyError(InputError):

@@ -162,6 +162,29 @@ def in_child(body: Callable[[], int]) -> int:
     return os.waitstatus_to_exitcode(status)
 
 
+def child_output(body: Callable[[], bytes]) -> bytes:
+    """Fork, run ``body`` in the child (a filter installed there stays there) and return the bytes it returned;
+    the child must exit cleanly."""
+    read_fd, write_fd = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        code = 1
+        try:
+            os.close(read_fd)
+            os.write(write_fd, body())
+            code = 0
+        finally:
+            os._exit(code)
+    os.close(write_fd)
+    data = b""
+    while chunk := os.read(read_fd, 65536):
+        data += chunk
+    os.close(read_fd)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0, "the child failed before reporting"
+    return data
+
+
 _libc = ctypes.CDLL(None, use_errno=True)
 _libc.syscall.restype = ctypes.c_long
 

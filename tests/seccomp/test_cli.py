@@ -111,3 +111,19 @@ def test_builtin_profiles_by_name() -> None:
     proc = sw("check", "profile:docker-default", "unshare", "--no-path")
     assert proc.returncode == 0 and b"ERRNO(1)" in proc.stdout
     assert sw("check", "profile:no-such-profile", "read").returncode == 2
+
+
+def test_disasm_refuses_what_is_not_a_filter(tmp_path: Path) -> None:
+    """An ELF binary, or 8-byte records the kernel would refuse, is an input error naming the file (exit 2, no
+    traceback); a real filter still disassembles."""
+    elf = tmp_path / "true.bin"
+    elf.write_bytes(Path("/bin/true").read_bytes()[:4096])
+    bad_jump = tmp_path / "badjump.bpf"
+    bad_jump.write_bytes(bytes([0x05 | 0x00, 0x00, 0, 0, 0, 0, 0, 0]) + bytes([0x15, 0, 0, 0, 0, 0, 0, 0]))
+    for path in (elf, bad_jump):
+        result = sw("disasm", str(path))
+        assert result.returncode == 2, result.stderr
+        assert f"{path} is not a seccomp filter" in result.stderr.decode() and b"Traceback" not in result.stderr
+    good = tmp_path / "good.bpf"
+    assert sw("compile", "profile:strict-like", "--format", "raw", "-o", str(good)).returncode == 0
+    assert sw("disasm", str(good)).returncode == 0

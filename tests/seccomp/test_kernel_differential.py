@@ -5,7 +5,6 @@ must equal the reference meaning."""
 from __future__ import annotations
 
 import ctypes
-import os
 import random
 import struct
 
@@ -20,7 +19,7 @@ from syswarden.seccomp.emulator import Emulator, SeccompData
 from syswarden.syscalls import tables
 from syswarden.syscalls.arch import Arch
 
-from .helpers import reference
+from .helpers import child_output, reference
 
 pytestmark = pytest.mark.kernel
 
@@ -74,26 +73,16 @@ def _kernel_errnos(policy: Policy, calls: list[tuple[int, tuple[int, ...]]]) -> 
     prepared = [(ctypes.c_long(nr), [ctypes.c_ulong(a) for a in args]) for nr, args in calls]
     results = (ctypes.c_int * len(calls))()
     compiled = compile_policy(policy)
-    read_fd, write_fd = os.pipe()
-    pid = os.fork()
-    if pid == 0:
-        try:
-            os.close(read_fd)
-            install_filter(compiled)
-            for i, (nr, args) in enumerate(prepared):
-                ctypes.set_errno(0)
-                rc = libc.syscall(nr, *args)
-                results[i] = ctypes.get_errno() if rc == -1 else -1
-            os.write(write_fd, bytes(results))
-        finally:
-            os._exit(0)
-    os.close(write_fd)
-    data = b""
-    while chunk := os.read(read_fd, 65536):
-        data += chunk
-    os.close(read_fd)
-    _, status = os.waitpid(pid, 0)
-    assert os.waitstatus_to_exitcode(status) == 0
+
+    def body() -> bytes:
+        install_filter(compiled)
+        for i, (nr, args) in enumerate(prepared):
+            ctypes.set_errno(0)
+            rc = libc.syscall(nr, *args)
+            results[i] = ctypes.get_errno() if rc == -1 else -1
+        return bytes(results)
+
+    data = child_output(body)
     assert len(data) == 4 * len(calls), "the child died before reporting"
     return list(struct.unpack(f"={len(calls)}i", data))
 

@@ -19,7 +19,7 @@ from syswarden.seccomp.insn import Program
 from syswarden.syscalls import prototypes, tables
 from syswarden.syscalls.arch import Arch
 
-from .helpers import raw_syscall
+from .helpers import child_output, raw_syscall
 
 pytestmark = pytest.mark.kernel
 DENIED = 199          # the profile's default action, renumbered so a denial cannot be mistaken for a kernel errno
@@ -49,32 +49,17 @@ def _narrow_cases(policy: Policy) -> list[tuple[str, int, int]]:
 
 def _outcomes(image: bytes, calls: list[tuple[int, list[int]]]) -> list[int]:
     """Run each raw call in one child under ``image``: DENIED when the filter refused it, else 0."""
-    read_end, write_end = os.pipe()
-    pid = os.fork()
-    if pid == 0:
-        code = 0
-        try:
-            os.close(read_end)
-            install_filter(Program.from_bytes(image))
-            results = []
-            for nr, args in calls:
-                rc, err = raw_syscall(nr, *args)
-                results.append(DENIED if rc == -1 and err == DENIED else 0)
-                if rc >= 0 and nr == tables.number(Arch.X86_64, "socket"):
-                    os.close(rc)
-            os.write(write_end, json.dumps(results).encode())
-        except BaseException:
-            code = 1
-        finally:
-            os._exit(code)
-    os.close(write_end)
-    data = b""
-    while chunk := os.read(read_end, 65536):
-        data += chunk
-    os.close(read_end)
-    _, status = os.waitpid(pid, 0)
-    assert os.waitstatus_to_exitcode(status) == 0
-    return json.loads(data)
+    def body() -> bytes:
+        install_filter(Program.from_bytes(image))
+        results = []
+        for nr, args in calls:
+            rc, err = raw_syscall(nr, *args)
+            results.append(DENIED if rc == -1 and err == DENIED else 0)
+            if rc >= 0 and nr == tables.number(Arch.X86_64, "socket"):
+                os.close(rc)
+        return json.dumps(results).encode()
+
+    return json.loads(child_output(body))
 
 
 def _calls(cases: list[tuple[str, int, int]], high: int) -> list[tuple[int, list[int]]]:
@@ -147,3 +132,27 @@ def test_sign_extended_values_mean_the_narrow_number(op: Op) -> None:
     results = {emu.run(SeccompData(Arch.X86_64.audit_arch, nr, (reg, 0, 0, 0, 0, 0))).action
                for reg in (at_fdcwd, 0xFFFFFF9C, 0x12345678FFFFFF9C)}
     assert len(results) == 1
+
+
+FORMATS = {
+    "yaml": "default: allow\nrules:\n  - syscalls: [socket]\n    action: errno(13)\n"
+            "    args: [{arg: 0, op: eq, value: 40}]\n",
+    "docker": '{"defaultAction": "SCMP_ACT_ALLOW", "architectures": ["SCMP_ARCH_X86_64"], "syscalls": '
+              '[{"names": ["socket"], "action": "SCMP_ACT_ERRNO", "errnoRet": 13, '
+              '"args": [{"index": 0, "value": 40, "op": "SCMP_CMP_EQ"}]}]}',
+    "go-seccomp": "seccomp:\n  default_action: allow\n  syscalls:\n  - action: errno\n    names_with_args:\n"
+                  "    - name: socket\n      arguments:\n      - {argument: 0, operation: Equal, value: 40}\n",
+}
+
+
+@pytest.mark.parametrize("fmt", list(FORMATS))
+def test_every_format_is_compared_at_the_kernels_width(fmt: str) -> None:
+    """The same rule written in each policy format denies socket(0x100000028) as it denies socket(40)."""
+    from syswarden.policy.load import load_policy
+    from syswarden.seccomp.emulator import Emulator, SeccompData
+    policy = load_policy(FORMATS[fmt], fmt=fmt, native_arch=Arch.X86_64)
+    emu = Emulator(compile_policy(policy, [Arch.X86_64]).program)
+    nr = tables.number(Arch.X86_64, "socket")
+    plain, high = (emu.run(SeccompData(Arch.X86_64.audit_arch, nr, (family, 1, 0, 0, 0, 0))).action
+                   for family in (40, 40 | 1 << 32))
+    assert plain == high and plain & 0xFFFF0000 == 0x00050000, (hex(plain), hex(high))

@@ -1,169 +1,21 @@
 """``syswarden run [OPTIONS] -- CMD [ARGS...]``: run CMD confined by seccomp filters and Landlock rules.
 
-Policy sources combine: each ``--policy``/``--profile`` becomes its own stacked filter (the kernel applies the
-strictest verdict of all); ``--drop``/``--allow`` are merged in front of the first of them, or form a policy of
-their own when there is none. Everything is checked before CMD starts: bad input exits 2 and runs nothing.
+This module parses the options and prints; how policies stack, the filter cache and the launch are decided in
+``sandbox/run_plan.py``. Everything is checked before CMD starts: bad input exits 2 and runs nothing; a CMD that
+does not exist exits 127, one that cannot be executed 126 (as the shell and Docker do).
 """
 from __future__ import annotations
 
-import os
 import sys
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 import click
 
-from syswarden.errors import InputError
-from syswarden.escaping import escape_text
-
-if TYPE_CHECKING:
-    from syswarden.policy.model import Action, Policy
-    from syswarden.sandbox import launcher
-    from syswarden.sandbox.filter_cache import Entry
-    from syswarden.policy.landlock import LandlockSpec
+from syswarden.cli.run_output import finish, report, warn
+from syswarden.sandbox.run_plan import FilterInputs
 
 # Start-up time matters here (a wrapper runs before every confined command): the policy loaders, the compiler
-# and Landlock are imported only when this run needs them, and a filter cache hit needs none of them.
-
-
-def build_policies(policy_files: Sequence[str], profile_names: Sequence[str], drop: Sequence[str],
-                   allow: Sequence[str], default_action: str | None, errno_name: str | None,
-                   dry_run: bool, texts: Mapping[str, str] | None = None) -> tuple[list[Policy], LandlockSpec | None]:
-    """The filters to stack, in order, and the Landlock section found in policy files (``texts``: the
-    content of policy files already read, by path)."""
-    from syswarden.policy import profiles
-    from syswarden.policy.formats import flags
-    from syswarden.policy.model import KILL_PROCESS
-    from syswarden.policy.load import load_policy_file
-    deny: Action = flags.parse_errno(errno_name) if errno_name else KILL_PROCESS
-    default = flags.parse_action_flag(default_action) if default_action else None
-    policies: list[Policy] = [profiles.load(name) for name in profile_names]
-    spec: LandlockSpec | None = None
-    for path in policy_files:
-        policy, section = load_policy_file(path, text=(texts or {}).get(path))
-        policies.append(policy)
-        if section is not None:
-            spec = section if spec is None else spec.merged(section)
-    if drop or allow:
-        if policies:
-            policies[0] = flags.merge_flags(policies[0], drop, allow, deny=deny, default=default)
-        else:
-            policies.append(flags.from_flags(drop, allow, deny=deny, default=default))
-    elif default is not None:
-        if not policies:
-            raise InputError("--default-action needs a policy to apply to (--profile, --policy, --drop or --allow)")
-        policies[0] = flags.merge_flags(policies[0], default=default)
-    if dry_run:
-        policies = [flags.as_dry_run(p) for p in policies]
-    return policies, spec
-
-
-@dataclass(frozen=True, slots=True)
-class FilterInputs:
-    """Everything the seccomp filters of a run are built from (the filter cache keys on all of it)."""
-
-    policy_files: tuple[str, ...]
-    profile_names: tuple[str, ...]
-    drop: tuple[str, ...]
-    allow: tuple[str, ...]
-    default_action: str | None
-    errno_name: str | None
-    dry_run: bool
-
-    def build(self, texts: Mapping[str, str] | None = None) -> tuple[list[Policy], LandlockSpec | None]:
-        return build_policies(self.policy_files, self.profile_names, self.drop, self.allow, self.default_action,
-                              self.errno_name, self.dry_run, texts)
-
-
-def _read_policy_texts(paths: Sequence[str]) -> dict[str, bytes] | None:
-    """The bytes of each --policy file, or None (no caching) when one is inline text or unreadable: the
-    loader then reads it again and reports the problem."""
-    out: dict[str, bytes] = {}
-    for path in paths:
-        if "\n" in path or path.lstrip().startswith("{") or ": " in path:
-            return None  # maybe policy text rather than a file name (policy.load's rule): not cached
-        try:
-            with open(path, "rb") as fh:
-                out[path] = fh.read()
-        except OSError:
-            return None
-    return out
-
-
-def _universal_newlines(data: bytes) -> str:
-    """The text a policy file reads as (``Path.read_text``: UTF-8, universal newlines)."""
-    return data.decode("utf-8").replace("\r\n", "\n").replace("\r", "\n")
-
-
-def _cache_key(inputs: FilterInputs, files: Mapping[str, bytes]) -> str | None:
-    """The filter cache key for these inputs, or None when they are not cacheable (no policy, unknown profile)."""
-    from syswarden.policy import profiles
-    from syswarden.sandbox import filter_cache
-    if not (inputs.profile_names or inputs.policy_files or inputs.drop or inputs.allow):
-        return None
-    parts: list[bytes | str] = []
-    for name in inputs.profile_names:
-        if name not in profiles.PROFILES:
-            return None
-        parts += ["profile", name, profiles.PROFILES[name].fmt, profiles.source_bytes(name)]
-    for path in inputs.policy_files:
-        parts += ["policy", path, os.path.abspath(path), files[path]]
-    for label, values in (("drop", inputs.drop), ("allow", inputs.allow)):
-        parts += [f"{label} {len(values)}", *values]
-    parts += [f"default-action {inputs.default_action!r}", f"errno {inputs.errno_name!r}",
-              f"log {inputs.dry_run}"]
-    return filter_cache.make_key(parts)
-
-
-def _prepare(cmd: tuple[str, ...], inputs: FilterInputs, landlock_flags: Callable[[], LandlockSpec | None],
-             require_landlock: int, use_cache: bool) -> tuple[launcher.Launch, list[str]]:
-    """The launch for CMD and the policy warnings to print: from the filter cache when an entry for these
-    inputs is there and trusted, else built and compiled (and stored when the result is cacheable).
-    ``landlock_flags`` gives the Landlock spec of the flags, after the policies (whose errors come first)."""
-    files = _read_policy_texts(inputs.policy_files) if use_cache else None
-    texts: dict[str, str] | None = None
-    key = None
-    if files is not None:
-        try:
-            texts = {path: _universal_newlines(data) for path, data in files.items()}
-            key = _cache_key(inputs, files)
-        except UnicodeDecodeError:
-            texts = None
-    if key is not None:
-        from syswarden.sandbox import filter_cache
-        entry = filter_cache.load(key)
-        if entry is not None:
-            launch = _launch_cached(cmd, inputs, texts, entry, landlock_flags(), require_landlock)
-            return launch, list(entry.notices)
-    from syswarden.sandbox import launcher
-    policies, spec = inputs.build(texts)
-    file_spec, flag_spec = spec, landlock_flags()
-    if flag_spec is not None:
-        spec = flag_spec if spec is None else spec.merged(flag_spec)
-    launch = launcher.prepare(cmd, policies, spec, require_landlock)
-    notices = [w for p in policies if not p.source.startswith("profile:") for w in p.warnings]
-    # Launcher exemptions name this run's addresses, and a policy file's landlock: section is not in the entry.
-    if key is not None and file_spec is None and launch.filters and all(f.offset == 0 for f in launch.filters):
-        _store(key, launch, notices)
-    return launch, notices
-
-
-def _launch_cached(cmd: tuple[str, ...], inputs: FilterInputs, texts: Mapping[str, str] | None, entry: Entry,
-                   spec: LandlockSpec | None, require_landlock: int) -> launcher.Launch:
-    from syswarden.sandbox import launcher
-    filters = [(f.image, f.flags, f.policy_index) for f in entry.filters]
-    return launcher.prepare_cached(cmd, filters, lambda: inputs.build(texts)[0], spec, require_landlock)
-
-
-def _store(key: str, launch: launcher.Launch, notices: list[str]) -> None:
-    from syswarden.sandbox import filter_cache
-    filters = tuple(filter_cache.CachedFilter(f.image, f.flags, f.policy_index) for f in launch.filters)
-    filter_cache.store(key, filter_cache.Entry(filters, tuple(notices)))
-
-
-def _warn(message: str) -> None:
-    click.echo(f"syswarden: {escape_text(message)}", err=True)
+# and Landlock are imported only when this run needs them, and a filter cache hit needs none of them. The
+# common cached launch does not even get here: ``cli/fast_run.py`` handles it before click is imported.
 
 
 @click.command("run", context_settings={"ignore_unknown_options": False, "allow_interspersed_args": False})
@@ -218,69 +70,18 @@ def run(policy_files: tuple[str, ...], profile_names: tuple[str, ...], drop: tup
     With Landlock ABI 7 and kernel audit on (or --landlock-audit), each file, port or scope Landlock denied CMD
     is named after it exits (not with -q or --exec).
     """
-    from syswarden.sandbox import launcher
+    from syswarden.sandbox import run_plan, supervisor
     inputs = FilterInputs(policy_files, profile_names, drop, allow, default_action, errno_name, dry_run)
     notes: list[str] = []
-    launch, warnings = _prepare(
-        cmd, inputs, lambda: _landlock_spec(None, fs_read, fs_write, fs_exec, net_bind, net_connect, scopes,
-                                            apparmor_file, notes),
+    launch, warnings = run_plan.prepare(
+        cmd, inputs, lambda: run_plan.landlock_from_flags(fs_read, fs_write, fs_exec, net_bind, net_connect, scopes,
+                                                          apparmor_file, notes),
         require_landlock or 0, not no_cache)
     if not quiet:
         for note in notes:
-            _warn(f"warning: {note}")
-        _report(warnings, launch, verbose)
+            warn(f"warning: {note}")
+        report(warnings, launch, verbose)
     if in_place:
-        launcher.exec_in_place(launch)
-    outcome = launcher.run(launch, dry_run=dry_run, explain_landlock=not quiet, switch_audit=landlock_audit)
-    for line in outcome.explanations:
-        _warn(line)
-    for line in outcome.landlock_explanations:
-        _warn(line)
-    if outcome.landlock_unlogged and (outcome.signal is not None or outcome.exit_code != 0):
-        _warn("note: Landlock denials are not logged while kernel audit is off; to have them named, rerun with "
-              "--landlock-audit (switches audit on for the run) or turn audit on (auditctl -e 1)")
-    for line in _logged_summary(outcome):
-        _warn(line)
-    sys.exit(launcher.pass_through(outcome))
-
-
-def _landlock_spec(spec: LandlockSpec | None, fs_read: tuple[str, ...], fs_write: tuple[str, ...],
-                   fs_exec: tuple[str, ...], net_bind: tuple[int, ...], net_connect: tuple[int, ...],
-                   scopes: tuple[str, ...], apparmor_file: str | None, notes: list[str]) -> LandlockSpec | None:
-    if not (fs_read or fs_write or fs_exec or net_bind or net_connect or scopes or apparmor_file):
-        return spec
-    from syswarden.policy import landlock
-    flag_spec = landlock.spec_from_flags(fs_read, fs_write, fs_exec, net_bind, net_connect, scopes)
-    if not flag_spec.empty:
-        spec = flag_spec if spec is None else spec.merged(flag_spec)
-    if apparmor_file:
-        from syswarden.policy.formats import apparmor
-        profile = apparmor.load(apparmor_file)
-        notes.extend(profile.warnings)
-        aa_spec = landlock.spec_from_apparmor(profile)
-        spec = aa_spec if spec is None else spec.merged(aa_spec)
-    return spec
-
-
-def _report(warnings: list[str], launch: launcher.Launch, verbose: bool) -> None:
-    # ``warnings`` leaves out built-in profiles' (they name syscalls newer than our tables on purpose: as runc,
-    # we skip them; not news).
-    for warning in warnings:
-        _warn(f"warning: {warning}")
-    report = launch.landlock_report
-    if report is not None and (report.not_enforced or verbose):
-        for line in report.lines():
-            _warn(line)
-
-
-def _logged_summary(outcome: launcher.Outcome) -> list[str]:
-    counts: dict[tuple[str, str], int] = {}
-    for record in outcome.logged:
-        key = (record.comm, record.syscall)
-        counts[key] = counts.get(key, 0) + 1
-    at_least = "at least " if outcome.records_lost else ""
-    lines = [f"dry run: {comm}: {name} would have been denied ({at_least}{n}x)"
-             for (comm, name), n in sorted(counts.items())]
-    if outcome.records_lost:
-        lines.append("dry run: audit records were lost in transit (socket buffer overrun); counts are lower bounds")
-    return lines
+        supervisor.exec_in_place(launch)
+    outcome = supervisor.run(launch, dry_run=dry_run, explain_landlock=not quiet, switch_audit=landlock_audit)
+    sys.exit(finish(outcome))

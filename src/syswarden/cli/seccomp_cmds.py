@@ -8,13 +8,14 @@ from pathlib import Path
 
 import click
 
-from syswarden.errors import InputError
+from syswarden.errors import CompileError, InputError
 from syswarden.escaping import escape_text
 from syswarden.cli.options import parse_arch
 from syswarden.policy.load import load_policy_file
 from syswarden.policy.model import Policy
 from syswarden.seccomp.compiler import CompiledFilter, compile_policy
 from syswarden.seccomp.disasm import disassemble, lines
+from syswarden.seccomp.emulator import check_program
 from syswarden.seccomp.explain import explain, syscall_number
 from syswarden.seccomp.insn import Program
 from syswarden.syscalls.arch import Arch
@@ -132,6 +133,10 @@ def disasm_cmd(file: Path, arch: str | None) -> None:
     except OSError as exc:
         raise InputError(f"cannot read {escape_text(str(file))!r}: {exc.strerror}") from exc
     program = Program.from_bytes(data, name=escape_text(str(file)))
+    try:
+        check_program(program)        # what the kernel would refuse is no filter to read back
+    except CompileError as exc:
+        raise InputError(f"{escape_text(str(file))} is not a seccomp filter: {exc.message}") from exc
     click.echo(disassemble(program, _arch(arch) if arch else None), nl=False)
 
 

@@ -6,10 +6,6 @@ from __future__ import annotations
 
 import ctypes
 import os
-from collections.abc import Iterator
-from contextlib import contextmanager
-
-from syswarden.errors import KernelError
 
 PR_GET_SECCOMP = 21
 PR_SET_SECCOMP = 22
@@ -22,14 +18,21 @@ _libc.prctl.argtypes = [ctypes.c_int, ctypes.c_ulong, ctypes.c_ulong, ctypes.c_u
 _libc.prctl.restype = ctypes.c_int
 
 
-@contextmanager
-def kernel_errors(what: str) -> Iterator[None]:
-    """Translate ``OSError`` raised inside into ``KernelError`` naming the operation and the errno."""
-    try:
-        yield
-    except OSError as exc:
-        name = os.strerror(exc.errno) if exc.errno else str(exc)
-        raise KernelError(f"{what} failed: {name} (errno {exc.errno})") from exc
+class kernel_errors:  # noqa: N801 (used as a context manager, named like one)
+    """Translate ``OSError`` raised inside into ``KernelError`` naming the operation and the errno. A class
+    rather than ``contextlib.contextmanager``: this module is on every launch's start-up path."""
+
+    def __init__(self, what: str) -> None:
+        self.what = what
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, kind: object, exc: BaseException | None, tb: object) -> None:
+        if isinstance(exc, OSError):
+            from syswarden.errors import KernelError
+            name = os.strerror(exc.errno) if exc.errno else str(exc)
+            raise KernelError(f"{self.what} failed: {name} (errno {exc.errno})") from exc
 
 
 def prctl(option: int, arg2: int = 0, arg3: int = 0, arg4: int = 0, arg5: int = 0) -> int:

@@ -8,7 +8,6 @@ from __future__ import annotations
 import ctypes
 import errno
 import os
-import platform
 
 SECCOMP_SET_MODE_STRICT = 0
 SECCOMP_SET_MODE_FILTER = 1
@@ -52,7 +51,7 @@ class SockFprog(ctypes.Structure):
 
 
 def nr_seccomp() -> int:
-    machine = platform.machine()
+    machine = os.uname().machine   # platform.machine(), without importing platform at every launch
     if machine not in _NR_SECCOMP:
         raise OSError(errno.ENOSYS, f"seccomp(2) number unknown on {machine}")
     return _NR_SECCOMP[machine]

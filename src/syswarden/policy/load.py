@@ -22,6 +22,7 @@ from syswarden.policy import landlock
 from syswarden.policy.formats import docker, go_seccomp, native_yaml, tree
 from syswarden.policy.landlock import LandlockSpec
 from syswarden.policy.model import Policy
+from syswarden.policy.source_text import looks_like_text
 from syswarden.syscalls.arch import Arch
 
 
@@ -85,13 +86,6 @@ def format_name(text: str) -> str:
     if key not in _ALIASES:
         raise PolicyError(f"unknown policy format {text!r} (expected one of: {', '.join(FORMAT_NAMES)})")
     return _ALIASES[key]
-
-
-def looks_like_text(value: str) -> bool:
-    """A string is policy text when it has a newline, starts with a brace, or is ``key: value`` and no file."""
-    if "\n" in value or value.lstrip().startswith("{"):
-        return True
-    return ": " in value and not Path(value).exists()
 
 
 def read_source(path_or_text: str | os.PathLike[str]) -> tuple[str, str]:

@@ -5,13 +5,12 @@ The launcher calls ``install_filter`` right before ``execve``; programs sandboxi
 """
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import TYPE_CHECKING
 
-from syswarden.errors import KernelError
 from syswarden.kernel import prctl, seccomp_abi
 
+TYPE_CHECKING = False   # typing.TYPE_CHECKING, without importing typing on run's start-up path
 if TYPE_CHECKING:
+    from collections.abc import Sequence
     from syswarden.policy.model import Policy
     from syswarden.seccomp.compiler import CompiledFilter
     from syswarden.seccomp.insn import Program
@@ -27,6 +26,7 @@ def filter_flags(*, tsync: bool = False, log: bool = False, names: Sequence[str]
     flags |= seccomp_abi.SECCOMP_FILTER_FLAG_LOG if log else 0
     for name in names:
         if name not in seccomp_abi.FLAG_BY_NAME:
+            from syswarden.errors import KernelError
             raise KernelError(f"unknown seccomp filter flag {name!r} "
                               f"(expected one of: {', '.join(seccomp_abi.FLAG_BY_NAME)})")
         flags |= seccomp_abi.FLAG_BY_NAME[name]
@@ -61,6 +61,7 @@ def install_filter(program: Program | CompiledFilter, *, tsync: bool = False, lo
         rc = seccomp_abi.set_mode_filter(program.to_bytes(), flags)
     listener = flags & seccomp_abi.SECCOMP_FILTER_FLAG_NEW_LISTENER
     if rc > 0 and flags & seccomp_abi.SECCOMP_FILTER_FLAG_TSYNC and not listener:
+        from syswarden.errors import KernelError
         raise KernelError(f"seccomp TSYNC failed: thread {rc} cannot be synchronised")
     return rc
 

@@ -9,13 +9,10 @@ Audit records carry no arguments, so a rule with argument conditions is named as
 """
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from syswarden.kernel import audit_fields
-from syswarden.kernel.audit_netlink import AUDIT_LANDLOCK_ACCESS, AUDIT_LANDLOCK_DOMAIN, AUDIT_SYSCALL, AuditMulticast
-from syswarden.kernel.kmsg import KmsgReader
+from syswarden.sandbox.audit_watch import AUDIT_SECCOMP, SeccompWatcher
 from syswarden.syscalls import tables
 from syswarden.syscalls.arch import AUDIT_ARCH, X32_SYSCALL_BIT, Arch
 
@@ -25,7 +22,8 @@ if TYPE_CHECKING:
 # The policy model is imported where a record is judged: the watcher alone is on every launch's path, and a
 # launch from the filter cache loads no policy.
 
-AUDIT_SECCOMP = 1326
+__all__ = ["AUDIT_SECCOMP", "SeccompRecord", "SeccompWatcher", "Verdict", "decide", "describe_policy",
+           "describe_rule", "explain_kill", "parse_record", "responsible"]
 _RET_ACTION_FULL = 0xFFFF0000
 
 
@@ -69,6 +67,7 @@ class SeccompRecord:
 def parse_record(text: str, record_type: int | None = None) -> SeccompRecord | None:
     """Decode the text of a SECCOMP record (netlink payload or a kmsg ``audit: type=1326`` line); None when it
     is another record or lacks the fields a kill is explained with."""
+    from syswarden.kernel import audit_fields  # records are rare: a launch that sees none never parses
     record = audit_fields.parse_record(text, record_type)
     if record.type not in (None, AUDIT_SECCOMP) or record.type_name not in ("", "SECCOMP"):
         return None
@@ -80,104 +79,6 @@ def parse_record(text: str, record_type: int | None = None) -> SeccompRecord | N
                          code=record.integer("code", 16) or 0)
 
 
-class SeccompWatcher:
-    """Collects SECCOMP records from the moment it is created; open it before starting the child."""
-
-    def __init__(self, channels: tuple[str, ...] = ("audit-netlink", "kmsg"), landlock: bool = False) -> None:
-        """Open the first channel that works, in order (``audit-netlink`` needs CAP_AUDIT_READ). ``landlock``:
-        also keep Landlock records (LANDLOCK_ACCESS, LANDLOCK_DOMAIN and the SYSCALL record of the same event,
-        which names the process) as ``(type, text)`` in ``landlock_records``."""
-        self.records: list[SeccompRecord] = []
-        self.landlock_records: list[tuple[int, str]] = []
-        self._landlock = landlock
-        self._landlock_serials: set[int] = set()
-        self.channel = "none"
-        self._multicast: AuditMulticast | None = None
-        self._kmsg: KmsgReader | None = None
-        for channel in channels:
-            try:
-                if channel == "audit-netlink":
-                    self._multicast = AuditMulticast()
-                elif channel == "kmsg":
-                    self._kmsg = KmsgReader()
-                else:
-                    continue
-            except OSError:
-                continue
-            self.channel = channel
-            break
-
-    def _poll(self, timeout: float) -> None:
-        typed: list[tuple[int, str]] = []
-        if self._multicast is not None:
-            typed = self._multicast.read(timeout)
-        elif self._kmsg is not None:
-            typed = _kmsg_records(self._kmsg.read(timeout))
-        else:
-            time.sleep(timeout)
-        parsed = (parse_record(t, kind) for kind, t in typed if kind == AUDIT_SECCOMP)
-        self.records.extend(r for r in parsed if r is not None)
-        if self._landlock:
-            self._keep_landlock(typed)
-
-    def _keep_landlock(self, typed: list[tuple[int, str]]) -> None:
-        # A SYSCALL record follows the Landlock records of its event (same serial); others are not ours to keep.
-        for kind, text in typed:
-            serial = audit_fields.serial_of(text)
-            if serial is None:
-                continue
-            if kind in (AUDIT_LANDLOCK_ACCESS, AUDIT_LANDLOCK_DOMAIN):
-                self._landlock_serials.add(serial)
-            elif kind != AUDIT_SYSCALL or serial not in self._landlock_serials:
-                continue
-            self.landlock_records.append((kind, text))
-
-    @property
-    def lost(self) -> bool:
-        """True when records were lost on our side (socket buffer overrun): counts are then lower bounds."""
-        return self._multicast is not None and self._multicast.overruns > 0
-
-    def fileno(self) -> int:
-        """The descriptor to select on while waiting (-1 without a channel)."""
-        reader = self._multicast or self._kmsg
-        return reader.fileno() if reader is not None else -1
-
-    def pump(self) -> None:
-        """Take in what has arrived, so a long run cannot overflow the kernel-side buffer."""
-        self._poll(0)
-
-    def find(self, pid: int, timeout: float = 1.0) -> SeccompRecord | None:
-        """The kill record of ``pid``; waits up to ``timeout`` because kauditd delivers asynchronously."""
-        deadline = time.monotonic() + timeout
-        while True:
-            hit = next((r for r in self.records if r.pid == pid and r.fatal), None)
-            remaining = deadline - time.monotonic()
-            if hit is not None or remaining <= 0 or self.channel == "none":
-                return hit
-            self._poll(min(remaining, 0.1))
-
-    def drain(self, timeout: float = 0.2) -> list[SeccompRecord]:
-        """Every record seen so far (after waiting ``timeout`` for late ones)."""
-        self._poll(timeout)
-        return list(self.records)
-
-    def close(self) -> None:
-        for reader in (self._multicast, self._kmsg):
-            if reader is not None:
-                reader.close()
-
-
-def _kmsg_records(texts: list[str]) -> list[tuple[int, str]]:
-    """``(type, text)`` of the kernel log lines that are audit records (``audit: type=N audit(...): ...``)."""
-    out = []
-    for text in texts:
-        if text.startswith("audit: type="):
-            kind = audit_fields.parse_record(text).type
-            if kind is not None:
-                out.append((kind, text))
-    return out
-
-
 @dataclass(frozen=True, slots=True)
 class Verdict:
     """What one policy does with a syscall: the deciding rule (None = default action)."""
@@ -186,6 +87,7 @@ class Verdict:
     action: Action
     rule_index: int | None
     conditional: bool
+    via: str = ""          # the operation reached through a multiplexer (i386 socketcall/ipc): "bind"
 
 
 def decide(policy: Policy, name: str, arch: Arch) -> Verdict:
@@ -209,12 +111,33 @@ def decide(policy: Policy, name: str, arch: Arch) -> Verdict:
 
 
 def responsible(policies: list[Policy], record: SeccompRecord) -> Verdict | None:
-    """The installed policy whose verdict matches the action the kernel reported."""
+    """The installed policy whose verdict matches the action the kernel reported. A multiplexer (i386
+    ``socketcall``/``ipc``) is judged through the operations it reaches: the audit record carries no
+    arguments, so the call number is unknown and the first rule on such an operation with that action is named
+    (with ``via``), as the compiled filter applies those rules to the multiplexer."""
     arch = record.arch
     if arch is None:
         return None
     verdicts = [decide(p, record.syscall, arch) for p in policies]
-    return next((v for v in verdicts if v.action.kind is record.action_kind), None)
+    direct = next((v for v in verdicts if v.action.kind is record.action_kind), None)
+    if direct is not None and direct.rule_index is not None:
+        return direct
+    return _via_multiplexer(policies, record, arch) or direct
+
+
+def _via_multiplexer(policies: list[Policy], record: SeccompRecord, arch: Arch) -> Verdict | None:
+    from syswarden.syscalls.multiplexers import multiplexers_for
+    mux = next((m for m in multiplexers_for(arch) if m.name == record.syscall), None)
+    if mux is None:
+        return None
+    for policy in policies:
+        for index, rule in enumerate(policy.rules):
+            if rule.action.kind is not record.action_kind or (rule.arches is not None and arch not in rule.arches):
+                continue
+            operation = next((name for name in rule.names if mux.sub_calls(name)), None)
+            if operation is not None:
+                return Verdict(policy, rule.action, index, bool(rule.args), via=operation)
+    return None
 
 
 def describe_policy(policy: Policy) -> str:
@@ -232,8 +155,15 @@ def describe_rule(verdict: Verdict) -> str:
     rule: SyscallRule = verdict.policy.rules[verdict.rule_index]
     where = f" at {rule.span}" if rule.span else ""
     note = f" '{rule.comment}'" if rule.comment else ""
-    cond = " when its argument conditions hold" if verdict.conditional else ""
-    return f"rule {verdict.rule_index + 1}{note}{where} ({rule.action}){cond}"
+    cond = " when its argument conditions hold" if verdict.conditional and not verdict.via else ""
+    via = f", on {verdict.via} reached through {rule_mux(verdict)}" if verdict.via else ""
+    return f"rule {verdict.rule_index + 1}{note}{where} ({rule.action}){cond}{via}"
+
+
+def rule_mux(verdict: Verdict) -> str:
+    """The multiplexer a ``via`` verdict went through (socketcall for socket operations, else ipc)."""
+    from syswarden.syscalls.multiplexers import SOCKETCALL
+    return "socketcall" if SOCKETCALL.sub_calls(verdict.via) else "ipc"
 
 
 def explain_kill(record: SeccompRecord | None, policies: list[Policy], comm: str, pid: int) -> str:
@@ -249,5 +179,6 @@ def explain_kill(record: SeccompRecord | None, policies: list[Policy], comm: str
     rule = verdict.policy.rules[verdict.rule_index] if verdict.rule_index is not None else None
     if rule is not None and rule.comment in ("--drop", "--allow") and verdict.policy.source != "flags":
         # flag rules merged in front of a profile: the flag decided, not the profile's own rules
-        return f"{head} is denied by the {rule.comment} flag (merged into {describe_policy(verdict.policy)})"
+        via = f" on {verdict.via} reached through {rule_mux(verdict)}" if verdict.via else ""
+        return f"{head} is denied by the {rule.comment} flag{via} (merged into {describe_policy(verdict.policy)})"
     return f"{head} is denied by {describe_policy(verdict.policy)}, {describe_rule(verdict)}"

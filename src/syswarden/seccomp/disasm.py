@@ -94,6 +94,8 @@ def _text(pc: int, ins: Insn, state: _State, default_arch: Arch | None) -> str:
         t, f = pc + 1 + ins.jt, pc + 1 + ins.jf
         if b.bpf_op(code) == b.BPF_JSET:
             pos, neg = f"A & {rhs}", f"!(A & {rhs})"
+        elif b.bpf_op(code) not in _JUMP_TEXT:
+            return f"<unknown opcode {code:#06x}>"
         else:
             yes, no = _JUMP_TEXT[b.bpf_op(code)]
             pos, neg = f"A {yes} {rhs}", f"A {no} {rhs}"

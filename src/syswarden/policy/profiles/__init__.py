@@ -8,30 +8,29 @@ kernel (``minKernel``), unless the caller passes other values.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable
-from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING
 
-from syswarden.errors import PolicyError
-from syswarden.spans import Span
-
+TYPE_CHECKING = False   # typing.TYPE_CHECKING, without importing typing on run's cached launch path
 if TYPE_CHECKING:
+    from collections.abc import Iterable
+
     from syswarden.policy.model import Policy
     from syswarden.syscalls.arch import Arch
 
 # The loaders (YAML, JSON, the formats) are imported by ``load`` only: naming a profile and reading its bytes
-# (what ``syswarden run``'s filter cache needs) must stay cheap.
+# (what ``syswarden run``'s filter cache needs) must stay cheap, so this module imports nothing of syswarden's
+# at start-up and ``Profile`` is a plain class.
 
 
-@dataclass(frozen=True, slots=True)
 class Profile:
     """A built-in profile: its data file, format, one-line summary and where it comes from."""
 
-    name: str
-    file: str
-    fmt: str
-    summary: str
-    origin: str
+    __slots__ = ("name", "file", "fmt", "summary", "origin")
+
+    def __init__(self, name: str, file: str, fmt: str, summary: str, origin: str) -> None:
+        self.name, self.file, self.fmt, self.summary, self.origin = name, file, fmt, summary, origin
+
+    def __repr__(self) -> str:
+        return f"Profile({self.name!r}, {self.file!r}, {self.fmt!r})"
 
 
 PROFILES: dict[str, Profile] = {}
@@ -70,6 +69,8 @@ def get(name: str) -> Profile:
     import difflib
     close = difflib.get_close_matches(name, list(PROFILES), n=3, cutoff=0.5)
     hint = f"; did you mean {', '.join(close)}?" if close else ""
+    from syswarden.errors import PolicyError
+    from syswarden.spans import Span
     raise PolicyError(f"unknown profile {name!r} (expected one of: {', '.join(PROFILES)}){hint}",
                       span=Span("--profile", 1, 1))
 
@@ -92,6 +93,7 @@ def source_bytes(name: str) -> bytes:
 def load(name: str, *, native_arch: Arch | None = None, caps: Iterable[str] | None = None,
          kernel: tuple[int, int] | str | None = None) -> Policy:
     """Load and resolve a built-in profile; its ``source`` is ``profile:NAME`` so denials can name it."""
+    from dataclasses import replace
     from importlib import resources
 
     from syswarden.policy.load import load_policy
