@@ -14,7 +14,8 @@ Formats (``format``):
 MSG is the alert as the other outputs render it (Falco's text line or JSON, already escaped: one line, no
 control characters). PRI is ``facility * 8 + severity``; Falco's priorities are syslog's severities.
 TCP frames each message with octet counting (RFC 6587 ``LEN SP MSG``), which rsyslog and syslog-ng accept.
-UDP and TCP have no acknowledgement: a message the kernel accepted is counted delivered, and an ICMP "port
+A local socket path that does not exist (no syslog daemon) refuses the alert at once (counted ``rejected``,
+as ``syslog(3)`` discards it); a refused connection is retried. UDP and TCP have no acknowledgement: a message the kernel accepted is counted delivered, and an ICMP "port
 unreachable" surfaces on the next send, which is retried (docs/outputs.md).
 """
 from __future__ import annotations
@@ -29,6 +30,7 @@ from urllib.parse import urlsplit
 
 from syswarden.errors import InputError, OutputError
 from syswarden.escaping import escape_text
+from syswarden.outputs.queue import AlertRejected
 from syswarden.rules.alert import Alert, AlertFormat
 
 FACILITIES = {name: code for code, name in enumerate((
@@ -123,6 +125,9 @@ class SyslogOutput:
                 sock.connect((target.host, target.port))
             else:
                 sock = socket.create_connection((target.host, target.port), timeout=self.timeout)
+        except FileNotFoundError as exc:
+            # syslog(3) discards a message when no daemon listens; we count it (rejected) and do not wait
+            raise AlertRejected(f"syslog {target}: no syslog daemon listening (no such socket)") from exc
         except OSError as exc:
             raise OutputError(f"syslog {target}: cannot connect: {exc.strerror or exc}") from exc
         sock.settimeout(self.timeout)
