@@ -9,23 +9,22 @@ does progress on long replays. ``--write FILE`` records the events it saw as a s
 """
 from __future__ import annotations
 
-import os
-import signal
 from typing import TYPE_CHECKING
+
+import os
 
 import click
 from click.core import ParameterSource
 
 from syswarden.errors import InputError
 from syswarden.rules.alert import Priority
-from syswarden.outputs.base import Output
-from syswarden.outputs.file import FileOutput
-from syswarden.outputs.stdout import StreamOutput
 from syswarden.rules.engine import Engine
 from syswarden.rules.ruleset import Selection
 from syswarden.sources.base import SourceConfig
 
-if TYPE_CHECKING:  # the config module (and YAML) loads only when monitor runs
+if TYPE_CHECKING:  # the service modules (YAML, prometheus_client) load only when monitor runs
+    from syswarden.rules.loader import LoadResult
+    from syswarden.rules.ruleset import Ruleset
     from syswarden.service.config import MonitorConfig
 
 PRIORITIES = [p.name.lower() for p in Priority] + ["info"]
@@ -41,19 +40,6 @@ def _priority(text: str) -> Priority:
 def _given(ctx: click.Context, name: str) -> bool:
     """True when the flag was on the command line (it then wins over falco.yaml and --option)."""
     return ctx.get_parameter_source(name) == ParameterSource.COMMANDLINE
-
-
-def _outputs(cfg: MonitorConfig, output_file: str | None) -> list[Output]:
-    """stdout and file outputs from the config; ``-o FILE`` sends alerts to FILE instead (kept open)."""
-    fmt = cfg.alert_format()
-    if output_file:
-        return [FileOutput(output_file, alert_format=fmt)]
-    outputs: list[Output] = []
-    if cfg.stdout_enabled:
-        outputs.append(StreamOutput(alert_format=fmt))
-    if cfg.file_output.enabled:
-        outputs.append(FileOutput(cfg.file_output.filename, alert_format=fmt, keep_alive=cfg.file_output.keep_alive))
-    return outputs
 
 
 @click.command(context_settings={"ignore_unknown_options": False})
@@ -95,31 +81,31 @@ def monitor(ctx: click.Context, replay: str | None, source: str | None, config_p
       syswarden monitor --write incident.scap        # live, and keep the events for sysdig
       syswarden monitor -c falco.yaml --option json_output=true --replay trace.scap
     """
-    from dataclasses import replace
-
     from syswarden.cli.rules_cmd import load_or_fail
-    from syswarden.service.config import load_config
     from syswarden.service.pipeline import apply_append_output, open_pipeline
+    from syswarden.service.settings import effective_config
 
-    cfg = load_config(config_path, options)
+    flags = {"json_output": json_output if _given(ctx, "json_output") else None,
+             "rule_matching": ("all" if all_matches else "first") if _given(ctx, "all_matches") else None,
+             "priority": _priority(min_priority) if _given(ctx, "min_priority") else None,
+             "rules_files": rules_files}
+
+    def settings() -> tuple[MonitorConfig, Ruleset, LoadResult]:
+        """Config and rules as the command line says (again on SIGHUP). Explicit flags win."""
+        cfg = effective_config(config_path, options, **flags)
+        ruleset, result = load_or_fail(list(cfg.rules_files))
+        selection = Selection(cfg.priority, disable_names, disable_tags, only_tags)
+        return cfg, apply_append_output(ruleset, cfg.append_output).select(selection), result
+
+    cfg, ruleset, result = settings()
     if not quiet:
         for warning in cfg.warnings:
             click.echo(f"syswarden: warning: {warning}", err=True)
-    # Explicit flags win over the file and --option.
-    if _given(ctx, "json_output"):
-        cfg = replace(cfg, json_output=json_output)
-    if _given(ctx, "all_matches"):
-        cfg = replace(cfg, rule_matching="all" if all_matches else "first")
-    priority = _priority(min_priority) if _given(ctx, "min_priority") else cfg.priority
-    selection = Selection(priority, disable_names, disable_tags, only_tags)
-    ruleset, result = load_or_fail(list(rules_files or cfg.rules_files))
     if result.warnings and not quiet:
         click.echo(f"syswarden: {len(result.warnings)} rules warnings (see 'syswarden rules validate')", err=True)
-    ruleset = apply_append_output(ruleset, cfg.append_output).select(selection)
     # FALCO_HOSTNAME names the host in alerts, as in Falco (its test suite sets it).
     hostname = os.environ.get("FALCO_HOSTNAME") or None
     engine = Engine(ruleset, rule_matching=cfg.rule_matching, hostname=hostname)
-    outputs = _outputs(cfg, output_file)
     config = SourceConfig(command=list(command) or None)
     if replay is None and not command and source == "ptrace":
         raise InputError("--source ptrace needs a command to follow: syswarden monitor --source ptrace -- CMD")
@@ -128,21 +114,10 @@ def monitor(ctx: click.Context, replay: str | None, source: str | None, config_p
         if not quiet:
             click.echo(f"... {count} events", err=True)
 
-    pipeline = open_pipeline(ruleset, engine, outputs, path=replay, source=source, config=config,
-                             progress=progress, write_path=write_path)
-    if hostname:
-        engine.hostname = hostname          # over the recording's own hostname
+    from syswarden.service.runner import run_service
 
-    def on_usr1(_sig: int, _frame: object) -> None:
-        pipeline.reopen_outputs()
-        click.echo(pipeline.snapshot().render(), err=True)
-
-    previous = signal.signal(signal.SIGUSR1, on_usr1)
-    try:
-        summary = pipeline.run()
-    except KeyboardInterrupt:
-        summary = pipeline.summary
-    finally:
-        signal.signal(signal.SIGUSR1, previous)
-    if not quiet:
-        click.echo(summary.render(), err=True)
+    run_service(cfg, ruleset, engine, lambda fanout: open_pipeline(
+        ruleset, engine, [fanout], path=replay, source=source, config=config, progress=progress,
+        write_path=write_path), reload=lambda: settings()[:2], output_file=output_file, quiet=quiet,
+        config_path=config_path, source_label=replay or source or ("ptrace" if command else "ebpf"),
+        hostname=hostname, log=lambda message: click.echo(message, err=True))
