@@ -83,6 +83,23 @@ def _http(cfg: MonitorConfig, echo: Callable[[str], None] | None) -> Sink:
                       echo=(echo or _log) if ho.echo else None)
 
 
+def check_outputs(cfg: MonitorConfig) -> None:
+    """What can be checked without connecting: syslog address and facility, the HTTP URL and TLS files, the
+    NATS URL. Raises ``InputError`` (``config validate``; ``monitor`` finds the same when it builds them)."""
+    from syswarden.errors import InputError
+    from syswarden.outputs.syslog import SyslogTarget, facility_code
+
+    d = cfg.delivery
+    if d.syslog_output.enabled:
+        SyslogTarget.parse(d.syslog_output.address)
+        if facility_code(d.syslog_output.facility) is None:
+            raise InputError(f"syslog_output.facility {d.syslog_output.facility!r} is not a syslog facility")
+    if d.http_output.enabled:
+        _http(cfg, None)
+    if d.nats_output.enabled and not d.nats_output.url.startswith(("nats://", "tls://")):
+        raise InputError(f"nats_output.url {d.nats_output.url!r}: expected nats://HOST:PORT")
+
+
 def build_fanout(cfg: MonitorConfig, output_file: str | None = None,
                  log: Callable[[str], None] = _log) -> Fanout:
     """Every enabled output behind its own bounded queue."""
