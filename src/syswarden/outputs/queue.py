@@ -109,6 +109,7 @@ class QueuedOutput:
         self._idle = idle_interval
         self._log = log or _stderr
         self._closing = False
+        self._closed = threading.Event()        # set with _closing: wakes a worker sleeping between retries
         self._deadline = float("inf")
         self._reopen = False
         self._in_flight = False
@@ -145,10 +146,7 @@ class QueuedOutput:
 
         What is still queued or in flight at the deadline is counted ``undelivered``.
         """
-        with self._cond:
-            self._closing = True
-            self._deadline = deadline if deadline is not None else float("inf")
-            self._cond.notify()
+        self.begin_close(deadline if deadline is not None else float("inf"))
         self.join(deadline)
 
     def join(self, deadline: float | None) -> None:
@@ -168,6 +166,7 @@ class QueuedOutput:
             self._closing = True
             self._deadline = deadline
             self._cond.notify()
+        self._closed.set()
 
     @property
     def alive(self) -> bool:
@@ -239,16 +238,21 @@ class QueuedOutput:
         self.stats.last_error = message
 
     def _wait_or_give_up(self, delay: float) -> bool:
-        """Sleep ``delay`` (cut short by close); True when the drain deadline has passed."""
-        with self._cond:
-            end = time.monotonic() + delay
-            while True:
-                now = time.monotonic()
-                if self._closing and now >= self._deadline:
-                    return True
-                if now >= end:
-                    return False
-                self._cond.wait(min(end, self._deadline) - now)
+        """Sleep ``delay`` (cut short by close); True when the drain deadline has passed.
+
+        The sleep waits on ``_closed``, not on the queue's condition: alerts arriving meanwhile do not wake the
+        worker (a dead sink costs the engine nothing per alert but the append)."""
+        end = time.monotonic() + delay
+        while True:
+            now = time.monotonic()
+            if self._closing and now >= self._deadline:
+                return True
+            if now >= end:
+                return False
+            if self._closing:       # _closed is set: sleep until the retry or the deadline, whichever is first
+                time.sleep(min(end, self._deadline) - now)
+            else:
+                self._closed.wait(end - now)
 
     def _call(self, method: Callable[[], Any]) -> None:
         try:
