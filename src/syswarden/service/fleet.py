@@ -78,21 +78,28 @@ class Query:
 async def _connect(query: Query) -> Any:
     import nats
 
+    async def quiet(*_args: object) -> None:
+        """nats-py would print reconnect errors with tracebacks; a failed connect is reported once below."""
+
     try:
         return await asyncio.wait_for(nats.connect(query.url, connect_timeout=query.timeout,
-                                                   max_reconnect_attempts=-1), query.timeout)
+                                                   max_reconnect_attempts=-1, error_cb=quiet), query.timeout)
     except (OSError, asyncio.TimeoutError, Exception) as exc:     # nats-py's own errors have no common base
         raise OutputError(f"cannot reach the bus at {query.url}: {str(exc) or type(exc).__name__}") from exc
 
 
-async def _last_seq(js: Any, query: Query) -> tuple[int, int]:
+async def _last_seq(js: Any, query: Query, *, wait: bool = False) -> tuple[int, int]:
+    """The stream's first and last sequence; with ``wait`` (tail's follow mode), wait for the stream to exist."""
     from nats.js.errors import NotFoundError
 
-    try:
-        info = await js.stream_info(query.stream)
-    except NotFoundError as exc:
-        raise InputError(f"no stream {query.stream!r} on {query.url} (nothing published yet?)") from exc
-    return info.state.first_seq, info.state.last_seq
+    while True:
+        try:
+            info = await js.stream_info(query.stream)
+            return info.state.first_seq, info.state.last_seq
+        except NotFoundError as exc:
+            if not wait:
+                raise InputError(f"no stream {query.stream!r} on {query.url} (nothing published yet?)") from exc
+        await asyncio.sleep(0.5)
 
 
 async def _tail(query: Query, emit: Callable[[BusAlert], None]) -> int:
@@ -101,7 +108,7 @@ async def _tail(query: Query, emit: Callable[[BusAlert], None]) -> int:
     nc = await _connect(query)
     try:
         js = nc.jetstream(timeout=query.timeout)
-        _, last = await _last_seq(js, query)
+        _, last = await _last_seq(js, query, wait=query.follow)
         if not query.follow and (not query.since_start or last == 0):
             return 0
         policy = DeliverPolicy.ALL if query.since_start else DeliverPolicy.NEW
