@@ -10,16 +10,7 @@ from syswarden.outputs.program import ProgramOutput
 from syswarden.outputs.queue import Backoff, QueuedOutput
 
 from tests.outputs.helpers import assert_escaped_line, hostile, numbered
-
-
-def _wait_lines(path: Path, count: int, timeout: float = 10.0) -> list[str]:
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        lines = path.read_text().splitlines() if path.exists() else []
-        if len(lines) >= count:
-            return lines
-        time.sleep(0.02)
-    return path.read_text().splitlines() if path.exists() else []
+from tests.service.live import wait_for_lines
 
 
 def test_program_survives_being_killed(tmp_path: Path) -> None:
@@ -28,7 +19,7 @@ def test_program_survives_being_killed(tmp_path: Path) -> None:
     out = QueuedOutput("program", sink, capacity=1000, backoff=Backoff(0.02, 0.2), log=lambda m: None)
     for i in range(50):
         out.emit(numbered(i))
-    assert len(_wait_lines(path, 50)) == 50
+    assert len(wait_for_lines(path, 50)) == 50
     first = sink._proc
     assert first is not None
     os.kill(first.pid, signal.SIGKILL)
