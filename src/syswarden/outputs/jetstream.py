@@ -22,10 +22,12 @@ from __future__ import annotations
 import asyncio
 import re
 import secrets
+import socket
 import threading
 import time
 from collections.abc import Coroutine
 from typing import Any
+from urllib.parse import urlsplit
 
 from syswarden.errors import OutputError
 from syswarden.outputs.queue import Backoff
@@ -130,6 +132,7 @@ class JetStreamOutput:
             return False
         try:
             if self._nc is None:
+                self._reachable()
                 self._call(self._connect(), self.connect_timeout + self.publish_timeout)
             if not self._nc.is_connected:
                 raise OutputError("not connected")
@@ -140,6 +143,15 @@ class JetStreamOutput:
             return False
         self._next_delay = self._backoff.delays()
         return True
+
+    def _reachable(self) -> None:
+        """Fail at once when nothing listens (nats-py would retry a refused first connection until its timeout)."""
+        parts = urlsplit(self.url)
+        try:
+            socket.create_connection((parts.hostname or "127.0.0.1", parts.port or 4222),
+                                     timeout=self.connect_timeout).close()
+        except OSError as exc:
+            raise OutputError(f"cannot connect: {exc.strerror or exc}") from exc
 
     def emit(self, alert: Alert) -> None:
         record = self.record(alert)
