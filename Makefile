@@ -4,8 +4,11 @@ VENV  := .venv
 PY    := $(VENV)/bin/python
 BIN   := $(VENV)/bin
 # Debian packages the product and its tests need: clang/llvm/libbpf-dev/bpftool build the CO-RE eBPF probe;
-# auditd and sysdig are peers the tests and benches compare against; bubblewrap and firejail are launch peers.
-APT_PACKAGES := clang llvm libbpf-dev bpftool libbpf1 libseccomp2 strace gcc gcc-multilib auditd sysdig bubblewrap firejail
+# auditd and sysdig are peers the tests and benches compare against; bubblewrap and firejail are launch peers;
+# nats-server (JetStream), rsyslog, prometheus (promtool) and systemd (systemd-analyze) are the outputs' and the
+# service's test peers (tests start their own instances on 127.0.0.1; never the system's).
+APT_PACKAGES := clang llvm libbpf-dev bpftool libbpf1 libseccomp2 strace gcc gcc-multilib auditd sysdig bubblewrap \
+                firejail nats-server rsyslog prometheus systemd
 
 .PHONY: run test setup apt venv probe clean demo
 

@@ -70,7 +70,6 @@ NOT_DETECTION = {
 }
 # falco.yaml variants whose subject syswarden does not implement.
 CONF_NOT_IMPLEMENTED = {
-    "confs/program_output.yaml": "program_output (alerts piped to a program) is not implemented",
     "confs/grpc_unix_socket.yaml": "gRPC output was removed from Falco (0.44) and is not implemented",
 }
 DROPS_REASON = ("syscall_event_drops (simulate_drops, drop actions and their stderr messages) is not implemented; "
@@ -192,7 +191,8 @@ def cli_args(case: Case, workdir: Path) -> tuple[list[str], dict[str, Path]]:
     """Falco's harness command line in syswarden's spelling: ``-c`` for the conf, ``--option`` for each ``-o``.
 
     An output file the conf names (``/tmp/falco_outputs/...``) is redirected into ``workdir`` with
-    ``--option file_output.filename=...``, so the test touches only paths it created.
+    ``--option file_output.filename=...`` (or ``program_output.program=cat >> ...``), so the test touches only
+    paths it created.
     """
     args = ["--replay", str(case.capture())]
     for rules in case.rules_files():
@@ -216,7 +216,10 @@ def cli_args(case: Case, workdir: Path) -> tuple[list[str], dict[str, Path]]:
         for target in item:
             if target != "stdout":
                 files[target] = workdir / Path(target).name
-                options["file_output.filename"] = str(files[target])
+                if Path(target).name.startswith("program_output"):     # confs/program_output.yaml: cat >> FILE
+                    options["program_output.program"] = f"cat >> {files[target]}"
+                else:
+                    options["file_output.filename"] = str(files[target])
     for key, value in options.items():
         args += ["--option", f"{key}={str(value).lower() if isinstance(value, bool) else value}"]
     return args, files

@@ -29,6 +29,9 @@ COMMANDS: tuple[tuple[str, str, str, str], ...] = (
     ("Auditing", "capture", "syswarden.cli.capture_cmd:capture", "Record or read event captures (jsonl, scap)."),
     ("Auditing", "rules", "syswarden.cli.rules_cmd:rules", "Validate, list and explore Falco-format rules."),
     ("Auditing", "audit", "syswarden.cli.audit_cmd:audit", "Linux audit: auditctl rules, audit logs, search, report."),
+    ("Auditing", "alerts", "syswarden.cli.alerts_cmd:alerts", "Follow and summarize a fleet's alerts on NATS."),
+    ("Service", "config", "syswarden.cli.service_cmd:config", "Validate and show the effective configuration."),
+    ("Service", "service", "syswarden.cli.service_cmd:service", "Install syswarden as a systemd service."),
     ("Inspection", "status", "syswarden.cli.status_cmd:status", "Show processes' seccomp and privilege state."),
 )
 

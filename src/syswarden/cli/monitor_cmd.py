@@ -10,25 +10,23 @@ does progress on long replays. ``--write FILE`` records the events it saw as a s
 from __future__ import annotations
 
 import os
-import signal
 import sys
 from typing import TYPE_CHECKING
 
 import click
 from click.core import ParameterSource
 
-from syswarden.errors import InputError, SyswardenError
+from syswarden.errors import InputError
 from syswarden.escaping import escape_text
 from syswarden.rules.alert import Priority
-from syswarden.outputs.base import Output
-from syswarden.escaping import escape_text
-from syswarden.outputs.file import FileOutput
-from syswarden.outputs.stdout import StreamOutput
 from syswarden.rules.ruleset import Selection
 from syswarden.sources.base import SourceConfig
 
-if TYPE_CHECKING:  # the config module (and YAML) loads only when monitor runs
+if TYPE_CHECKING:  # the service modules (YAML, prometheus_client) load only when monitor runs
+    from syswarden.rules.loader import LoadResult
+    from syswarden.rules.ruleset import Ruleset
     from syswarden.service.config import MonitorConfig
+    from syswarden.service.pipeline import Pipeline
 
 PRIORITIES = [p.name.lower() for p in Priority] + ["info"]
 
@@ -43,19 +41,6 @@ def _priority(text: str) -> Priority:
 def _given(ctx: click.Context, name: str) -> bool:
     """True when the flag was on the command line (it then wins over falco.yaml and --option)."""
     return ctx.get_parameter_source(name) == ParameterSource.COMMANDLINE
-
-
-def _outputs(cfg: MonitorConfig, output_file: str | None) -> list[Output]:
-    """stdout and file outputs from the config; ``-o FILE`` sends alerts to FILE instead (kept open)."""
-    fmt = cfg.alert_format()
-    if output_file:
-        return [FileOutput(output_file, alert_format=fmt)]
-    outputs: list[Output] = []
-    if cfg.stdout_enabled:
-        outputs.append(StreamOutput(alert_format=fmt))
-    if cfg.file_output.enabled:
-        outputs.append(FileOutput(cfg.file_output.filename, alert_format=fmt, keep_alive=cfg.file_output.keep_alive))
-    return outputs
 
 
 @click.command(context_settings={"ignore_unknown_options": False})
@@ -100,70 +85,57 @@ def monitor(ctx: click.Context, replay: str | None, source: str | None, config_p
       syswarden monitor --write incident.scap        # live, and keep the events for sysdig
       syswarden monitor -c falco.yaml --option json_output=true --replay trace.scap
     """
-    from dataclasses import replace
-
     _check_conflicts(replay, source, command)
 
     from syswarden.rules.loader import load_rules, stock_rules_path
-    from syswarden.service.config import load_config
-    from syswarden.service.pipeline import apply_append_output, open_pipeline, shell_status
+    from syswarden.service.pipeline import apply_append_output
+    from syswarden.service.settings import effective_config
 
-    cfg = load_config(config_path, options)
+    flags = {"json_output": json_output if _given(ctx, "json_output") else None,
+             "rule_matching": ("all" if all_matches else "first") if _given(ctx, "all_matches") else None,
+             "priority": _priority(min_priority) if _given(ctx, "min_priority") else None,
+             "rules_files": rules_files}
+
+    def settings() -> tuple[MonitorConfig, Ruleset, LoadResult]:
+        """Config and rules as the command line says (again on SIGHUP). Explicit flags win."""
+        cfg = effective_config(config_path, options, **flags)
+        result = load_rules(list(cfg.rules_files) or [stock_rules_path()])
+        ruleset = result.raise_for_errors()
+        selection = Selection(cfg.priority, disable_names, disable_tags, only_tags)
+        return cfg, apply_append_output(ruleset, cfg.append_output).select(selection), result
+
+    cfg, ruleset, result = settings()
     for warning in cfg.warnings:        # -q quiets the summary, not what is wrong with the user's config
         click.echo(f"syswarden: warning: {warning}", err=True)
-    # Explicit flags win over the file and --option.
-    if _given(ctx, "json_output"):
-        cfg = replace(cfg, json_output=json_output)
-    if _given(ctx, "all_matches"):
-        cfg = replace(cfg, rule_matching="all" if all_matches else "first")
-    priority = _priority(min_priority) if _given(ctx, "min_priority") else cfg.priority
-    selection = Selection(priority, disable_names, disable_tags, only_tags)
-    result = load_rules(list(rules_files or cfg.rules_files) or [stock_rules_path()])
-    ruleset = result.raise_for_errors()
     if result.warnings and not quiet:
         click.echo(f"syswarden: {len(result.warnings)} rules warnings (see 'syswarden rules validate')", err=True)
-    ruleset = apply_append_output(ruleset, cfg.append_output).select(selection)
-    outputs = _outputs(cfg, output_file)
     config = SourceConfig(command=list(command) or None)
 
     def progress(count: int) -> None:
         if not quiet:
             click.echo(f"... {count} events", err=True)
 
+    from syswarden.service.pipeline import open_pipeline, shell_status
+    from syswarden.service.runner import run_service
+
+    def warn_enter_dialect(pipeline: Pipeline) -> Pipeline:
+        for rule in pipeline.engine.enter_dialect:
+            click.echo(escape_text(f"syswarden: warning: rule '{rule.name}' reads evt.dir (written for enter "
+                                   "events); live sources emit exit events only, so each exit event is also "
+                                   "evaluated as the enter event it stands for (evt.dir='>', evt.res <NA>; "
+                                   "docs/rules.md)"), err=True)
+        return pipeline
+
     # FALCO_HOSTNAME names the host in alerts, as in Falco (its test suite sets it), over a recording's own.
-    pipeline = open_pipeline(ruleset, outputs, path=replay, source=source, config=config,
-                             rule_matching=cfg.rule_matching, hostname=os.environ.get("FALCO_HOSTNAME") or None,
-                             progress=progress, write_path=write_path)
-    for rule in pipeline.engine.enter_dialect:
-        click.echo(escape_text(f"syswarden: warning: rule '{rule.name}' reads evt.dir (written for enter events); "
-                               "live sources emit exit events only, so each exit event is also evaluated as the "
-                               "enter event it stands for (evt.dir='>', evt.res <NA>; docs/rules.md)"), err=True)
-
-    def on_usr1(_sig: int, _frame: object) -> None:
-        pipeline.reopen_outputs()
-        click.echo(pipeline.snapshot().render(), err=True)
-
-    def on_term(_sig: int, _frame: object) -> None:
-        raise KeyboardInterrupt     # a stop like Ctrl-C: sources undo what they changed (the audit daemon role)
-
-    previous = signal.signal(signal.SIGUSR1, on_usr1)
-    previous_term = signal.signal(signal.SIGTERM, on_term)
-    try:
-        summary = pipeline.run()
-    except KeyboardInterrupt:
-        summary = pipeline.summary
-    except SyswardenError:
-        # a damaged recording: what was read before the damage is summarised, then the error is reported
-        if not quiet:
-            click.echo(pipeline.summary.render(), err=True)
-        raise
-    finally:
-        signal.signal(signal.SIGUSR1, previous)
-        signal.signal(signal.SIGTERM, previous_term)
-    if not quiet:
-        click.echo(summary.render(), err=True)
-    if command:
-        sys.exit(shell_status(summary.exit_code))     # CMD's status passes through, as with `run`
+    summary = run_service(cfg, ruleset, lambda fanout: warn_enter_dialect(open_pipeline(
+        ruleset, [fanout], path=replay, source=source, config=config, rule_matching=cfg.rule_matching,
+        hostname=os.environ.get("FALCO_HOSTNAME") or None, progress=progress, write_path=write_path)),
+        reload=lambda: settings()[:2], output_file=output_file, quiet=quiet, config_path=config_path,
+        source_label=replay or source or ("ptrace" if command else "ebpf"),
+        log=lambda message: click.echo(message, err=True))
+    if command and not summary.stopped:
+        # CMD's status passes through, as with `run`; a monitor stopped by SIGTERM/SIGINT exits 0 as a service.
+        sys.exit(shell_status(summary.exit_code))
 
 
 def _check_conflicts(replay: str | None, source: str | None, command: tuple[str, ...]) -> None:

@@ -46,7 +46,7 @@ def parse_yaml_all(source: SourceText, error: ErrorClass, *, typed: bool = True,
             source.text, Loader=loader))
     try:
         return build(_FAST)
-    except yaml.YAMLError as exc:
+    except yaml.YAMLError:
         if _FAST is not yaml.SafeLoader and len(source.text) <= _WORDING_LIMIT:
             try:
                 build(yaml.SafeLoader)

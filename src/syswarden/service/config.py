@@ -7,10 +7,11 @@ does the first three, ``cli/monitor_cmd.py`` the last. What is read:
 * ``json_output``, ``json_include_output_property``, ``json_include_tags_property``,
   ``json_include_message_property``, ``json_include_output_fields_property``, ``time_format_iso_8601``: booleans;
 * ``priority`` (a Falco priority name) and ``rule_matching`` (``first`` | ``all``);
-* ``stdout_output.enabled``, ``file_output.{enabled, keep_alive, filename}``;
+* ``stdout_output.enabled``, and the output sections ``file_output``, ``syslog_output``, ``program_output``,
+  ``http_output``, ``nats_output`` (ours), ``outputs_queue``, ``webserver``, ``metrics`` (``output_config.py``);
 * ``append_output``: a list of ``{match: {source, tags, rule}, extra_output, extra_fields}``.
 
-A key Falco has that syswarden does not implement (``syslog_output``, ``engine``, ...) is a warning naming it
+A key Falco has that syswarden does not implement (``engine``, ``grpc_output``, ...) is a warning naming it
 and its line, once; a key neither knows is a warning too (Falco's schema validation only warns). A value of
 the wrong type is an error naming ``file:line:col`` and what was expected. As in Falco, ``${VAR}`` in a string
 is replaced by the environment variable (``$${`` keeps a literal ``${``).
@@ -29,6 +30,7 @@ from syswarden import doctree
 from syswarden.errors import InputError, did_you_mean
 from syswarden.rules.alert import AlertFormat, Priority
 from syswarden.rules.output_format import AppendOutput
+from syswarden.service.output_config import SECTIONS, DeliveryConfig, FileOutputConfig, read_section
 from syswarden.spans import SourceText, Span
 
 RuleMatching = Literal["first", "all"]
@@ -37,14 +39,14 @@ RuleMatching = Literal["first", "all"]
 IMPLEMENTED = frozenset({
     "rules_files", "rules_file", "json_output", "json_include_output_property", "json_include_tags_property",
     "json_include_message_property", "json_include_output_fields_property", "time_format_iso_8601", "priority",
-    "rule_matching", "stdout_output", "file_output", "append_output",
+    "rule_matching", "stdout_output", "file_output", "append_output", *SECTIONS,
 })
 # ... and those it knows but does not implement: accepted with a warning so a stock falco.yaml works.
 FALCO_ONLY = frozenset({
     "config_files", "watch_config_files", "rule_files", "rules", "engine", "capture", "load_plugins", "plugins",
-    "plugins_hostinfo", "buffer_format_base64", "buffered_outputs", "outputs_queue", "outputs", "syslog_output",
-    "http_output", "program_output", "grpc_output", "grpc", "webserver", "log_stderr", "log_syslog", "log_level",
-    "libs_logger", "output_timeout", "syscall_event_timeouts", "syscall_event_drops", "metrics", "base_syscalls",
+    "plugins_hostinfo", "buffer_format_base64", "buffered_outputs", "outputs", "grpc_output", "grpc",
+    "log_stderr", "log_syslog", "log_level", "libs_logger", "output_timeout", "syscall_event_timeouts",
+    "syscall_event_drops", "base_syscalls",
     "falco_libs", "static_fields", "syscall_buf_size_preset", "syscall_drop_failed_exit", "modern_bpf",
     "metadata_download",
 })
@@ -72,13 +74,6 @@ class Located:
 
 
 @dataclass(frozen=True, slots=True)
-class FileOutputConfig:
-    enabled: bool = False
-    keep_alive: bool = False
-    filename: str = "./events.txt"
-
-
-@dataclass(frozen=True, slots=True)
 class MonitorConfig:
     """The settings ``monitor`` takes from falco.yaml and ``--option``; defaults are Falco's."""
 
@@ -94,6 +89,7 @@ class MonitorConfig:
     stdout_enabled: bool = True
     file_output: FileOutputConfig = FileOutputConfig()
     append_output: tuple[AppendOutput, ...] = ()
+    delivery: DeliveryConfig = DeliveryConfig()       # syslog, program, http, nats, queue, webserver, metrics
     warnings: tuple[str, ...] = ()
     positions: dict[str, str] = field(default_factory=dict)     # dotted key -> where it was set
 
@@ -261,6 +257,7 @@ def interpret(tree: dict[str, Located]) -> MonitorConfig:
     """The typed settings of a parsed tree; raises ``ConfigError`` on the first value of the wrong type."""
     reader = _Reader()
     values: dict[str, Any] = {}
+    delivery: dict[str, Any] = {}
     for key, loc in tree.items():
         if key not in IMPLEMENTED:
             reader.warn_unimplemented(key, loc, key in FALCO_ONLY, IMPLEMENTED | FALCO_ONLY)
@@ -279,12 +276,15 @@ def interpret(tree: dict[str, Located]) -> MonitorConfig:
             if "enabled" in section:
                 values["stdout_enabled"] = _bool("stdout_output.enabled", section["enabled"])
         elif key == "file_output":
-            values["file_output"] = _file_output(reader, loc)
+            values["file_output"] = read_section(reader, key, loc)
+        elif key in SECTIONS:
+            delivery[key] = read_section(reader, key, loc)
         elif key == "append_output":
             values["append_output"] = _append_output(reader, loc)
         else:
             values[key] = _bool(key, loc)
-    return MonitorConfig(**values, warnings=tuple(reader.warnings), positions=reader.positions)
+    return MonitorConfig(**values, delivery=DeliveryConfig(**delivery), warnings=tuple(reader.warnings),
+                         positions=reader.positions)
 
 
 def _priority(loc: Located) -> Priority:
@@ -301,16 +301,6 @@ def _rule_matching(loc: Located) -> RuleMatching:
     if text not in ("first", "all"):
         raise _fail(loc, f"expected 'rule_matching' to be first or all, got {text!r}")
     return "first" if text == "first" else "all"
-
-
-def _file_output(reader: _Reader, loc: Located) -> FileOutputConfig:
-    section = reader.check_keys("file_output", loc, ("enabled", "keep_alive", "filename"))
-    out = FileOutputConfig()
-    return FileOutputConfig(
-        enabled=_bool("file_output.enabled", section["enabled"]) if "enabled" in section else out.enabled,
-        keep_alive=_bool("file_output.keep_alive", section["keep_alive"]) if "keep_alive" in section
-        else out.keep_alive,
-        filename=_str("file_output.filename", section["filename"]) if "filename" in section else out.filename)
 
 
 def _append_output(reader: _Reader, loc: Located) -> tuple[AppendOutput, ...]:

@@ -104,6 +104,7 @@ class Summary:
     events: int = 0
     state_only: int = 0
     alerts: int = 0
+    stopped: bool = False            # ended by a stop request (SIGTERM/SIGINT), not by the source running out
     by_rule: Counter[str] = field(default_factory=Counter)
     drops: int = 0
     skipped: int = 0
