@@ -32,7 +32,7 @@ picture, so a new class lands here too (and an ``except InputError`` really catc
     ├── CompileError                    exit 2  a valid policy cannot be compiled (too large, ...)
     ├── SourceError                     exit 1  an event source failed at run time
     ├── OutputError                     exit 1  an alert output failed
-    │   └── AlertRejected                       outputs.queue: a sink refused one alert for good (not retried)
+    │   └── AlertRejectedError                  outputs.queue: a sink refused one alert for good (not retried)
     └── KernelError                     exit 1  the kernel refused (seccomp, landlock, bpf, netlink)
 
 Every error may carry a ``Span``; ``str(err)`` renders ``file:line:col: message`` and ``detail()`` adds the

@@ -6,7 +6,7 @@ import time
 
 from syswarden.errors import OutputError
 from syswarden.outputs.fanout import Fanout, render_stats
-from syswarden.outputs.queue import AlertRejected, Backoff, QueuedOutput
+from syswarden.outputs.queue import AlertRejectedError, Backoff, QueuedOutput
 from syswarden.rules.alert import Alert
 
 from tests.outputs.helpers import numbered
@@ -32,7 +32,7 @@ class GateSink:
         if self.down.is_set():
             raise OutputError("down")
         if n in self.reject:
-            raise AlertRejected("no")
+            raise AlertRejectedError("no")
         self.got.append(n)
 
     def reopen(self) -> None:

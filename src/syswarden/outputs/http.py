@@ -7,7 +7,7 @@ which Falcosidekick refuses; syswarden posts JSON either way: docs/outputs.md.)
 Answers: 2xx is delivered; 408, 425, 429 and 5xx, a refused connection or a timeout are worth retrying (the
 queue's worker backs off and posts the same alert again, so order is kept; a retried POST may arrive twice if
 the first answer was lost: at-least-once); any other status (400, 401, 404, 413 ...) refuses that alert for
-good (``AlertRejected``, counted, never retried). Redirects are not followed.
+good (``AlertRejectedError``, counted, never retried). Redirects are not followed.
 
 ``/healthz``-aware: after a failure the sink asks ``GET <health_path>`` on the same server (Falcosidekick serves
 ``/healthz``) before posting again, so a server that is starting or unhealthy gets a cheap GET per retry
@@ -29,7 +29,7 @@ from urllib.parse import urlsplit
 from syswarden import __version__
 from syswarden.errors import InputError, OutputError
 from syswarden.escaping import escape_text
-from syswarden.outputs.queue import AlertRejected
+from syswarden.outputs.queue import AlertRejectedError
 from syswarden.rules.alert import Alert, AlertFormat
 
 RETRY_STATUS = frozenset({408, 425, 429}) | frozenset(range(500, 600))
@@ -136,7 +136,7 @@ class HttpOutput:
         if status in RETRY_STATUS:
             self._suspect = True
             raise OutputError(f"http {self.url}: answered {status} {detail}".rstrip())
-        raise AlertRejected(f"http {self.url}: refused the alert with {status} {detail}".rstrip())
+        raise AlertRejectedError(f"http {self.url}: refused the alert with {status} {detail}".rstrip())
 
     def counters(self) -> dict[str, int]:
         return {"health_checks": self.health_checks}

@@ -5,7 +5,7 @@ never waits on the sink. One worker thread per output takes alerts in order and 
 
 * the sink raises ``OutputError`` for a failure worth retrying (server down, disk full, program died): the
   worker keeps the alert, waits with exponential backoff, and tries it again, so order is kept;
-* the sink raises ``AlertRejected`` when the far end refused this one alert for good (an HTTP 4xx): it is
+* the sink raises ``AlertRejectedError`` when the far end refused this one alert for good (an HTTP 4xx): it is
   counted as ``rejected`` and the worker moves on;
 * when the queue is full the overflow policy decides: ``drop_newest`` (Falco's: the arriving alert is dropped)
   or ``drop_oldest`` (the oldest waiting one is); either way ``dropped`` counts it.
@@ -35,7 +35,7 @@ OVERFLOW_POLICIES: tuple[Overflow, ...] = ("drop_newest", "drop_oldest")
 DEFAULT_CAPACITY = 10_000
 
 
-class AlertRejected(OutputError):
+class AlertRejectedError(OutputError):
     """The sink's far end refused this alert for good (retrying the same bytes cannot help)."""
 
     code = "output-rejected"
@@ -202,7 +202,7 @@ class QueuedOutput:
         while True:
             try:
                 self.sink.emit(alert)
-            except AlertRejected as exc:
+            except AlertRejectedError as exc:
                 self._finish(rejected=True, error=str(exc))
                 return
             except (OutputError, OSError, ValueError) as exc:

@@ -30,7 +30,7 @@ from urllib.parse import urlsplit
 
 from syswarden.errors import InputError, OutputError
 from syswarden.escaping import escape_text
-from syswarden.outputs.queue import AlertRejected
+from syswarden.outputs.queue import AlertRejectedError
 from syswarden.rules.alert import Alert, AlertFormat
 
 FACILITIES = {name: code for code, name in enumerate((
@@ -127,7 +127,7 @@ class SyslogOutput:
                 sock = socket.create_connection((target.host, target.port), timeout=self.timeout)
         except FileNotFoundError as exc:
             # syslog(3) discards a message when no daemon listens; we count it (rejected) and do not wait
-            raise AlertRejected(f"syslog {target}: no syslog daemon listening (no such socket)") from exc
+            raise AlertRejectedError(f"syslog {target}: no syslog daemon listening (no such socket)") from exc
         except OSError as exc:
             raise OutputError(f"syslog {target}: cannot connect: {exc.strerror or exc}") from exc
         sock.settimeout(self.timeout)
