@@ -242,7 +242,9 @@ class Prefilter:
         flags = raw.get("flags") if exit_event and event.type in OPEN_FLAG_TYPES else None
         flags = flags if flags.__class__ is int else None
         typechar = None
-        if exit_event and event.type == "creat":
+        if thread is None:
+            pass                  # state attaches no fd without a thread: fd.typechar is <NA>
+        elif exit_event and event.type == "creat":
             typechar = "f"
         elif flags is not None and event.type in OPEN_FD_TYPES:
             typechar = "d" if flags & O_DIRECTORY == O_DIRECTORY else "f"
