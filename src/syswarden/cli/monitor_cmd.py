@@ -26,6 +26,7 @@ from syswarden.rules.ruleset import Selection
 from syswarden.sources.base import SourceConfig
 
 if TYPE_CHECKING:  # the config module (and YAML) loads only when monitor runs
+    from syswarden.rules.ruleset import Ruleset
     from syswarden.service.config import MonitorConfig
 
 PRIORITIES = [p.name.lower() for p in Priority] + ["info"]
@@ -41,6 +42,21 @@ def _priority(text: str) -> Priority:
 def _given(ctx: click.Context, name: str) -> bool:
     """True when the flag was on the command line (it then wins over falco.yaml and --option)."""
     return ctx.get_parameter_source(name) == ParameterSource.COMMANDLINE
+
+
+def _explain_filter(ruleset: Ruleset, *, kernel_filter: bool) -> None:
+    """``--explain-filter``: the kernel prefilter a live run with these rules would load, as a table."""
+    from syswarden.cli.rules_cmd import table
+    from syswarden.service.prefilter import explain_rows, summary
+    from syswarden.service.selection import select_events
+
+    prefilter = select_events(SourceConfig(), ruleset, kernel_filter=kernel_filter).prefilter
+    if prefilter is None:
+        click.echo("kernel prefilter: off (every event of the needed types reaches user space)")
+        return
+    for line in summary(prefilter):
+        click.echo(escape_text(line))
+    click.echo(table(["EVENT TYPE", "THE KERNEL SENDS", "NEEDED BY"], explain_rows(prefilter)))
 
 
 def _outputs(cfg: MonitorConfig, output_file: str | None) -> list[Output]:
@@ -78,13 +94,18 @@ def _outputs(cfg: MonitorConfig, output_file: str | None) -> list[Output]:
 @click.option("-w", "--write", "write_path", type=click.Path(dir_okay=False),
               help="Also record the events to FILE (.scap/.scap.gz for sysdig, or .jsonl).")
 @click.option("-q", "--quiet", is_flag=True, help="No summary on stderr.")
+@click.option("--explain-filter", is_flag=True,
+              help="Print, per event type, what the kernel prefilter drops and which rule or state need keeps "
+                   "each condition open; then exit.")
+@click.option("--no-kernel-filter", is_flag=True,
+              help="Deliver every event of the needed types to user space (no kernel prefilter), for comparison.")
 @click.argument("command", nargs=-1, type=click.UNPROCESSED)
 @click.pass_context
 def monitor(ctx: click.Context, replay: str | None, source: str | None, config_path: str | None,
             options: tuple[str, ...], rules_files: tuple[str, ...], output_file: str | None,
             json_output: bool, min_priority: str, disable_names: tuple[str, ...], disable_tags: tuple[str, ...],
             only_tags: tuple[str, ...], all_matches: bool, write_path: str | None, quiet: bool,
-            command: tuple[str, ...]) -> None:
+            explain_filter: bool, no_kernel_filter: bool, command: tuple[str, ...]) -> None:
     """Watch syscalls (or replay a recording) and raise Falco-style alerts.
 
     \b
@@ -116,6 +137,9 @@ def monitor(ctx: click.Context, replay: str | None, source: str | None, config_p
     if result.warnings and not quiet:
         click.echo(f"syswarden: {len(result.warnings)} rules warnings (see 'syswarden rules validate')", err=True)
     ruleset = apply_append_output(ruleset, cfg.append_output).select(selection)
+    if explain_filter:
+        _explain_filter(ruleset, kernel_filter=not no_kernel_filter)
+        return
     outputs = _outputs(cfg, output_file)
     config = SourceConfig(command=list(command) or None)
     if replay is None and not command and source == "ptrace":
@@ -128,7 +152,7 @@ def monitor(ctx: click.Context, replay: str | None, source: str | None, config_p
     # FALCO_HOSTNAME names the host in alerts, as in Falco (its test suite sets it), over a recording's own.
     pipeline = open_pipeline(ruleset, outputs, path=replay, source=source, config=config,
                              rule_matching=cfg.rule_matching, hostname=os.environ.get("FALCO_HOSTNAME") or None,
-                             progress=progress, write_path=write_path)
+                             progress=progress, write_path=write_path, kernel_filter=not no_kernel_filter)
     for rule in pipeline.engine.enter_dialect:
         click.echo(escape_text(f"syswarden: warning: rule '{rule.name}' reads evt.dir (written for enter events); "
                                "live sources emit exit events only, so each exit event is also evaluated as the "
