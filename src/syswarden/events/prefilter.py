@@ -97,6 +97,16 @@ class PathTest:
                 and all(s.endswith(tuple(self.suffixes)) for s in other.suffixes)
                 and all(d in self.dirs or (d + "/").startswith(tuple(self.prefixes)) for d in other.dirs))
 
+    def excludes_tail(self, tail: str) -> bool:
+        """Whether no path ending with ``tail`` (or equal to it without its leading ``/``) can pass: decidable
+        only for a test made of suffixes no longer than ``tail`` (in bytes); otherwise False."""
+        if self.exact or self.prefixes or self.dirs or not self.suffixes:
+            return False
+        size = len(tail.encode("utf-8", "surrogateescape"))
+        if any(len(s.encode("utf-8", "surrogateescape")) > size for s in self.suffixes):
+            return False
+        return not tail.endswith(tuple(self.suffixes))
+
     def entries(self) -> int:
         return len(self.exact) + len(self.prefixes) + len(self.suffixes) + len(self.dirs)
 
@@ -133,8 +143,11 @@ class Box:
                 return False
         if self.typechars is not None and view.typechar is not None and view.typechar not in self.typechars:
             return False
-        if self.path is not None and view.path is not None and not self.path.holds(view.path):
-            return False
+        if self.path is not None:
+            if view.path is not None and not self.path.holds(view.path):
+                return False
+            if view.path is None and view.path_tail is not None and self.path.excludes_tail(view.path_tail):
+                return False
         if self.raw_features and view.raw_features is not None and \
                 view.raw_features & self.raw_features != self.raw_features:
             return False
@@ -184,7 +197,9 @@ class KernelView:
 
     ``path`` is the value state gives the type's path parameter (Falco's ``fd.name`` for the open family), and
     only when the probe can build it exactly: for a filesystem path, an absolute, normal argument of at most
-    ``MAX_PATH_BYTES`` (normalising it then changes nothing). ``comm`` is the comm user space has for the thread
+    ``MAX_PATH_BYTES`` (normalising it then changes nothing). ``path_tail`` is, for a relative normal argument
+    ``R`` (no empty, ``.`` or ``..`` component), ``/R``: state joins ``R`` to a directory, so the path it builds
+    ends with ``/R`` (or is ``R`` itself when it knows no directory), which decides suffix tests. ``comm`` is the comm user space has for the thread
     (the one at its fork or exec, never the live one, which ``prctl(PR_SET_NAME)`` changes). ``returns_dir``
     says whether the fd the call returned is a directory (False for a failed call). ``fd_known`` says, for the
     ``Prefilter.fd_gated`` types, whether user space knows the fd the call uses.
@@ -195,6 +210,7 @@ class KernelView:
     flags: int | None = None
     typechar: str | None = None
     path: str | None = None
+    path_tail: str | None = None
     raw_features: RawFeature | None = None
     comm: str | None = None
     uid: int | None = None
@@ -249,24 +265,24 @@ class Prefilter:
         elif flags is not None and event.type in OPEN_FD_TYPES:
             typechar = "d" if flags & O_DIRECTORY == O_DIRECTORY else "f"
         tf = self.filters.get(event.type)
-        path, features = _path_facts(raw.get(tf.path_param) if tf and tf.path_param else None,
-                                     tf.path_fs if tf else True)
+        path, tail, features = _path_facts(raw.get(tf.path_param) if tf and tf.path_param else None,
+                                           tf.path_fs if tf else True)
         comm = thread.comm or None if thread is not None else None
-        return KernelView(event.type, ret=ret, flags=flags, typechar=typechar, path=path, raw_features=features,
+        return KernelView(event.type, ret=ret, flags=flags, typechar=typechar, path=path, path_tail=tail,
+                          raw_features=features,
                           comm=comm, returns_dir=returns_dir if exit_event else None, fd_known=fd_known)
 
 
-def _path_facts(raw: Any, fs: bool) -> tuple[str | None, RawFeature | None]:
-    """(path, raw features) the probe can know of one path argument."""
-    if not isinstance(raw, str):
-        return None, None
-    if len(raw.encode("utf-8", "surrogateescape")) > MAX_PATH_BYTES:
-        return None, None
+def _path_facts(raw: Any, fs: bool) -> tuple[str | None, str | None, RawFeature | None]:
+    """(path, path tail, raw features) the probe can know of one path argument."""
+    if not isinstance(raw, str) or len(raw.encode("utf-8", "surrogateescape")) > MAX_PATH_BYTES:
+        return None, None, None
     if not fs:
-        return raw, raw_features(raw)
+        return raw, None, raw_features(raw)
     if not raw.startswith("/"):
-        return None, None      # relative: state joins it to a cwd or dirfd path the probe does not compare
-    return (raw if is_normal(raw) else None), raw_features(raw)
+        # relative: state joins it to a cwd or dirfd path the probe does not know; only its end is certain
+        return None, ("/" + raw if raw and is_normal("/" + raw) else None), None
+    return (raw if is_normal(raw) else None), None, raw_features(raw)
 
 
 def is_normal(path: str) -> bool:
