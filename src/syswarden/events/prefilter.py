@@ -23,7 +23,8 @@ Shape (per event type, a DNF the probe can evaluate with a fixed number of map l
   ``startswith``, ``endswith``, ``fd.directory in``).
 
 Besides the boxes, ``Prefilter.fd_gated`` names the types (``close``, ``dup*`` ...) the probe may send only for
-fds user space knows (issue 14 item 2): an fd is known once the event that created it reached user space.
+fds user space knows (issue 14 item 2; ``GATED_FD_PARAMS``): an fd is known once the event that created it
+reached user space.
 """
 from __future__ import annotations
 
@@ -42,6 +43,11 @@ MAX_SUFFIX_BYTES = 127   # reversed LPM-trie key data, likewise
 MAX_PATH_BYTES = 4095    # longest path argument the probe copies whole (PATH_MAX with its NUL); longer: unknown
 #: Event types whose ``flags`` argument is ``open(2)``'s (Linux values): ``accmodes``/``flags_all`` apply to them.
 OPEN_FLAG_TYPES = frozenset({"open", "openat", "openat2", "open_by_handle_at"})
+#: The fd-gated types the analysis may put in ``Prefilter.fd_gated``, with the fd parameters the probe looks up
+#: in its set of files user space knows: it sends the event when user space knows **any** of them (dup2/dup3
+#: onto an fd user space knows replace that fd, which state must hear of).
+GATED_FD_PARAMS: Mapping[str, tuple[str, ...]] = {
+    "close": ("fd",), "dup": ("oldfd",), "dup2": ("oldfd", "newfd"), "dup3": ("oldfd", "newfd"), "fcntl": ("fd",)}
 #: Event types whose ``fd.typechar`` is that of the fd they create from a path: ``d`` when the flags carry
 #: ``O_DIRECTORY`` (``O_TMPFILE`` includes it), else ``f`` (state's ``file_fd``: never the inode's type).
 OPEN_FD_TYPES = frozenset({"open", "openat", "openat2", "creat"})
@@ -202,7 +208,7 @@ class KernelView:
     ends with ``/R`` (or is ``R`` itself when it knows no directory), which decides suffix tests. ``comm`` is the comm user space has for the thread
     (the one at its fork or exec, never the live one, which ``prctl(PR_SET_NAME)`` changes). ``returns_dir``
     says whether the fd the call returned is a directory (False for a failed call). ``fd_known`` says, for the
-    ``Prefilter.fd_gated`` types, whether user space knows the fd the call uses.
+    ``Prefilter.fd_gated`` types, whether user space knows any of the fds the call names (``GATED_FD_PARAMS``).
     """
 
     event_type: str

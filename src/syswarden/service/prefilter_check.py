@@ -18,14 +18,12 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 
 from syswarden.events.event import Event, ThreadInfo
-from syswarden.events.prefilter import OPEN_FLAG_TYPES, Prefilter
+from syswarden.events.prefilter import GATED_FD_PARAMS, OPEN_FLAG_TYPES, Prefilter
 from syswarden.events.types import O_DIRECTORY
 from syswarden.rules.engine import Engine
 from syswarden.rules.ruleset import Ruleset
 from syswarden.state import State
 
-#: The fd parameter each fd-gated type uses (what the probe looks up in its known set).
-GATED_FD_PARAM = {"close": "fd", "dup": "fd", "dup2": "oldfd", "dup3": "oldfd", "fcntl": "fd"}
 DirOracle = Callable[[Event], "bool | None"]
 AlertKey = tuple[str, str, int]
 
@@ -101,12 +99,12 @@ def check_stream(ruleset: Ruleset, prefilter: Prefilter, events: Iterable[Event]
 
 
 def _fd_known(state: State, event: Event) -> bool:
-    """Whether user space (the kept side) knows the fd a gated event uses, before the event is applied."""
+    """Whether user space (the kept side) knows an fd a gated event names, before the event is applied."""
     thread = state.threads.active(event.tid)
-    num = event.params.get(GATED_FD_PARAM.get(event.type, "fd"))
-    if num is None and event.type in ("dup", "fcntl"):
-        num = event.params.get("oldfd")
-    return thread is not None and isinstance(num, int) and num in thread.fds
+    if thread is None:
+        return False
+    nums = [event.params.get(name) for name in GATED_FD_PARAMS.get(event.type, ("fd",))]
+    return any(isinstance(num, int) and num in thread.fds for num in nums)
 
 
-__all__ = ["StreamCheck", "check_stream", "flags_dir_oracle", "GATED_FD_PARAM"]
+__all__ = ["StreamCheck", "check_stream", "flags_dir_oracle"]

@@ -40,6 +40,20 @@ _FILE_TYPES = ("symlinkat", "symlink", "linkat", "link", "unlinkat", "unlink", "
 
 
 @dataclass
+class Fd:
+    """The kernel's truth about one fd: what it names, its kind and whether exec closes it."""
+
+    name: str
+    kind: str = "file"                   # file, dir, sock
+    cloexec: bool = False
+
+
+_SOCKET_CALLS = frozenset({"connect", "bind", "listen", "sendto", "sendmsg", "recvfrom", "recvmsg", "accept",
+                           "accept4", "getsockopt", "setsockopt", "shutdown", "getsockname", "getpeername"})
+ENOTSOCK = -88
+
+
+@dataclass
 class Proc:
     tid: int
     pid: int
@@ -49,7 +63,7 @@ class Proc:
     args: list[str]
     cwd: str
     uid: int = 0
-    fds: dict[int, tuple[str, bool]] = field(default_factory=dict)     # fd -> (name, is a directory)
+    fds: dict[int, Fd] = field(default_factory=dict)
 
     def thread(self, ts: int) -> ThreadInfo:
         return ThreadInfo(tid=self.tid, pid=self.pid, ptid=self.ptid, comm=self.comm, exe=self.exepath,
@@ -121,12 +135,12 @@ class EventStream:
                 Proc(600, 600, 500, "bash", "/usr/bin/bash", [], "/root"),
                 Proc(700, 700, 1, "containerd", "/usr/bin/containerd", [], "/")]
         for p in init:
-            p.fds = {0: ("/dev/pts/0", False), 1: ("/dev/pts/0", False), 3: ("/etc", True)}
+            p.fds = {0: Fd("/dev/pts/0"), 1: Fd("/dev/pts/0"), 3: Fd("/etc", "dir")}
             self.procs[p.tid] = p
         self.seeds = [p.thread(BASE_TS - 10**9) for p in init]
         for t in self.seeds:
-            t.fds = {n: FdInfo(n, FdType.DIRECTORY if d else FdType.FILE, name) for n, (name, d) in
-                     self.procs[t.tid].fds.items()}
+            t.fds = {n: FdInfo(n, FdType.DIRECTORY if fd.kind == "dir" else FdType.FILE, fd.name)
+                     for n, fd in self.procs[t.tid].fds.items()}
 
     def returns_dir(self, event: Event) -> bool | None:
         return self.is_dir.get(event.num)
@@ -199,7 +213,7 @@ class EventStream:
     def _result(self, proc: Proc, ok: float = 0.8) -> int:
         if self.r.random() > ok:
             return self.r.choice(_ERRNOS)
-        num = 3
+        num = 0
         while num in proc.fds:
             num += 1
         return num
@@ -212,8 +226,7 @@ class EventStream:
         params: dict[str, Any] = {"fd": res, "name": name, "flags": flags, "mode": r.choice((0o644, 0o755, 0)),
                                   "dev": 0, "ino": 0}
         if etype in ("openat", "openat2"):
-            dirs = [n for n, (_, d) in proc.fds.items() if d]
-            params["dirfd"] = r.choice(dirs) if dirs and r.random() < 0.3 else AT_FDCWD
+            params["dirfd"] = self._dirfd(proc)
         if etype == "creat":
             params = {"fd": res, "name": name, "mode": 0o644, "dev": 0, "ino": 0, "creat_flags": 0}
             is_dir = False
@@ -221,9 +234,13 @@ class EventStream:
             params["resolve"] = 0
         event = self.emit(etype, proc, params, res)
         if res >= 0:
-            proc.fds[res] = (name, is_dir)
+            proc.fds[res] = Fd(name, "dir" if is_dir else "file", bool(flags & T.O_CLOEXEC) and etype != "creat")
         self.is_dir[event.num] = is_dir
         return event
+
+    def _dirfd(self, proc: Proc) -> int:
+        dirs = [n for n, fd in proc.fds.items() if fd.kind == "dir"]
+        return self.r.choice(dirs) if dirs and self.r.random() < 0.3 else AT_FDCWD
 
     def _openat(self, proc: Proc) -> Event:
         return self._open_like("openat", proc)
@@ -258,7 +275,8 @@ class EventStream:
 
     def _dup_like(self, etype: str, proc: Proc) -> Event:
         old = self._some_fd(proc)
-        new = self.r.choice((0, 1, 2, self._result(proc, ok=1.0)))
+        free = self._result(proc, ok=1.0)
+        new = free if etype == "dup" else self.r.choice((0, 1, 2, free))      # dup takes the lowest free fd
         res = new if old in proc.fds else -9
         if etype == "dup":
             params: dict[str, Any] = {"res": res, "oldfd": old}
@@ -266,8 +284,9 @@ class EventStream:
             params = {"res": res, "oldfd": old, "newfd": new}
             if etype == "dup3":
                 params["flags"] = self.r.choice((0, T.O_CLOEXEC))
-        if res >= 0:
-            proc.fds[res] = proc.fds[old]
+        if res >= 0 and res != old:
+            cloexec = etype == "dup3" and bool(params.get("flags"))
+            proc.fds[res] = Fd(proc.fds[old].name, proc.fds[old].kind, cloexec)
         return self.emit(etype, proc, params, res)
 
     def _dup2(self, proc: Proc) -> Event:
@@ -283,19 +302,21 @@ class EventStream:
         fd, cmd = self._some_fd(proc), self.r.choice((0, 1030, 1, 2, 4))
         res = (self._result(proc, ok=1.0) if cmd in (0, 1030) else 0) if fd in proc.fds else -9
         if cmd in (0, 1030) and res >= 0:
-            proc.fds[res] = proc.fds[fd]
+            proc.fds[res] = Fd(proc.fds[fd].name, proc.fds[fd].kind, cmd == 1030)
         return self.emit("fcntl", proc, {"res": res, "fd": fd, "cmd": cmd, "arg": 0}, res)
 
     def _fchdir(self, proc: Proc) -> Event:
         fd = self._some_fd(proc)
-        ok = proc.fds.get(fd, ("", False))[1]
+        ok = fd in proc.fds and proc.fds[fd].kind == "dir"
         return self.emit("fchdir", proc, {"res": 0 if ok else -20, "fd": fd}, 0 if ok else -20)
 
     def _chdir(self, proc: Proc) -> Event:
         path = self.r.choice(self.v.dirs)
         return self.emit("chdir", proc, {"res": 0, "path": path}, 0)
 
-    def _execve(self, proc: Proc) -> Event:
+    def _execve(self, proc: Proc) -> Event | None:
+        if proc.tid != proc.pid:
+            return None           # an exec in a thread makes it the leader and kills the others: not modelled
         r = self.r
         comm = self.comm()
         exepath = r.choice(("/usr/bin/", "/bin/", "/dev/shm/", "/tmp/", "/usr/sbin/")) + comm
@@ -303,6 +324,11 @@ class EventStream:
         res = 0 if r.random() < 0.9 else -2
         if res == 0:
             proc.comm, proc.exepath, proc.args = comm, exepath, list(args)
+            for num in [n for n, fd in proc.fds.items() if fd.cloexec]:
+                del proc.fds[num]
+            for tid in [t for t, other in self.procs.items() if other.pid == proc.pid and t != proc.tid]:
+                del self.procs[tid]                   # exec kills the other threads (state removes them too)
+            proc.fds = dict(proc.fds)                 # and unshares the fd table
         params = {"res": res, "exe": exepath, "args": args, "tid": proc.tid, "pid": proc.pid, "ptid": proc.ptid,
                   "cwd": proc.cwd, "comm": comm, "env": ["PATH=/usr/bin"], "tty": r.choice((0, 34816)),
                   "loginuid": 0, "flags": r.choice((0, 1, 4)), "uid": proc.uid, "gid": 0, "filename": exepath,
@@ -317,7 +343,7 @@ class EventStream:
         flags = 0x10000 | 0x400 if thread else 0
         child = Proc(tid, proc.pid if thread else tid, proc.ptid if thread else proc.pid, proc.comm,
                      proc.exepath, list(proc.args), proc.cwd, proc.uid,
-                     proc.fds if thread else dict(proc.fds))
+                     proc.fds if thread else {n: Fd(fd.name, fd.kind, fd.cloexec) for n, fd in proc.fds.items()})
         self.procs[tid] = child
         params = {"res": tid, "exe": proc.exepath, "args": proc.args, "tid": proc.tid, "pid": proc.pid,
                   "ptid": proc.ptid, "cwd": proc.cwd, "comm": proc.comm, "flags": flags, "uid": proc.uid, "gid": 0}
@@ -332,7 +358,7 @@ class EventStream:
     def _socket(self, proc: Proc) -> Event:
         res = self._result(proc, ok=0.95)
         if res >= 0:
-            proc.fds[res] = ("", False)
+            proc.fds[res] = Fd("", "sock")
         return self.emit("socket", proc, {"fd": res, "domain": self.r.choice((2, 10, 1)), "type": 1, "proto": 0},
                          res)
 
@@ -341,21 +367,25 @@ class EventStream:
         return SockTuple("AF_INET", "10.0.0.2", r.randint(30000, 60000), r.choice(("1.2.3.4", "127.0.0.1")),
                          r.choice((22, 80, 443, 3333, 6443, 4444)))
 
+    def _is_socket(self, proc: Proc, fd: int) -> bool:
+        return fd in proc.fds and proc.fds[fd].kind == "sock"
+
     def _connect(self, proc: Proc) -> Event:
         fd, tup = self._some_fd(proc), self._tuple()
-        res = self.r.choice((0, 0, -115, -111))
-        return self.emit("connect", proc, {"res": res, "tuple": tup, "fd": fd,
+        res = self.r.choice((0, 0, -115, -111)) if self._is_socket(proc, fd) else ENOTSOCK
+        return self.emit("connect", proc, {"res": res, "tuple": tup if res != ENOTSOCK else None, "fd": fd,
                                            "addr": SockAddr("AF_INET", tup.dip, tup.dport)}, res)
 
     def _sendto(self, proc: Proc) -> Event:
         fd = self._some_fd(proc)
-        return self.emit("sendto", proc, {"res": 8, "data": b"z" * 8, "fd": fd, "size": 8, "tuple": self._tuple()},
-                         8)
+        res = 8 if self._is_socket(proc, fd) else ENOTSOCK
+        return self.emit("sendto", proc, {"res": res, "data": b"z" * 8, "fd": fd, "size": 8,
+                                          "tuple": self._tuple() if res > 0 else None}, res)
 
     def _accept(self, proc: Proc) -> Event:
         res = self._result(proc, ok=0.9)
         if res >= 0:
-            proc.fds[res] = ("", False)
+            proc.fds[res] = Fd("", "sock")
         return self.emit("accept", proc, {"fd": res, "tuple": self._tuple(), "queuepct": 0, "queuelen": 0,
                                           "queuemax": 0}, res)
 
@@ -372,6 +402,9 @@ class EventStream:
             return None
         res = 0 if self.r.random() < 0.8 else self.r.choice(_ERRNOS)
         params = {p.name: self._value(p, proc, res) for p in spec.params}
+        if etype in _SOCKET_CALLS and isinstance(params.get("fd"), int) and not self._is_socket(proc, params["fd"]):
+            res = ENOTSOCK
+            params = {k: (res if k == "res" else v) for k, v in params.items()}
         if "res" in params and isinstance(params["res"], int):
             res = params["res"]
         return self.emit(etype, proc, params, res)
@@ -382,8 +415,7 @@ class EventStream:
             return res
         if pt is T.ParamType.FD:
             if p.name in ("dirfd", "olddirfd", "newdirfd", "linkdirfd", "olddir", "newdir"):
-                dirs = [n for n, (_, d) in proc.fds.items() if d]
-                return r.choice(dirs) if dirs and r.random() < 0.3 else AT_FDCWD
+                return self._dirfd(proc)
             return self._some_fd(proc)
         if pt in (T.ParamType.FSPATH, T.ParamType.FSRELPATH) or p.name in ("target", "linkpath"):
             return self.path()

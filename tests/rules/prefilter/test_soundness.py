@@ -204,7 +204,7 @@ def random_rules(draw: st.DrawFn) -> str:
     return "\n".join(out)
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(text=random_rules(), seed=st.integers(0, 2**32 - 1))
 def test_random_rules_from_stock_macros(text: str, seed: int) -> None:
     stock_text, _, _ = _stock_parts()

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field, replace
 from functools import lru_cache
 
 from syswarden.events import types as evtypes
-from syswarden.events.prefilter import OPEN_FD_TYPES, Box
+from syswarden.events.prefilter import GATED_FD_PARAMS, OPEN_FD_TYPES, Box
 from syswarden.rules.filter import ast
 from syswarden.rules.filter.printer import check_text
 from syswarden.rules.prefilter.atoms import TypeContext, field_of, literal
@@ -29,8 +29,8 @@ from syswarden.rules.prefilter.boxes import is_always, simplify
 from syswarden.rules.prefilter.dnf import weaken
 from syswarden.rules.ruleset import Rule, Ruleset
 
-#: Types the probe may send only when user space knows the fd they use (issue 14 item 2).
-GATEABLE = frozenset({"close", "dup", "dup2", "dup3", "fcntl"})
+#: Types the probe may send only when user space knows the fds they name (issue 14 item 2).
+GATEABLE = frozenset(GATED_FD_PARAMS)
 _FILE_KINDS = frozenset({"f", "d"})
 _PATH_TYPES = (evtypes.ParamType.FSPATH, evtypes.ParamType.FSRELPATH)
 
