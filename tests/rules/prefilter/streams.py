@@ -17,13 +17,12 @@ from typing import Any
 
 from syswarden.events import types as T
 from syswarden.events.event import Event, FdInfo, FdType, SockAddr, SockTuple, ThreadInfo
-from syswarden.rules.filter import ast
-from syswarden.rules.prefilter.atoms import field_of
 from syswarden.rules.ruleset import Ruleset
+
+from tests.rules.prefilter.vocab import Vocab, vocabulary
 
 AT_FDCWD = -100
 BASE_TS = 1_700_000_000_000_000_000
-_PATHISH = ("fd.name", "fd.nameraw", "evt.arg", "evt.rawarg")
 _COMMS = ("bash", "sh", "cat", "python3", "nginx", "sshd", "dpkg", "find", "tar", "grep", "nc", "socat", "vi",
           "systemd", "containerd", "node", "java", "curl", "passwd", "sudo", "cron", "apt", "runc", "mysqld")
 _BENIGN = ("/tmp/build/out.o", "/usr/lib/x86_64-linux-gnu/libc.so.6", "/home/u/notes.txt", "/var/cache/x",
@@ -71,52 +70,9 @@ class Proc:
                           loginuid=0, start_ts=ts)
 
 
-@dataclass
-class Vocab:
-    names: list[str] = field(default_factory=list)
-    prefixes: list[str] = field(default_factory=list)
-    suffixes: list[str] = field(default_factory=list)
-    dirs: list[str] = field(default_factory=list)
-    comms: list[str] = field(default_factory=list)
-
-
-def vocabulary(ruleset: Ruleset) -> Vocab:
-    """The strings the active rules test paths and process names against."""
-    v = Vocab(dirs=list(_DIRS), comms=list(_COMMS))
-    for rule in ruleset.active:
-        stack: list[object] = [rule.expr]
-        while stack:
-            node = stack.pop()
-            if isinstance(node, (ast.And, ast.Or)):
-                stack.extend(node.children)
-            elif isinstance(node, ast.Not):
-                stack.append(node.child)
-            elif isinstance(node, ast.Check) and isinstance(node.rhs, (ast.Value, ast.ListValue)):
-                _learn(v, node)
-    for bucket in (v.names, v.prefixes, v.suffixes, v.dirs, v.comms):
-        bucket[:] = sorted(set(bucket))
-    return v
-
-
-def _learn(v: Vocab, check: ast.Check) -> None:
-    name, _arg = field_of(check)
-    rhs = check.rhs
-    values = [x.text for x in rhs.items] if isinstance(rhs, ast.ListValue) else [rhs.text]  # type: ignore[union-attr]
-    if name in ("proc.name", "proc.pname", "proc.aname", "proc.exe"):
-        v.comms += [x for x in values if x and "/" not in x]
-    elif name == "fd.directory":
-        v.dirs += [x for x in values if x.startswith("/")]
-    elif name == "fd.filename":
-        v.suffixes += ["/" + x for x in values if x]
-    elif name in _PATHISH:
-        if check.op in ("startswith", "pmatch", "glob"):
-            v.prefixes += [x.split("*")[0] for x in values if x]
-        elif check.op == "endswith":
-            v.suffixes += [x for x in values if x]
-        elif check.op in ("contains", "icontains"):
-            v.suffixes += [x + "x" for x in values if x]
-        else:
-            v.names += [x for x in values if x]
+def vocab_for(ruleset: Ruleset) -> Vocab:
+    """What the rules test, plus the directories and comms a host has anyway."""
+    return vocabulary(ruleset, dirs=_DIRS, comms=_COMMS)
 
 
 class EventStream:
@@ -124,7 +80,7 @@ class EventStream:
 
     def __init__(self, ruleset: Ruleset, seed: int, vocab: Vocab | None = None) -> None:
         self.r = random.Random(seed)
-        self.v = vocab or vocabulary(ruleset)
+        self.v = vocab or vocab_for(ruleset)
         self.num = 0
         self.ts = BASE_TS
         self.is_dir: dict[int, bool] = {}        # evt.num -> whether the open returned a directory
@@ -443,4 +399,4 @@ class EventStream:
         return r.randint(0, 1 << 16)
 
 
-__all__ = ["EventStream", "Vocab", "vocabulary"]
+__all__ = ["EventStream", "vocab_for"]

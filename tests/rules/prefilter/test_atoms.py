@@ -21,7 +21,7 @@ from syswarden.rules.prefilter.atoms import TypeContext
 from syswarden.rules.prefilter.dnf import weaken
 from syswarden.state import State
 
-from tests.rules.prefilter.streams import EventStream, vocabulary
+from tests.rules.prefilter.streams import EventStream, vocab_for
 
 STOCK = Path(__file__).resolve().parents[3] / "src" / "syswarden" / "rules" / "data" / "falco_rules.yaml"
 CHECKS = [
@@ -68,7 +68,7 @@ def judged() -> tuple[list[KernelView], dict[str, list[int]]]:
     judged right after state applied the event, as the engine does (later events change fd entries in place)."""
     ruleset = load_rules([STOCK]).ruleset
     assert ruleset is not None
-    stream = EventStream(ruleset, seed=7, vocab=vocabulary(ruleset))
+    stream = EventStream(ruleset, seed=7, vocab=vocab_for(ruleset))
     state = State()
     state.seed(stream.seeds)
     predicates = {c: compile_condition(parse(c)).predicate for c in _CONDITIONS}

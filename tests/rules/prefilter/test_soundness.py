@@ -30,7 +30,7 @@ from syswarden.sources.replay import ReplaySource
 from syswarden.sources.scap.reader import ScapSource
 from syswarden.spans import SourceText
 
-from tests.rules.prefilter.streams import EventStream, vocabulary
+from tests.rules.prefilter.streams import EventStream, vocab_for
 
 REPO = Path(__file__).resolve().parents[3]
 STOCK = REPO / "src" / "syswarden" / "rules" / "data" / "falco_rules.yaml"
@@ -147,7 +147,7 @@ def test_generated_stream(name: str, seed: int) -> None:
 
 @lru_cache(maxsize=None)
 def _vocab(name: str):  # type: ignore[no-untyped-def]
-    return vocabulary(rules(name)[0])
+    return vocab_for(rules(name)[0])
 
 
 # -- random rules built from the stock macros ------------------------------------------------------------------
@@ -157,7 +157,7 @@ def _stock_parts() -> tuple[str, list[str], list[str]]:
     items = yaml.safe_load(text)
     macros = [i["macro"] for i in items if isinstance(i, dict) and "macro" in i]
     ruleset, _ = rules("stock")
-    vocab = vocabulary(ruleset)
+    vocab = vocab_for(ruleset)
     atoms = ["evt.rawres >= 0", "evt.res startswith E", "fd.num >= 0", "evt.is_open_read = true",
              "evt.is_open_write = true", "evt.arg.flags contains O_TRUNC", "fd.typechar = d", "fd.typechar = f",
              "fd.nameraw contains '../'", "fd.name contains .ssh", "user.name = root", "container",

@@ -22,25 +22,21 @@ from __future__ import annotations
 
 import functools
 from dataclasses import dataclass
-from typing import Any, Union
+from typing import Any
 
 from syswarden.events import types
 from syswarden.events.event import FdType
-from syswarden.events.prefilter import (MAX_PREFIX_BYTES, MAX_SUFFIX_BYTES, OPEN_FD_TYPES, OPEN_FLAG_TYPES,
-                                         O_ACCMODE, Box, PathTest, RawFeature, RetSign)
+from syswarden.events.prefilter import OPEN_FD_TYPES, OPEN_FLAG_TYPES, O_ACCMODE, Box, RetSign
 from syswarden.rules.codegen import rhs_texts
 from syswarden.rules.fields import compare, params
 from syswarden.rules.fields.model import FieldType
 from syswarden.rules.filter import ast
+from syswarden.rules.prefilter.paths import NAME_SET_OPS, Lit, directory_literal, filename_literal, path_literal
 
-Lit = Union[bool, Box, tuple[Box, ...]]
-"""What a literal weakens to: True (the kernel cannot tell: pass), False (never holds on this type), a box, or
-a union of boxes."""
 
 _PATH_FIELDS = frozenset({"fd.name", "fd.nameraw"})
 _IP_FIELDS = frozenset({"fd.cip", "fd.sip", "fd.lip", "fd.rip", "fd.cport", "fd.sport", "fd.lport", "fd.rport",
                         "fd.ip", "fd.port", "fd.net", "fd.cnet", "fd.snet", "fd.lnet", "fd.rnet"})
-_NAME_SET_OPS = frozenset({"=", "==", "in", "intersects"})
 _NEG_CLASSES = (-1, -2, -4095, -(2 ** 62))
 _POS_CLASSES = (0, 1, 2, 2 ** 62)
 
@@ -98,10 +94,10 @@ def literal(check: ast.Check, negated: bool, ctx: TypeContext) -> Lit:
     if ctx.fd_kinds and name in _IP_FIELDS:
         return Box(typechars=frozenset({"4", "6"}))   # <NA> but for an IPv4/IPv6 socket
     if t in OPEN_FD_TYPES and ctx.path_param == "name" and name in ("fd.directory", "fd.filename"):
-        return _directory(check, values) if name == "fd.directory" else _filename(check, values)
+        return directory_literal(check, values) if name == "fd.directory" else filename_literal(check, values)
     if (t in OPEN_FD_TYPES and ctx.path_param == "name" and name in _PATH_FIELDS) or \
             (name in ("evt.arg", "evt.rawarg") and arg is not None and arg == ctx.path_param):
-        return _path(check, values)
+        return path_literal(check, values)
     return True
 
 
@@ -235,7 +231,7 @@ _FD_NAMES = {k.value: k.falco_name for k in FdType}
 def _comm(check: ast.Check, values: list[str], negated: bool) -> Lit:
     if check.modifier is not None:
         return True
-    if check.op in _NAME_SET_OPS:
+    if check.op in NAME_SET_OPS:
         names = frozenset(values)
         return Box(comm_not_in=names) if negated else Box(comm_in=names)
     if check.op == "!=":
@@ -244,173 +240,4 @@ def _comm(check: ast.Check, values: list[str], negated: bool) -> Lit:
     return True
 
 
-# -- paths -----------------------------------------------------------------------------------------------------
-def _path(check: ast.Check, values: list[str]) -> Lit:
-    op = check.op
-    if op in ("contains", "icontains") and all("../" in v for v in values):
-        return Box(raw_features=RawFeature.DOTDOT_SLASH)
-    if op == "glob" and all(any("../" in run for run in glob_runs(v)) for v in values):
-        return Box(raw_features=RawFeature.DOTDOT_SLASH)
-    if op in _NAME_SET_OPS and check.modifier is None:
-        return Box(path=PathTest(exact=frozenset(values)))
-    tests = [_one_path(op, v) for v in values]
-    if any(t is None for t in tests):
-        return True
-    merged = PathTest()
-    for test in tests:
-        assert test is not None
-        merged = merged.union(test)
-    return Box(path=merged) if merged.entries() else False
-
-
-def _one_path(op: str, value: str) -> PathTest | None:
-    if op in ("=", "=="):
-        return PathTest(exact=frozenset({value}))
-    if op == "startswith":
-        return _prefix(value)
-    if op == "endswith":
-        return _suffix(value)
-    if op == "glob":
-        head, literal_only = glob_prefix(value)
-        return PathTest(exact=frozenset({head})) if literal_only else _prefix(head)
-    if op == "pmatch":
-        return _pmatch(value)
-    return None
-
-
-def _prefix(value: str) -> PathTest | None:
-    value = _shorten(value, MAX_PREFIX_BYTES, keep_end=False)
-    return PathTest(prefixes=frozenset({value})) if value else None
-
-
-def _suffix(value: str) -> PathTest | None:
-    value = _shorten(value, MAX_SUFFIX_BYTES, keep_end=True)
-    return PathTest(suffixes=frozenset({value})) if value else None
-
-
-def _shorten(value: str, limit: int, *, keep_end: bool) -> str:
-    """The longest start (or end) of ``value`` within ``limit`` bytes, cut between characters: a shorter
-    prefix or suffix accepts more, so the cut is sound."""
-    while len(value.encode("utf-8", "surrogateescape")) > limit:
-        value = value[1:] if keep_end else value[:-1]
-    return value
-
-
-def _pmatch(value: str) -> PathTest | None:
-    """``pmatch`` on a normal absolute path: the search path itself or anything below it, up to the first
-    component with glob characters."""
-    comps = [c for c in value.split("/") if c]
-    literal = []
-    for comp in comps:
-        if any(ch in comp for ch in "*?["):
-            break
-        literal.append(comp)
-    if not literal:
-        return None
-    base = "/" + "/".join(literal)
-    below = _prefix(base + "/")
-    if len(literal) < len(comps) or below is None:
-        return below
-    return below.union(PathTest(exact=frozenset({base})))
-
-
-def _directory(check: ast.Check, values: list[str]) -> Lit:
-    """``fd.directory`` of the open's path: names as directory entries; a directory prefix, ``pmatch`` or a glob's
-    literal start is a prefix of the path itself."""
-    if check.op in _NAME_SET_OPS and check.modifier is None:
-        return Box(path=PathTest(dirs=frozenset(values)))
-    tests: list[PathTest | None] = []
-    for value in values:
-        if check.op in ("=", "=="):
-            tests.append(PathTest(dirs=frozenset({value})))
-        elif check.op == "startswith":
-            tests.append(_prefix(value))
-        elif check.op == "pmatch":
-            tests.append(_pmatch(value))
-        elif check.op == "glob":
-            head, literal_only = glob_prefix(value)
-            tests.append(PathTest(dirs=frozenset({head})) if literal_only else _prefix(head))
-        else:
-            return True
-    return _union_box(tests)
-
-
-def _filename(check: ast.Check, values: list[str]) -> Lit:
-    """``fd.filename``: the path ends with ``/name``; it exists only for a successful open."""
-    tests: list[PathTest | None] = []
-    if check.op in _NAME_SET_OPS or check.op in ("=", "=="):
-        names = [v for v in values if "/" not in v]
-        if not names:
-            return False
-        tests.append(PathTest(suffixes=frozenset(_shorten("/" + v, MAX_SUFFIX_BYTES, keep_end=True)
-                                                 for v in names)))
-    elif check.op == "endswith":
-        tests += [_suffix(v) for v in values]
-    elif check.op == "glob":
-        for value in values:
-            head, literal_only = glob_prefix(value)
-            tail = glob_runs(value)[-1] if _ends_literal(value) else ""
-            tests.append(_suffix("/" + head) if literal_only else _suffix(tail))
-    else:
-        return True
-    box = _union_box(tests)
-    return box if isinstance(box, bool) else Box(ret=RetSign.OK, path=box.path)
-
-
-def _union_box(tests: list[PathTest | None]) -> Lit:
-    if not tests or any(t is None for t in tests):
-        return True
-    merged = PathTest()
-    for test in tests:
-        assert test is not None
-        merged = merged.union(test)
-    return Box(path=merged)
-
-
-def glob_prefix(pattern: str) -> tuple[str, bool]:
-    """(the literal start of a glob pattern, whether the whole pattern is literal); backslash escapes resolved."""
-    runs = _glob_tokens(pattern)
-    head = runs[0] if runs and isinstance(runs[0], str) else ""
-    return head, len(runs) <= 1 and (not runs or isinstance(runs[0], str))
-
-
-def glob_runs(pattern: str) -> list[str]:
-    """The literal runs between a glob pattern's wildcards and classes."""
-    return [r for r in _glob_tokens(pattern) if isinstance(r, str)] or [""]
-
-
-def _ends_literal(pattern: str) -> bool:
-    tokens = _glob_tokens(pattern)
-    return bool(tokens) and isinstance(tokens[-1], str)
-
-
-def _glob_tokens(pattern: str) -> list[str | None]:
-    """Literal runs (str) and wildcards (None); ``[`` always counts as a wildcard (even unclosed: a shorter
-    literal run only widens)."""
-    out: list[str | None] = []
-    run: list[str] = []
-    i = 0
-    while i < len(pattern):
-        ch = pattern[i]
-        if ch == "\\":
-            if i + 1 >= len(pattern):
-                run, i = [], i + 1
-                out.append(None)          # a lone trailing backslash: treat as a wildcard (matches nothing)
-                continue
-            run.append(pattern[i + 1])
-            i += 2
-            continue
-        if ch in "*?[":
-            if run:
-                out.append("".join(run))
-                run = []
-            out.append(None)
-        else:
-            run.append(ch)
-        i += 1
-    if run:
-        out.append("".join(run))
-    return out
-
-
-__all__ = ["Lit", "TypeContext", "literal", "field_of", "glob_prefix", "glob_runs"]
+__all__ = ["Lit", "TypeContext", "literal", "field_of"]
