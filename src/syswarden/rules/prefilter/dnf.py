@@ -7,11 +7,8 @@ back by hull (``boxes.fit``), so the work stays bounded whatever the condition.
 """
 from __future__ import annotations
 
-import contextlib
-import sys
-from collections.abc import Iterator
-
 from syswarden.events.prefilter import ANY_BOX, Box
+from syswarden.rules.compiler import deep_recursion
 from syswarden.rules.filter import ast
 from syswarden.rules.prefilter.atoms import TypeContext, literal
 from syswarden.rules.prefilter.boxes import fit, is_always, meet, simplify
@@ -22,8 +19,11 @@ TRUE: list[Box] = [ANY_BOX]
 
 def weaken(expr: ast.Expr, ctx: TypeContext) -> list[Box]:
     """The boxes whose union holds every event of ``ctx.event_type`` on which ``expr`` may hold."""
-    with _room_for(expr):
-        return _walk(expr, False, ctx)
+    try:
+        with deep_recursion():          # as deep as the compiler goes on the same tree
+            return _walk(expr, False, ctx)
+    except RecursionError:
+        return list(TRUE)               # deeper still: pass everything (sound)
 
 
 def _walk(node: ast.Expr, negated: bool, ctx: TypeContext) -> list[Box]:
@@ -66,17 +66,6 @@ def _disjunction(children: tuple[ast.Expr, ...], negated: bool, ctx: TypeContext
             return list(TRUE)
         out += part
     return simplify(out) if len(out) <= CAP else fit(out, CAP)
-
-
-@contextlib.contextmanager
-def _room_for(expr: ast.Expr) -> Iterator[None]:
-    """The walk recurses once per level; the parser allows 1000 levels (and macros nest), so make room."""
-    limit = sys.getrecursionlimit()
-    sys.setrecursionlimit(max(limit, 20000))
-    try:
-        yield
-    finally:
-        sys.setrecursionlimit(limit)
 
 
 __all__ = ["weaken", "TRUE", "CAP"]
