@@ -24,6 +24,7 @@ import functools
 from dataclasses import dataclass
 from typing import Any
 
+from syswarden.errors import SyswardenError
 from syswarden.events import types
 from syswarden.events.event import FdType
 from syswarden.events.prefilter import OPEN_FD_TYPES, OPEN_FLAG_TYPES, O_ACCMODE, Box, RetSign
@@ -68,8 +69,8 @@ def literal(check: ast.Check, negated: bool, ctx: TypeContext) -> Lit:
     try:
         values = rhs_texts(check)
         matcher = compare.constant_matcher(check.op, _field_type(name, arg), values, check.modifier)
-    except (compare.CheckError, LookupError, ValueError):
-        return True
+    except (compare.CheckError, SyswardenError, LookupError, ValueError, TypeError):
+        return True               # whatever the analysis cannot read passes (the engine compiled the rule)
     t = ctx.event_type
     if ctx.fd_unknown and name.startswith("fd.") and name != "fd.num":
         return negated            # <NA>: the check is false, its negation true
