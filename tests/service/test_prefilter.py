@@ -69,6 +69,17 @@ def test_a_rule_reading_file_fds_keeps_every_successful_open() -> None:
     assert _passes(pf, "/var/tmp/x", 1)
 
 
+def test_rules_reading_directory_fds_join_the_directory_need() -> None:
+    """The directory box names the rules reading the state of directory fds (unlinkat's fd.name is its dirfd's;
+    evt.args renders openat's dirfd), so a source that names relative paths itself keeps it for them."""
+    pf = _prefilter(_rules(_rule("u", "evt.type = unlinkat and fd.name startswith /etc") +
+                           _rule("a", "evt.type = openat and fd.name = /x", "%evt.args")))
+    (box,) = [b for b in pf.filters["openat"].boxes if b.returns_dir]
+    assert box.origins[0] == DIRECTORY_FDS and set(box.origins[1:]) == {
+        "rule 'u' reads directory fd state on unlinkat", "rule 'a' reads directory fd state on openat"}
+    assert not any(b.ret is RetSign.OK and not b.returns_dir for b in pf.filters["openat"].boxes)
+
+
 def test_fd_gating_only_where_no_rule_fires_on_an_unknown_fd() -> None:
     assert "close" in _prefilter(_rules(_rule("c", "evt.type = close and fd.name = /etc/shadow"))).fd_gated
     assert "close" not in _prefilter(_rules(_rule("c", "evt.type = close and proc.name = x"))).fd_gated

@@ -25,7 +25,8 @@ def kernel_prefilter(ruleset: Ruleset, event_types: frozenset[str] | None) -> Pr
     state_types = set(prefilter_needs.needs())
     types = set(event_types) if event_types is not None else set(ruleset.buckets) | state_types
     analysis = analyse(ruleset, types)
-    needs = prefilter_needs.needs(types, keep_file_fds=analysis.file_fd_readers)
+    needs = prefilter_needs.needs(types, keep_file_fds=analysis.file_fd_readers,
+                                  keep_dir_fds=analysis.dir_fd_readers)
     filters: dict[str, TypeFilter] = {}
     open_types: dict[str, tuple[str, ...]] = {}
     for t in sorted(types):

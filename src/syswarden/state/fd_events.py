@@ -111,16 +111,13 @@ def on_dup(st: State, event: Event, thread: ThreadInfo | None, params: dict[str,
     new_num = ret(event, params)
     old = thread.fds.get(old_num) if old_num is not None else None
     event.fd = old
-    if new_num is None or new_num < 0 or new_num == old_num:
-        return thread
-    if old is None:
-        # The new number now names a file state never saw: whatever state had there (dup2 onto an open fd
-        # closes it) is gone, and keeping it would name later events after the old file.
+    if old is None and new_num is not None and new_num >= 0 and new_num != old_num:
+        # a copy of an fd state never saw (its open filtered in the kernel): whatever newfd held is gone
         thread.fds.pop(new_num, None)
-        return thread
-    cloexec = (event.type == "dup3" and bool((_int(params, "flags", 0) or 0) & O_CLOEXEC)) or \
-              (event.type == "fcntl" and _int(params, "cmd") == F_DUPFD_CLOEXEC)
-    _store(st, thread, F.dup_fd(old, new_num, cloexec=cloexec))
+    if old is not None and new_num is not None and new_num >= 0 and new_num != old_num:
+        cloexec = (event.type == "dup3" and bool((_int(params, "flags", 0) or 0) & O_CLOEXEC)) or \
+                  (event.type == "fcntl" and _int(params, "cmd") == F_DUPFD_CLOEXEC)
+        _store(st, thread, F.dup_fd(old, new_num, cloexec=cloexec))
     return thread
 
 

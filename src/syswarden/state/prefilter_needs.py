@@ -47,14 +47,18 @@ OPENS = frozenset({"open", "openat", "openat2", "creat", "open_by_handle_at"})
 DIRECTORY_FDS = "state: a directory fd names later relative paths (openat dirfd, fchdir)"
 
 
-def needs(event_types: Iterable[str] | None = None, *, keep_file_fds: tuple[str, ...] = ()) -> dict[str, tuple[Box, ...]]:
+def needs(event_types: Iterable[str] | None = None, *, keep_file_fds: tuple[str, ...] = (),
+          keep_dir_fds: tuple[str, ...] = ()) -> dict[str, tuple[Box, ...]]:
     """Per state event type (of ``event_types``, default all), the boxes of the events state must see; a box
-    with no constraint means every event. ``keep_file_fds`` names the rules that read file fds' state."""
+    with no constraint means every event. ``keep_file_fds`` names the rules that read file fds' state,
+    ``keep_dir_fds`` those reading the state of directory fds paths are relative to: they join the directory
+    box's origins, so a source that names relative paths itself (the eBPF probe's ``<param>_dirpath``) may drop
+    that box only when ``DIRECTORY_FDS`` is its only origin."""
     wanted = set(HANDLERS) if event_types is None else set(event_types) & set(HANDLERS)
     out: dict[str, tuple[Box, ...]] = {}
     for t in sorted(wanted):
         if t in OPENS:
-            boxes = [Box(ret=RetSign.OK, returns_dir=True, origins=(DIRECTORY_FDS,))]
+            boxes = [Box(ret=RetSign.OK, returns_dir=True, origins=(DIRECTORY_FDS, *keep_dir_fds))]
             if keep_file_fds:
                 boxes.append(Box(ret=RetSign.OK, origins=keep_file_fds))
             out[t] = tuple(boxes)

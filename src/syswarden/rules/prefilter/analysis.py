@@ -9,7 +9,9 @@ lists expanded, exceptions appended: ``Rule.expr``) and reports:
   parameter the boxes test;
 * ``file_fd_readers``: rules reading fd state (``fd.*``, ``evt.arg``, ``evt.args``, ``evt.category``) on a type
   that uses an existing fd which may be a file. The fd got its name from the open that created it, so the
-  state-need side must then let every successful open through;
+  state-need side must then let every successful open through; ``dir_fd_readers``: the same for the directory
+  fds path parameters are relative to (``openat``'s ``dirfd`` in ``evt.args``, ``unlinkat``'s ``fd.name``):
+  the successful opens of directories must then pass, whatever else names relative paths;
 * ``fd_free``: the types on which some rule can fire although user space does not know the fd (those types
   cannot be fd-gated).
 """
@@ -51,6 +53,7 @@ class TypeAnalysis:
 class RulesAnalysis:
     types: Mapping[str, TypeAnalysis] = field(default_factory=dict)
     file_fd_readers: tuple[str, ...] = ()
+    dir_fd_readers: tuple[str, ...] = ()
     fd_free: frozenset[str] = frozenset()
 
 
@@ -58,6 +61,7 @@ def analyse(ruleset: Ruleset, event_types: Iterable[str]) -> RulesAnalysis:
     """The rules' prefilter needs on each of ``event_types`` (the active rules of ``ruleset``)."""
     per_type: dict[str, TypeAnalysis] = {}
     readers: list[str] = []
+    dir_readers: list[str] = []
     fd_free: set[str] = set()
     for t in sorted(set(event_types)):
         rules = ruleset.rules_for(t)
@@ -74,11 +78,12 @@ def analyse(ruleset: Ruleset, event_types: Iterable[str]) -> RulesAnalysis:
             boxes += [replace(b, origins=(rule.name,)) for b in weakened]
             if t in GATEABLE and _fires_without_fd(rule, ctx):
                 fd_free.add(t)
-            if _reads_file_fds(rule, t, ctx):
-                readers.append(f"rule '{rule.name}' reads fd state on {t}")
+            for kind in sorted(_fd_state_reads(rule, t, ctx)):
+                (readers if kind == "file" else dir_readers).append(
+                    f"rule '{rule.name}' reads {'fd' if kind == 'file' else 'directory fd'} state on {t}")
         per_type[t] = TypeAnalysis(t, () if always else tuple(simplify(boxes)), tuple(always), tuple(lint), param,
                                    fs)
-    return RulesAnalysis(per_type, tuple(readers), frozenset(fd_free))
+    return RulesAnalysis(per_type, tuple(readers), tuple(dir_readers), frozenset(fd_free))
 
 
 def path_param(event_type: str, rules: Iterable[Rule]) -> tuple[str | None, bool]:
@@ -147,19 +152,17 @@ def _fires_without_fd(rule: Rule, ctx: TypeContext) -> bool:
     return bool(weaken(rule.expr, replace(ctx, fd_unknown=True)))
 
 
-def _reads_file_fds(rule: Rule, event_type: str, ctx: TypeContext) -> bool:
-    """Whether the rule reads (in its condition or output) the state of an existing fd that may be a file on
-    this type; False when its condition holds only for fd kinds other than files and directories."""
-    if not _uses_existing_fd(event_type):
-        return False
+def _fd_state_reads(rule: Rule, event_type: str, ctx: TypeContext) -> frozenset[str]:
+    """The kinds of existing fd (``file``, ``dir``: a directory fd a path is relative to) whose state the rule
+    reads on this type, in its condition or output; none when its condition holds only for fd kinds other than
+    files and directories (sockets ...)."""
     keys = [_key(ref) for ref in ast.field_refs(rule.expr)] if rule.expr is not None else []
     keys += _output_keys(rule)
-    if not any(_reads_fd_state(event_type, key) for key in keys):
-        return False
-    if rule.expr is None:
-        return True
-    kinds = weaken(rule.expr, replace(ctx, fd_kinds=True))
-    return any(b.typechars is None or b.typechars & _FILE_KINDS for b in kinds)
+    kinds = frozenset(kind for key in keys for kind in _kinds_read(event_type, key))
+    if not kinds or rule.expr is None:
+        return kinds
+    boxes = weaken(rule.expr, replace(ctx, fd_kinds=True))
+    return kinds if any(b.typechars is None or b.typechars & _FILE_KINDS for b in boxes) else frozenset()
 
 
 def _key(ref: ast.FieldRef) -> str:
@@ -177,34 +180,41 @@ def _output_keys(rule: Rule) -> list[str]:
     return keys
 
 
-def _reads_fd_state(event_type: str, key: str) -> bool:
-    """Whether a field (``fd.name``, ``evt.arg.fd``, ``evt.arg[1]``, ``evt.args`` ...) shows an fd's state."""
-    if key.startswith("fd.") or key in ("evt.args", "evt.info", "evt.category"):
-        return True
+def _kinds_read(event_type: str, key: str) -> frozenset[str]:
+    """Which existing fds' state a field shows on this type: ``fd.*`` and ``evt.category`` the fd state attaches
+    to the event, ``evt.arg.<fd param>`` that parameter's, ``evt.args``/``evt.info``/``evt.arg[N]`` every one."""
+    event_fd, params = _existing_fds(event_type)
+    if key.startswith("fd.") or key == "evt.category":
+        return frozenset({event_fd}) if event_fd else frozenset()
+    if key in ("evt.args", "evt.info"):
+        return frozenset(params.values())
     for base in ("evt.arg.", "evt.arg["):
         if key.startswith(base):
             arg = key[len(base):].rstrip("]")
-            return arg.isdigit() or arg in _fd_params(event_type)
-    return False
+            if arg.isdigit():
+                return frozenset(params.values())
+            return frozenset({params[arg]}) if arg in params else frozenset()
+    return frozenset()
 
 
 @lru_cache(maxsize=None)
-def _fd_params(event_type: str) -> frozenset[str]:
+def _existing_fds(event_type: str) -> tuple[str | None, dict[str, str]]:
+    """(the kind of the fd state attaches as ``event.fd``, the kind of each fd parameter) for the fds a type
+    names that existed before the call: ``dir`` for a directory fd a path parameter is relative to, ``file``
+    otherwise; the fd a call creates (and ``res``) is not one of them."""
     spec = evtypes.event_spec(event_type, "<")
-    return frozenset(p.name for p in spec.params if p.type is evtypes.ParamType.FD) if spec else frozenset()
-
-
-@lru_cache(maxsize=None)
-def _uses_existing_fd(event_type: str) -> bool:
-    """Whether the type refers to an fd that existed before it and may be a file: an fd parameter that is
-    neither the one the call creates nor a directory fd its path parameters are relative to."""
-    spec = evtypes.event_spec(event_type, "<")
-    if spec is None or event_type in OPEN_FD_TYPES:
-        return False
+    if spec is None:
+        return None, {}
     dirfds = {p.dirfd for p in spec.params if p.dirfd}
-    creates_only = "creates_fd" in spec.flags and "uses_fd" not in spec.flags
-    return not creates_only and any(p.type is evtypes.ParamType.FD and p.name != "res" and p.name not in dirfds
-                                    for p in spec.params)
+    created = "creates_fd" in spec.flags and "uses_fd" not in spec.flags
+    fd_params = [p.name for p in spec.params if p.type is evtypes.ParamType.FD and p.name != "res"]
+    if event_type in OPEN_FD_TYPES or created:
+        fd_params = [p for p in fd_params if p in dirfds]            # only the dirfd existed before the call
+    kinds = {p: "dir" if p in dirfds else "file" for p in fd_params}
+    event_fd = None
+    if "uses_fd" in spec.flags and fd_params:
+        event_fd = kinds["fd"] if "fd" in kinds else kinds[fd_params[0]]
+    return event_fd, kinds
 
 
 __all__ = ["GATEABLE", "TypeAnalysis", "RulesAnalysis", "analyse", "path_param"]
