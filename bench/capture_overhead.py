@@ -118,13 +118,13 @@ def syswarden_monitor() -> Iterator[Callable[[], str]]:
 
 def captured_syscalls() -> list[str]:
     """The syscalls syswarden's eBPF source captures for the stock rules (what auditd is given too)."""
-    from syswarden.cli.rules_cmd import load_or_fail
+    from syswarden.rules import load_rules
     from syswarden.service.selection import needed_event_types
     from syswarden.sources.syscall_decode import syscall_names_for
     from syswarden.syscalls import tables
     from syswarden.syscalls.arch import Arch
 
-    ruleset, _ = load_or_fail([str(RULES)])
+    ruleset = load_rules([str(RULES)]).raise_for_errors()
     names = syscall_names_for(needed_event_types(ruleset))
     return [n for n in names if tables.number(Arch.X86_64, n) is not None]
 

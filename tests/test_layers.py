@@ -10,12 +10,14 @@ import ast
 from pathlib import Path
 
 SRC = Path(__file__).resolve().parents[1] / "src" / "syswarden"
-BASE = {"errors", "spans", "escaping"}
+# doctree is the one reader of YAML/JSON documents (rules, policies, falco.yaml): every stage may read with it.
+BASE = {"errors", "spans", "escaping", "doctree"}
 
 ALLOWED: dict[str, set[str]] = {
     "spans": set(),
     "errors": {"spans"},
     "escaping": set(),
+    "doctree": {"errors", "spans"},
     "syscalls": BASE,
     "events": BASE | {"syscalls"},
     "kernel": BASE | {"syscalls"},

@@ -1,14 +1,30 @@
 """The one exception tree of syswarden, and the exit codes the CLI maps them to.
 
+Every class below, and no other, derives from ``SyswardenError``; those defined next to the code that raises
+them name their module. ``tests/test_errors.py`` walks ``SyswardenError.__subclasses__()`` against this
+picture, so a new class lands here too (and an ``except InputError`` really catches every exit-2 input error).
+
 ::
 
     SyswardenError                      exit 1  (code "error")
     ├── InputError                      exit 2  bad input from the user: files, flags, names
     │   ├── PolicyError                         a policy file or flag is wrong
     │   │   ├── PolicySyntaxError               malformed YAML/JSON, bad key or value
-    │   │   └── UnknownSyscallError             a name no supported arch knows
+    │   │   ├── UnknownSyscallError             a name no supported arch knows
+    │   │   └── AppArmorError                   policy.formats.apparmor: an AppArmor profile it cannot read
     │   ├── RuleLoadError                       a rules file cannot be loaded
+    │   │   ├── UndefinedMacroError             rules.passes.errors: a condition names no macro
+    │   │   ├── MacroLoopError                  rules.passes.errors: macros that reference each other
+    │   │   ├── MacroSizeError                  rules.passes.errors: too deep or too large once substituted
+    │   │   ├── UndefinedListError              rules.passes.errors: ``in name`` names no list
+    │   │   ├── ListValueError                  rules.passes.errors: a long list where one value goes
+    │   │   ├── ListSizeError                   rules.passes.errors: lists that expand past the limit
+    │   │   ├── InvalidCheckError               rules.passes.errors: operator or constant wrong for the field
+    │   │   ├── UnknownFieldError               rules.fields.registry: no such field
+    │   │   └── FieldArgumentError              rules.fields.registry: a field's [argument] is wrong
     │   ├── FilterSyntaxError                   a filter expression does not parse
+    │   ├── OutputFormatError                   rules.output_format: an output string names no field
+    │   ├── ConfigError                         service.config: a falco.yaml or --option value is wrong
     │   └── CaptureError                        a capture/replay file is malformed or truncated
     ├── CompileError                    exit 2  a valid policy cannot be compiled (too large, ...)
     ├── SourceError                     exit 1  an event source failed at run time
@@ -20,6 +36,8 @@ source line with a caret and the chain of locations (``in condition of rule 'X' 
 """
 from __future__ import annotations
 
+import difflib
+from collections.abc import Iterable
 from typing import ClassVar
 
 from syswarden.spans import SourceText, Span, render_snippet
@@ -108,3 +126,9 @@ class OutputError(SyswardenError):
 
 class KernelError(SyswardenError):
     code = "kernel"
+
+
+def did_you_mean(word: str, choices: Iterable[str], *, cutoff: float = 0.6) -> str:
+    """``, did you mean 'a' or 'b'?`` for the known names closest to ``word`` (empty when none is close)."""
+    close = difflib.get_close_matches(word, list(choices), n=3, cutoff=cutoff)
+    return ", did you mean " + " or ".join(f"'{c}'" for c in close) + "?" if close else ""

@@ -143,3 +143,40 @@ def test_sigusr1_prints_the_summary_while_running() -> None:
     res = run("--source", "ptrace", "--", "sh", "-c", "cat /etc/hostname >/dev/null; kill -USR1 $PPID; sleep 0.3")
     assert res.returncode == 0, res.stderr
     assert res.stderr.count("Events processed:") == 2, res.stderr
+
+
+@pytest.mark.parametrize("args,named", [
+    (["--replay", str(SHADOW), "--source", "ebpf"], ["--replay", "--source ebpf"]),
+    (["--replay", str(SHADOW), "--source", "ptrace"], ["--replay", "--source ptrace"]),
+    (["--replay", str(SHADOW), "--", "true"], ["--replay", "-- true"]),
+    (["--source", "scap"], ["--source scap", "--replay"]),
+    (["--source", "ptrace"], ["--source ptrace", "command"]),
+])
+def test_conflicting_options_are_a_usage_error_naming_them(args: list[str], named: list[str]) -> None:
+    """Options that cannot go together exit 2 and name the conflict, before any source runs (no alert)."""
+    res = run(*args)
+    assert res.returncode == 2 and res.stdout == ""
+    assert all(text in res.stderr for text in named), res.stderr
+
+
+@pytest.mark.kernel
+@pytest.mark.parametrize("script,status", [("exit 3", 3), ("kill -TERM $$", 128 + 15), ("true", 0)])
+def test_command_exit_status_passes_through(script: str, status: int) -> None:
+    """monitor -- CMD exits with CMD's status (128+N when a signal ended it), as `run` and a shell do."""
+    res = run("--source", "ptrace", "-q", "--", "sh", "-c", script)
+    assert res.returncode == status, res.stderr
+
+
+def test_damaged_capture_prints_the_summary_then_the_error(tmp_path: Path) -> None:
+    """A truncated capture: the alerts before the damage are printed, the summary counts the skipped record,
+    and the error names the byte offset (exit 2)."""
+    from syswarden.sources.scap.stream import load_bytes
+    from tests.sources.scap.scap_oracle import capture_path
+
+    raw = load_bytes(str(capture_path("falco_cat_write.scap")))
+    cut = tmp_path / "cut.scap"
+    cut.write_bytes(raw[: len(raw) - 700])
+    res = run("--replay", str(cut))
+    assert res.returncode == 2, res.stderr
+    assert "Records skipped:  1" in res.stderr and "Events processed:" in res.stderr
+    assert "truncated block at byte offset" in res.stderr and "Traceback" not in res.stderr

@@ -12,6 +12,7 @@ from syswarden.rules.compiler import compile_condition
 from syswarden.rules.fields import registry
 from syswarden.rules.filter import ast
 from syswarden.rules.filter.parser import parse
+from syswarden.rules.passes.expand_lists import expand_definitions
 
 STOCK = Path(__file__).resolve().parents[2] / ".." / "shared" / "anchors" / "falco"
 NAMES = ["bash", "sh", "sshd", "nginx", "python3", "runc", "docker", "apt", "curl", "cat", "systemd", "node"]
@@ -53,7 +54,7 @@ def _stock() -> list[tuple[str, dict[str, object], dict[str, object], str]]:
     out = []
     for name in ("falco_rules.yaml", "falco-incubating_rules.yaml", "falco-sandbox_rules.yaml"):
         docs = yaml.safe_load((STOCK / name).read_text())
-        lists = {i["list"]: i["items"] for i in docs if "list" in i}
+        lists, _ = expand_definitions({i["list"]: i["items"] for i in docs if "list" in i})
         macros = {i["macro"]: parse(i["condition"]) for i in docs if "macro" in i}
         out += [(i["rule"], macros, lists, i["condition"]) for i in docs if "rule" in i and "condition" in i]
     return out

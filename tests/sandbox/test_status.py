@@ -77,8 +77,10 @@ def test_cli_table_and_json(filtered_child) -> None:
     child_row = next(r for r in rows if r.startswith(str(filtered_child.pid)))
     assert child_row.split()[2:5] == ["filter", "2", "yes"]
     assert child_row.index("filter") == header.index("SECCOMP")
-    data = json.loads(syswarden("status", "--json", str(filtered_child.pid)).stdout)
-    assert data[0]["seccomp"] == "filter" and data[0]["filters"] == 2
+    lines = syswarden("status", "--json", str(filtered_child.pid), str(os.getpid())).stdout.splitlines()
+    data = [json.loads(line) for line in lines]     # one JSON object per process (JSON Lines), as --help says
+    child = [d for d in data if d["pid"] == filtered_child.pid]
+    assert len(data) == 2 and len(child) == 1 and child[0]["seccomp"] == "filter" and child[0]["filters"] == 2
 
 
 def test_cli_unknown_pid_exits_1() -> None:

@@ -24,14 +24,14 @@ def ebpf_ready() -> None:
 def test_alert_on_process_started_before_monitor_has_full_context() -> None:
     """A python started earlier reads /etc/shadow after the monitor attaches: the alert names its command
     line, executable and parent, which only the /proc seed can know."""
-    from syswarden.cli.rules_cmd import load_or_fail
+    from syswarden.rules import load_rules
     from syswarden.rules.engine import Engine
     from syswarden.service.selection import needed_event_types
     from syswarden.sources.base import SourceConfig
     from syswarden.sources.ebpf.source import EbpfSource
     from syswarden.state import State
 
-    ruleset, _ = load_or_fail([str(RULES_DIR / RULES[0])])
+    ruleset = load_rules([str(RULES_DIR / RULES[0])]).raise_for_errors()
     engine = Engine(ruleset, rule_matching="all")
     py = os.path.realpath(sys.executable)
     code = "import sys; sys.stdin.readline(); open('/etc/shadow').read()"

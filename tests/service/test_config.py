@@ -86,7 +86,7 @@ def test_defaults_are_falcos() -> None:
     ("rules_files: [a.yaml, 3]\n", "1:23", "expected 'rules_files[1]' to be a string, got an integer 3"),
     ("append_output:\n  - extra_fields: [[a]]\n", "2:20", "expected 'append_output[0].extra_fields[0]' to be a field"),
     ("append_output:\n  - extra_fields: [a, a]\n", "2:23", "defines the extra field 'a' a second time"),
-    ("json_output: [true\n", "2:1", "not valid YAML"),
+    ("json_output: [true\n", "1:14", "malformed YAML: the '[' opened here is never closed"),
     ("- a\n", "1:1", "expected a mapping of settings"),
 ])
 def test_errors_name_file_line_col(tmp_path: Path, text: str, where: str, expected: str) -> None:

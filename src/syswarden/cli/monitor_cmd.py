@@ -11,12 +11,14 @@ from __future__ import annotations
 
 import os
 import signal
+import sys
 from typing import TYPE_CHECKING
 
 import click
 from click.core import ParameterSource
 
-from syswarden.errors import InputError
+from syswarden.errors import InputError, SyswardenError
+from syswarden.escaping import escape_text
 from syswarden.rules.alert import Priority
 from syswarden.outputs.base import Output
 from syswarden.escaping import escape_text
@@ -46,7 +48,7 @@ def _given(ctx: click.Context, name: str) -> bool:
 
 def _explain_filter(ruleset: Ruleset, *, kernel_filter: bool) -> None:
     """``--explain-filter``: the kernel prefilter a live run with these rules would load, as a table."""
-    from syswarden.cli.rules_cmd import table
+    from syswarden.cli.table import render_table
     from syswarden.service.prefilter import explain_rows, summary
     from syswarden.service.selection import select_events
 
@@ -56,7 +58,7 @@ def _explain_filter(ruleset: Ruleset, *, kernel_filter: bool) -> None:
         return
     for line in summary(prefilter):
         click.echo(escape_text(line))
-    click.echo(table(["EVENT TYPE", "THE KERNEL SENDS", "NEEDED BY"], explain_rows(prefilter)))
+    click.echo(render_table(["EVENT TYPE", "THE KERNEL SENDS", "NEEDED BY"], explain_rows(prefilter)))
 
 
 def _outputs(cfg: MonitorConfig, output_file: str | None) -> list[Output]:
@@ -118,14 +120,15 @@ def monitor(ctx: click.Context, replay: str | None, source: str | None, config_p
     """
     from dataclasses import replace
 
-    from syswarden.cli.rules_cmd import load_or_fail
+    _check_conflicts(replay, source, command)
+
+    from syswarden.rules.loader import load_rules, stock_rules_path
     from syswarden.service.config import load_config
-    from syswarden.service.pipeline import apply_append_output, open_pipeline
+    from syswarden.service.pipeline import apply_append_output, open_pipeline, shell_status
 
     cfg = load_config(config_path, options)
-    if not quiet:
-        for warning in cfg.warnings:
-            click.echo(f"syswarden: warning: {warning}", err=True)
+    for warning in cfg.warnings:        # -q quiets the summary, not what is wrong with the user's config
+        click.echo(f"syswarden: warning: {warning}", err=True)
     # Explicit flags win over the file and --option.
     if _given(ctx, "json_output"):
         cfg = replace(cfg, json_output=json_output)
@@ -133,7 +136,8 @@ def monitor(ctx: click.Context, replay: str | None, source: str | None, config_p
         cfg = replace(cfg, rule_matching="all" if all_matches else "first")
     priority = _priority(min_priority) if _given(ctx, "min_priority") else cfg.priority
     selection = Selection(priority, disable_names, disable_tags, only_tags)
-    ruleset, result = load_or_fail(list(rules_files or cfg.rules_files))
+    result = load_rules(list(rules_files or cfg.rules_files) or [stock_rules_path()])
+    ruleset = result.raise_for_errors()
     if result.warnings and not quiet:
         click.echo(f"syswarden: {len(result.warnings)} rules warnings (see 'syswarden rules validate')", err=True)
     ruleset = apply_append_output(ruleset, cfg.append_output).select(selection)
@@ -142,8 +146,6 @@ def monitor(ctx: click.Context, replay: str | None, source: str | None, config_p
         return
     outputs = _outputs(cfg, output_file)
     config = SourceConfig(command=list(command) or None)
-    if replay is None and not command and source == "ptrace":
-        raise InputError("--source ptrace needs a command to follow: syswarden monitor --source ptrace -- CMD")
 
     def progress(count: int) -> None:
         if not quiet:
@@ -167,7 +169,28 @@ def monitor(ctx: click.Context, replay: str | None, source: str | None, config_p
         summary = pipeline.run()
     except KeyboardInterrupt:
         summary = pipeline.summary
+    except SyswardenError:
+        # a damaged recording: what was read before the damage is summarised, then the error is reported
+        if not quiet:
+            click.echo(pipeline.summary.render(), err=True)
+        raise
     finally:
         signal.signal(signal.SIGUSR1, previous)
     if not quiet:
         click.echo(summary.render(), err=True)
+    if command:
+        sys.exit(shell_status(summary.exit_code))     # CMD's status passes through, as with `run`
+
+
+def _check_conflicts(replay: str | None, source: str | None, command: tuple[str, ...]) -> None:
+    """Options that cannot go together are a usage error naming both, never one silently ignored."""
+    if replay is not None and source in ("ebpf", "ptrace"):
+        raise click.UsageError(f"--replay reads a recording but --source {source} watches live syscalls: "
+                               "give one of them (--source replay|scap only says the recording's format)")
+    if replay is not None and command:
+        raise click.UsageError("--replay reads a recording, so there is no command to run: drop "
+                               f"'-- {escape_text(' '.join(command))}' or --replay")
+    if source in ("replay", "scap") and replay is None:
+        raise click.UsageError(f"--source {source} reads a recording: give it with --replay FILE")
+    if source == "ptrace" and not command:
+        raise click.UsageError("--source ptrace needs a command to follow: syswarden monitor --source ptrace -- CMD")

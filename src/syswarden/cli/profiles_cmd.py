@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import click
 
-from syswarden.cli.status_cmd import format_table
+from syswarden.cli.table import render_table
 from syswarden.policy import profiles as registry
 from syswarden.policy.load import dump_policy
 from syswarden.policy.vocab import format_action
@@ -17,13 +17,13 @@ def profiles() -> None:
 @profiles.command("list")
 def list_cmd() -> None:
     """An aligned table of the built-in profiles, resolved for this machine."""
-    rows = [("NAME", "DEFAULT", "RULES", "SYSCALLS", "DESCRIPTION", "SOURCE")]
+    rows = []
     for name, profile in registry.PROFILES.items():
         policy = registry.load(name)
         count = len({n for rule in policy.rules for n in rule.names})
         rows.append((name, format_action(policy.default_action), str(len(policy.rules)), str(count),
                      profile.summary, profile.origin))
-    click.echo(format_table(rows))
+    click.echo(render_table(("NAME", "DEFAULT", "RULES", "SYSCALLS", "DESCRIPTION", "SOURCE"), rows, numeric={2, 3}))
 
 
 @profiles.command("show")

@@ -3,54 +3,18 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from importlib import resources
-from pathlib import Path
 from typing import Any
 
 import click
 
-from syswarden.errors import RuleLoadError
+from syswarden.cli.table import render_table
 from syswarden.escaping import escape_text
-from syswarden.rules.loader import LoadResult, load_rules
+from syswarden.rules.loader import LoadResult, load_rules, stock_rules_path
 from syswarden.rules.loader.result import Issue
-from syswarden.rules.ruleset import Ruleset
-
-
-def default_rules_path() -> Path:
-    """The stock Falco rules shipped in the package (see ``rules/data/SOURCE.md``)."""
-    return Path(str(resources.files("syswarden.rules") / "data" / "falco_rules.yaml"))
-
-
-def load_or_fail(paths: tuple[str, ...] | list[str]) -> tuple[Ruleset, LoadResult]:
-    """Load rules files (the stock rules when none are given); errors become a ``RuleLoadError``."""
-    result = load_rules(list(paths) or [default_rules_path()])
-    if result.ruleset is None:
-        raise RuleLoadError("rules could not be loaded:\n" + "\n".join(_error_block(result, e) for e in result.errors))
-    return result.ruleset, result
-
-
-def _error_block(result: LoadResult, issue: Issue) -> str:
-    """``CODE: file:L:C: rule 'X': message`` and the offending line with a caret."""
-    from syswarden.spans import render_snippet
-
-    span = issue.span
-    snippet = render_snippet(result.sources.get(span.file), span) if span else ""
-    return escape_text_lines(f"{issue.code.name}: {issue.one_line()}" + (f"\n{snippet}" if snippet else ""))
 
 
 def escape_text_lines(text: str) -> str:
     return "\n".join(escape_text(line) for line in text.split("\n"))
-
-
-def table(headers: list[str], rows: list[list[str]]) -> str:
-    """Left-aligned columns, two spaces apart; numbers right-aligned."""
-    cells = [headers, *[[escape_text(c) for c in row] for row in rows]]
-    widths = [max(len(r[i]) for r in cells) for i in range(len(headers))]
-
-    def fmt(row: list[str]) -> str:
-        parts = [c.rjust(w) if c.isdigit() and row is not headers else c.ljust(w) for c, w in zip(row, widths)]
-        return "  ".join(parts).rstrip()
-    return "\n".join(fmt(r) for r in cells)
 
 
 @click.group()
@@ -59,23 +23,9 @@ def rules() -> None:
 
 
 def _defined_counts(result: LoadResult, name: str) -> Counter[str]:
-    """Distinct rules, macros and lists named in one file (read again on its own, errors ignored)."""
-    from syswarden.rules.loader import items
-    from syswarden.rules.loader.reader import Reader
-    from syswarden.rules.loader.result import LoadIssue
-
-    kinds = {items.RuleItem: "rule", items.RuleUpdateItem: "rule", items.RuleEnableItem: "rule",
-             items.MacroItem: "macro", items.ListItem: "list"}
-    names: dict[str, set[str]] = {"rule": set(), "macro": set(), "list": set()}
-    source = result.sources.get(name)
-    try:
-        for item in Reader(source).read() if source else ():
-            kind = kinds.get(type(item))
-            if kind:
-                names[kind].add(getattr(item, "name"))
-    except LoadIssue:
-        pass
-    return Counter({kind: len(found) for kind, found in names.items()})
+    """Distinct rules, macros and lists named in one file (as the loader read it)."""
+    defined = result.defined.get(name, {})
+    return Counter({kind: len(defined.get(kind, ())) for kind in ("rule", "macro", "list")})
 
 
 @rules.command()
@@ -87,7 +37,7 @@ def validate(files: tuple[str, ...], as_json: bool, verbose: bool) -> None:
 
     Exits 0 only when every file loads.
     """
-    result = load_rules(list(files))
+    result = load_rules(list(files), codegen=False)      # validation judges no event: closures suffice
     if as_json:
         click.echo(result.as_json())
     else:
@@ -103,7 +53,8 @@ def _validate_text(result: LoadResult, verbose: bool) -> str:
         counts = _defined_counts(result, name)
         rows.append([name, "Invalid" if errs else "Ok", str(counts["rule"]), str(counts["macro"]),
                      str(counts["list"]), str(len(errs)), str(len(warns))])
-    out = [table(["FILE", "STATUS", "RULES", "MACROS", "LISTS", "ERRORS", "WARNINGS"], rows)]
+    out = [render_table(["FILE", "STATUS", "RULES", "MACROS", "LISTS", "ERRORS", "WARNINGS"], rows,
+                        numeric=range(2, 7))]
     if result.ruleset is not None:
         rs = result.ruleset
         enabled = sum(1 for r in rs.rules if r.enabled)
@@ -116,7 +67,8 @@ def _validate_text(result: LoadResult, verbose: bool) -> str:
         for title, issues in (("Errors", result.errors), ("Warnings", result.warnings)):
             if issues:
                 out.append(f"\n{title}:")
-                out.append(_indent(table(["CODE", "LOCATION", "ITEM", "MESSAGE"], [_issue_row(i) for i in issues])))
+                rows = [_issue_row(i) for i in issues]
+                out.append(_indent(render_table(["CODE", "LOCATION", "ITEM", "MESSAGE"], rows)))
     return "\n".join(out)
 
 
@@ -131,12 +83,16 @@ def _indent(text: str) -> str:
 
 
 @rules.command(name="list")
+@click.argument("paths", nargs=-1, type=click.Path())
 @click.option("-r", "--rules-file", "files", multiple=True, type=click.Path(),
               help="Rules file or directory (repeatable; default: the stock Falco rules).")
 @click.option("--json", "as_json", is_flag=True, help="One JSON document with every rule.")
-def list_cmd(files: tuple[str, ...], as_json: bool) -> None:
-    """List the loaded rules in evaluation order."""
-    ruleset, _ = load_or_fail(files)
+def list_cmd(paths: tuple[str, ...], files: tuple[str, ...], as_json: bool) -> None:
+    """List the loaded rules in evaluation order.
+
+    FILES may be given as arguments (as for ``rules validate``) or with -r; arguments load first.
+    """
+    ruleset = load_rules(list(paths + files) or [stock_rules_path()]).raise_for_errors()
     if as_json:
         docs = [{"name": r.name, "priority": r.priority.label, "source": r.source, "enabled": r.enabled,
                  "tags": sorted(r.tags), "evttypes": None if r.evttypes is None else sorted(r.evttypes),
@@ -147,7 +103,7 @@ def list_cmd(files: tuple[str, ...], as_json: bool) -> None:
     rows = [[r.name, r.priority.label, "yes" if r.enabled else "no",
              "all" if r.evttypes is None else ",".join(sorted(r.evttypes)), ",".join(sorted(r.tags))]
             for r in ruleset.rules]
-    click.echo(table(["RULE", "PRIORITY", "ENABLED", "EVENT TYPES", "TAGS"], rows))
+    click.echo(render_table(["RULE", "PRIORITY", "ENABLED", "EVENT TYPES", "TAGS"], rows))
     for name, why in ruleset.skipped:
         click.echo(escape_text(f"skipped: {name}: {why}"), err=True)
 
@@ -162,7 +118,7 @@ def fields(as_json: bool) -> None:
     if as_json:
         click.echo(json.dumps(entries, indent=2))
         return
-    click.echo(table(["FIELD", "TYPE", "DESCRIPTION"], [[e["name"], e["type"], e["desc"]] for e in entries]))
+    click.echo(render_table(["FIELD", "TYPE", "DESCRIPTION"], [[e["name"], e["type"], e["desc"]] for e in entries]))
 
 
 def _field_entries(registry: Any) -> list[dict[str, str]]:

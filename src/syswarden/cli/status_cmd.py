@@ -3,25 +3,18 @@ capabilities."""
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
 
 import click
 
-from syswarden.escaping import escape_text
+from syswarden.cli.table import render_table
 from syswarden.sandbox.status import ProcessStatus, collect
 
 HEADERS = ("PID", "COMM", "SECCOMP", "FILTERS", "NO_NEW_PRIVS", "CAPS")
 
 
 def _row(status: ProcessStatus) -> tuple[str, ...]:
-    return (str(status.pid), escape_text(status.comm), status.seccomp.name.lower(), str(status.filters),
+    return (str(status.pid), status.comm, status.seccomp.name.lower(), str(status.filters),
             "yes" if status.no_new_privs else "no", status.caps_summary)
-
-
-def format_table(rows: Sequence[Sequence[str]]) -> str:
-    """Left-aligned columns, each as wide as its widest cell."""
-    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
-    return "\n".join("  ".join(cell.ljust(w) for cell, w in zip(r, widths)).rstrip() for r in rows)
 
 
 @click.command("status")
@@ -34,8 +27,9 @@ def status(pids: tuple[int, ...], as_json: bool) -> None:
     for pid in sorted(missing):
         click.echo(f"syswarden: no such process: {pid}", err=True)
     if as_json:
-        click.echo(json.dumps([s.to_json() for s in found], indent=2))
+        for found_status in found:      # JSON Lines: one object per process, as the help says
+            click.echo(json.dumps(found_status.to_json()))
     elif found:
-        click.echo(format_table([HEADERS, *(_row(s) for s in found)]))
+        click.echo(render_table(HEADERS, [_row(s) for s in found], numeric={3}))
     if missing:
         raise SystemExit(1)

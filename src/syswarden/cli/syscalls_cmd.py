@@ -6,21 +6,12 @@ from collections.abc import Sequence
 import click
 
 from syswarden.cli.convert_cmd import parse_arch, printable
-from syswarden.errors import UnknownSyscallError
+from syswarden.cli.table import render_table
+from syswarden.errors import UnknownSyscallError, did_you_mean
 from syswarden.syscalls import groups, tables
 from syswarden.syscalls.arch import X32_SYSCALL_BIT, Arch
 
 OVERVIEW_ARCHES = (Arch.X86_64, Arch.I386, Arch.X32, Arch.AARCH64)
-
-
-def render_table(header: Sequence[str], rows: Sequence[Sequence[str]], numeric: frozenset[int]) -> str:
-    """Columns padded to their widest cell; the ``numeric`` columns right-aligned."""
-    widths = [max(len(str(c)) for c in col) for col in zip(header, *rows)]
-
-    def line(cells: Sequence[str]) -> str:
-        out = [c.rjust(w) if i in numeric else c.ljust(w) for i, (c, w) in enumerate(zip(cells, widths))]
-        return "  ".join(out).rstrip()
-    return "\n".join([line(header), *(line(r) for r in rows)])
 
 
 def _nr(arch: Arch, name: str) -> str:
@@ -66,5 +57,6 @@ def syscalls(query: str | None, arch: str | None) -> None:
         click.echo(_by_number(int(query, 0), (chosen,) if chosen else tuple(Arch)))
     else:
         if not tables.is_known(query):
-            raise UnknownSyscallError(f"unknown syscall {printable(query)!r}: no supported architecture has it")
+            hint = did_you_mean(printable(query), tables.all_names(), cutoff=0.75)
+            raise UnknownSyscallError(f"unknown syscall {printable(query)!r}: no supported architecture has it{hint}")
         click.echo(_by_name([query], (chosen,) if chosen else tuple(Arch)))

@@ -11,8 +11,9 @@ Layout (documented in ``docs/replay-format.md``)::
 Param values: JSON ints/strings/lists as is; bytes as ``{"b64": "..."}``; ``SockAddr``/``SockTuple`` as objects
 with their field names. Thread and fd records are the initial snapshot and come before the first event.
 The writer escapes every non-ASCII character, so attacker-chosen names (even undecodable ones, kept as
-surrogate escapes) cannot break a line. The reader reports malformed lines as ``CaptureError`` with
-``file:line:col`` and what was expected; a truncated last line (no newline, not JSON) is kept as a warning.
+surrogate escapes) cannot break a line. The reader reports malformed lines (and lines over ``MAX_LINE``, which
+it never holds whole) as ``CaptureError`` with ``file:line:col`` and what was expected; a truncated last line
+(no newline, not JSON) is kept as a warning.
 """
 from __future__ import annotations
 
@@ -43,6 +44,8 @@ from syswarden.events.records import (
     thread_to_json,
 )
 from syswarden.spans import Span
+
+MAX_LINE = 16 << 20         # characters of one record (an event's parameters are bounded well below this)
 
 
 class JsonlWriter:
@@ -112,8 +115,18 @@ class JsonlReader:
     def _error(self, err: LineError) -> CaptureError:
         return CaptureError(str(err), span=Span(self.name, self.lineno, err.col))
 
+    def _lines(self) -> Iterator[str]:
+        """The file's lines, each read with a bound: a line longer than ``MAX_LINE`` is an error at its start,
+        never a line held whole in memory."""
+        readline = self._in.readline
+        while text := readline(MAX_LINE + 1):
+            if len(text) > MAX_LINE and not text.endswith("\n"):
+                raise CaptureError(f"line longer than {MAX_LINE} characters; expected one JSON record a line",
+                                   span=Span(self.name, self.lineno + 1, 1))
+            yield text
+
     def _read_header(self) -> Header:
-        for text in self._in:
+        for text in self._lines():
             self.lineno += 1
             if text.strip():
                 try:
@@ -124,7 +137,7 @@ class JsonlReader:
                            span=Span(self.name, max(self.lineno, 1), 1))
 
     def __iter__(self) -> Iterator[Record]:
-        for text in self._in:
+        for text in self._lines():
             self.lineno += 1
             if not text.strip():
                 continue

@@ -44,6 +44,27 @@ _GENERIC_PARAMS = _PARAMS_OF["syscall"]
 for _name in EVENT_NAMES:
     _PARAMS_OF[_name] = _PARAMS_OF.get(_name, frozenset()) | _GENERIC_PARAMS
 
+# The Python types a parameter value may have once decoded, by event-table type (docs/replay-format.md); None
+# (the source could not read it) is valid for every parameter. Sources deliver these and nothing else, so rules,
+# state and the writers may rely on them.
+_NONE = type(None)
+_TEXT = frozenset({str, _NONE})
+_VALUE_TYPES: dict[ParamType, frozenset[type]] = {
+    ParamType.FSPATH: _TEXT, ParamType.FSRELPATH: _TEXT, ParamType.CHARBUF: _TEXT,
+    ParamType.BYTEBUF: frozenset({bytes, list, _NONE}),
+    ParamType.SOCKADDR: frozenset({SockAddr, _NONE}), ParamType.SOCKTUPLE: frozenset({SockTuple, _NONE}),
+    ParamType.FDLIST: frozenset({list, _NONE}), ParamType.DYN: frozenset({int, str, bytes, _NONE}),
+}
+_INTEGER = frozenset({int, _NONE})
+_PARAM_VALUE_TYPES: dict[str, dict[str, frozenset[type]]] = {}
+for (_name, _dir), _spec in EVENTS.items():
+    for _p in _spec.params:
+        _PARAM_VALUE_TYPES.setdefault(_name, {})[_p.name] = _VALUE_TYPES.get(_p.type, _INTEGER)
+for _name in _PARAMS_OF:
+    for _p in _GENERIC_PARAMS:
+        _PARAM_VALUE_TYPES.setdefault(_name, {}).setdefault(_p, _INTEGER)
+INT_MIN, INT_MAX = -(1 << 63), (1 << 64) - 1          # every integer a capture can carry: s64 or u64
+
 
 @dataclass(frozen=True, slots=True)
 class Header:
@@ -173,6 +194,54 @@ def _check_type(value: Any, expected: type | tuple[type, ...], key: str, what: s
     if isinstance(value, bool) and expected is int or not isinstance(value, expected):
         names = " or ".join(t.__name__ for t in (expected if isinstance(expected, tuple) else (expected,)))
         raise LineError(f"{what} key {key!r} must be {names}, not {type(value).__name__}")
+    if type(value) is int and not INT_MIN <= value <= INT_MAX:
+        raise LineError(f"{what} key {key!r} is out of range: {_short(value)} (expected a 64-bit integer)")
+
+
+def _short(value: int) -> str:
+    text = str(value)
+    return text if len(text) <= 24 else f"{text[:10]}...({len(text)} digits)"
+
+
+def check_param_values(etype: str, params: dict[str, Any]) -> None:
+    """Each parameter value has a type its event-table type allows (integers within 64 bits), as every source
+    delivers them: the replay source checks this for the values a file chose (the codec round-trips any).
+
+    Raises:
+        LineError: the first parameter that does not fit, saying what was expected.
+    """
+    allowed = _PARAM_VALUE_TYPES.get(etype, {})
+    for key, value in params.items():
+        kind = type(value)
+        if kind not in allowed.get(key, _INTEGER):
+            expected = " or ".join(sorted("null" if t is _NONE else t.__name__ for t in allowed.get(key, _INTEGER)))
+            raise LineError(f"event {etype!r} parameter {key!r} must be {expected}, not {kind.__name__}")
+        if kind is int:
+            if not INT_MIN <= value <= INT_MAX:
+                raise LineError(f"event {etype!r} parameter {key!r} is out of range: {_short(value)} "
+                                "(expected a 64-bit integer)")
+        elif kind is list:
+            _check_list(etype, key, value)
+        elif kind is SockAddr or kind is SockTuple:
+            _check_endpoint(etype, key, value)
+
+
+def _check_list(etype: str, key: str, items: list[Any]) -> None:
+    if key in _FDLIST_PARAMS.get(etype, ()):
+        if not all(type(i) is tuple and len(i) == 2 and all(type(x) is int and INT_MIN <= x <= INT_MAX for x in i)
+                   for i in items):
+            raise LineError(f"event {etype!r} parameter {key!r} must be a list of [fd, flags] integer pairs")
+    elif not all(type(i) is str for i in items):
+        raise LineError(f"event {etype!r} parameter {key!r} must be a list of strings (or {{\"b64\": ...}})")
+
+
+def _check_endpoint(etype: str, key: str, value: SockAddr | SockTuple) -> None:
+    for f in dataclasses.fields(value):
+        field_value = getattr(value, f.name)
+        wanted = int if f.name.endswith("port") else str      # a unix tuple's "dport" is a kernel address
+        if type(field_value) is not wanted or wanted is int and not INT_MIN <= field_value <= INT_MAX:
+            raise LineError(f"event {etype!r} parameter {key!r}: {f.name!r} must be "
+                            f"{'a 64-bit integer' if wanted is int else 'a string'}")
 
 
 def thread_from_json(obj: dict[str, Any]) -> ThreadInfo:
@@ -214,13 +283,22 @@ def event_from_json(obj: dict[str, Any]) -> Event:
     # The hot path of every replay: cheap whole-record checks first, detailed messages only on failure.
     if not obj.keys() <= _EVENT_KEYSET or not _EVENT_REQUIRED_SET <= obj.keys():
         _check_keys(obj, _EVENT_KEYS, _EVENT_REQUIRED, "event")
-    if not (type(obj["num"]) is int and type(obj["ts"]) is int and type(obj["tid"]) is int):
+    num, ts, tid = obj["num"], obj["ts"], obj["tid"]
+    if not (type(num) is int and type(ts) is int and type(tid) is int and 0 <= num <= INT_MAX
+            and 0 <= ts <= INT_MAX and INT_MIN <= tid <= INT_MAX):
         for key in ("num", "ts", "tid"):
             _check_type(obj[key], int, key, "event")
+        if num < 0 or ts < 0:
+            raise LineError(f"event key {'num' if num < 0 else 'ts'!r} must not be negative")
     for key in ("res", "pid", "cpu"):
         value = obj.get(key)
-        if value is not None and type(value) is not int:
+        if value is not None and (type(value) is not int or not INT_MIN <= value <= INT_MAX):
             _check_type(value, int, key, "event")
+    if not 0 <= obj.get("cpu", 0) <= 0xFFFF:
+        raise LineError("event key 'cpu' must be a CPU number 0-65535")
+    if type(obj.get("state_only", False)) is not bool or type(obj.get("source", "")) is not str:
+        _check_type(obj.get("state_only", False), bool, "state_only", "event")
+        _check_type(obj.get("source", ""), str, "source", "event")
     etype = obj["type"]
     known = _PARAMS_OF.get(etype) if isinstance(etype, str) else None
     if known is None:
@@ -243,9 +321,9 @@ def event_from_json(obj: dict[str, Any]) -> Event:
                 if isinstance(params[name], list):
                     params[name] = [tuple(item) if isinstance(item, list) else item for item in params[name]]
             break
-    return Event(num=obj["num"], ts=obj["ts"], type=etype, tid=obj["tid"], params=params, dir=direction,
+    return Event(num=num, ts=ts, type=etype, tid=tid, params=params, dir=direction,
                  res=obj.get("res"), cpu=obj.get("cpu", 0), pid=obj.get("pid"),
-                 state_only=bool(obj.get("state_only", False)), source=obj.get("source", "syscall"))
+                 state_only=obj.get("state_only", False), source=obj.get("source", "syscall"))
 
 
 _DECODERS = {"thread": thread_from_json, "fd": fd_from_json, "event": event_from_json}
@@ -259,6 +337,10 @@ def parse_line(text: str) -> dict[str, Any]:
         obj = _decode(text)
     except json.JSONDecodeError as exc:
         raise LineError(f"expected a JSON object: {exc.msg}", exc.colno) from exc
+    except RecursionError:
+        raise LineError("JSON nested too deeply") from None
+    except ValueError as exc:       # an integer of more digits than Python converts (4300)
+        raise LineError(f"expected a JSON object: {exc}") from None
     if not isinstance(obj, dict):
         raise LineError(f"expected a JSON object, got {type(obj).__name__}")
     return obj
@@ -283,6 +365,6 @@ def record_from_json(obj: dict[str, Any]) -> Record:
     return decoder(obj)
 
 
-__all__ = ["VERSION", "Header", "FdRecord", "Record", "LineError", "encode_value", "decode_value", "thread_to_json",
-           "fd_to_json", "event_to_json", "thread_from_json", "fd_from_json", "event_from_json", "parse_line",
-           "header_from_json", "record_from_json", "dumps"]
+__all__ = ["VERSION", "Header", "FdRecord", "Record", "LineError", "check_param_values", "encode_value", "decode_value",
+           "thread_to_json", "fd_to_json", "event_to_json", "thread_from_json", "fd_from_json", "event_from_json",
+           "parse_line", "header_from_json", "record_from_json", "dumps"]

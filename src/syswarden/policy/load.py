@@ -11,6 +11,7 @@ import os
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
+from syswarden import doctree
 from syswarden.errors import PolicyError
 from syswarden.policy.formats import docker, go_seccomp, native_yaml, tree
 from syswarden.policy.model import Policy
@@ -47,12 +48,8 @@ def read_source(path_or_text: str | os.PathLike[str]) -> tuple[str, str]:
     """(text, filename): a path is read; a string that looks like a policy is taken as the policy itself."""
     if isinstance(path_or_text, str) and _looks_like_text(path_or_text):
         return path_or_text, "<policy>"
-    path = Path(path_or_text)
-    try:
-        return path.read_text(encoding="utf-8"), str(path)
-    except (OSError, UnicodeDecodeError) as exc:
-        reason = exc.strerror if isinstance(exc, OSError) else "not UTF-8 text"
-        raise PolicyError(f"cannot read policy file {str(path)!r}: {reason}") from exc
+    source = doctree.read_source(path_or_text, PolicyError, what="policy file")
+    return source.text, source.name
 
 
 def parse(text: str, filename: str) -> tree.Doc:

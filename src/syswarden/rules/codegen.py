@@ -1,6 +1,6 @@
 """Source-generating backend of the condition compiler: one checked AST -> one Python function.
 
-The closure backend (``compiler._Codegen``) costs a few Python calls per check (the check, the accessor, the
+The closure backend (``compiler._ClosureBuilder``) costs a few Python calls per check (the check, the accessor, the
 field's function, the matcher). Here the whole condition becomes a single ``def pred(e): return ...``
 expression: hot fields are inlined from their ``FieldSpec.inline`` template (``e.type``, the thread's
 ``comm`` ...), the common operators are written as Python operators against constants bound in the function's

@@ -1,14 +1,16 @@
 """Condition compiler: a filter AST -> one predicate closure over events, plus what the rules index needs.
 
-``compile_condition`` runs the passes in ``PASSES`` order (macros, lists, fields), infers the event types and
-then generates nested closures: field accessors, operators and constants are all resolved here, so judging an
-event walks no AST and makes no choice that could have been made once. Semantics follow Falco: a check on a
+``compile_condition`` runs the passes in order (``resolve_macros``, ``expand_lists``, ``check_fields``), builds
+nested closures (``_ClosureBuilder``), generates one function from them when it can (``codegen.py``) and
+infers the event types (``infer_event_types``). Field accessors, operators and constants are all resolved
+here, so judging an event walks no AST and makes no choice that could have been made once. Semantics follow Falco: a check on a
 missing value (``<NA>``) is false whatever the operator (``!=`` included), except ``exists``, which is exactly
 "the value is present"; a multi-valued field passes a check when any of its values does.
 """
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import sys
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -24,15 +26,11 @@ from syswarden.rules.passes.check_fields import check_fields
 from syswarden.rules.passes.errors import InvalidCheckError
 from syswarden.rules.passes.expand_lists import expand_lists
 from syswarden.rules.passes.infer_event_types import infer_event_types
-from syswarden.rules.passes.resolve_macros import resolve_macros
+from syswarden.rules.passes.resolve_macros import MacroResolver, resolve_macros
 from syswarden.spans import Span
 
 Predicate = Callable[[Event], bool]
 Accessor = Callable[[Event], Any]
-
-#: The passes, in the order they run (documentation of the pipeline; ``compile_condition`` calls them).
-PASSES = ("resolve_macros", "expand_lists", "check_fields", "infer_event_types")
-
 
 @dataclass(frozen=True, slots=True)
 class CompiledFilter:
@@ -52,18 +50,21 @@ class CompiledFilter:
 def compile_condition(
     expr: ast.Expr,
     *,
-    macros: Mapping[str, ast.Expr] | None = None,
+    macros: Mapping[str, ast.Expr] | MacroResolver | None = None,
     lists: Mapping[str, Sequence[object]] | None = None,
     codegen: bool = True,
+    cache: dict[ast.Expr, CompiledFilter] | None = None,
 ) -> CompiledFilter:
     """Compile a parsed condition.
 
     Args:
         expr: the condition's AST (``filter.parser.parse``).
-        macros: the macros it may reference, already parsed.
+        macros: the macros it may reference, already parsed (or a ``MacroResolver`` over them, shared by the
+            conditions of one ruleset so each macro is resolved once).
         lists: the lists it may reference, as item strings.
         codegen: generate one Python function for the whole condition (``rules/codegen.py``); False keeps
             the closure tree (same results, slower; used by tests to check the two agree).
+        cache: earlier results by resolved condition (equal conditions compile to equal predicates); filled in.
 
     Returns:
         The predicate with its event types, fields, and the macros and lists it used.
@@ -75,13 +76,16 @@ def compile_condition(
     with deep_recursion():
         resolved, macros_used = resolve_macros(expr, macros or {})
         expanded, lists_used = expand_lists(resolved, lists or {})
+        hit = cache.get(expanded) if cache is not None else None
+        if hit is not None:
+            return dataclasses.replace(hit, macros_used=macros_used, lists_used=lists_used, expr=expanded)
         fields = check_fields(expanded)
-        closures = _Codegen(fields)
+        closures = _ClosureBuilder(fields)
         predicate = closures.expr(expanded)       # also validates every check, raising located errors
         if codegen:
             predicate = _generated(expanded, fields, closures) or predicate
         evttypes = infer_event_types(expanded)
-    return CompiledFilter(
+    compiled = CompiledFilter(
         predicate=predicate,
         evttypes=evttypes,
         fields=frozenset(_field_key(f) for f in fields),
@@ -89,6 +93,10 @@ def compile_condition(
         lists_used=lists_used,
         expr=expanded,
     )
+    if cache is not None:
+        with deep_recursion():
+            cache[expanded] = compiled
+    return compiled
 
 
 @contextlib.contextmanager
@@ -102,7 +110,7 @@ def deep_recursion() -> Iterator[None]:
         sys.setrecursionlimit(limit)
 
 
-def _generated(expr: ast.Expr, fields: Mapping[ast.FieldRef, FieldDef], closures: "_Codegen") -> Predicate | None:
+def _generated(expr: ast.Expr, fields: Mapping[ast.FieldRef, FieldDef], closures: "_ClosureBuilder") -> Predicate | None:
     try:
         return SourceBuilder(fields, closures.operand, closures.check).build(expr)
     except (SyntaxError, RecursionError, MemoryError):
@@ -117,7 +125,7 @@ def _never(_event: Event) -> bool:
     return False
 
 
-class _Codegen:
+class _ClosureBuilder:
     """Turns checked AST nodes into closures."""
 
     def __init__(self, fields: Mapping[ast.FieldRef, FieldDef]) -> None:
@@ -207,7 +215,9 @@ def _transformed(inner: Accessor, fn: Callable[[Any], Any], multi: bool) -> Acce
 
 def _check_error(node: ast.Check, reason: str) -> InvalidCheckError:
     span: Span = node.span
-    return InvalidCheckError(f"invalid check '{check_text(node)}': {reason}", span=span)
+    text = check_text(node)
+    shown = text if len(text) <= 100 else text[:97] + "..."
+    return InvalidCheckError(f"invalid check '{shown}': {reason}", span=span)
 
 
 def _apply(accessor: Accessor, match: compare.Matcher, multi: bool) -> Predicate:

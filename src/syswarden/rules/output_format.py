@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from syswarden.errors import SyswardenError
+from syswarden.errors import InputError, SyswardenError, did_you_mean
 from syswarden.events.event import Event
 from syswarden.spans import Span
 
@@ -27,10 +27,9 @@ _NAME = re.compile(r"[A-Za-z0-9_.]+")
 _ARG = re.compile(r"\[([^\]]*)\]")
 
 
-class OutputFormatError(SyswardenError):
+class OutputFormatError(InputError):
     """An output string names a field that does not exist or ends with ``%``."""
 
-    exit_code = 2
     code = "output-format"
 
 
@@ -187,7 +186,17 @@ def _field_at(text: str, start: int, lookup: Lookup) -> tuple[FieldToken, int]:
             stop = arg_match.end() if arg_match else pos + end
             key = f"{name}[{arg}]" if arg is not None else name
             return FieldToken(key, fdef.extract, fdef.format, fdef.json_value, width), stop
-    raise OutputFormatError(f"invalid formatting token {candidate or text[pos:pos + 20]}")
+    raise OutputFormatError(f"invalid formatting token {candidate or text[pos:pos + 20]}"
+                            f"{_suggest(candidate, lookup)}")
+
+
+def _suggest(candidate: str, lookup: Lookup) -> str:
+    """Closest field names, for the registry's own lookup (a custom lookup knows its names itself)."""
+    if not candidate or lookup is not _default_lookup:
+        return ""
+    from syswarden.rules.fields import registry
+
+    return did_you_mean(candidate, registry.REGISTRY)
 
 
 def _try_lookup(lookup: Lookup, name: str, arg: str | None) -> Any:

@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
+from syswarden.errors import InputError
 from syswarden.events.event import Event
 from syswarden.rules.alert import Priority
 from syswarden.spans import Span
@@ -53,6 +54,11 @@ class Selection:
     disable_tags: tuple[str, ...] = ()
     only_tags: tuple[str, ...] = ()
     enable_all: bool = False                         # also run rules whose file says ``enabled: false``
+
+    def __post_init__(self) -> None:
+        # Falco refuses the mix too: -t keeps only tagged rules, so what -D/-T would remove is ambiguous.
+        if (self.disable_names or self.disable_tags) and self.only_tags:
+            raise InputError("You can not specify both disabled (-D/-T) and enabled (-t) rules")
 
     def keeps(self, rule: Rule) -> bool:
         if not (rule.enabled or self.enable_all) or rule.priority > self.min_priority:

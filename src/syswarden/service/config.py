@@ -17,6 +17,7 @@ is replaced by the environment variable (``$${`` keeps a literal ``${``).
 """
 from __future__ import annotations
 
+import dataclasses
 import os
 import re
 from collections.abc import Iterable, Sequence
@@ -24,9 +25,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
-
-from syswarden.errors import InputError
+from syswarden import doctree
+from syswarden.errors import InputError, did_you_mean
 from syswarden.rules.alert import AlertFormat, Priority
 from syswarden.rules.output_format import AppendOutput
 from syswarden.spans import SourceText, Span
@@ -116,53 +116,29 @@ def load_config(path: str | os.PathLike[str] | None = None, options: Sequence[st
 
 
 def read_file(path: Path) -> dict[str, Located]:
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ConfigError(f"cannot read config file {str(path)!r}: {exc.strerror}") from exc
-    except UnicodeDecodeError as exc:
-        raise ConfigError(f"config file {str(path)!r} is not UTF-8 text") from exc
-    return parse_text(text, str(path))
+    return parse_text(doctree.read_source(path, ConfigError, what="config file").text, str(path))
 
 
 def parse_text(text: str, name: str) -> dict[str, Located]:
     """The YAML document as ``Located`` values; an empty document is an empty mapping."""
     source = SourceText(name, text)
-    try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        span = Span(name, mark.line + 1, mark.column + 1) if mark is not None else None
-        problem = getattr(exc, "problem", None) or str(exc)
-        raise ConfigError(f"not valid YAML: {problem}", span=span, source=source) from exc
-    if node is None:
+    node = doctree.parse_yaml(source, ConfigError, duplicates="last")
+    if node.is_null:
         return {}
-    root = _located(node, name, source)
+    root = _located(node)
     if not isinstance(root.value, dict):
         raise ConfigError("expected a mapping of settings at the top of the file", span=root.span, source=source)
     return root.value
 
 
-def _located(node: yaml.Node, name: str, source: SourceText) -> Located:
-    span = Span(name, node.start_mark.line + 1, node.start_mark.column + 1)
-    if isinstance(node, yaml.MappingNode):
-        out: dict[str, Located] = {}
-        for key_node, value_node in node.value:
-            if not isinstance(key_node, yaml.ScalarNode):
-                raise ConfigError("expected a plain key", span=Span(name, key_node.start_mark.line + 1,
-                                                                   key_node.start_mark.column + 1), source=source)
-            value = _located(value_node, name, source)
-            key_span = Span(name, key_node.start_mark.line + 1, key_node.start_mark.column + 1)
-            out[str(_scalar(key_node))] = Located(value.value, value.span, key_span=key_span)
-        return Located(out, span)
-    if isinstance(node, yaml.SequenceNode):
-        return Located([_located(item, name, source) for item in node.value], span)
-    return Located(_expand_env(_scalar(node)), span)
-
-
-def _scalar(node: yaml.Node) -> Any:
-    """The typed value of a scalar as YAML 1.1 resolves it (``true``, ``5``, ``"5"``, ``~``)."""
-    return yaml.SafeLoader("").construct_object(node)
+def _located(node: doctree.Node) -> Located:
+    """A doctree node as ``Located`` values (aliases become shared subtrees, walked once each use)."""
+    if isinstance(node.value, dict):
+        return Located({key: dataclasses.replace(_located(value), key_span=node.key_spans[key])
+                        for key, value in node.value.items()}, node.span)
+    if isinstance(node.value, list):
+        return Located([_located(item) for item in node.value], node.span)
+    return Located(_expand_env(node.value), node.span)
 
 
 def _expand_env(value: Any) -> Any:
@@ -183,11 +159,10 @@ def set_option(tree: dict[str, Located], option: str) -> None:
         raise ConfigError(f"{origin}: list indexes in keys (KEY[N], KEY[]) are not supported; "
                           "give the whole list as the value, e.g. rules_files=[a.yaml, b.yaml]")
     try:
-        node = yaml.compose(raw, Loader=yaml.SafeLoader)
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{origin}: the value is not valid YAML: {getattr(exc, 'problem', exc)}") from exc
-    value = _with_origin(_located(node, origin, SourceText(origin, raw)), origin) if node is not None \
-        else Located(None, origin=origin)
+        node = doctree.parse_yaml(SourceText(origin, raw), ConfigError)
+    except ConfigError as exc:
+        raise ConfigError(f"{origin}: the value is not valid YAML: {exc.message}") from None
+    value = Located(None, origin=origin) if node.is_null and not node.text else _with_origin(_located(node), origin)
     where = tree
     for part in parts[:-1]:
         current = where.get(part)
@@ -214,16 +189,17 @@ class _Reader:
     warnings: list[str] = field(default_factory=list)
     positions: dict[str, str] = field(default_factory=dict)
 
-    def warn_unimplemented(self, key: str, loc: Located, falco_has: bool) -> None:
+    def warn_unimplemented(self, key: str, loc: Located, falco_has: bool, known: Iterable[str] = ()) -> None:
         what = "is a Falco setting syswarden does not implement" if falco_has else "is not a Falco setting"
-        self.warnings.append(f"{loc.where()}: '{key}' {what}; ignored")
+        hint = "" if falco_has else did_you_mean(key.rpartition(".")[2], known, cutoff=0.8)
+        self.warnings.append(f"{loc.where()}: '{key}' {what}; ignored{hint}")
 
     def check_keys(self, section: str, loc: Located, known: Iterable[str]) -> dict[str, Located]:
         """The section's mapping; keys outside ``known`` are warned about (Falco's schema only warns)."""
         mapping = _expect(loc, dict, f"'{section}' to be a mapping")
         for key, sub in mapping.items():
             if key not in known:
-                self.warn_unimplemented(f"{section}.{key}", sub, False)
+                self.warn_unimplemented(f"{section}.{key}", sub, False, known)
         return mapping
 
 
@@ -287,7 +263,7 @@ def interpret(tree: dict[str, Located]) -> MonitorConfig:
     values: dict[str, Any] = {}
     for key, loc in tree.items():
         if key not in IMPLEMENTED:
-            reader.warn_unimplemented(key, loc, key in FALCO_ONLY)
+            reader.warn_unimplemented(key, loc, key in FALCO_ONLY, IMPLEMENTED | FALCO_ONLY)
             continue
         reader.positions[key] = loc.where()
         if key in ("rules_files", "rules_file"):

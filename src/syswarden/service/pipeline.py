@@ -3,8 +3,9 @@
 Every way of running rules (``monitor --replay``, live eBPF/ptrace, scap files) goes through ``Pipeline``, so a
 new source only has to register itself in ``syswarden.sources.REGISTRY``. ``choose_source`` picks the source
 for a path or flag, ``selection.select_events`` tells it what the rules and the state engine need, and
-``Summary`` is what ``monitor`` prints at exit (events, drops, alerts per rule). ``apply_append_output``
-gives the rules falco.yaml's ``append_output`` before a run.
+``Summary`` is what ``monitor`` prints at exit (events, drops, records skipped, alerts per rule) with the exit
+code of the command a live source started. ``apply_append_output`` gives the rules falco.yaml's
+``append_output`` before a run. The capture pipelines (``capture -r``/``-w``) are in ``service.capture``.
 """
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
+
 from syswarden.errors import InputError, OutputError
 from syswarden.events.event import Event
 from syswarden.outputs.base import Output
@@ -22,18 +24,23 @@ from syswarden.rules.output_format import AppendOutput, OutputFormat, OutputForm
 from syswarden.rules.ruleset import Ruleset
 from syswarden.service.selection import select_events
 from syswarden.sources.base import Source, SourceConfig, open_source
-from syswarden.sources.recording import CaptureWriter, open_writer
+from syswarden.sources.recording import CaptureWriter, open_writer, recording_format
 from syswarden.state import State
 
 PROGRESS_EVERY = 100_000
 
 
 def choose_source(path: str | None, source: str | None) -> str:
-    """Registry name for a recording's suffix (``.jsonl`` replay, ``.scap``/``.scap.gz`` scap) or live default."""
+    """Registry name of the source: ``source`` when given, else for a recording its format by content (scap's
+    magic, a JSON object; ``recording_format``) or, when the content does not say, by suffix (``.jsonl`` replay,
+    ``.scap``/``.scap.gz`` scap); eBPF when live."""
     if path is None:
         return source or "ebpf"
     if source:
         return source
+    found = recording_format(path)
+    if found is not None:
+        return found
     lower = path.lower()
     if lower.endswith((".jsonl", ".jsonl.gz", ".json")):
         return "replay"
@@ -73,9 +80,17 @@ def make_state(*, live: bool = False) -> State:
     return State(procfs=live)
 
 
+def shell_status(exit_code: int | None) -> int:
+    """A command's exit code as a shell reports it (``$?``): the code itself, 128+N for a death by signal N
+    (``waitstatus_to_exitcode`` gives -N), 1 when it is unknown."""
+    if exit_code is None:
+        return 1
+    return 128 - exit_code if exit_code < 0 else exit_code
+
+
 @dataclass(slots=True)
 class Summary:
-    """What happened during one run."""
+    """What happened during one run; ``exit_code`` is the started command's (None without one)."""
 
     events: int = 0
     state_only: int = 0
@@ -85,6 +100,7 @@ class Summary:
     skipped: int = 0
     output_errors: int = 0
     seconds: float = 0.0
+    exit_code: int | None = None
 
     def render(self) -> str:
         """Aligned text for stderr."""
@@ -115,8 +131,11 @@ class Pipeline:
         self.summary = Summary()
 
     def snapshot(self) -> Summary:
-        """The summary so far, with the source's current drop and skip counters (for SIGUSR1)."""
+        """The summary so far, with the source's current drop and skip counters (for SIGUSR1) and, once it has
+        exited, the exit code of the command the source started (``exit_code`` of the ebpf and ptrace sources)."""
         self.summary.drops, self.summary.skipped = self.source.stats.drops, self.source.stats.skipped
+        exit_code = getattr(self.source, "exit_code", None)
+        self.summary.exit_code = exit_code if isinstance(exit_code, int) else None
         return self.summary
 
     def reopen_outputs(self) -> None:
@@ -135,8 +154,8 @@ class Pipeline:
             self._loop(self.source.events(), limit)
         finally:
             self.summary.seconds = time.monotonic() - start
+            self.source.close()         # a command still running is stopped and reaped: its status is known
             self.snapshot()
-            self.source.close()
             if self.writer is not None:
                 self.writer.close()
             for out in self.outputs:

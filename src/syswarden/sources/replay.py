@@ -5,17 +5,22 @@ The file's thread and fd records are the initial snapshot (``initial_threads()``
 """
 from __future__ import annotations
 
+import io
+import os
 from collections.abc import Iterator
 
 from syswarden.errors import CaptureError, InputError
 from syswarden.events.event import Event, ThreadInfo
 from syswarden.events.jsonl import FdRecord, JsonlReader
+from syswarden.events.records import LineError, check_param_values
 from syswarden.sources.base import SourceConfig, SourceStats
+from syswarden.sources.recording import open_regular
 from syswarden.spans import Span
 
 
 class ReplaySource:
-    """Replays ``config.path``. Only events whose type is in ``config.event_types`` (when given) are yielded.
+    """Replays ``config.path``. Only events whose type is in ``config.event_types`` (when given) are yielded, and
+    only with parameter values of the types the event table gives them (else a positioned ``CaptureError``).
 
     ``warnings`` collects non-fatal problems (a truncated last line); ``stats.skipped`` counts them.
     """
@@ -26,7 +31,13 @@ class ReplaySource:
         self.config = config
         self.stats = SourceStats()
         self.warnings: list[CaptureError] = []
-        self._reader = JsonlReader(config.path)
+        self._file = io.TextIOWrapper(os.fdopen(open_regular(config.path, "replay file"), "rb"), encoding="utf-8",
+                                      errors="surrogateescape", newline="\n")
+        try:
+            self._reader = JsonlReader(self._file, name=config.path)
+        except BaseException:
+            self._file.close()
+            raise
         self.hostname = self._reader.header.hostname
         self._records = iter(self._reader)
         self._threads: dict[int, ThreadInfo] | None = None
@@ -60,18 +71,27 @@ class ReplaySource:
             thread.fds[rec.fd.num] = rec.fd
 
     def events(self) -> Iterator[Event]:
-        """The recorded events in file order."""
+        """The recorded events in file order. A malformed record ends the replay after every event before it,
+        counted in ``stats.skipped`` and raised as a positioned ``CaptureError``."""
         self._snapshot()
         wanted = self.config.event_types
         pending = [self._first_event] if self._first_event is not None else []
         self._first_event = None
-        for rec in _chain(pending, self._records):
-            if not isinstance(rec, Event):
-                raise self._error(f"{type(rec).__name__} record after the first event; thread and fd records "
-                                  "form the initial snapshot and must come before every event")
-            if wanted is None or rec.type in wanted:
-                self.stats.events += 1
-                yield rec
+        try:
+            for rec in _chain(pending, self._records):
+                if not isinstance(rec, Event):
+                    raise self._error(f"{type(rec).__name__} record after the first event; thread and fd records "
+                                      "form the initial snapshot and must come before every event")
+                if wanted is None or rec.type in wanted:
+                    try:
+                        check_param_values(rec.type, rec.params)    # what rules, state and writers rely on
+                    except LineError as err:
+                        raise self._error(str(err)) from None
+                    self.stats.events += 1
+                    yield rec
+        except CaptureError:
+            self.stats.skipped += 1
+            raise
         self._collect_warnings()
 
     def _collect_warnings(self) -> None:
@@ -84,7 +104,7 @@ class ReplaySource:
 
     def close(self) -> None:
         """Close the recording."""
-        self._reader.close()
+        self._file.close()
 
 
 def _chain(first: list[Event], rest: Iterator[object]) -> Iterator[object]:

@@ -10,15 +10,13 @@ from __future__ import annotations
 
 import errno
 import socket
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from syswarden.events.event import Event, FdInfo, FdType, SockAddr, SockTuple, ThreadInfo
 from syswarden.events.types import O_CLOEXEC, O_CREAT, O_TRUNC, O_WRONLY
 from syswarden.state import fds as F
+from syswarden.state.context import StateContext
 from syswarden.state.lifecycle import ret
-
-if TYPE_CHECKING:
-    from syswarden.state.state import State
 
 F_DUPFD, F_DUPFD_CLOEXEC = 0, 1030
 CLOSE_RANGE_CLOEXEC = 4
@@ -43,12 +41,12 @@ def _new_fd(event: Event, params: dict[str, Any]) -> int | None:
     return res
 
 
-def _store(st: State, thread: ThreadInfo, fd: FdInfo) -> None:
+def _store(st: StateContext, thread: ThreadInfo, fd: FdInfo) -> None:
     if not F.add_fd(thread.fds, fd):
         st.stats.fds_dropped += 1
 
 
-def on_open(st: State, event: Event, thread: ThreadInfo | None, params: dict[str, Any]) -> ThreadInfo | None:
+def on_open(st: StateContext, event: Event, thread: ThreadInfo | None, params: dict[str, Any]) -> ThreadInfo | None:
     """open/openat/openat2/creat/open_by_handle_at exit: a new file fd named by its absolute path."""
     if thread is None:
         return thread
@@ -76,7 +74,7 @@ def on_open(st: State, event: Event, thread: ThreadInfo | None, params: dict[str
     return thread
 
 
-def on_close(st: State, event: Event, thread: ThreadInfo | None, params: dict[str, Any]) -> ThreadInfo | None:
+def on_close(st: StateContext, event: Event, thread: ThreadInfo | None, params: dict[str, Any]) -> ThreadInfo | None:
     """close exit: on success the fd leaves the table; ``event.fd`` is what it was."""
     num = _int(params, "fd")
     if thread is None or num is None:
@@ -86,7 +84,7 @@ def on_close(st: State, event: Event, thread: ThreadInfo | None, params: dict[st
     return thread
 
 
-def on_close_range(st: State, event: Event, thread: ThreadInfo | None, params: dict[str, Any]) -> ThreadInfo | None:
+def on_close_range(st: StateContext, event: Event, thread: ThreadInfo | None, params: dict[str, Any]) -> ThreadInfo | None:
     """close_range exit: close (or mark close-on-exec) every fd in [first, last]."""
     if thread is None or ret(event, params) not in (0, None):
         return thread
@@ -100,7 +98,7 @@ def on_close_range(st: State, event: Event, thread: ThreadInfo | None, params: d
     return thread
 
 
-def on_dup(st: State, event: Event, thread: ThreadInfo | None, params: dict[str, Any]) -> ThreadInfo | None:
+def on_dup(st: StateContext, event: Event, thread: ThreadInfo | None, params: dict[str, Any]) -> ThreadInfo | None:
     """dup/dup2/dup3 (and fcntl F_DUPFD*) exit: the new fd is a copy of the old one."""
     if thread is None:
         return thread
@@ -121,7 +119,7 @@ def on_dup(st: State, event: Event, thread: ThreadInfo | None, params: dict[str,
     return thread
 
 
-def on_socket(st: State, event: Event, thread: ThreadInfo | None, params: dict[str, Any]) -> ThreadInfo | None:
+def on_socket(st: StateContext, event: Event, thread: ThreadInfo | None, params: dict[str, Any]) -> ThreadInfo | None:
     """socket exit: a new, unconnected socket fd."""
     num = _new_fd(event, params)
     if thread is None or num is None or num < 0:
@@ -133,7 +131,7 @@ def on_socket(st: State, event: Event, thread: ThreadInfo | None, params: dict[s
     return thread
 
 
-def on_socketpair(st: State, event: Event, thread: ThreadInfo | None, params: dict[str, Any]) -> ThreadInfo | None:
+def on_socketpair(st: StateContext, event: Event, thread: ThreadInfo | None, params: dict[str, Any]) -> ThreadInfo | None:
     """socketpair exit: two connected sockets of the given family."""
     if thread is None or (ret(event, params) or 0) < 0:
         return thread
@@ -146,7 +144,7 @@ def on_socketpair(st: State, event: Event, thread: ThreadInfo | None, params: di
     return thread
 
 
-def _socket_for(st: State, thread: ThreadInfo, num: int, family: str, ts: int) -> FdInfo:
+def _socket_for(st: StateContext, thread: ThreadInfo, num: int, family: str, ts: int) -> FdInfo:
     """The socket fd ``num``, created when its socket() was never seen (opened before we started)."""
     fd = thread.fds.get(num)
     if fd is None:
@@ -164,7 +162,7 @@ def _not_a_socket(event: Event, thread: ThreadInfo, num: int, params: dict[str, 
     return True
 
 
-def on_connect(st: State, event: Event, thread: ThreadInfo | None, params: dict[str, Any]) -> ThreadInfo | None:
+def on_connect(st: StateContext, event: Event, thread: ThreadInfo | None, params: dict[str, Any]) -> ThreadInfo | None:
     """connect exit: the socket gets its endpoints (also on EINPROGRESS, as for non-blocking sockets)."""
     num = _int(params, "fd")
     if thread is None or num is None or num < 0 or _not_a_socket(event, thread, num, params):
@@ -183,7 +181,7 @@ def on_connect(st: State, event: Event, thread: ThreadInfo | None, params: dict[
     return thread
 
 
-def on_sendrecv(st: State, event: Event, thread: ThreadInfo | None, params: dict[str, Any]) -> ThreadInfo | None:
+def on_sendrecv(st: StateContext, event: Event, thread: ThreadInfo | None, params: dict[str, Any]) -> ThreadInfo | None:
     """sendto/sendmsg/recvfrom/recvmsg exit: a datagram (or still unnamed) socket takes the event's tuple,
     as libsinsp does, so unconnected UDP traffic has endpoints; a read marks an IP socket connected."""
     num, tup = _int(params, "fd"), params.get("tuple")
@@ -203,7 +201,7 @@ def on_sendrecv(st: State, event: Event, thread: ThreadInfo | None, params: dict
     return thread
 
 
-def on_accept(st: State, event: Event, thread: ThreadInfo | None, params: dict[str, Any]) -> ThreadInfo | None:
+def on_accept(st: StateContext, event: Event, thread: ThreadInfo | None, params: dict[str, Any]) -> ThreadInfo | None:
     """accept/accept4 exit: a new connected server-side socket (tuple: client -> this server)."""
     num = _new_fd(event, params)
     if thread is None or num is None or num < 0:
@@ -218,7 +216,7 @@ def on_accept(st: State, event: Event, thread: ThreadInfo | None, params: dict[s
     return thread
 
 
-def on_bind(st: State, event: Event, thread: ThreadInfo | None, params: dict[str, Any]) -> ThreadInfo | None:
+def on_bind(st: StateContext, event: Event, thread: ThreadInfo | None, params: dict[str, Any]) -> ThreadInfo | None:
     """bind exit: on success the socket is named by its local address."""
     num = _int(params, "fd")
     if thread is None or num is None or _not_a_socket(event, thread, num, params):
@@ -231,7 +229,7 @@ def on_bind(st: State, event: Event, thread: ThreadInfo | None, params: dict[str
     return thread
 
 
-def on_listen(st: State, event: Event, thread: ThreadInfo | None, params: dict[str, Any]) -> ThreadInfo | None:
+def on_listen(st: StateContext, event: Event, thread: ThreadInfo | None, params: dict[str, Any]) -> ThreadInfo | None:
     """listen exit: the socket is a server socket."""
     num = _int(params, "fd")
     if thread is not None and num is not None:
@@ -241,7 +239,7 @@ def on_listen(st: State, event: Event, thread: ThreadInfo | None, params: dict[s
     return thread
 
 
-def on_pipe(st: State, event: Event, thread: ThreadInfo | None, params: dict[str, Any]) -> ThreadInfo | None:
+def on_pipe(st: StateContext, event: Event, thread: ThreadInfo | None, params: dict[str, Any]) -> ThreadInfo | None:
     """pipe/pipe2 exit: two unnamed pipe fds (libsinsp leaves pipe names empty; /proc shows ``pipe:[ino]``);
     ``event.fd`` is the second, the last one added, as in libsinsp."""
     if thread is None or (ret(event, params) or 0) < 0:
@@ -258,7 +256,7 @@ def on_pipe(st: State, event: Event, thread: ThreadInfo | None, params: dict[str
     return thread
 
 
-def on_simple(st: State, event: Event, thread: ThreadInfo | None, params: dict[str, Any]) -> ThreadInfo | None:
+def on_simple(st: StateContext, event: Event, thread: ThreadInfo | None, params: dict[str, Any]) -> ThreadInfo | None:
     """eventfd, signalfd, timerfd, inotify, epoll, userfaultfd, memfd, io_uring, pidfd, bpf: a new fd of a kind."""
     num = _new_fd(event, params)
     if thread is None or num is None or num < 0:

@@ -8,14 +8,12 @@ A successful execve replaces comm/exe/exepath/args/env and closes close-on-exec 
 """
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from syswarden.events.event import Event, ThreadInfo
 from syswarden.state.containers import HOST, parse_cgroups_param
+from syswarden.state.context import StateContext
 from syswarden.state.fds import close_on_exec, copy_table, join_path
-
-if TYPE_CHECKING:
-    from syswarden.state.state import State
 
 CLONE_FILES = 0x400
 CLONE_PARENT = 0x8000
@@ -85,7 +83,7 @@ def _apply_identity(thread: ThreadInfo, params: dict[str, Any]) -> None:
             thread.container_id = thread.container_runtime = ""
 
 
-def _spawn(st: State, event: Event, params: dict[str, Any], src: ThreadInfo | None,
+def _spawn(st: StateContext, event: Event, params: dict[str, Any], src: ThreadInfo | None,
            tid: int, pid: int, ptid: int) -> ThreadInfo:
     flags = _int(params, "flags") or 0
     child = ThreadInfo(tid=tid, pid=pid, ptid=ptid, start_ts=event.ts)
@@ -107,7 +105,7 @@ def _fresh(thread: ThreadInfo | None, ts: int) -> bool:
     return thread is not None and not thread.exited and 0 <= ts - thread.start_ts < FRESH_NS
 
 
-def on_clone(st: State, event: Event, thread: ThreadInfo | None, params: dict[str, Any]) -> ThreadInfo | None:
+def on_clone(st: StateContext, event: Event, thread: ThreadInfo | None, params: dict[str, Any]) -> ThreadInfo | None:
     """clone/clone3/fork/vfork exit: create the child from whichever side reports first."""
     res = ret(event, params)
     if res is None or res < 0:
@@ -137,7 +135,7 @@ def _exe_flags(thread: ThreadInfo, flags: int | None) -> None:
     thread.exe_from_memfd = bool(flags & EXE_FROM_MEMFD)
 
 
-def on_execve(st: State, event: Event, thread: ThreadInfo | None, params: dict[str, Any]) -> ThreadInfo | None:
+def on_execve(st: StateContext, event: Event, thread: ThreadInfo | None, params: dict[str, Any]) -> ThreadInfo | None:
     """execve/execveat exit: on success the process image changes; close-on-exec fds are closed."""
     res = ret(event, params)
     if thread is None or (res is not None and res != 0):
@@ -169,7 +167,7 @@ def on_execve(st: State, event: Event, thread: ThreadInfo | None, params: dict[s
     return thread
 
 
-def _adopt_ids(st: State, thread: ThreadInfo, params: dict[str, Any]) -> None:
+def _adopt_ids(st: StateContext, thread: ThreadInfo, params: dict[str, Any]) -> None:
     """A thread first seen at its execve learns its pid/ptid from the event and links its parent."""
     if _int(params, "pid"):
         thread.pid = params["pid"]
@@ -179,14 +177,14 @@ def _adopt_ids(st: State, thread: ThreadInfo, params: dict[str, Any]) -> None:
         st.threads.link_parent(thread)
 
 
-def on_procexit(st: State, event: Event, thread: ThreadInfo | None, params: dict[str, Any]) -> ThreadInfo | None:
+def on_procexit(st: StateContext, event: Event, thread: ThreadInfo | None, params: dict[str, Any]) -> ThreadInfo | None:
     """procexit: the thread leaves the live table (children keep their ``parent`` reference)."""
     st.threads.remove(event.tid)
     st.forget_enter(event.tid)
     return thread
 
 
-def on_chdir(st: State, event: Event, thread: ThreadInfo | None, params: dict[str, Any]) -> ThreadInfo | None:
+def on_chdir(st: StateContext, event: Event, thread: ThreadInfo | None, params: dict[str, Any]) -> ThreadInfo | None:
     """chdir/fchdir exit: the process's cwd (shared by its threads) changes."""
     if thread is None or ret(event, params) not in (0, None):
         return thread
@@ -208,7 +206,7 @@ _CRED_PARAMS = {
 }
 
 
-def on_setid(st: State, event: Event, thread: ThreadInfo | None, params: dict[str, Any]) -> ThreadInfo | None:
+def on_setid(st: StateContext, event: Event, thread: ThreadInfo | None, params: dict[str, Any]) -> ThreadInfo | None:
     """setuid family exit: the effective uid/gid of the calling thread changes on success."""
     if thread is None or ret(event, params) not in (0, None):
         return thread
@@ -217,7 +215,7 @@ def on_setid(st: State, event: Event, thread: ThreadInfo | None, params: dict[st
     return thread
 
 
-def on_capset(st: State, event: Event, thread: ThreadInfo | None, params: dict[str, Any]) -> ThreadInfo | None:
+def on_capset(st: StateContext, event: Event, thread: ThreadInfo | None, params: dict[str, Any]) -> ThreadInfo | None:
     """capset exit: the thread's capability sets change on success."""
     if thread is not None and ret(event, params) in (0, None):
         for key in ("cap_inheritable", "cap_permitted", "cap_effective"):
@@ -226,7 +224,7 @@ def on_capset(st: State, event: Event, thread: ThreadInfo | None, params: dict[s
     return thread
 
 
-def on_setsid(st: State, event: Event, thread: ThreadInfo | None, params: dict[str, Any]) -> ThreadInfo | None:
+def on_setsid(st: StateContext, event: Event, thread: ThreadInfo | None, params: dict[str, Any]) -> ThreadInfo | None:
     """setsid exit: the new session id is the result."""
     res = ret(event, params)
     if thread is not None and res is not None and res > 0:

@@ -20,6 +20,7 @@ from syswarden.events.accounts import GroupInfo, UserInfo
 from syswarden.events.event import Event, ThreadInfo
 from syswarden.events.types import ENTER_ONLY, EVENTS, ParamType
 from syswarden.state import fd_events, lifecycle, procfs
+from syswarden.state.context import StateStats
 from syswarden.state.fds import resolve_at
 from syswarden.state.processes import DEFAULT_MAX_EXITED, DEFAULT_MAX_THREADS, ThreadTable
 from syswarden.state.users import UserTable
@@ -38,17 +39,6 @@ for _key, _spec in EVENTS.items():
         _fd_params = [p.name for p in _spec.params if p.type is ParamType.FD and p.name != "res"]
         if _fd_params:
             _USES_FD_PARAM[_key] = "fd" if "fd" in _fd_params else _fd_params[0]
-
-
-@dataclass(slots=True)
-class StateStats:
-    """Counters of what state did; ``placeholders`` are threads first seen mid-life without /proc data."""
-
-    events: int = 0
-    threads_created: int = 0
-    placeholders: int = 0
-    procfs_reads: int = 0
-    fds_dropped: int = 0
 
 
 class StateLookups:

@@ -1,4 +1,5 @@
-"""Falco's own loader regression cases (falco_tests.yaml): the same files give the same codes, items, messages.
+"""Falco's own loader regression cases (falco_tests.yaml and falco_tests_exceptions.yaml): the same files give
+the same codes, items (the chain: rule, then exception), messages.
 
 The expectations come from Falco's test suite (copied under shared/anchors/falco/tests). A few messages were
 reworded by Falco after that suite was written; RENAMED maps the old wording to the current Falco source's
@@ -41,29 +42,33 @@ _MuxLoader.add_constructor("!mux", lambda loader, node: loader.construct_mapping
 
 
 def _cases() -> list[tuple[str, dict[str, Any]]]:
-    path = TESTS / "falco_tests.yaml"
-    if not path.exists():
-        return []
-    doc = yaml.load(path.read_text(), Loader=_MuxLoader)
-    cases = doc["trace_files"]
-    return [(name, case) for name, case in cases.items()
-            if isinstance(case, dict) and "validate_rules_file" in case
-            and ("validate_errors" in case or "validate_warnings" in case)]
+    out = []
+    for suite in ("falco_tests.yaml", "falco_tests_exceptions.yaml"):
+        path = TESTS / suite
+        if not path.exists():
+            continue
+        doc = yaml.load(path.read_text(), Loader=_MuxLoader)
+        out += [(name, case) for name, case in doc["trace_files"].items()
+                if isinstance(case, dict) and "validate_rules_file" in case
+                and ("validate_errors" in case or "validate_warnings" in case)]
+    return out
 
 
 CASES = _cases()
 
 
-def _item(issue: Issue) -> tuple[str, str]:
-    loc = issue.item or (issue.locations[-1] if issue.locations else None)
-    return (loc.item_type, loc.item_name) if loc else ("", "")
+def _items(issue: Issue) -> list[tuple[str, str]]:
+    """The items Falco's context names: the chain (rule 'My Rule', then exception 'ex1'), else the last place."""
+    chain = issue.items or ((issue.item,) if issue.item else issue.locations[-1:])
+    return [(loc.item_type, loc.item_name) for loc in chain]
 
 
 CODE_RENAMED = {"LOAD_UNKNOWN_FIELD": "LOAD_UNKNOWN_FILTER"}
 
 
 def _matches(issue: Issue, want: dict[str, Any]) -> bool:
-    if issue.code.name != CODE_RENAMED.get(want["code"], want["code"]) or _item(issue) != (want["item_type"], str(want["item_name"])):
+    if issue.code.name != CODE_RENAMED.get(want["code"], want["code"]) \
+            or (want["item_type"], str(want["item_name"])) not in _items(issue):
         return False
     if want["code"] == "LOAD_ERR_YAML_PARSE":
         return True                       # the text is the YAML library's own (yaml-cpp there, libyaml here)
@@ -81,9 +86,9 @@ def test_falco_validate_case(name: str, case: dict[str, Any]) -> None:
     files = [TESTS / f for f in ([names] if isinstance(names, str) else names)]
     result = load_rules(files)
     for want in case.get("validate_errors", []):
-        assert any(_matches(e, want) for e in result.errors), (want, [(e.code.name, _item(e), e.message) for e in result.errors])
+        assert any(_matches(e, want) for e in result.errors), (want, [(e.code.name, _items(e), e.message) for e in result.errors])
     for want in case.get("validate_warnings", []):
-        assert any(_matches(w, want) for w in result.warnings), (want, [(w.code.name, _item(w), w.message) for w in result.warnings])
+        assert any(_matches(w, want) for w in result.warnings), (want, [(w.code.name, _items(w), w.message) for w in result.warnings])
     if "validate_errors" in case:
         assert result.ruleset is None
     for ok in case.get("validate_ok", []):

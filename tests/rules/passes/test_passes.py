@@ -7,7 +7,7 @@ from syswarden.rules.filter import ast
 from syswarden.rules.filter.parser import parse
 from syswarden.rules.filter.printer import to_text
 from syswarden.rules.passes.errors import ListValueError, UndefinedListError, UndefinedMacroError
-from syswarden.rules.passes.expand_lists import expand_lists
+from syswarden.rules.passes.expand_lists import expand_definitions, expand_lists
 from syswarden.rules.passes.infer_event_types import infer_event_types
 from syswarden.rules.passes.resolve_macros import resolve_macros
 
@@ -28,13 +28,15 @@ def test_undefined_macro_has_span() -> None:
 
 
 def test_lists_expand_in_literals_and_operands() -> None:
-    """Bare items naming lists expand (nested too); quoted YAML items unquote with filter escapes."""
-    lists = {"shells": ["bash", "inner"], "inner": ["zsh"], "nets": ['"10.0.0.0/8"', "'a\\'b'"], "ports": [53]}
+    """Bare items naming lists expand (nested ones once, in definition order); quoted YAML items unquote with
+    filter escapes."""
+    lists, _ = expand_definitions({"inner": ["zsh"], "shells": ["bash", "inner"], "nets": ['"10.0.0.0/8"',
+                                   "'a\\'b'"], "ports": [53]})
     expr, used = expand_lists(parse("proc.name in (shells, sh, 'shells') and fd.net in nets and fd.port in (ports)"),
                               lists)
     assert to_text(expr) == ('proc.name in ("bash", "zsh", "sh", "shells") and fd.net in ("10.0.0.0/8", "a\'b") '
                              'and fd.port in ("53")')
-    assert used == {"shells", "inner", "nets", "ports"}
+    assert used == {"shells", "nets", "ports"}
 
 
 def test_one_item_list_as_single_value() -> None:

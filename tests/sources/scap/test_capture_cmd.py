@@ -81,7 +81,7 @@ def test_nothing_to_do_is_an_input_error() -> None:
 
 def test_truncated_capture_prints_what_it_read_then_fails(tmp_path: Path) -> None:
     """A truncated capture prints every event before the damage, then exits 2 naming the byte offset."""
-    from syswarden.sources.scap.reader import load_bytes
+    from syswarden.sources.scap.stream import load_bytes
 
     raw = load_bytes(str(capture_path("falco_cat_write.scap")))
     cut = tmp_path / "cut.scap"
@@ -108,3 +108,78 @@ def test_write_with_filter_keeps_only_matches_visible(tmp_path: Path, suffix: st
                            capture_output=True, text=True, timeout=60)
     assert shown.returncode == 0, shown.stderr
     assert shown.stdout.splitlines() == ["openat cat /etc/hostname sh"]
+
+
+@pytest.mark.parametrize("split", [
+    ["evt.type=open", "and", "evt.dir=<"],                      # sysdig's habit: unquoted words
+    ["--filter", "evt.type=open", "and", "evt.dir=<"],          # --filter's value, then the rest of the words
+    ["--filter", "evt.type=open and", "evt.dir=<"],
+])
+def test_filter_words_are_joined_as_sysdig_does(split: list[str], sysdig) -> None:
+    """Filter words after the options are joined with spaces (after --filter's value), none dropped: the
+    lines equal sysdig -r with the same words."""
+    path = capture_path("falco_cat_write.scap")
+    fmt = "*%evt.num %evt.type %proc.name"
+    code, out, err = run("-r", str(path), "-p", fmt, *split)
+    assert code == 0, err
+    assert out and out.splitlines() == sysdig.lines(path, fmt, "evt.type=open and evt.dir=<")
+    _, only_first, _ = run("-r", str(path), "-p", fmt, "evt.type=open")
+    assert len(only_first.splitlines()) > len(out.splitlines())     # the second condition narrowed it
+
+
+@pytest.mark.parametrize("args", [
+    ["-r", "x.scap", "-w", "y.scap"],
+    ["-r", "x.scap", "--source", "ptrace"],
+    ["-w", "y.scap", "-p", "%evt.num", "--", "true"],
+    ["-w", "y.scap", "-n", "3", "--", "true"],
+    ["-w", "y.scap"],
+])
+def test_options_of_the_other_mode_are_usage_errors(args: list[str], tmp_path: Path) -> None:
+    """An option that the chosen mode would ignore is a usage error (exit 2) naming it; nothing is written."""
+    code, out, err = run(*[str(tmp_path / a) if a.endswith(".scap") else a for a in args])
+    assert code == 2 and out == "" and "Error:" in err
+    assert not (tmp_path / "y.scap").exists()
+
+
+@pytest.mark.kernel
+@pytest.mark.parametrize("script,status", [("exit 5", 5), ("true", 0)])
+def test_write_passes_the_command_status_through(tmp_path: Path, script: str, status: int) -> None:
+    """capture -w F -- CMD exits with CMD's status, as `run` does, and still writes the recording."""
+    out = tmp_path / "rec.jsonl"
+    rec = subprocess.run([sys.executable, "-m", "syswarden", "capture", "-w", str(out), "--source", "ptrace", "--",
+                          "sh", "-c", script], capture_output=True, text=True, timeout=60)
+    assert rec.returncode == status, rec.stderr
+    assert "wrote" in rec.stderr and out.stat().st_size > 0
+
+
+def test_directory_fd_arguments_render_as_sysdig_does(tmp_path: Path, sysdig) -> None:
+    """%evt.args shows a dirfd of -100 as AT_FDCWD (not -ENETDOWN) and another dirfd plain, for every *at
+    syscall: the directory-fd tokens equal sysdig's on a capture written with those events."""
+    from syswarden.events.event import Event, ThreadInfo
+    from syswarden.sources.scap.writer import ScapWriter
+
+    path = tmp_path / "at.scap"
+    writer = ScapWriter(str(path))
+    writer.write_threads([ThreadInfo(tid=7, pid=7, ptid=1, comm="cat", cwd="/")])
+    calls = [("openat", {"fd": 3, "dirfd": -100, "name": "/etc/hostname", "flags": 0, "mode": 0}),
+             ("openat", {"fd": -2, "dirfd": 5, "name": "x", "flags": 0, "mode": 0}),
+             ("mkdirat", {"res": 0, "dirfd": -100, "path": "d", "mode": 0o755}),
+             ("unlinkat", {"res": 0, "dirfd": -100, "name": "d", "flags": 0}),
+             ("fchmodat", {"res": 0, "dirfd": -100, "filename": "f", "mode": 0o644}),
+             ("renameat", {"res": 0, "olddirfd": -100, "oldpath": "a", "newdirfd": 4, "newpath": "b"}),
+             ("linkat", {"res": 0, "olddir": -100, "oldpath": "a", "newdir": -100, "newpath": "b", "flags": 0})]
+    for num, (name, params) in enumerate(calls, 1):
+        res = params.get("res", params.get("fd"))
+        writer.write_event(Event(num=num, ts=1_700_000_000_000_000_000 + num, type=name, tid=7, res=res,
+                                 params=params))
+    writer.close()
+    fmt = "*%evt.num %evt.type %evt.args"
+
+    def dirfds(lines: list[str]) -> list[list[str]]:
+        return [[w for w in line.split() if w.split("=")[0] in ("dirfd", "olddirfd", "newdirfd", "olddir",
+                                                                 "newdir")] for line in lines]
+    code, out, err = run("-r", str(path), "-p", fmt, "evt.dir=<")
+    theirs = sysdig.lines(path, fmt, "evt.dir=<")
+    assert code == 0, err
+    assert dirfds(out.splitlines()) == dirfds(theirs) and len(theirs) == len(calls)
+    assert "dirfd=-100(AT_FDCWD)" in out and "ENETDOWN" not in out

@@ -14,7 +14,8 @@ from syswarden.sources.base import SourceConfig, open_source
 from syswarden.sources.scap import blocks as B
 from syswarden.sources.scap import event_codes as EC
 from syswarden.service.selection import state_event_types
-from syswarden.sources.scap.reader import EventDecoder, ScapSource, load_bytes
+from syswarden.sources.scap.reader import EventDecoder, ScapSource
+from syswarden.sources.scap.stream import load_bytes
 
 from .scap_oracle import ALL_CAPTURES, capture_path
 
@@ -162,7 +163,7 @@ def test_missing_file_is_a_capture_error(tmp_path: Path) -> None:
 def test_enter_and_exit_give_the_same_fields(name: str) -> None:
     """On an old capture, a syscall's enter and exit events show the same fd and process fields (except where
     the syscall itself creates or renames the fd), so rules see the same values on both sides."""
-    from syswarden.cli.capture_cmd import with_state
+    from syswarden.service.capture import with_state
     from syswarden.events.types import event_spec
     from syswarden.rules.output_format import OutputFormat
 

@@ -3,10 +3,10 @@
 ``constant_matcher`` decides everything at compile time (constants parsed to the field's type, sets built,
 regexes and globs compiled) and returns ``value -> bool``; ``dynamic_matcher`` is for ``val(field)`` on the
 right, ``(value, rhs) -> bool``. Semantics: strings compare exactly (``icontains``/``iglob`` fold case),
-``<``/``>`` on strings compare lexicographically, ``regex`` must match the whole value (RE2 anchored on both
-ends), ``glob`` is shell-style where ``*`` also crosses ``/``, ``pmatch`` is path-prefix matching, IP fields
-compare addresses and ``IPNET`` fields test membership in a CIDR network. Missing values never reach these
-functions: the compiler makes every check on ``<NA>`` false, ``!=`` included.
+``<``/``>`` on strings compare lexicographically, ``regex`` and ``glob`` run on RE2 in linear time
+(``patterns.py``), ``pmatch`` is path-prefix matching, IP fields compare addresses and ``IPNET`` fields test
+membership in a CIDR network. Missing values never reach these functions: the compiler makes every check on
+``<NA>`` false, ``!=`` included.
 """
 from __future__ import annotations
 
@@ -14,11 +14,11 @@ import base64
 import functools
 import ipaddress
 import operator
-import re
 from collections.abc import Callable, Sequence
 from typing import Any
 
 from syswarden.rules.fields.model import FieldType
+from syswarden.rules.fields.patterns import CheckError, glob_matcher, regex_matcher
 
 Matcher = Callable[[Any], bool]
 DynamicMatcher = Callable[[Any, Any], bool]
@@ -30,10 +30,6 @@ _STRING_OPS = frozenset({"=", "==", "!=", "<", "<=", ">", ">=", "contains", "ico
 _SCALAR_OPS = frozenset({"=", "==", "!=", "<", "<=", ">", ">=", "in", "intersects"})
 _EQ_OPS = frozenset({"=", "==", "!=", "in", "intersects"})
 _BYTES_OPS = frozenset({"=", "==", "!=", "contains", "bcontains", "startswith", "bstartswith", "endswith"})
-
-
-class CheckError(ValueError):
-    """An operator that does not apply to a field type, or a constant that does not parse as that type."""
 
 
 def allowed_ops(ftype: FieldType) -> frozenset[str]:
@@ -63,12 +59,23 @@ def parse_constant(ftype: FieldType, text: str, op: str) -> Any:
 
 
 def _parse_number(text: str) -> int:
+    """A numeric constant as libsinsp reads it (decimal, hex, or a float truncated), within 64 bits."""
+    shown = text if len(text) <= 40 else text[:37] + "..."
     try:
+        digits = text.lower().lstrip("+-").removeprefix("0x").lstrip("0")
         if text.lower().startswith(("0x", "+0x", "-0x")):
-            return int(text, 16)
-        return int(float(text)) if any(c in text for c in ".eE") else int(text)
+            value = int(text, 16) if len(digits) <= 17 else 1 << 64
+        elif any(c in text for c in ".eE"):
+            value = int(float(text))
+        else:
+            value = int(text) if len(digits) <= 21 else 1 << 64
+    except OverflowError:
+        value = 1 << 64             # float('1e999999') is inf: out of range like any other too-large number
     except ValueError:
-        raise CheckError(f"expected a number, got '{text}'") from None
+        raise CheckError(f"expected a number, got '{shown}'") from None
+    if not -(1 << 63) <= value < (1 << 64):
+        raise CheckError(f"number {shown} is out of the 64-bit range")
+    return value
 
 
 def _parse_ip(ftype: FieldType, text: str) -> Any:
@@ -166,8 +173,7 @@ def _components(path: str) -> list[str]:
 
 def _component_matcher(component: str) -> Callable[[str], bool]:
     if any(ch in component for ch in "*?["):
-        rx = re.compile(glob_to_regex(component), re.DOTALL)
-        return lambda part: rx.fullmatch(part) is not None
+        return glob_matcher(component)
     return component.__eq__
 
 
@@ -215,86 +221,14 @@ def _string_matcher(op: str, c: Any) -> Matcher:
     if op == "endswith":
         return lambda v: v.endswith(c)
     if op in ("glob", "iglob"):
-        glob = re.compile(glob_to_regex(c), re.DOTALL | (re.IGNORECASE if op == "iglob" else 0)).fullmatch
-        return lambda v: glob(v) is not None
+        return glob_matcher(c, casefold=op == "iglob")
     if op == "regex":
-        try:
-            rx = re.compile(c).fullmatch
-        except re.error as exc:
-            raise CheckError(f"invalid regular expression '{c}': {exc}") from None
-        return lambda v: rx(v) is not None
+        return regex_matcher(c)
     raise CheckError(f"operator '{op}' is not supported here")
 
 
 def _raw(v: Any) -> bytes:
     return v if isinstance(v, bytes) else str(v).encode("utf-8", "surrogateescape")
-
-
-def glob_to_regex(pattern: str) -> str:
-    """fnmatch(3) without flags, as libsinsp calls it: ``*`` and ``?`` also match ``/``, ``[...]``/``[!...]``
-    are classes, and a backslash makes the next character literal (Python's fnmatch has no escapes)."""
-    out: list[str] = []
-    i, n = 0, len(pattern)
-    while i < n:
-        ch = pattern[i]
-        i += 1
-        if ch == "\\":
-            if i >= n:
-                return "(?!)"     # glibc: a pattern ending in a lone backslash matches nothing
-            out.append(re.escape(pattern[i]))
-            i += 1
-        elif ch == "*":
-            out.append(".*")
-        elif ch == "?":
-            out.append(".")
-        elif ch == "[":
-            parsed = _glob_class(pattern, i)
-            if parsed is None:
-                out.append(re.escape(ch))
-            else:
-                out.append(parsed[0])
-                i = parsed[1]
-        else:
-            out.append(re.escape(ch))
-    return "".join(out)
-
-
-def _glob_class(pattern: str, i: int) -> tuple[str, int] | None:
-    """The bracket expression starting after ``[`` at ``i`` as a regex class, and the index after its ``]``;
-    None when it is not closed (then ``[`` is literal, as in fnmatch). ``!``/``^`` negate, a leading ``]`` is
-    a member, a backslash escapes the next character, and a reversed range matches nothing."""
-    n = len(pattern)
-    negate = i < n and pattern[i] in "!^"
-    i += 1 if negate else 0
-    chars: list[str] = []
-    first = True
-    while i < n and (pattern[i] != "]" or first):
-        if pattern[i] == "\\" and i + 1 < n:
-            i += 1
-        chars.append(pattern[i])
-        first = False
-        i += 1
-    if i >= n:
-        return None
-    members = _class_members(chars)
-    if not members:            # only reversed ranges: nothing is a member
-        return ("." if negate else "(?!)"), i + 1
-    return "[" + ("^" if negate else "") + members + "]", i + 1
-
-
-def _class_members(chars: list[str]) -> str:
-    out: list[str] = []
-    k = 0
-    while k < len(chars):
-        if k + 2 < len(chars) and chars[k + 1] == "-":
-            lo, hi = chars[k], chars[k + 2]
-            if lo <= hi:
-                out.append(f"{re.escape(lo)}-{re.escape(hi)}")
-            k += 3
-        else:
-            out.append(re.escape(chars[k]))
-            k += 1
-    return "".join(out)
 
 
 def dynamic_matcher(op: str, ftype: FieldType) -> DynamicMatcher:

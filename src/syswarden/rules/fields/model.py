@@ -149,8 +149,8 @@ class FieldDef:
 
     def format(self, value: Any) -> str:
         """The text Falco prints for ``%field`` (``<NA>`` for None)."""
-        return formatting.format_value(self.type, value)
+        return formatting.format_value(value)
 
     def json_value(self, value: Any) -> Any:
         """The typed value Falco puts in JSON ``output_fields`` (None becomes null)."""
-        return formatting.json_value(self.type, value)
+        return formatting.json_value(value)

@@ -64,6 +64,8 @@ def render(event: Event, name: str, value: Any) -> tuple[str, str]:
     pspec = spec.param(name) if spec is not None else None
     ptype = pspec.type if pspec is not None else None
     if ptype is _T.FD or (ptype is None and name == "fd" and isinstance(value, int)):
+        if value == AT_FDCWD and spec is not None and _is_dirfd(spec, name):
+            return str(value), "AT_FDCWD"       # a directory fd argument, not -ENETDOWN (as libsinsp prints it)
         return str(value), _resolve_fd(event, value)
     if ptype is _T.ERRNO or (ptype is None and name == "res" and isinstance(value, int)):
         return str(value), (errno_name(value) if value < 0 else "")
@@ -79,6 +81,15 @@ def render(event: Event, name: str, value: Any) -> tuple[str, str]:
     if isinstance(value, int) and not isinstance(value, bool) and _is_hex(event.type, name, ptype):
         return f"{value & 0xFFFFFFFFFFFFFFFF:X}", ""
     return _plain(value), ""
+
+
+AT_FDCWD = -100
+
+
+def _is_dirfd(spec: types.EventSpec, name: str) -> bool:
+    """Whether ``name`` is a directory fd argument of the event: one a path parameter is relative to (openat's
+    dirfd, linkat's olddir ...), or open_by_handle_at's mount fd."""
+    return name == "mountfd" or any(p.dirfd == name for p in spec.params)
 
 
 def _octal(value: int) -> str:

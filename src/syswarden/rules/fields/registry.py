@@ -6,9 +6,7 @@ An unknown name raises ``UnknownFieldError`` with the closest known names, as "d
 """
 from __future__ import annotations
 
-import difflib
-
-from syswarden.errors import RuleLoadError
+from syswarden.errors import RuleLoadError, did_you_mean
 from syswarden.rules.fields import container, evt, fd, group, proc, thread, user
 from syswarden.rules.fields.model import ArgKind, FieldDef, FieldSpec
 
@@ -67,10 +65,7 @@ def lookup(name: str, arg: str | None = None) -> FieldDef:
 
 def unknown_field_message(name: str) -> str:
     """Falco's "nonexistent field" message plus the closest known names."""
-    close = difflib.get_close_matches(name, list(REGISTRY), n=3, cutoff=0.6)
-    hint = ""
-    if close:
-        hint = ", did you mean " + " or ".join(f"'{c}'" for c in close) + "?"
+    hint = did_you_mean(name, REGISTRY)
     return f"unknown field '{name}' (filter_check called with nonexistent field {name}){hint}"
 
 

@@ -11,20 +11,23 @@ single-line conditions.
 from __future__ import annotations
 
 import bisect
+import re
 
 from syswarden.spans import SourceText, Span
+
+_BLANKS = re.compile(r"\s+")
 
 
 class PositionMap:
     """Offsets in ``text`` -> ``Span`` (1-based), relative to ``origin`` when given."""
 
-    __slots__ = ("_text", "_origin", "_source", "_table", "_starts")
+    __slots__ = ("_text", "_origin", "_source", "_segments", "_starts")
 
     def __init__(self, text: str, origin: Span | None = None, source: SourceText | None = None) -> None:
         self._text = text
         self._origin = origin
         self._source = source
-        self._table: list[tuple[int, int]] | None = None
+        self._segments: tuple[list[int], list[int]] | None = None
         self._starts: list[int] | None = None
 
     @property
@@ -55,39 +58,35 @@ class PositionMap:
         return self._origin.line + line, self._origin.col + col - 1
 
     def _aligned(self, offset: int) -> tuple[int, int]:
-        if self._table is None:
-            self._table = self._align()
-        return self._table[offset]
+        assert self._source is not None
+        if self._segments is None:
+            self._segments = self._align()
+        starts, file_offsets = self._segments
+        i = bisect.bisect_right(starts, offset) - 1
+        return self._source.line_col(file_offsets[i] + offset - starts[i])
 
-    def _align(self) -> list[tuple[int, int]]:
-        """One file position per character of the condition, plus one for its end."""
+    def _align(self) -> tuple[list[int], list[int]]:
+        """Where the condition's characters sit in the file, as segments that advance together: ``starts[i]``
+        in the condition is ``file_offsets[i]`` in the file, and so on one for one until the next segment.
+
+        A new segment begins only after a whitespace run of the file that stands for fewer characters of the
+        value (a folded newline plus indentation), so the table costs one entry per folded line, not one per
+        character, and building it walks each whitespace run once.
+        """
         assert self._origin is not None and self._source is not None
         file_text = self._source.text
-        pos = _offset_of(file_text, self._origin.line, self._origin.col)
-        line, col = self._origin.line, self._origin.col
-        start = _value_start(file_text, pos, self._text)
-        line, col = _advance(file_text, pos, start, line, col)
-        pos = start
-        table: list[tuple[int, int]] = []
-        text = self._text
-        for i, ch in enumerate(text):
-            table.append((line, col))
-            if pos >= len(file_text):
-                col += 1
-                continue
-            if ch.isspace() and file_text[pos].isspace():
-                # A folded newline plus indentation stands for one space of the value.
-                run_end = pos + 1
-                next_is_space = i + 1 < len(text) and text[i + 1].isspace()
-                while not next_is_space and run_end < len(file_text) and file_text[run_end].isspace():
-                    run_end += 1
-                line, col = _advance(file_text, pos, run_end, line, col)
-                pos = run_end
-            else:
-                line, col = _advance(file_text, pos, pos + 1, line, col)
-                pos += 1
-        table.append((line, col))
-        return table
+        pos = _value_start(file_text, self._source.offset_of(self._origin.line, self._origin.col), self._text)
+        starts, file_offsets = [0], [pos]
+        for run in _BLANKS.finditer(self._text):
+            last = run.end() - 1                          # the run's last character ...
+            at = file_offsets[-1] + last - starts[-1]     # ... and where it sits in the file
+            if at < len(file_text) and file_text[at].isspace():
+                end = _BLANKS.match(file_text, at)
+                stop = end.end() if end else at + 1
+                if stop != at + 1:
+                    starts.append(run.end())
+                    file_offsets.append(stop)
+        return starts, file_offsets
 
 
 def _value_start(text: str, pos: int, value: str) -> int:
@@ -109,22 +108,3 @@ def _value_start(text: str, pos: int, value: str) -> int:
         while pos < len(text) and text[pos] in " \t":
             pos += 1
     return pos
-
-
-def _offset_of(text: str, line: int, col: int) -> int:
-    start = 0
-    for _ in range(line - 1):
-        nl = text.find("\n", start)
-        if nl < 0:
-            return len(text)
-        start = nl + 1
-    return start + col - 1
-
-
-def _advance(text: str, start: int, end: int, line: int, col: int) -> tuple[int, int]:
-    for ch in text[start:end]:
-        if ch == "\n":
-            line, col = line + 1, 1
-        else:
-            col += 1
-    return line, col

@@ -16,10 +16,13 @@ from typing import Any
 from syswarden.errors import SyswardenError
 from syswarden.rules.filter import ast
 from syswarden.rules.loader.collector import Collector, MacroInfo, RuleInfo
-from syswarden.rules.loader.exceptions import apply_exceptions
+from syswarden.rules.loader.rule_exceptions import apply_exceptions
 from syswarden.rules.loader.result import ErrorCode, Issue, Location, LoadIssue, WarningCode
 from syswarden.rules.output_format import OutputFormat
 from syswarden.rules.passes.enter_dialect import reads_direction
+from syswarden.rules.passes.errors import ListSizeError
+from syswarden.rules.passes.expand_lists import expand_definitions
+from syswarden.rules.passes.resolve_macros import MacroResolver, macro_refs
 from syswarden.rules.ruleset import Rule, Ruleset
 from syswarden.spans import SourceText, Span
 
@@ -33,17 +36,29 @@ _UNKNOWN_MARKERS = ("nonexistent field", "unknown field", "invalid formatting to
 
 
 @dataclass(slots=True)
+class BuildCache:
+    """What one load's builders share: the content loaded so far is compiled again after every file (as in
+    Falco, so each file gets its own verdict); conditions already parsed or compiled are not done twice."""
+
+    parsed: dict[tuple[str, Span | None], ast.Expr] = field(default_factory=dict)
+    compiled: dict[ast.Expr, Any] = field(default_factory=dict)
+    codegen: bool = True          # False: closures only (same verdicts; for loads that never evaluate events)
+
+
+@dataclass(slots=True)
 class Builder:
     """Compiles one collector's content; ``warnings`` and ``skipped`` fill as it goes."""
 
     collector: Collector
     sources: dict[str, SourceText]
+    cache: BuildCache = field(default_factory=BuildCache)
     warnings: list[Issue] = field(default_factory=list)
     skipped: list[tuple[str, str]] = field(default_factory=list)
     lists: dict[str, list[str]] = field(default_factory=dict)
     macro_asts: dict[str, ast.Expr] = field(default_factory=dict)
     used_macros: set[str] = field(default_factory=set)
     used_lists: set[str] = field(default_factory=set)
+    resolver: MacroResolver = field(default_factory=lambda: MacroResolver({}))
 
     def build(self) -> Ruleset:
         self.build_lists()
@@ -55,17 +70,16 @@ class Builder:
 
     # -- lists ---------------------------------------------------------------------------------------
     def build_lists(self) -> None:
+        """Each list once, in definition order (``expand_definitions``): an item naming a list defined before
+        this list's last update is replaced by that list's items, as in Falco; anything else stays text."""
         infos = self.collector.lists
-        for info in infos.values():
-            items: list[str] = []
-            for item in info.items:
-                ref = infos.get(item)
-                if ref is not None and ref.index < info.visibility:
-                    self.used_lists.add(ref.name)
-                    items.extend(ref.items)
-                else:
-                    items.append(item)
-            self.lists[info.name] = items
+        try:
+            lists, used = expand_definitions({name: info.items for name, info in infos.items()},
+                                             sees=lambda name, ref: infos[ref].index < infos[name].visibility)
+        except ListSizeError as err:
+            raise LoadIssue(ErrorCode.LOAD_ERR_VALIDATE, err.message, infos[err.list_name].loc) from None
+        self.lists = {name: [str(item) for item in items] for name, items in lists.items()}
+        self.used_lists |= used
 
     # -- macros --------------------------------------------------------------------------------------
     def build_macros(self) -> None:
@@ -82,17 +96,31 @@ class Builder:
             self.used_lists.update(_list_names(self.macro_asts[info.name], self.lists))
         acyclic: set[str] = set()
         for info in infos.values():
-            self.check_loop(info, [], acyclic)
+            self.check_loop(info, acyclic)
+        self.resolver = MacroResolver(self.macro_asts)
 
-    def check_loop(self, info: MacroInfo, stack: list[str], acyclic: set[str]) -> None:
+    def check_loop(self, info: MacroInfo, acyclic: set[str]) -> None:
+        """Falco's loop check, with an explicit stack (a chain of 5,000 macros is no recursion)."""
         if info.name in acyclic:
             return
-        if info.name in stack:
-            raise LoadIssue(ErrorCode.LOAD_ERR_VALIDATE, f"reference loop in macro '{info.name}'",
-                            self.collector.macros[stack[0]].loc)
-        for ref in _macro_refs(self.macro_asts[info.name]):
-            self.check_loop(self.collector.macros[ref.name], [*stack, info.name], acyclic)
-        acyclic.add(info.name)
+        frames = [(info.name, iter(macro_refs(self.macro_asts[info.name])))]
+        on_path, on_path_set = [info.name], {info.name}
+        while frames:
+            name, pending = frames[-1]
+            for ref in pending:
+                if ref.name in acyclic:
+                    continue
+                if ref.name in on_path_set:
+                    raise LoadIssue(ErrorCode.LOAD_ERR_VALIDATE, f"reference loop in macro '{ref.name}'",
+                                    self.collector.macros[on_path[0]].loc)
+                frames.append((ref.name, iter(macro_refs(self.macro_asts[ref.name]))))
+                on_path.append(ref.name)
+                on_path_set.add(ref.name)
+                break
+            else:
+                acyclic.add(name)
+                frames.pop()
+                on_path_set.discard(on_path.pop())
 
     def undefined_macro(self, ref: ast.MacroRef, loc: tuple[Location, ...]) -> LoadIssue:
         return LoadIssue(ErrorCode.LOAD_ERR_VALIDATE, f"Undefined macro '{ref.name}' used in filter.",
@@ -103,9 +131,14 @@ class Builder:
         """Parse a condition; ``origin`` maps positions into the file, ``anchor`` is its key when it cannot."""
         from syswarden.rules.filter.parser import parse
 
+        key = (text, origin)
+        found = self.cache.parsed.get(key)
+        if found is not None:
+            return found
         source = self.sources.get(origin.file) if origin else None
         try:
-            return parse(text, origin=origin, source=source)
+            expr = self.cache.parsed[key] = parse(text, origin=origin, source=source)
+            return expr
         except SyswardenError as err:
             raise self.condition_error(ErrorCode.LOAD_ERR_COMPILE_CONDITION, err, loc, anchor or origin,
                                        text) from err
@@ -175,16 +208,18 @@ class Builder:
         # An appended condition no longer lines up with the file; report its errors at the condition key.
         origin = None if info.condition_appended else info.cond_span
         cloc = (*info.loc, Location("rule condition", "", info.cond_span))
-        self.parse(info.condition, origin, info.loc, info.cond_span)   # errors in the user's text, exact spans
+        expr = self.parse(info.condition, origin, info.loc, info.cond_span)   # errors in the user's text, exact
         text = apply_exceptions(info.condition, info.exceptions)
-        expr = self.parse(text, None if info.exceptions else origin, info.loc, info.cond_span)
+        if info.exceptions:                         # Falco parses the condition again with the exceptions' suffix
+            expr = self.parse(text, None, info.loc, info.cond_span)
         for ref in _macro_refs(expr):
             if ref.name not in self.macro_asts:
                 raise self.undefined_macro(ref, info.loc)
         self.used_macros.update(ref.name for ref in _macro_refs(expr))
         self.used_lists.update(_list_names(expr, self.lists))
         try:
-            compiled = compile_condition(expr, macros=self.macro_asts, lists=self.lists)
+            compiled = compile_condition(expr, macros=self.resolver, lists=self.lists, cache=self.cache.compiled,
+                                         codegen=self.cache.codegen)
         except SyswardenError as err:
             if info.skip_if_unknown_filter and _is_unknown(err.message):
                 self.warn(WarningCode.LOAD_UNKNOWN_FILTER, err.message, cloc)
@@ -223,20 +258,23 @@ def _is_unknown(message: str) -> bool:
 
 
 def _walk(node: object) -> Iterator[object]:
-    yield node
-    if isinstance(node, (ast.And, ast.Or)):
-        for child in node.children:
-            yield from _walk(child)
-    elif isinstance(node, ast.Not):
-        yield from _walk(node.child)
-    elif isinstance(node, ast.Check):
-        yield from _walk(node.rhs)
-    elif isinstance(node, ast.ListValue):
-        yield from node.items
+    """Every node of a condition, without recursion (conditions nest up to the parser's 1,000 levels)."""
+    stack = [node]
+    while stack:
+        current = stack.pop()
+        yield current
+        if isinstance(current, (ast.And, ast.Or)):
+            stack.extend(reversed(current.children))
+        elif isinstance(current, ast.Not):
+            stack.append(current.child)
+        elif isinstance(current, ast.Check):
+            stack.append(current.rhs)
+        elif isinstance(current, ast.ListValue):
+            stack.extend(reversed(current.items))
 
 
 def _macro_refs(expr: ast.Expr) -> list[ast.MacroRef]:
-    return [n for n in _walk(expr) if isinstance(n, ast.MacroRef)]
+    return list(macro_refs(expr))
 
 
 def _list_names(expr: ast.Expr, lists: dict[str, list[str]]) -> set[str]:

@@ -9,26 +9,25 @@ recoverable oddities (unknown keys, deprecated ``append``) are added to ``warnin
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterator
-from typing import Any, TypeVar
+from collections.abc import Iterator
+from typing import Any
 
-import yaml
-
+from syswarden import doctree
+from syswarden.doctree import Node
+from syswarden.errors import RuleLoadError
 from syswarden.rules.alert import Priority
+from syswarden.rules.loader.decode import WARNING_APPEND, Decoder, ItemMap, is_scalar, value_span
 from syswarden.rules.loader.items import (
     EngineVersionItem, ExceptionEntry, ExceptionItem, Item, ListItem, MacroItem, PluginVersionsItem, RuleEnableItem,
-    RuleItem, RuleUpdateItem, or_default, parse_engine_version, to_bool, to_uint,
+    RuleItem, RuleUpdateItem, or_default, parse_engine_version, to_uint,
 )
 from syswarden.rules.loader.result import ErrorCode, Issue, Location, LoadIssue, WarningCode
-from syswarden.spans import SourceText, Span
+from syswarden.spans import SourceText
 
-_LOADER: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 RGX_IDENTIFIER = r"([a-zA-Z]+[a-zA-Z0-9_]*)"
 RGX_BARESTR = r"""([^()"'[:space:]=,]+)"""
 _IDENTIFIER = re.compile(r"[a-zA-Z]+[a-zA-Z0-9_]*")
 _BARESTR = re.compile(r"""[^()"'\s=,]+""")
-WARNING_APPEND = ("'append' key is deprecated. Add an 'append' entry (e.g. 'condition: append') under "
-                  "'override' instead.")
 WARNING_ENABLED = ("The standalone 'enabled' key usage is deprecated. The correct approach requires also a "
                    "'replace' entry under the 'override' key (i.e. 'enabled: replace').")
 ERROR_OVERRIDE_APPEND = ("Keys 'override' and 'append: true' cannot be used together. Add an 'append' entry "
@@ -39,99 +38,39 @@ RULE_REPLACEABLE = ("condition", "output", "desc", "priority", "capture", "captu
 RULE_KEYS = frozenset(("rule", "condition", "output", "desc", "priority", "source", "enabled", "capture",
                        "capture_duration", "warn_evttypes", "skip-if-unknown-filter", "tags", "exceptions",
                        "override", "append"))
-T = TypeVar("T")
+__all__ = ["ERROR_OVERRIDE_APPEND", "WARNING_APPEND", "WARNING_ENABLED", "Reader", "read_items", "value_span"]
 
 
-def span_of(name: str, node: yaml.Node) -> Span:
-    """1-based span of a YAML node (PyYAML marks are 0-based)."""
-    start, end = node.start_mark, node.end_mark
-    return Span(name, start.line + 1, start.column + 1, end.line + 1, end.column + 1)
-
-
-def value_span(name: str, node: yaml.Node) -> Span:
-    """Where the text of a scalar starts: block scalars (``>``/``|``) begin on the line after the indicator."""
-    span = span_of(name, node)
-    if isinstance(node, yaml.ScalarNode) and node.style in (">", "|"):
-        return Span(name, span.line + 1, 1)
-    return span
-
-
-class _Map:
-    """A YAML mapping node with lookup by key, remembering each key's and value's node."""
-
-    def __init__(self, node: yaml.MappingNode) -> None:
-        self.node = node
-        self.entries: dict[str, tuple[yaml.Node, yaml.Node]] = {}
-        for key, value in node.value:
-            text = str(key.value) if isinstance(key, yaml.ScalarNode) else ""
-            self.entries.setdefault(text, (key, value))
-
-    def __contains__(self, key: str) -> bool:
-        return key in self.entries
-
-    def get(self, key: str) -> yaml.Node | None:
-        entry = self.entries.get(key)
-        return entry[1] if entry else None
-
-    def keys(self) -> list[str]:
-        return list(self.entries)
-
-
-def _is_null(node: yaml.Node) -> bool:
-    return isinstance(node, yaml.ScalarNode) and node.tag == "tag:yaml.org,2002:null"
-
-
-class Reader:
-    """Reads one rules file into items; ``warnings`` collects what does not stop loading."""
-
-    def __init__(self, source: SourceText) -> None:
-        self.source = source
-        self.name = source.name
-        self.warnings: list[Issue] = []
-        self.root = Location("rules content", "", Span(self.name, 0, 0))
-
-    # -- locations and issues --------------------------------------------------------------------------
-    def loc(self, parent: tuple[Location, ...], node: yaml.Node, item_type: str, item_name: str = ""
-            ) -> tuple[Location, ...]:
-        return (*parent, Location(item_type, item_name, span_of(self.name, node)))
-
-    def fail(self, message: str, loc: tuple[Location, ...]) -> LoadIssue:
-        return LoadIssue(ErrorCode.LOAD_ERR_YAML_VALIDATE, message, loc)
-
-    def warn(self, code: WarningCode, message: str, loc: tuple[Location, ...]) -> None:
-        self.warnings.append(Issue(code, message, loc))
+class Reader(Decoder):
+    """Reads one rules file into items, in file order; raises ``LoadIssue`` on the first structural error."""
 
     # -- documents -------------------------------------------------------------------------------------
     def read(self) -> Iterator[Item]:
         """Yield the items of every YAML document in order; raise ``LoadIssue`` on the first error."""
         for doc in self._documents():
-            if doc is None or _is_null(doc):
+            if doc.is_null:
                 continue
-            if not isinstance(doc, (yaml.SequenceNode, yaml.MappingNode)):
+            if is_scalar(doc):
                 raise self.fail("Rules content is not yaml", (self.root,))
-            if not isinstance(doc, yaml.SequenceNode):
+            if not isinstance(doc.value, list):
                 raise self.fail("Rules content is not yaml array of objects", (self.root,))
             for node in doc.value:
-                if not _is_null(node):
+                if not node.is_null:
                     yield from self.read_item(node)
 
-    def _documents(self) -> list[yaml.Node | None]:
+    def _documents(self) -> list[Node]:
         try:
-            return list(yaml.compose_all(self.source.text, Loader=_LOADER))
-        except yaml.MarkedYAMLError as exc:
-            mark = exc.problem_mark or exc.context_mark
-            span = Span(self.name, mark.line + 1, mark.column + 1) if mark else self.root.span
-            problem = exc.problem or exc.context or "invalid YAML"
-            raise LoadIssue(ErrorCode.LOAD_ERR_YAML_PARSE, f"YAML parse error: {problem}",
-                            (Location("rules content", "", span),)) from exc
-        except yaml.YAMLError as exc:
-            raise LoadIssue(ErrorCode.LOAD_ERR_YAML_PARSE, f"YAML parse error: {exc}", (self.root,)) from exc
+            return doctree.parse_yaml_all(self.source, RuleLoadError, typed=False, duplicates="first")
+        except RuleLoadError as err:
+            span = err.span if err.span is not None else self.root.span
+            raise LoadIssue(ErrorCode.LOAD_ERR_YAML_PARSE, err.message,
+                            (Location("rules content", "", span),)) from None
 
-    def read_item(self, node: yaml.Node) -> Iterator[Item]:
-        if not isinstance(node, yaml.MappingNode):
+    def read_item(self, node: Node) -> Iterator[Item]:
+        if not isinstance(node.value, dict):
             raise self.fail("Unexpected element type. Each element should be a yaml associative array.",
                             self.loc((self.root,), node, "rules content item"))
-        item = _Map(node)
+        item = ItemMap(node)
         parent = (self.root,)
         if "required_engine_version" in item:
             yield self.read_engine_version(item, parent)
@@ -147,61 +86,8 @@ class Reader:
             self.warn(WarningCode.LOAD_UNKNOWN_ITEM, "Unknown top level item",
                       self.loc(parent, node, "rules content item"))
 
-    # -- scalar decoding (Falco's decode_val) ---------------------------------------------------------
-    def scalar(self, item: _Map, key: str, loc: tuple[Location, ...], *, optional: bool = False,
-               can_be_empty: bool = False) -> tuple[str, yaml.Node] | None:
-        """The text of ``item[key]`` with Falco's checks, or None when optional/empty and absent."""
-        node = item.get(key)
-        if node is None:
-            if optional:
-                return None
-            raise self.fail(f"Item has no mapping for key '{key}'", loc)
-        if _is_null(node):
-            if can_be_empty:
-                return None
-            raise self.fail(f"Mapping for key '{key}' is empty", loc)
-        vloc = self.loc(loc, node, "value for", key)
-        if not isinstance(node, yaml.ScalarNode):
-            raise self.fail("Value is not a scalar value", vloc)
-        if node.value == "":
-            if can_be_empty:
-                return None
-            raise self.fail("Value must be non-empty", vloc)
-        return str(node.value), node
-
-    def string(self, item: _Map, key: str, loc: tuple[Location, ...], **kw: bool) -> str | None:
-        got = self.scalar(item, key, loc, **kw)
-        return got[0] if got else None
-
-    def typed(self, item: _Map, key: str, loc: tuple[Location, ...], convert: Callable[[str], T | None],
-              *, optional: bool = False) -> T | None:
-        got = self.scalar(item, key, loc, optional=optional)
-        if got is None:
-            return None
-        value = convert(got[0])
-        if value is None:
-            raise self.fail("Can't decode YAML scalar value", self.loc(loc, got[1], "value for", key))
-        return value
-
-    def boolean(self, item: _Map, key: str, loc: tuple[Location, ...], *, optional: bool = True) -> bool | None:
-        return self.typed(item, key, loc, to_bool, optional=optional)
-
-    def sequence(self, item: _Map, key: str, loc: tuple[Location, ...]) -> tuple[str, ...]:
-        node = item.get(key)
-        if node is None:
-            raise self.fail(f"Item has no mapping for key '{key}'", loc)
-        vloc = self.loc(loc, node, "value for", key)
-        if not isinstance(node, yaml.SequenceNode):
-            raise self.fail("Value is not a sequence", vloc)
-        values = []
-        for child in node.value:
-            if not isinstance(child, yaml.ScalarNode):
-                raise self.fail("sequence value is not scalar", self.loc(vloc, child, "list item"))
-            values.append(str(child.value))
-        return tuple(values)
-
     # -- items ---------------------------------------------------------------------------------------
-    def read_engine_version(self, item: _Map, parent: tuple[Location, ...]) -> EngineVersionItem:
+    def read_engine_version(self, item: ItemMap, parent: tuple[Location, ...]) -> EngineVersionItem:
         loc = self.loc(parent, item.node, "required_engine_version")
         text = self.string(item, "required_engine_version", loc) or ""
         version = parse_engine_version(text)
@@ -211,29 +97,29 @@ class Reader:
         self.warn_unknown_keys(item, {"required_engine_version"}, loc)
         return EngineVersionItem(version, loc)
 
-    def read_plugin_versions(self, item: _Map, parent: tuple[Location, ...]) -> Iterator[PluginVersionsItem]:
+    def read_plugin_versions(self, item: ItemMap, parent: tuple[Location, ...]) -> Iterator[PluginVersionsItem]:
         node = item.get("required_plugin_versions")
         assert node is not None
         loc = self.loc(parent, node, "required plugin versions")
-        if not isinstance(node, yaml.SequenceNode):
+        if not isinstance(node.value, list):
             raise self.fail("Value of required_plugin_versions must be a sequence", loc)
         for entry in node.value:
-            if not isinstance(entry, yaml.MappingNode):
+            if not isinstance(entry.value, dict):
                 raise self.fail("Plugin version must be a mapping",
                                 self.loc(loc, entry, "required plugin versions entry"))
-            plugin = _Map(entry)
+            plugin = ItemMap(entry)
             name = self.string(plugin, "name", self.loc(loc, entry, "required plugin versions entry")) or ""
             ploc = self.loc(loc, entry, "required plugin versions entry", name)
             alternatives = [(name, self.string(plugin, "version", ploc) or "")]
             alts = plugin.get("alternatives")
             if alts is not None:
-                if not isinstance(alts, yaml.SequenceNode):
+                if not isinstance(alts.value, list):
                     raise self.fail("Value of plugin version alternatives must be a sequence", ploc)
                 for alt in alts.value:
                     aloc = self.loc(ploc, alt, "required plugin versions alternative")
-                    if not isinstance(alt, yaml.MappingNode):
+                    if not isinstance(alt.value, dict):
                         raise self.fail("Plugin version alternative must be a mapping", aloc)
-                    amap = _Map(alt)
+                    amap = ItemMap(alt)
                     alt_name = self.string(amap, "name", aloc) or ""
                     aloc = self.loc(ploc, alt, "required plugin versions alternative", alt_name)
                     alternatives.append((alt_name, self.string(amap, "version", aloc) or ""))
@@ -241,7 +127,7 @@ class Reader:
         self.warn_unknown_keys(item, {"required_plugin_versions"}, self.loc(parent, item.node,
                                                                              "required plugin versions"))
 
-    def read_list(self, item: _Map, parent: tuple[Location, ...]) -> ListItem:
+    def read_list(self, item: ItemMap, parent: tuple[Location, ...]) -> ListItem:
         name = self.string(item, "list", self.loc(parent, item.node, "list")) or ""
         loc = self.loc(parent, item.node, "list", name)
         if not _BARESTR.fullmatch(name):
@@ -255,7 +141,7 @@ class Reader:
         self.warn_unknown_keys(item, {"list", "items", "append", "override"}, loc)
         return ListItem(name, items, append or "items" in appends, loc)
 
-    def read_macro(self, item: _Map, parent: tuple[Location, ...]) -> MacroItem:
+    def read_macro(self, item: ItemMap, parent: tuple[Location, ...]) -> MacroItem:
         name = self.string(item, "macro", self.loc(parent, item.node, "macro")) or ""
         loc = self.loc(parent, item.node, "macro", name)
         if not _IDENTIFIER.fullmatch(name):
@@ -267,50 +153,10 @@ class Reader:
         if append and (appends or replaces):
             raise self.fail(ERROR_OVERRIDE_APPEND, loc)
         self.warn_unknown_keys(item, {"macro", "condition", "append", "override"}, loc)
-        return MacroItem(name, cond, value_span(self.name, cond_node), append or "condition" in appends, loc)
-
-    def deprecated_append(self, item: _Map, loc: tuple[Location, ...]) -> bool:
-        append = bool(self.boolean(item, "append", loc))
-        if append:
-            self.warn(WarningCode.LOAD_DEPRECATED_ITEM, WARNING_APPEND, loc)
-        return append
-
-    def overrides(self, item: _Map, appendable: set[str], replaceable: set[str], loc: tuple[Location, ...]
-                  ) -> tuple[set[str], set[str]]:
-        """Decode ``override: {key: append|replace}`` against the keys this item kind allows."""
-        node = item.get("override")
-        appends: set[str] = set()
-        replaces: set[str] = set()
-        if node is None:
-            return appends, replaces
-        oloc = self.loc(loc, item.node, "overrides")
-        if not isinstance(node, yaml.MappingNode):
-            raise self.fail("Value is not a map", self.loc(oloc, node, "value for", "override"))
-        for key_node, op_node in node.value:
-            key = str(key_node.value)
-            op = str(op_node.value) if isinstance(op_node, yaml.ScalarNode) else ""
-            kloc = self.loc(oloc, key_node, "overrides", key)
-            if op == "append":
-                if key not in appendable:
-                    raise self.fail(f"Key '{key}' cannot be appended to, use 'replace' instead", kloc)
-                appends.add(key)
-            elif op == "replace":
-                if key not in replaceable:
-                    raise self.fail(f"Key '{key}' cannot be replaced", kloc)
-                replaces.add(key)
-            else:
-                allowed = ("append " if key in appendable else "") + ("replace " if key in replaceable else "")
-                raise self.fail(f"Invalid override operation for key '{key}': '{op}'. Allowed values are: "
-                                f"{allowed}", self.loc(oloc, op_node, "value for", key))
-        return appends, replaces
-
-    def warn_unknown_keys(self, item: _Map, expected: set[str] | frozenset[str], loc: tuple[Location, ...]) -> None:
-        for key in item.keys():
-            if key not in expected:
-                self.warn(WarningCode.LOAD_UNKNOWN_KEY, f"Unknown key '{key}'. The key will be ignored.", loc)
+        return MacroItem(name, cond, value_span(cond_node), append or "condition" in appends, loc)
 
     # -- rules ---------------------------------------------------------------------------------------
-    def read_rule(self, item: _Map, parent: tuple[Location, ...]) -> Item:
+    def read_rule(self, item: ItemMap, parent: tuple[Location, ...]) -> Item:
         name = self.string(item, "rule", self.loc(parent, item.node, "rule")) or ""
         loc = self.loc(parent, item.node, "rule", name)
         source = self.string(item, "source", loc, optional=True, can_be_empty=True) or ""
@@ -329,7 +175,7 @@ class Reader:
                 values["exceptions"] = self.exceptions(item, loc, append=True)
             cond = item.get("condition")
             result = RuleUpdateItem(name, "append", source, values, loc,
-                                    value_span(self.name, cond) if cond is not None else None)
+                                    value_span(cond) if cond is not None else None)
         elif not any(k in item for k in ("condition", "output", "desc", "priority")):
             enabled = self.boolean(item, "enabled", loc, optional=False)
             self.warn(WarningCode.LOAD_DEPRECATED_ITEM, WARNING_ENABLED, loc)
@@ -339,7 +185,7 @@ class Reader:
         self.warn_unknown_keys(item, RULE_KEYS, loc)
         return result
 
-    def read_full_rule(self, item: _Map, name: str, loc: tuple[Location, ...]) -> RuleItem:
+    def read_full_rule(self, item: ItemMap, name: str, loc: tuple[Location, ...]) -> RuleItem:
         cond, cond_node = self.scalar(item, "condition", loc) or ("", item.node)
         output, output_node = self.scalar(item, "output", loc) or ("", item.node)
         desc = self.string(item, "desc", loc) or ""
@@ -348,8 +194,8 @@ class Reader:
         if priority is None:
             raise self.fail("Invalid priority", self.loc(loc, prio_node, "rule priority"))
         return RuleItem(
-            name=name, condition=cond, cond_span=value_span(self.name, cond_node), output=output.strip(),
-            output_span=value_span(self.name, output_node), desc=desc, priority=priority, loc=loc,
+            name=name, condition=cond, cond_span=value_span(cond_node), output=output.strip(),
+            output_span=value_span(output_node), desc=desc, priority=priority, loc=loc,
             source=self.string(item, "source", loc, optional=True) or "syscall",
             enabled=or_default(self.boolean(item, "enabled", loc), True),
             capture=or_default(self.boolean(item, "capture", loc), False),
@@ -360,7 +206,7 @@ class Reader:
             exceptions=self.exceptions(item, loc, append=False),
         )
 
-    def read_rule_overrides(self, item: _Map, name: str, source: str, appends: set[str], replaces: set[str],
+    def read_rule_overrides(self, item: ItemMap, name: str, source: str, appends: set[str], replaces: set[str],
                             loc: tuple[Location, ...]) -> RuleUpdateItem:
         expected = {k for k in (*RULE_APPENDABLE, *RULE_REPLACEABLE) if k in item}
         for mode, keys in (("append", appends), ("replace", replaces)):
@@ -380,9 +226,9 @@ class Reader:
         modes = {k: ("append" if k in appends else "replace") for k in values}
         cond = item.get("condition")
         return RuleUpdateItem(name, "override", source, {"values": values, "modes": modes}, loc,
-                              value_span(self.name, cond) if cond is not None else None)
+                              value_span(cond) if cond is not None else None)
 
-    def rule_value(self, item: _Map, key: str, loc: tuple[Location, ...], *, append: bool) -> Any:
+    def rule_value(self, item: ItemMap, key: str, loc: tuple[Location, ...], *, append: bool) -> Any:
         if key == "tags":
             return frozenset(self.sequence(item, "tags", loc))
         if key == "exceptions":
@@ -401,19 +247,19 @@ class Reader:
         return text.strip() if key == "output" else text
 
     # -- exceptions ----------------------------------------------------------------------------------
-    def exceptions(self, item: _Map, loc: tuple[Location, ...], *, append: bool) -> tuple[ExceptionItem, ...]:
+    def exceptions(self, item: ItemMap, loc: tuple[Location, ...], *, append: bool) -> tuple[ExceptionItem, ...]:
         node = item.get("exceptions")
-        if node is None or _is_null(node):
+        if node is None or node.is_null:
             return ()
         eloc = self.loc(loc, node, "exceptions")
-        if not isinstance(node, yaml.SequenceNode):
+        if not isinstance(node.value, list):
             raise self.fail("Rule exceptions must be a sequence", eloc)
         out: list[ExceptionItem] = []
         for ex_node in node.value:
             tmp = self.loc(eloc, ex_node, "exception")
-            if not isinstance(ex_node, yaml.MappingNode):
+            if not isinstance(ex_node.value, dict):
                 raise self.fail("Rule exception must be a mapping", tmp)
-            ex = _Map(ex_node)
+            ex = ItemMap(ex_node)
             name = self.string(ex, "name", tmp) or ""
             xloc = self.loc(loc, ex_node, "exception", name)
             if any(prev.name == name for prev in out):
@@ -425,7 +271,7 @@ class Reader:
             vals = ex.get("values")
             if vals is not None:
                 vloc = self.loc(xloc, vals, "exception values")
-                if not isinstance(vals, yaml.SequenceNode):
+                if not isinstance(vals.value, list):
                     raise self.fail("Rule exception values must be a sequence", vloc)
                 for v in vals.value:
                     values.append(self.entry(v, "", self.loc(vloc, v, "exception value"), optional=False)
@@ -435,18 +281,18 @@ class Reader:
             out.append(ExceptionItem(name, fields, comps, tuple(values), xloc))
         return tuple(out)
 
-    def entry(self, node: yaml.Node | None, key: str, loc: tuple[Location, ...], *, optional: bool
+    def entry(self, node: Node | None, key: str, loc: tuple[Location, ...], *, optional: bool
               ) -> ExceptionEntry | None:
         if node is None:
             if optional:
                 return None
             raise self.fail(f"Item has no mapping for key '{key}'", loc)
         vloc = self.loc(loc, node, "value for", key)
-        if isinstance(node, yaml.ScalarNode):
-            if node.value == "":
+        if node.text is not None:
+            if node.text == "":
                 raise self.fail("Value must be non-empty", vloc)
-            return ExceptionEntry(item=str(node.value))
-        if isinstance(node, yaml.SequenceNode):
+            return ExceptionEntry(item=node.text)
+        if isinstance(node.value, list):
             items = tuple(self.entry(v, "", self.loc(vloc, v, "exception"), optional=False) or ExceptionEntry()
                           for v in node.value)
             return ExceptionEntry(items=items, is_list=True)

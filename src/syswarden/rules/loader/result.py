@@ -12,6 +12,8 @@ import json
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from syswarden.errors import RuleLoadError
+from syswarden.escaping import escape_text
 from syswarden.spans import SourceText, Span, render_snippet
 
 if TYPE_CHECKING:
@@ -50,6 +52,10 @@ class WarningCode(enum.Enum):
     LOAD_UNKNOWN_KEY = "Unknown key in item definition"
 
 
+# The kinds of item an issue can be inside (the other locations say where in the item: a key, a value ...).
+ITEM_TYPES = frozenset({"rule", "macro", "list", "exception"})
+
+
 @dataclass(frozen=True, slots=True)
 class Location:
     """One level of the chain: what kind of item (``rule``, ``condition expression`` ...), its name, where."""
@@ -81,12 +87,19 @@ class Issue:
         """The named rule, macro or list (or other item) the issue belongs to: the outermost named location."""
         return next((loc for loc in self.locations if loc.item_name), None)
 
+    @property
+    def items(self) -> tuple[Location, ...]:
+        """The chain of items the issue is inside, outermost first: ``rule 'My Rule'`` then ``exception 'ex1'``
+        for an error in a rule's exception, as Falco's context names both."""
+        return tuple(loc for loc in self.locations if loc.item_type in ITEM_TYPES
+                     and (loc.item_name or loc.item_type == "exception"))
+
     def one_line(self) -> str:
-        """``file:L:C: rule 'X': message`` -- the form the CLI prints for each issue."""
+        """``file:L:C: rule 'X': exception 'Y': message`` -- the form the CLI prints for each issue."""
         span = self.span
         where = "" if span is None else f"{span}: " if span.line > 0 else f"{span.file}: "
-        item = self.item
-        owner = f"{item.item_type} '{item.item_name}': " if item else ""
+        chain = self.items or ((self.item,) if self.item else ())
+        owner = "".join(f"{loc.item_type} '{loc.item_name}': " for loc in chain)
         return f"{where}{owner}{self.message}"
 
     def to_json(self, sources: dict[str, SourceText]) -> dict[str, Any]:
@@ -118,10 +131,25 @@ class LoadResult:
     sources: dict[str, SourceText] = field(default_factory=dict)
     ruleset: Ruleset | None = None
     skipped: list[tuple[str, str]] = field(default_factory=list)   # (rule name, why it was not loaded)
+    defined: dict[str, dict[str, set[str]]] = field(default_factory=dict)  # file -> kind -> names it defines
 
     @property
     def successful(self) -> bool:
         return not self.errors
+
+    def raise_for_errors(self) -> Ruleset:
+        """The loaded ruleset; when loading failed, a ``RuleLoadError`` listing every error with its code,
+        position and caret snippet (escaped: rules files are input)."""
+        if self.ruleset is None:
+            raise RuleLoadError("rules could not be loaded:\n" + "\n".join(self._error_block(e) for e in self.errors))
+        return self.ruleset
+
+    def _error_block(self, issue: Issue) -> str:
+        """``CODE: file:L:C: rule 'X': message`` and the offending line with a caret."""
+        span = issue.span
+        snippet = render_snippet(self.sources.get(span.file), span) if span else ""
+        text = f"{issue.code.name}: {issue.one_line()}" + (f"\n{snippet}" if snippet else "")
+        return "\n".join(escape_text(line) for line in text.split("\n"))
 
     def issues_for(self, name: str) -> tuple[list[Issue], list[Issue]]:
         """The errors and warnings located in file ``name``."""

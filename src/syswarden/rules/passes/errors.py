@@ -32,3 +32,19 @@ class ListValueError(RuleLoadError):
     """A list name used where one value is expected, for a list that does not have exactly one item."""
 
     code = "list-value"
+
+
+class MacroSizeError(RuleLoadError):
+    """A condition that nests too deep or grows too large once its macros are substituted."""
+
+    code = "macro-size"
+
+
+class ListSizeError(RuleLoadError):
+    """A list that expands (through the earlier lists it names) past the loader's limit."""
+
+    code = "list-size"
+
+    def __init__(self, list_name: str, message: str) -> None:
+        super().__init__(message)
+        self.list_name = list_name

@@ -12,13 +12,49 @@ list names, as in Falco.
 """
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 from syswarden.errors import FilterSyntaxError
 from syswarden.rules.filter import ast
 from syswarden.rules.filter.lexer import Lexer
 from syswarden.spans import Span
-from syswarden.rules.passes.errors import ListValueError, UndefinedListError
+from syswarden.rules.passes.errors import ListSizeError, ListValueError, UndefinedListError
+
+MAX_LIST_ITEMS = 1_000_000      # items of all lists together, each expanded
+
+
+def expand_definitions(lists: Mapping[str, Sequence[object]], *,
+                       sees: Callable[[str, str], bool] | None = None) -> tuple[dict[str, list[object]], set[str]]:
+    """Expand list definitions once each, in the mapping's (definition) order: an item naming a list defined
+    earlier becomes that list's items, already expanded; any other item stays as it is, so a forward reference
+    or a loop is plain text (Falco expands only earlier lists). ``sees(list, name)`` may narrow "earlier"
+    (Falco: defined before the list's last update). Returns the lists and the names used inside others.
+
+    Raises:
+        ListSizeError: the lists together grow past ``MAX_LIST_ITEMS`` items (lists that double each other).
+    """
+    out: dict[str, list[object]] = {}
+    used: set[str] = set()
+    total = 0
+    for name, items in lists.items():
+        expanded: list[object] = []
+        for item in items:
+            key = item if isinstance(item, str) else None
+            if key is not None and key in out and key != name and (sees is None or sees(name, key)):
+                used.add(key)
+                expanded.extend(out[key])
+            elif key is not None and key in lists and sees is not None and sees(name, key):
+                used.add(key)               # defined earlier but updated later: its own items, as Falco reads it
+                expanded.extend(lists[key])
+            else:
+                expanded.append(item)
+            if total + len(expanded) > MAX_LIST_ITEMS:
+                raise ListSizeError(name, f"list '{name}' expands to more than {MAX_LIST_ITEMS:,} items, with the "
+                                    "lists before it (lists that name each other grow exponentially)")
+        total += len(expanded)
+        out[name] = expanded
+    return out, used
+
 
 def expand_lists(expr: ast.Expr, lists: Mapping[str, Sequence[object]]) -> tuple[ast.Expr, frozenset[str]]:
     """``expr`` with list names expanded, and the names of the lists used.
@@ -34,13 +70,12 @@ def _expand(node: ast.Expr, lists: Mapping[str, Sequence[object]], used: set[str
     if isinstance(node, ast.Check):
         rhs = node.rhs
         if isinstance(rhs, ast.ListValue):
-            rhs = ast.ListValue(_items(rhs.items, lists, used, ()), rhs.span)
+            rhs = ast.ListValue(_items(rhs.items, lists, used), rhs.span)
         elif isinstance(rhs, ast.ListRef):
             if rhs.name not in lists:
                 raise UndefinedListError(f"Undefined list '{rhs.name}' used in filter.", span=rhs.span)
             used.add(rhs.name)
-            values = tuple(_item(v, rhs.span) for v in lists[rhs.name])
-            rhs = ast.ListValue(_items(values, lists, used, (rhs.name,)), rhs.span)
+            rhs = ast.ListValue(tuple(_final(_item(v, rhs.span)) for v in lists[rhs.name]), rhs.span)
         elif isinstance(rhs, ast.Value) and not rhs.quoted and rhs.text in lists:
             rhs = _single_value(rhs, lists, used)
         return ast.Check(node.lhs, node.op, rhs, node.modifier, node.span)
@@ -56,7 +91,7 @@ def _expand(node: ast.Expr, lists: Mapping[str, Sequence[object]], used: set[str
 def _single_value(value: ast.Value, lists: Mapping[str, Sequence[object]], used: set[str]) -> ast.Value:
     """``proc.name = cat_binaries``: Falco pastes the items in, which reads as one value only when the list
     has exactly one item (its conformance test list_sub_bare relies on it); otherwise Falco fails to parse."""
-    items = _items((value,), lists, used, ())
+    items = _items((value,), lists, used)
     if len(items) != 1:
         raise ListValueError(
             f"list '{value.text}' has {len(items)} items where one value is expected; use 'in ({value.text})'",
@@ -76,16 +111,21 @@ def _item(raw: object, span: Span) -> ast.Value:
     return ast.Value(text, False, span)
 
 
-def _items(items: tuple[ast.Value, ...], lists: Mapping[str, Sequence[object]], used: set[str],
-           expanding: tuple[str, ...]) -> tuple[ast.Value, ...]:
-    """Items with list names expanded; a name already being expanded (a loop) stays a literal string, which
-    is what Falco's expand-earlier-lists-only substitution ends with."""
+def _items(items: tuple[ast.Value, ...], lists: Mapping[str, Sequence[object]], used: set[str]
+           ) -> tuple[ast.Value, ...]:
+    """Items with list names replaced by the lists' items. A list's own items are final (the loader expanded
+    the earlier lists they name, once, in definition order), so nothing here recurses or grows more than the
+    lists themselves."""
     out: list[ast.Value] = []
     for item in items:
-        if not item.quoted and item.text in lists and item.text not in expanding:
+        if not item.quoted and item.text in lists:
             used.add(item.text)
-            nested = tuple(_item(v, item.span) for v in lists[item.text])
-            out.extend(_items(nested, lists, used, (*expanding, item.text)))
+            out.extend(_final(_item(v, item.span)) for v in lists[item.text])
         else:
-            out.append(ast.Value(item.text, True, item.span) if not item.quoted else item)
+            out.append(_final(item))
     return tuple(out)
+
+
+def _final(item: ast.Value) -> ast.Value:
+    """A value that is no list name any more (marked quoted, so no later step takes it for one)."""
+    return item if item.quoted else ast.Value(item.text, True, item.span)

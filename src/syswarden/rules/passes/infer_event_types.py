@@ -8,6 +8,7 @@ event type, which is what the rules index needs to know to put a rule in every b
 """
 from __future__ import annotations
 
+from syswarden.errors import did_you_mean
 from syswarden.events import types
 from syswarden.rules.filter import ast
 from syswarden.rules.passes.errors import InvalidCheckError
@@ -80,7 +81,8 @@ def _check_known(rhs: ast.Rhs | None) -> None:
     known = known_event_types()
     for value in values:
         if value.text not in known:
-            raise InvalidCheckError(f"unknown event type {value.text}", span=value.span)
+            raise InvalidCheckError(f"unknown event type {value.text}{did_you_mean(value.text, known)}",
+                                    span=value.span)
 
 
 def _names(rhs: ast.Rhs | None) -> frozenset[str] | None:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import enum
 import struct
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from dataclasses import dataclass
 from functools import cache
 from typing import NamedTuple
@@ -21,7 +21,11 @@ from syswarden.errors import CaptureError
 
 SHB_MAGIC = 0x1A2B3C4D
 SCAP_DF_STATE_ONLY = 1          # dump flag: the event feeds state but never reaches the user
-MAX_EVENT_BLOCK = 64 * 1024     # non-"large" event blocks are bounded by libscap's read buffer
+# Bounds on a block's length field, so a hostile length never makes a reader hold (or wait for) gigabytes.
+# libscap refuses non-"large" event blocks over 64 KiB and grows its buffer for large ones without a bound;
+# ours are looser for events (our writer stores parameters up to 64 KiB each) and bounded for every block.
+MAX_EVENT_BLOCK = 16 << 20
+MAX_BLOCK = 64 << 20            # metadata blocks (a process list of some 30,000 threads fits)
 
 
 class BlockType(enum.IntEnum):
@@ -147,13 +151,22 @@ def iter_blocks(data: bytes | memoryview, name: str, start: int = 0) -> Iterator
         yield Block(btype, off, view[off + 8: off + total - 4])
 
 
-def iter_records(data: bytes, name: str, start: int, nparams_of: dict[int, int],
-                 large_codes: frozenset[int]) -> Iterator[Block | RawEvent]:
+def block_limit(btype: int) -> int:
+    """The longest block of this type a reader accepts."""
+    return MAX_EVENT_BLOCK if btype in EVENT_BLOCKS else MAX_BLOCK
+
+
+def iter_records(data: bytes, name: str, start: int, nparams_of: dict[int, int], large_codes: frozenset[int],
+                 *, base: int = 0, final: bool = True) -> Generator[Block | RawEvent, None, int]:
     """Like ``iter_blocks``, with event blocks already parsed to ``RawEvent`` straight from ``data``.
 
     The replay hot path: the block walk is inlined (one generator, not two), V2 event blocks (what current
     drivers and our writer produce) are parsed inline, and no event block is wrapped in a ``Block`` or copied.
     Whatever the fast path does not accept goes through ``_parse_event_at``, which reports damage exactly.
+
+    ``data`` may be a window of the file starting at file offset ``base`` (offsets in records and errors are the
+    file's). Unless the window is ``final``, a block that does not end inside it is not an error: the walk stops
+    and returns the window offset of that block, for the caller to read on from there.
     """
     view = memoryview(data)
     events = EVENT_BLOCKS
@@ -164,14 +177,21 @@ def iter_records(data: bytes, name: str, start: int, nparams_of: dict[int, int],
     off = start
     while off < end:
         if end - off < 8:
-            raise _block_error(view, name, off)
+            if not final:
+                return off
+            raise _block_error(view, name, off, base)
         btype, total = header(data, off)
-        if total < 12 or total & 3 or off + total > end or u32(data, off + total - 4)[0] != total:
-            raise _block_error(view, name, off)
+        if total < 12 or total & 3 or total > MAX_BLOCK or off + total > end or \
+                u32(data, off + total - 4)[0] != total:
+            if not final and off + total > end and _walk_ok(btype, total):
+                return off
+            raise _block_error(view, name, off, base)
         if btype not in events:
-            yield Block(btype, off, view[off + 8: off + total - 4])
+            yield Block(btype, base + off, view[off + 8: off + total - 4])
             off += total
             continue
+        if total > MAX_EVENT_BLOCK:
+            raise _block_error(view, name, off, base)
         # V2 blocks: block header (8), cpu (2), [dump flags (4)], event header (26), parameter lengths, data
         if btype in _FLAGGED_V2 and total >= 44:
             cpu, flags, ts, tid, length, code, nparams = flagged(data, off + 8)
@@ -189,42 +209,53 @@ def iter_records(data: bytes, name: str, start: int, nparams_of: dict[int, int],
         if length >= 26 and ev_end <= off + total - 4 and first <= ev_end:
             lens = lens_struct(nparams, width).unpack_from(data, pos + 26)
             if first + sum(lens) <= ev_end:
-                yield RawEvent(off, cpu, flags, ts, tid, code, data, first, lens)
+                yield RawEvent(base + off, cpu, flags, ts, tid, code, data, first, lens)
                 off += total
                 continue
-        yield _parse_event_at(data, off, total, btype, name, nparams_of, large_codes)    # raises: damaged
+        yield _parse_event_at(data, off, total, btype, name, nparams_of, large_codes, base)    # raises: damaged
         off += total
+    return off
 
 
-def _block_error(view: memoryview, name: str, off: int) -> CaptureError:
+def _walk_ok(btype: int, total: int) -> bool:
+    """A block length ``_walk`` accepts, before looking at the bytes it covers."""
+    return total >= 12 and not total % 4 and total <= block_limit(btype)
+
+
+def _block_error(view: memoryview, name: str, off: int, base: int = 0) -> CaptureError:
     """The error ``_walk`` reports for the damaged block at ``off``."""
     try:
-        for _ in _walk(view, name, off):
+        for _ in _walk(view, name, off, base):
             break
     except CaptureError as err:
         return err
-    return CaptureError(f"{name}: corrupt block at byte offset {off}")     # unreachable: _walk agreed it was bad
+    return CaptureError(f"{name}: corrupt block at byte offset {base + off}")   # unreachable: _walk agreed it was bad
 
 
-def _walk(view: memoryview, name: str, start: int) -> Iterator[tuple[int, int, int]]:
-    """(type, offset, total length) of each block, header and trailer checked."""
+def _walk(view: memoryview, name: str, start: int, base: int = 0) -> Iterator[tuple[int, int, int]]:
+    """(type, offset, total length) of each block, header and trailer checked (offsets in ``view``; messages
+    name file offsets, ``view`` starting at file offset ``base``)."""
     end = len(view)
     off = start
     header, u32 = _HDR.unpack_from, _U32.unpack_from
     while off < end:
+        at = base + off
         if end - off < 8:
-            raise CaptureError(f"{name}: truncated block header at byte offset {off} "
+            raise CaptureError(f"{name}: truncated block header at byte offset {at} "
                                f"({end - off} bytes left, expected 8)")
         btype, total = header(view, off)
         if total < 12 or total % 4:
-            raise CaptureError(f"{name}: corrupt block at byte offset {off}: length {total} "
+            raise CaptureError(f"{name}: corrupt block at byte offset {at}: length {total} "
                                f"(expected a multiple of 4, at least 12)")
+        if total > block_limit(btype):
+            raise CaptureError(f"{name}: corrupt block at byte offset {at}: length {total} is over the "
+                               f"{block_limit(btype)} bytes a block of type 0x{btype:x} may have")
         if off + total > end:
-            raise CaptureError(f"{name}: truncated block at byte offset {off}: block of {total} bytes "
+            raise CaptureError(f"{name}: truncated block at byte offset {at}: block of {total} bytes "
                                f"but only {end - off} bytes left in the file")
         trailer = u32(view, off + total - 4)[0]
         if trailer != total:
-            raise CaptureError(f"{name}: corrupt block at byte offset {off}: header length {total} "
+            raise CaptureError(f"{name}: corrupt block at byte offset {at}: header length {total} "
                                f"but trailer length {trailer}")
         yield btype, off, total
         off += total
@@ -263,8 +294,9 @@ _PLAIN_V2 = frozenset({BlockType.EV_V2, BlockType.EV_V2_LARGE})
 
 
 def _parse_event_at(b: bytes, off: int, total: int, btype: int, name: str, nparams_of: dict[int, int],
-                    large_codes: frozenset[int]) -> RawEvent:
-    """Decode the event block at ``b[off:off + total]`` to its header and parameter layout.
+                    large_codes: frozenset[int], base: int = 0) -> RawEvent:
+    """Decode the event block at ``b[off:off + total]`` (file offset ``base + off``) to its header and
+    parameter layout.
 
     ``nparams_of`` gives the parameter count of each code in the current event table: V1 blocks do not store
     it, and libscap infers it as the largest count whose lengths add up exactly to the event length.
@@ -274,7 +306,7 @@ def _parse_event_at(b: bytes, off: int, total: int, btype: int, name: str, npara
     v1 = btype in V1_EVENT_BLOCKS
     pos = body + (6 if flagged else 2)
     if body_end - pos < _EVT_V1.size:
-        raise CaptureError(f"{name}: corrupt event block at byte offset {off}: "
+        raise CaptureError(f"{name}: corrupt event block at byte offset {base + off}: "
                            f"{body_end - body} bytes is shorter than an event header")
     # cpu, flags and the event header in one unpack (the block layout is fixed per block type)
     if v1:
@@ -295,20 +327,20 @@ def _parse_event_at(b: bytes, off: int, total: int, btype: int, name: str, npara
         hdr = pos + _EVT_V2.size
         end = pos + length
     if end > body_end or length < _EVT_V2.size:
-        raise CaptureError(f"{name}: corrupt event block at byte offset {off}: event length "
+        raise CaptureError(f"{name}: corrupt event block at byte offset {base + off}: event length "
                            f"{length} does not fit in the block body of {body_end - body} bytes")
     if v1:
         nparams = _infer_nparams(b, hdr, end, nparams_of.get(code, 0))
         if nparams < 0:
-            raise CaptureError(f"{name}: corrupt event block at byte offset {off}: "
+            raise CaptureError(f"{name}: corrupt event block at byte offset {base + off}: "
                                f"parameter lengths do not add up to the event length {length - 4}")
     width = 4 if code in large_codes else 2
     data = hdr + nparams * width
     lens = _lens_struct(nparams, width).unpack_from(b, hdr) if data <= end else None
     if lens is None or data + sum(lens) > end:
-        raise CaptureError(f"{name}: corrupt event block at byte offset {off}: "
+        raise CaptureError(f"{name}: corrupt event block at byte offset {base + off}: "
                            f"{nparams} parameters do not fit in the event length {length}")
-    return RawEvent(off, cpu, flags, ts, tid, code, b, data, lens)
+    return RawEvent(base + off, cpu, flags, ts, tid, code, b, data, lens)
 
 
 @cache

@@ -141,7 +141,7 @@ def _int(raw: bytes, fmt: str) -> int:
     if len(raw) == size:
         return int(struct.unpack(fmt, raw)[0])
     # old drivers sometimes wrote narrower/wider ints: read by the actual length
-    return int.from_bytes(raw, "little", signed=fmt[1].islower()) if raw else 0
+    return int.from_bytes(raw[:8], "little", signed=fmt[1].islower()) if raw else 0   # never over 64 bits
 
 
 def _ip(raw: bytes) -> str:
@@ -191,10 +191,7 @@ def encode_value(wire: str, value: Any) -> bytes:
     """The wire bytes of one parameter value (inverse of ``decode_value`` for what the writer emits)."""
     fmt = _SIGNED.get(wire) or _UNSIGNED.get(wire)
     if fmt is not None:
-        v = int(value or 0)
-        if fmt[1].isupper():
-            v &= (1 << (8 * struct.calcsize(fmt))) - 1
-        return struct.pack(fmt, v)
+        return struct.pack(fmt, fit(value if isinstance(value, int) else 0, fmt))
     if wire in _STRINGS:
         return str(value or "").encode("utf-8", "replace") + b"\0"
     if wire == "bytebuf":
@@ -210,12 +207,28 @@ def encode_value(wire: str, value: Any) -> bytes:
     return b""
 
 
+def fit(value: int, fmt: str) -> int:
+    """``value`` as a ``struct`` field of format ``fmt`` holds it (wrapped to its width, two's complement for
+    signed formats), so whatever integer an event carries packs without error."""
+    bits = 8 * struct.calcsize(fmt)
+    wrapped = value & ((1 << bits) - 1)
+    return wrapped - (1 << bits) if fmt[-1].islower() and wrapped >> (bits - 1) else wrapped
+
+
+def _packed_ip(text: str) -> bytes | None:
+    try:
+        return ipaddress.ip_address(text).packed
+    except ValueError:
+        return None
+
+
 def _encode_sockaddr(value: SockAddr | None) -> bytes:
     if value is None:
         return b""
     fam = FAMILY_CODES.get(value.family, 0)
-    if fam in (2, 10):
-        return bytes([fam]) + ipaddress.ip_address(value.addr).packed + struct.pack("<H", value.port)
+    addr = _packed_ip(value.addr) if fam in (2, 10) else None
+    if addr is not None and len(addr) == (4 if fam == 2 else 16):
+        return bytes([fam]) + addr + struct.pack("<H", value.port & 0xFFFF)
     if fam == 1:
         return b"\x01" + value.addr.encode() + b"\0"
     return bytes([fam])
@@ -225,9 +238,11 @@ def _encode_socktuple(value: SockTuple | None) -> bytes:
     if value is None:
         return b""
     fam = FAMILY_CODES.get(value.family, 0)
-    if fam in (2, 10):
-        return (bytes([fam]) + ipaddress.ip_address(value.sip).packed + struct.pack("<H", value.sport)
-                + ipaddress.ip_address(value.dip).packed + struct.pack("<H", value.dport))
+    size = 4 if fam == 2 else 16
+    sip, dip = (_packed_ip(value.sip), _packed_ip(value.dip)) if fam in (2, 10) else (None, None)
+    if sip is not None and dip is not None and len(sip) == len(dip) == size:
+        return (bytes([fam]) + sip + struct.pack("<H", value.sport & 0xFFFF)
+                + dip + struct.pack("<H", value.dport & 0xFFFF))
     if fam == 1:
         try:
             src = int(value.sip or "0", 16)

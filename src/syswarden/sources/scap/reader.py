@@ -16,10 +16,8 @@ source was opened with ``options={"on_error": "stop"}``).
 """
 from __future__ import annotations
 
-import gzip
-import ipaddress
+import itertools
 import struct
-import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, fields
 from functools import cache
@@ -29,20 +27,15 @@ from typing import Any
 
 from syswarden.errors import CaptureError
 from syswarden.events.accounts import GroupInfo, UserInfo
-from syswarden.events.event import Event, FdInfo, FdType, ThreadInfo
+from syswarden.events.event import Event, FdType, ThreadInfo
 from syswarden.events.types import FLAG_TABLES, FlagTable, event_spec
 from syswarden.sources.base import SourceConfig, SourceStats
 from syswarden.sources.scap import blocks as B
 from syswarden.sources.scap import event_codes as EC
 from syswarden.sources.scap import tables as T
+from syswarden.sources.scap.stream import CaptureFile, iter_file_records
+from syswarden.sources.scap.threads import fdinfo_from_record, hostport, thread_from_record
 
-# scap_fd_type -> our FdType
-_FD_KINDS = {
-    1: FdType.FILE, 16: FdType.FILE, 2: FdType.DIRECTORY, 3: FdType.IPV4, 5: FdType.IPV4, 4: FdType.IPV6,
-    6: FdType.IPV6, 7: FdType.PIPE, 8: FdType.UNIX, 9: FdType.EVENT, 11: FdType.SIGNALFD, 12: FdType.EVENTPOLL,
-    13: FdType.INOTIFY, 14: FdType.TIMERFD, 15: FdType.NETLINK, 17: FdType.BPF, 18: FdType.USERFAULTFD,
-    19: FdType.IO_URING, 20: FdType.MEMFD, 21: FdType.PIDFD,
-}
 _RES_WIRE_TYPES = frozenset({"errno", "fd", "pid"})
 GENERIC_NAME = "syscall"
 
@@ -66,26 +59,6 @@ class CaptureMeta:
     interfaces: tuple[int, bytes] | None = None    # raw interface-list block (type, body), copied by the writer
 
 
-def load_bytes(path: str) -> bytes:
-    """The raw capture bytes, gunzipped when the file starts with the gzip magic.
-
-    Raises:
-        CaptureError: the file cannot be read. A truncated gzip stream keeps what could be inflated.
-    """
-    try:
-        with open(path, "rb") as fh:
-            data = fh.read()
-    except OSError as exc:
-        raise CaptureError(f"{path}: cannot read capture: {exc.strerror or exc}") from exc
-    if data[:2] != b"\x1f\x8b":
-        return data
-    try:
-        return gzip.decompress(data)
-    except (EOFError, OSError, zlib.error):
-        # keep whatever inflates; the block parser then reports the damage with its offset
-        return zlib.decompressobj(wbits=31).decompress(data)
-
-
 class ScapSource:
     """Events of one capture file, with the thread/fd tables it carries (``Source`` protocol)."""
 
@@ -98,36 +71,41 @@ class ScapSource:
         self.error: CaptureError | None = None
         self._raise = config.options.get("on_error", "raise") != "stop"
         self._wanted = config.event_types
-        self._data = load_bytes(self.path)
         self._threads: dict[int, ThreadInfo] = {}
         self._listening: set[int] = set()
-        self._first_event = self._read_metadata()
+        self._file = CaptureFile(self.path)
+        self._records = iter_file_records(self._file, EC.nparams_by_code(), EC.large_codes())
+        self._first_event: B.RawEvent | None = None
+        try:
+            self._read_metadata()
+        except BaseException:
+            self.close()
+            raise
         self._orient_sockets()
 
     # -- metadata -------------------------------------------------------------------------------------------
 
-    def _read_metadata(self) -> int:
-        """Parse the blocks before the first event block; return the offset where events start."""
-        if self._data[:4] and self._data[:4] != B.BlockType.SHB.to_bytes(4, "little"):
+    def _read_metadata(self) -> None:
+        """Parse the blocks before the first event block (kept for ``events()``)."""
+        head = self._file.head[:4]
+        if head and head != B.BlockType.SHB.to_bytes(4, "little"):
             raise CaptureError(f"{self.path}: not a scap capture: expected a section header block at byte "
-                               f"offset 0, found bytes {self._data[:4].hex()}")
-        blocks = B.iter_blocks(self._data, self.path)
+                               f"offset 0, found bytes {head.hex()}")
         try:
-            shb = next(blocks)
+            shb = next(self._records)
         except StopIteration:
             raise CaptureError(f"{self.path}: empty capture file (expected a section header block)") from None
+        assert isinstance(shb, B.Block)
         hdr = B.parse_section_header(shb, self.path)
         self.meta.version = f"{hdr.major}.{hdr.minor}"
-        offset = shb.offset + len(shb.body) + 12
         try:
-            for block in blocks:
-                if block.type in B.EVENT_BLOCKS:
-                    return block.offset
-                self._metadata_block(block)
-                offset = block.offset + len(block.body) + 12
+            for record in self._records:
+                if isinstance(record, B.RawEvent):
+                    self._first_event = record
+                    return
+                self._metadata_block(record)
         except CaptureError as err:
             self._fail(err)
-        return offset
 
     def _metadata_block(self, block: B.Block) -> None:
         if block.type in B.PL_VERSION:
@@ -141,9 +119,11 @@ class ScapSource:
                 if fd.kind in (5, 6):
                     self._listening.add(fd.sport)
         elif block.type in B.UL_BLOCKS:
-            users, groups = T.parse_userlist(block, self.path)
-            self.meta.users.update((u.uid, u) for u in users)
-            self.meta.groups.update((g.gid, g) for g in groups)
+            for account in T.parse_userlist(block, self.path):
+                if isinstance(account, UserInfo):
+                    self.meta.users[account.uid] = account
+                else:
+                    self.meta.groups[account.gid] = account
         elif block.type in B.MI_BLOCKS:
             mi = B.parse_machine_info(block)
             self.meta.hostname, self.meta.num_cpus = mi.hostname, mi.num_cpus
@@ -160,7 +140,7 @@ class ScapSource:
                 if info.type in (FdType.IPV4, FdType.IPV6) and info.dip and info.sport in self._listening:
                     info.sip, info.sport, info.dip, info.dport = info.dip, info.dport, info.sip, info.sport
                     info.is_server = True
-                    info.name = f"{_hostport(info.sip, info.sport)}->{_hostport(info.dip, info.dport)}"
+                    info.name = f"{hostport(info.sip, info.sport)}->{hostport(info.dip, info.dport)}"
 
     def _fail(self, err: CaptureError) -> None:
         self.error = err
@@ -187,18 +167,19 @@ class ScapSource:
 
     def events(self) -> Iterator[Event]:
         """Every event of the file in order, numbered from 1 (state-only ones included); events of types not
-        wanted (``config.event_types``) are numbered but not decoded nor yielded."""
+        wanted (``config.event_types``) are numbered but not decoded nor yielded. The file is read once, as it
+        goes: a second call yields nothing more."""
         if self.error is not None:      # the metadata was already damaged: nothing more to read
             return
         wanted = self._wanted
         decoder = EventDecoder(wanted)
         plans, plan_of, decode, skip = decoder.plans, decoder.plan, decoder.decode, decoder.skip
-        nparams, large = EC.nparams_by_code(), EC.large_codes()
         raw_event, stats = B.RawEvent, self.stats
         yield from self._account_events()
+        first, self._first_event = self._first_event, None
         num = 0
         try:
-            for raw in B.iter_records(self._data, self.path, self._first_event, nparams, large):
+            for raw in itertools.chain((first,) if first is not None else (), self._records):
                 if raw.__class__ is not raw_event:
                     self._metadata_block(raw)
                     continue
@@ -231,7 +212,7 @@ class ScapSource:
                         params={"gid": g.gid, "name": g.name, "container_id": ""})
 
     def close(self) -> None:
-        self._data = b""
+        self._file.close()
 
 
 _EVENT_ARGS = ("num", "ts", "type", "tid", "params", "dir", "res", "cpu", "pid", "state_only", "source")
@@ -377,56 +358,3 @@ def linux_flag_tables(code: int) -> tuple[tuple[str, FlagTable], ...]:
         if p.table and p.table in FLAG_TABLES and FLAG_TABLES[p.table].has_linux:
             out.append((p.name, FLAG_TABLES[p.table]))
     return tuple(out)
-
-
-def _uid(value: int) -> int:
-    return -1 if value in (0xFFFFFFFF, -1) else value
-
-
-def thread_from_record(rec: T.ProcRecord) -> ThreadInfo:
-    """A process-list entry as the ``ThreadInfo`` state starts from."""
-    return ThreadInfo(
-        tid=rec.tid, pid=rec.pid, ptid=rec.ptid, comm=rec.comm, exe=rec.exe, exepath=rec.exepath or "",
-        args=list(rec.args), env=list(rec.env), cwd=rec.cwd, uid=_uid(rec.uid), gid=_uid(rec.gid),
-        euid=_uid(rec.uid), egid=_uid(rec.gid), loginuid=_uid(rec.loginuid), tty=rec.tty,
-        sid=rec.sid, vpid=rec.vpid, vtid=rec.vtid, vpgid=rec.vpgid, exe_writable=rec.exe_writable,
-        exe_upper_layer=rec.exe_upper_layer, exe_from_memfd=rec.exe_from_memfd, exe_ino=rec.exe_ino,
-        exe_ino_ctime=rec.exe_ino_ctime, exe_ino_mtime=rec.exe_ino_mtime, cap_permitted=rec.cap_permitted,
-        cap_effective=rec.cap_effective, cap_inheritable=rec.cap_inheritable,
-        container_id=container_of(rec.cgroups)[0], container_runtime=container_of(rec.cgroups)[1],
-    )
-
-
-def container_of(cgroups: list[str]) -> tuple[str, str]:
-    """(container id, runtime) of a thread from its cgroup lines, through the state engine's parser."""
-    from syswarden.state.containers import parse_cgroup_lines
-
-    ref = parse_cgroup_lines(cgroups)
-    return ref.id, ref.runtime
-
-
-def _ip_text(raw: bytes) -> str:
-    return str(ipaddress.ip_address(raw)) if len(raw) in (4, 16) else ""
-
-
-def fdinfo_from_record(rec: T.FdRecord) -> FdInfo:
-    """A fd-list entry as ``FdInfo`` (socket names as Falco prints them: ``sip:sport->dip:dport``)."""
-    kind = _FD_KINDS.get(rec.kind, FdType.UNKNOWN)
-    flags = FLAG_TABLES["file_flags"].from_falco(rec.flags) if "file_flags" in FLAG_TABLES else rec.flags
-    info = FdInfo(num=rec.fd, type=kind, name=rec.name, flags=flags, dev=rec.dev, ino=rec.ino)
-    if rec.kind in (3, 4):
-        info.sip, info.dip, info.sport, info.dport = _ip_text(rec.sip), _ip_text(rec.dip), rec.sport, rec.dport
-        info.l4proto, info.sockfamily, info.connected = EC.L4_PROTOS.get(rec.l4proto, ""), "ip", True
-        info.name = f"{_hostport(info.sip, info.sport)}->{_hostport(info.dip, info.dport)}"
-    elif rec.kind in (5, 6):
-        info.sip, info.sport = _ip_text(rec.sip), rec.sport
-        info.l4proto, info.sockfamily, info.is_server = EC.L4_PROTOS.get(rec.l4proto, ""), "ip", True
-        info.name = _hostport(info.sip, info.sport)
-    elif rec.kind == 8:
-        info.sockfamily = "unix"
-        info.sip, info.dip = f"{rec.unix_source:x}", f"{rec.unix_dest:x}"
-    return info
-
-
-def _hostport(ip: str, port: int) -> str:
-    return f"{ip}:{port}"

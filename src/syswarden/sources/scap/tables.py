@@ -9,6 +9,7 @@ V9/FDL-V2/UL-V2 entries carry their own length, so a field is read only when the
 from __future__ import annotations
 
 import struct
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from syswarden.errors import CaptureError
@@ -72,6 +73,9 @@ class FdRecord:
     unix_dest: int = 0
 
 
+_STRUCTS: dict[str, struct.Struct] = {}
+
+
 class _Cursor:
     """Sequential little-endian reads in one block body; running past the end raises CaptureError."""
 
@@ -84,10 +88,11 @@ class _Cursor:
         self.name = name
 
     def take(self, fmt: str) -> int:
-        size = struct.calcsize(fmt)
+        unpacker = _STRUCTS.get(fmt) or _STRUCTS.setdefault(fmt, struct.Struct(fmt))
+        size = unpacker.size
         if self.pos + size > len(self.buf):
             self.fail(f"entry runs past the end of the block (need {size} bytes at body offset {self.pos})")
-        (value,) = struct.unpack_from(fmt, self.buf, self.pos)
+        (value,) = unpacker.unpack_from(self.buf, self.pos)
         self.pos += size
         return int(value)
 
@@ -125,14 +130,13 @@ def split_nul(raw: bytes) -> list[str]:
     return [p.decode("utf-8", "replace") for p in raw.split(b"\0")]
 
 
-def parse_proclist(block: Block, name: str) -> list[ProcRecord]:
-    """All entries of a process-list block, whatever its version."""
+def parse_proclist(block: Block, name: str) -> Iterator[ProcRecord]:
+    """Every entry of a process-list block, whatever its version, one at a time (a block may hold a great many
+    entries: the caller keeps what it needs, never the whole list)."""
     version = PL_VERSION[BlockType(block.type)]
     cur = _Cursor(block, name)
-    out = []
     while cur.left() >= 4:
-        out.append(_proc_entry(cur, version))
-    return out
+        yield _proc_entry(cur, version)
 
 
 def _proc_entry(cur: _Cursor, v: int) -> ProcRecord:
@@ -190,15 +194,13 @@ def _proc_tail(cur: _Cursor, rec: ProcRecord, end: int) -> None:
 _NAME_ONLY_FD_KINDS = frozenset({1, 2, 7, 9, 10, 11, 12, 13, 14, 15, 17, 18, 19, 20, 21})
 
 
-def parse_fdlist(block: Block, name: str) -> list[FdRecord]:
-    """All fd entries of one thread's fd-list block."""
+def parse_fdlist(block: Block, name: str) -> Iterator[FdRecord]:
+    """Every fd entry of one thread's fd-list block, one at a time."""
     cur = _Cursor(block, name)
     tid = cur.take("<q")
     v2 = block.type == BlockType.FDL_V2
-    out = []
     while cur.left() >= 4:
-        out.append(_fd_entry(cur, tid, v2))
-    return out
+        yield _fd_entry(cur, tid, v2)
 
 
 def _fd_entry(cur: _Cursor, tid: int, v2: bool) -> FdRecord:
@@ -235,22 +237,21 @@ def _fd_payload(cur: _Cursor, tid: int, fd: int, ino: int, kind: int, end: int) 
     return FdRecord(tid, fd, ino, 10, name=f"unknown-type:[{kind}]")
 
 
-def parse_userlist(block: Block, name: str) -> tuple[list[UserInfo], list[GroupInfo]]:
-    """Users and groups of a user-list block (the shared account model: events/accounts.py)."""
+def parse_userlist(block: Block, name: str) -> Iterator[UserInfo | GroupInfo]:
+    """Users and groups of a user-list block (the shared account model: events/accounts.py), one at a time."""
     cur = _Cursor(block, name)
     v2 = block.type == BlockType.UL_V2
-    users: list[UserInfo] = []
-    groups: list[GroupInfo] = []
     while cur.left() >= 4:
         start = cur.pos
         sub_len = cur.take("<I") if v2 else 0
         if cur.take("<B") == 0:        # USERBLOCK_TYPE_USER
             uid, gid = cur.take("<I"), cur.take("<I")
             uname, home, shell = cur.string(), cur.string(), cur.string()
-            users.append(UserInfo(uid, uname, home, shell, gid))
+            yield UserInfo(uid, uname, home, shell, gid)
         else:
             gid = cur.take("<I")
-            groups.append(GroupInfo(gid, cur.string()))
+            yield GroupInfo(gid, cur.string())
         if sub_len:
+            if cur.pos > start + sub_len:
+                cur.fail(f"user entry longer than its length {sub_len}")
             cur.pos = start + sub_len
-    return users, groups

@@ -134,7 +134,7 @@ class ScapWriter:
             entries = b"".join(_fd_entry(fd) for fd in t.fds.values() if fd.type in _FD_KIND_OF or
                                fd.type in (FdType.IPV4, FdType.IPV6))
             if entries:
-                self._block(B.BlockType.FDL_V2, struct.pack("<q", t.tid) + entries)
+                self._block(B.BlockType.FDL_V2, struct.pack("<q", _s64(t.tid)) + entries)
         self._header_done = True
 
     def write_threads(self, threads: Iterable[ThreadInfo], *, users: Mapping[int, UserInfo] | None = None,
@@ -195,11 +195,11 @@ class ScapWriter:
         lens = struct.pack("<%dH" % len(values), *(min(len(v), 0xFFFF) for v in values))
         data = b"".join(v[:0xFFFF] for v in values)
         length = 26 + len(lens) + len(data)
-        hdr = struct.pack("<QQIHI", ts, event.tid & 0xFFFFFFFFFFFFFFFF, length, code.code, len(values))
+        hdr = struct.pack("<QQIHI", _u64(ts), _u64(event.tid), length, code.code, len(values))
         if flags:
-            self._block(B.BlockType.EVF_V2, struct.pack("<HI", event.cpu, flags) + hdr + lens + data)
+            self._block(B.BlockType.EVF_V2, struct.pack("<HI", event.cpu & 0xFFFF, flags) + hdr + lens + data)
         else:
-            self._block(B.BlockType.EV_V2, struct.pack("<H", event.cpu) + hdr + lens + data)
+            self._block(B.BlockType.EV_V2, struct.pack("<H", event.cpu & 0xFFFF) + hdr + lens + data)
 
     def close(self) -> None:
         if not self._header_done:
@@ -269,18 +269,26 @@ def _u32(value: int) -> int:
     return value & 0xFFFFFFFF
 
 
+def _s64(value: int) -> int:
+    return EC.fit(value, "<q")
+
+
+def _u64(value: int) -> int:
+    return value & 0xFFFFFFFFFFFFFFFF
+
+
 def _proc_entry(t: ThreadInfo) -> bytes:
     body = io.BytesIO()
-    body.write(struct.pack("<qqqqq", t.tid, t.pid, t.ptid, t.sid, t.vpgid))
+    body.write(struct.pack("<qqqqq", *map(_s64, (t.tid, t.pid, t.ptid, t.sid, t.vpgid))))
     body.write(_str16(t.comm) + _str16(t.exe) + _str16(t.exepath) + _list16(t.args) + _str16(t.cwd))
     body.write(struct.pack("<QIII", 1024, 0, _u32(t.uid), _u32(t.gid)))
     body.write(struct.pack("<IIIQQ", 0, 0, 0, 0, 0))
     body.write(_list16(t.env))
-    body.write(struct.pack("<qq", t.vtid or t.tid, t.vpid or t.pid))
+    body.write(struct.pack("<qq", _s64(t.vtid or t.tid), _s64(t.vpid or t.pid)))
     body.write(_list16([]) + _str16("/"))
     # the tail every reader knows: loginuid, exe_writable and the three capability sets (29 bytes)
-    body.write(struct.pack("<IBQQQ", _u32(t.loginuid), int(t.exe_writable), t.cap_inheritable,
-                           t.cap_permitted, t.cap_effective))
+    body.write(struct.pack("<IBQQQ", _u32(t.loginuid), int(bool(t.exe_writable)), _u64(t.cap_inheritable),
+                           _u64(t.cap_permitted), _u64(t.cap_effective)))
     data = body.getvalue()
     return struct.pack("<I", len(data) + 4) + data
 
@@ -298,22 +306,22 @@ def _fd_entry(fd: FdInfo) -> bytes:
         proto = _L4_CODES.get(fd.l4proto, 0)
         if fd.is_server and not fd.dip:
             kind = 5 if size == 4 else 6
-            payload = _ip_bytes(fd.sip, size) + struct.pack("<HB", fd.sport, proto)
+            payload = _ip_bytes(fd.sip, size) + struct.pack("<HB", fd.sport & 0xFFFF, proto)
         else:
             kind = 3 if size == 4 else 4
             payload = (_ip_bytes(fd.sip, size) + _ip_bytes(fd.dip, size)
-                       + struct.pack("<HHB", fd.sport, fd.dport, proto))
+                       + struct.pack("<HHB", fd.sport & 0xFFFF, fd.dport & 0xFFFF, proto))
     elif fd.type is FdType.FILE:
         kind = 16
         flags = FLAG_TABLES["file_flags"].to_falco(fd.flags) if "file_flags" in FLAG_TABLES else fd.flags
-        payload = struct.pack("<I", flags) + _str16(fd.name) + struct.pack("<I", _u32(fd.dev))
+        payload = struct.pack("<I", _u32(flags)) + _str16(fd.name) + struct.pack("<I", _u32(fd.dev))
     elif fd.type is FdType.UNIX:
         kind = 8
         payload = struct.pack("<QQ", _hex(fd.sip), _hex(fd.dip)) + _str16(fd.name)
     else:
         kind = _FD_KIND_OF[fd.type]
         payload = _str16(fd.name)
-    body = struct.pack("<qQB", fd.num, fd.ino, kind) + payload
+    body = struct.pack("<qQB", _s64(fd.num), _u64(fd.ino), kind) + payload
     return struct.pack("<I", len(body) + 4) + body
 
 
