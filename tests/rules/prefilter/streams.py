@@ -106,7 +106,8 @@ class EventStream:
         for _ in range(count):
             kind = self.r.choices(kinds, weights)[0]
             proc = self.r.choice(list(self.procs.values()))
-            event = getattr(self, "_" + kind)(proc)
+            opens = kind in ("open", "openat", "openat2", "creat")
+            event = self._open_like(kind, proc) if opens else getattr(self, "_" + kind)(proc)
             if event is not None:
                 yield event
 
@@ -197,18 +198,6 @@ class EventStream:
     def _dirfd(self, proc: Proc) -> int:
         dirs = [n for n, fd in proc.fds.items() if fd.kind == "dir"]
         return self.r.choice(dirs) if dirs and self.r.random() < 0.3 else AT_FDCWD
-
-    def _openat(self, proc: Proc) -> Event:
-        return self._open_like("openat", proc)
-
-    def _open(self, proc: Proc) -> Event:
-        return self._open_like("open", proc)
-
-    def _openat2(self, proc: Proc) -> Event:
-        return self._open_like("openat2", proc)
-
-    def _creat(self, proc: Proc) -> Event:
-        return self._open_like("creat", proc)
 
     def _some_fd(self, proc: Proc) -> int:
         if proc.fds and self.r.random() < 0.9:
