@@ -83,7 +83,8 @@ def test_down_then_up_in_order_with_overflow(tmp_path: Path) -> None:
     row = output_row(err, "http:")
     got = [int(b["output_fields"]["fd.name"].rsplit("/", 1)[1]) for b in server.bodies]
     assert got == sorted(got) and len(got) == row["delivered"]
-    # the replay may still be running when the server comes up (then the queue drains and takes more)
-    assert row["delivered"] + row["dropped"] == 3000 and row["dropped"] >= 1 and row["delivered"] >= 1001
+    # at least the bound arrives (more when the replay was still running as the server came up and the queue
+    # drained and took more, or when the worker held one in flight beside a full queue)
+    assert row["delivered"] + row["dropped"] == 3000 and row["dropped"] >= 1 and row["delivered"] >= 1000
     assert row["undelivered"] == 0 and row["failed"] >= 1
     assert all(b["hostname"] == "rec-host" and b["rule"] == "Test file opened" for b in server.bodies)

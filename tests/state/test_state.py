@@ -60,6 +60,31 @@ def test_dup_family(state: State, ev: EventMaker) -> None:
     assert fds[9].flags & O_CLOEXEC
 
 
+def test_dup_of_an_fd_state_never_saw_forgets_the_new_number(state: State, ev: EventMaker) -> None:
+    """dup2 onto an open fd replaces it: when state does not know the old fd (opened before it started, or an
+    open the kernel prefilter dropped), the new number is no longer what state had there."""
+    state.apply(ev("socket", 100, 3, domain=2, type=1, proto=0))
+    state.apply(ev("dup2", 100, 1, oldfd=3, newfd=1))
+    fds = state.thread(100).fds                                    # type: ignore[union-attr]
+    assert fds[1].type is FdType.IPV4
+    e = state.apply(ev("dup2", 100, 1, oldfd=8, newfd=1))          # 8: a file state never saw
+    assert e.fd is None and 1 not in fds and 3 in fds
+    state.apply(ev("dup2", 100, -errno.EBADF, oldfd=9, newfd=3))   # a failed dup2 replaces nothing
+    assert 3 in fds
+
+
+def test_a_socket_call_on_a_non_socket_names_nothing(state: State, ev: EventMaker) -> None:
+    """connect/bind/sendto failing with ENOTSOCK leave a file's entry as it was and make none up."""
+    state.apply(ev("openat", 100, 3, fd=3, dirfd=-100, name="/tmp/f", flags=O_CLOEXEC, mode=0))
+    fds = state.thread(100).fds                                    # type: ignore[union-attr]
+    for call in ("connect", "bind", "sendto"):
+        for fd in (3, 9):
+            e = state.apply(ev(call, 100, -errno.ENOTSOCK, fd=fd, addr=SockAddr("AF_INET", "1.2.3.4", 80),
+                               tuple=SockTuple("AF_INET", "10.0.0.1", 5, "1.2.3.4", 80)))
+            assert e.fd is fds.get(fd)
+    assert fds[3].type is FdType.FILE and fds[3].name == "/tmp/f" and 9 not in fds
+
+
 def test_sockets_connect_accept_bind(state: State, ev: EventMaker) -> None:
     """socket+connect names the fd client->server; accept names it client->this server; bind by local addr."""
     state.apply(ev("socket", 100, 3, domain=10, type=1, proto=0))

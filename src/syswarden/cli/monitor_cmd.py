@@ -43,6 +43,21 @@ def _given(ctx: click.Context, name: str) -> bool:
     return ctx.get_parameter_source(name) == ParameterSource.COMMANDLINE
 
 
+def _explain_filter(ruleset: Ruleset, *, kernel_filter: bool) -> None:
+    """``--explain-filter``: the kernel prefilter a live run with these rules would load, as a table."""
+    from syswarden.cli.table import render_table
+    from syswarden.service.prefilter import explain_rows, summary
+    from syswarden.service.selection import select_events
+
+    prefilter = select_events(SourceConfig(), ruleset, kernel_filter=kernel_filter).prefilter
+    if prefilter is None:
+        click.echo("kernel prefilter: off (every event of the needed types reaches user space)")
+        return
+    for line in summary(prefilter):
+        click.echo(escape_text(line))
+    click.echo(render_table(["EVENT TYPE", "THE KERNEL SENDS", "NEEDED BY"], explain_rows(prefilter)))
+
+
 @click.command(context_settings={"ignore_unknown_options": False})
 @click.option("--replay", "replay", type=click.Path(exists=True),
               help="Read events from a recording (.jsonl replay, .scap/.scap.gz capture, or audit logs: a file or a directory).")
@@ -66,13 +81,18 @@ def _given(ctx: click.Context, name: str) -> bool:
 @click.option("-w", "--write", "write_path", type=click.Path(dir_okay=False),
               help="Also record the events to FILE (.scap/.scap.gz for sysdig, or .jsonl).")
 @click.option("-q", "--quiet", is_flag=True, help="No summary on stderr.")
+@click.option("--explain-filter", is_flag=True,
+              help="Print, per event type, what the kernel prefilter drops and which rule or state need keeps "
+                   "each condition open; then exit.")
+@click.option("--no-kernel-filter", is_flag=True,
+              help="Deliver every event of the needed types to user space (no kernel prefilter), for comparison.")
 @click.argument("command", nargs=-1, type=click.UNPROCESSED)
 @click.pass_context
 def monitor(ctx: click.Context, replay: str | None, source: str | None, config_path: str | None,
             options: tuple[str, ...], rules_files: tuple[str, ...], output_file: str | None,
             json_output: bool, min_priority: str, disable_names: tuple[str, ...], disable_tags: tuple[str, ...],
             only_tags: tuple[str, ...], all_matches: bool, write_path: str | None, quiet: bool,
-            command: tuple[str, ...]) -> None:
+            explain_filter: bool, no_kernel_filter: bool, command: tuple[str, ...]) -> None:
     """Watch syscalls (or replay a recording) and raise Falco-style alerts.
 
     \b
@@ -109,6 +129,9 @@ def monitor(ctx: click.Context, replay: str | None, source: str | None, config_p
         click.echo(f"syswarden: warning: {warning}", err=True)
     if result.warnings and not quiet:
         click.echo(f"syswarden: {len(result.warnings)} rules warnings (see 'syswarden rules validate')", err=True)
+    if explain_filter:
+        _explain_filter(ruleset, kernel_filter=not no_kernel_filter)
+        return
     config = SourceConfig(command=list(command) or None)
 
     def progress(count: int) -> None:
@@ -129,7 +152,8 @@ def monitor(ctx: click.Context, replay: str | None, source: str | None, config_p
     # FALCO_HOSTNAME names the host in alerts, as in Falco (its test suite sets it), over a recording's own.
     summary = run_service(cfg, ruleset, lambda fanout: warn_enter_dialect(open_pipeline(
         ruleset, [fanout], path=replay, source=source, config=config, rule_matching=cfg.rule_matching,
-        hostname=os.environ.get("FALCO_HOSTNAME") or None, progress=progress, write_path=write_path)),
+        hostname=os.environ.get("FALCO_HOSTNAME") or None, progress=progress, write_path=write_path,
+        kernel_filter=not no_kernel_filter)),
         reload=lambda: settings()[:2], output_file=output_file, quiet=quiet, config_path=config_path,
         source_label=replay or source or ("ptrace" if command else "ebpf"),
         log=lambda message: click.echo(message, err=True))

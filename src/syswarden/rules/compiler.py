@@ -73,7 +73,7 @@ def compile_condition(
         RuleLoadError: undefined macro or list, macro loop, unknown field (with suggestions), an operator
             that does not fit the field's type, or a constant that does not parse; each with a span.
     """
-    with _deep_recursion():
+    with deep_recursion():
         resolved, macros_used = resolve_macros(expr, macros or {})
         expanded, lists_used = expand_lists(resolved, lists or {})
         hit = cache.get(expanded) if cache is not None else None
@@ -94,13 +94,13 @@ def compile_condition(
         expr=expanded,
     )
     if cache is not None:
-        with _deep_recursion():
+        with deep_recursion():
             cache[expanded] = compiled
     return compiled
 
 
 @contextlib.contextmanager
-def _deep_recursion() -> Iterator[None]:
+def deep_recursion() -> Iterator[None]:
     """The passes recurse once per AST level; the parser allows 1000 levels, so give them room for that."""
     limit = sys.getrecursionlimit()
     sys.setrecursionlimit(max(limit, 5000))

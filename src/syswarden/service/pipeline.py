@@ -227,7 +227,8 @@ class Pipeline:
 def open_pipeline(ruleset: Ruleset, outputs: Iterable[Output], *, path: str | None = None,
                   source: str | None = None, config: SourceConfig | None = None,
                   rule_matching: RuleMatching = "first", hostname: str | None = None,
-                  progress: Callable[[int], None] | None = None, write_path: str | None = None) -> Pipeline:
+                  progress: Callable[[int], None] | None = None, write_path: str | None = None,
+                  kernel_filter: bool = True) -> Pipeline:
     """The pipeline that judges ``ruleset`` (already selected) over the source for ``path``/``source``.
 
     ``config`` is the caller's base ``SourceConfig`` (command, pids, options); it is copied, never changed, and
@@ -237,7 +238,8 @@ def open_pipeline(ruleset: Ruleset, outputs: Iterable[Output], *, path: str | No
     a replay header), else this machine's name.
     """
     name = choose_source(path, source)
-    src = open_source(name, select_events(replace(config or SourceConfig(), path=path), ruleset))
+    src = open_source(name, select_events(replace(config or SourceConfig(), path=path), ruleset,
+                                          kernel_filter=kernel_filter))
     try:
         # Live sources emit exit events only: rules written for enter events are also run on enter views.
         engine = Engine(ruleset, rule_matching=rule_matching, hostname=hostname or source_hostname(src) or None,

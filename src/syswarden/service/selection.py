@@ -4,7 +4,8 @@ A run judges events with something compiled from conditions: the selected rules 
 expression (``capture``). Those say which event types they can match; the state engine needs its own types
 whatever they say (process lifecycle, fd changes, a recording's accounts), or process and fd fields go wrong.
 ``select_events`` puts the union in ``SourceConfig.event_types``, and every source delivers exactly that set:
-sources add nothing of their own. The kernel prefilter (issue 14) is decided here too, from the same inputs.
+sources add nothing of their own. The kernel prefilter (issue 14) is decided here too, from the same inputs:
+``SourceConfig.prefilter`` for a live run that judges rules (``service/prefilter.py``; docs/prefilter.md).
 
 Errs on the loose side: a condition whose event types cannot be inferred (``evttypes`` None) asks for
 every type.
@@ -43,13 +44,20 @@ def needed_event_types(judged: Judged) -> frozenset[str] | None:
     return None if types is None else types | state_event_types()
 
 
-def select_events(config: SourceConfig, judged: Judged) -> SourceConfig:
+def select_events(config: SourceConfig, judged: Judged, *, kernel_filter: bool = True) -> SourceConfig:
     """``config`` (a copy) with what its source must deliver for a run that evaluates ``judged``.
 
     The one place the source's selection is computed: ``open_pipeline`` and the capture pipelines call it, so
-    a new selection (the kernel prefilter's tables) is added here and reaches every source alike.
+    a new selection reaches every source alike. A live run (no ``config.path``) judging rules also gets the
+    kernel prefilter, unless ``kernel_filter`` is off (``monitor --no-kernel-filter``).
     """
-    return replace(config, event_types=needed_event_types(judged))
+    types = needed_event_types(judged)
+    prefilter = None
+    if kernel_filter and isinstance(judged, Ruleset) and config.path is None:
+        from syswarden.service.prefilter import kernel_prefilter
+
+        prefilter = kernel_prefilter(judged, types)
+    return replace(config, event_types=types, prefilter=prefilter)
 
 
 __all__ = ["Judged", "state_event_types", "matchable_event_types", "needed_event_types", "select_events"]

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from syswarden.events.event import Event, ThreadInfo, FdInfo
+from syswarden.events.prefilter import Prefilter
 
 
 @dataclass(slots=True)
@@ -40,6 +41,7 @@ class SourceConfig:
     command: list[str] | None = None               # start and follow this command's process tree
     pids: tuple[int, ...] = ()                     # follow these process trees (empty = whole system)
     event_types: frozenset[str] | None = None      # Falco event names the rules + state need (None = all)
+    prefilter: Prefilter | None = None             # what a live source may drop in the kernel (None: nothing)
     exclude_self: bool = True                      # never report syswarden's own syscalls
     options: dict[str, str] = field(default_factory=dict)   # source-specific knobs (buffer sizes, ...)
 

@@ -109,6 +109,9 @@ def on_dup(st: StateContext, event: Event, thread: ThreadInfo | None, params: di
     new_num = ret(event, params)
     old = thread.fds.get(old_num) if old_num is not None else None
     event.fd = old
+    if old is None and new_num is not None and new_num >= 0 and new_num != old_num:
+        # a copy of an fd state never saw (its open filtered in the kernel): whatever newfd held is gone
+        thread.fds.pop(new_num, None)
     if old is not None and new_num is not None and new_num >= 0 and new_num != old_num:
         cloexec = (event.type == "dup3" and bool((_int(params, "flags", 0) or 0) & O_CLOEXEC)) or \
                   (event.type == "fcntl" and _int(params, "cmd") == F_DUPFD_CLOEXEC)
@@ -150,10 +153,19 @@ def _socket_for(st: StateContext, thread: ThreadInfo, num: int, family: str, ts:
     return fd
 
 
+def _not_a_socket(event: Event, thread: ThreadInfo, num: int, params: dict[str, Any]) -> bool:
+    """A socket call on an fd that is no socket (ENOTSOCK) names nothing: the entry state has, if any, stays as
+    it is, and none is made up for an fd state never saw."""
+    if ret(event, params) != -errno.ENOTSOCK:
+        return False
+    event.fd = thread.fds.get(num)
+    return True
+
+
 def on_connect(st: StateContext, event: Event, thread: ThreadInfo | None, params: dict[str, Any]) -> ThreadInfo | None:
     """connect exit: the socket gets its endpoints (also on EINPROGRESS, as for non-blocking sockets)."""
     num = _int(params, "fd")
-    if thread is None or num is None or num < 0:
+    if thread is None or num is None or num < 0 or _not_a_socket(event, thread, num, params):
         return thread
     res = ret(event, params)
     tup, addr = params.get("tuple"), params.get("addr")
@@ -173,7 +185,7 @@ def on_sendrecv(st: StateContext, event: Event, thread: ThreadInfo | None, param
     """sendto/sendmsg/recvfrom/recvmsg exit: a datagram (or still unnamed) socket takes the event's tuple,
     as libsinsp does, so unconnected UDP traffic has endpoints; a read marks an IP socket connected."""
     num, tup = _int(params, "fd"), params.get("tuple")
-    if thread is None or num is None or num < 0:
+    if thread is None or num is None or num < 0 or _not_a_socket(event, thread, num, params):
         return thread
     fd = thread.fds.get(num)
     if isinstance(tup, SockTuple) and tup.family in ("AF_INET", "AF_INET6", "AF_UNIX"):
@@ -207,7 +219,7 @@ def on_accept(st: StateContext, event: Event, thread: ThreadInfo | None, params:
 def on_bind(st: StateContext, event: Event, thread: ThreadInfo | None, params: dict[str, Any]) -> ThreadInfo | None:
     """bind exit: on success the socket is named by its local address."""
     num = _int(params, "fd")
-    if thread is None or num is None:
+    if thread is None or num is None or _not_a_socket(event, thread, num, params):
         return thread
     addr = params.get("addr")
     fd = _socket_for(st, thread, num, addr.family if isinstance(addr, SockAddr) else "AF_INET", event.ts)
