@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from syswarden.events.event import Event, ThreadInfo, FdInfo
+from syswarden.events.prefilter import Prefilter
 
 
 @dataclass(slots=True)
@@ -15,7 +16,10 @@ class SourceStats:
     events: int = 0
     drops: int = 0
     drops_per_cpu: dict[int, int] = field(default_factory=dict)
+    drops_per_type: dict[str, int] = field(default_factory=dict)   # event type -> events lost
     skipped: int = 0                  # malformed/unknown records skipped (captures)
+    offered: int = 0                  # events the watched processes made of the captured types (live kernel)
+    filtered: int = 0                 # of those, not sent: no enabled rule nor state could use them
 
 
 class Source(Protocol):
@@ -41,6 +45,7 @@ class SourceConfig:
     pids: tuple[int, ...] = ()                     # follow these process trees (empty = whole system)
     event_types: frozenset[str] | None = None      # Falco event names the rules + state need (None = all)
     exclude_self: bool = True                      # never report syswarden's own syscalls
+    prefilter: Prefilter | None = None             # what the rules need of each type (None: every event)
     options: dict[str, str] = field(default_factory=dict)   # source-specific knobs (buffer sizes, ...)
 
 

@@ -111,6 +111,9 @@ def on_dup(st: State, event: Event, thread: ThreadInfo | None, params: dict[str,
     new_num = ret(event, params)
     old = thread.fds.get(old_num) if old_num is not None else None
     event.fd = old
+    if old is None and new_num is not None and new_num >= 0 and new_num != old_num:
+        # a copy of an fd state never saw (its open filtered in the kernel): whatever newfd held is gone
+        thread.fds.pop(new_num, None)
     if old is not None and new_num is not None and new_num >= 0 and new_num != old_num:
         cloexec = (event.type == "dup3" and bool((_int(params, "flags", 0) or 0) & O_CLOEXEC)) or \
                   (event.type == "fcntl" and _int(params, "cmd") == F_DUPFD_CLOEXEC)

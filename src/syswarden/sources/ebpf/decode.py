@@ -18,7 +18,7 @@ from syswarden.sources.targets import CgroupPaths
 from syswarden.sources.syscall_decode import SPECS, RawCall, build_params, exe_flags, split_strings
 from syswarden.syscalls.arch import Arch
 
-HEADER = struct.Struct("<Qq6QQ8IiIHH8H16sI")
+HEADER = struct.Struct("<Qq6QQ8IiIHH8H16sHH")
 SYSCALL_SLOTS = 1024     # spec words per ABI in the probe's `syscalls` map: key = abi * SYSCALL_SLOTS + nr
 EV_FORK, EV_EXEC, EV_EXIT = -1, -2, -3
 _FORK_NAMES = {"clone", "clone3", "fork", "vfork"}
@@ -27,6 +27,9 @@ _FAST_UNPACK = FAST_HEADER.unpack_from
 _F_ABI, _F_CPU, _F_NBLOBS, _F_NR, _F_TGID, _F_TID = F_ABI, F_CPU, F_NBLOBS, F_NR, F_TGID, F_TID
 _BLOB_LENS = struct.Struct("<8H")
 _BLOB_LENS_AT = 116      # offsetof(struct ev_hdr, blen)
+# Extra blobs after the spec's (probe.h XF_*), in bit order, and the parameter each becomes: the directory
+# the kernel resolved a relative open against, and the cwd after fchdir (not Falco parameters).
+EXTRAS = ((1, "dirpath"), (2, "cwd"))
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,6 +54,7 @@ class Header:
     comm: str
     blobs: tuple[bytes, ...]
     abi: Abi = Abi.X64
+    xflags: int = 0
 
 
 def parse_record(raw: bytes, start: int = 0) -> Header:
@@ -63,7 +67,7 @@ def parse_record(raw: bytes, start: int = 0) -> Header:
         off += lens[i]
     comm = f[29].split(b"\0", 1)[0].decode("utf-8", "surrogateescape")
     return Header(f[0], f[1], tuple(f[2:8]), f[8], f[9], f[10], f[11], f[12], f[13], f[14], f[15], f[16],
-                  f[17], f[18], f[20], comm, tuple(blobs), _abi(f[30]))
+                  f[17], f[18], f[20], comm, tuple(blobs), _abi(f[30]), f[31])
 
 
 def _abi(value: int) -> Abi:
@@ -153,12 +157,18 @@ class Decoder:
         """Decode an ordinary syscall exit straight from the unpacked header (no Header object)."""
         blobs: dict[int, bytes] = {}
         off = HEADER.size
-        for i, slot in enumerate(slots[:f[19]]):
+        extras = [param for bit, param in EXTRAS if f[31] & bit]
+        nspec = max(0, min(f[19], 8) - len(extras))
+        for i, slot in enumerate(slots[:nspec]):
             n = f[21 + i]
             blobs[slot] = raw[off:off + n]
             off += n
         args = f[2:8] if abi is Abi.X64 else compat_args(abi, call, f[2:8])
         params = build_params(RawCall(name, f[9], f[10], f[1], args, blobs))
+        for i, param in enumerate(extras):
+            n = f[21 + nspec + i] if nspec + i < 8 else 0
+            params[param] = raw[off:off + n].split(b"\0", 1)[0].decode("utf-8", "surrogateescape")
+            off += n
         if abi is not Abi.X64:
             params[ABI_PARAM] = ABI_LABELS[abi]
         self.num += 1

@@ -1,0 +1,328 @@
+"""What the probe's filter maps hold: event type indices, what the probe knows of each type, and the
+``Prefilter`` (``events/prefilter.py``) plus state's needs encoded as per-type box masks and path/id keys.
+
+``compile_filter`` turns a ``Prefilter`` and the delivered event types into ``KernelTables`` (plain bytes for
+the maps, see ``probe.h``); ``KernelTables.passes`` is the combined reference: ``Prefilter.passes`` for what
+the rules need, or'ed with state's needs, which only the source knows:
+
+* always: process lifecycle and credentials (clone, execve, procexit, chdir, setuid ...) and ``close_range``;
+* when the fd's open file is one user space was told about (``fd_known``): ``close``, ``dup*``, ``fcntl``
+  (the probe keeps that set; every other fd-naming event carries kernel-resolved facts instead);
+* nothing: the events that create fds (open family, socket, accept, pipe ...), which state does not need for
+  fds nobody uses later.
+
+A ``Prefilter`` type left open only for state (every ``open_types`` reason starts with ``state``) counts as not
+needed by the rules. Anything the maps cannot encode exactly is widened (a box's test is dropped), which only
+sends more: long names (``PF_KEY_STR``), comms over 15 bytes in ``comm_in``, more than 8 required-flag sets.
+"""
+from __future__ import annotations
+
+import struct
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+
+from syswarden.events.prefilter import MAX_BOXES, Box, KernelView, Prefilter, RawFeature, TypeFilter
+from syswarden.events.types import EVENTS, ParamType
+from syswarden.sources.syscall_decode import SPECS
+
+MAX_TYPES = 128
+TYPE_FORK, TYPE_EXEC, TYPE_EXIT = MAX_TYPES - 3, MAX_TYPES - 2, MAX_TYPES - 1
+SLOT_NONE, SLOT_RET = 0xFF, 6
+OPEN_NONE, OPEN_FLAGS, OPEN_HOW, OPEN_CREAT = 0, 1, 2, 3
+TC_NONE, TC_OPEN, TC_DOMAIN, TC_FDSOCK = 0, 1, 2, 3
+FDR_NONE, FDR_CLOSE, FDR_DUP, FDR_DUP2 = 0, 1, 2, 3
+PF_SEND_ALL, PF_BOXES = 0, 1
+PF_FLAG_REQS, PF_TYPECHARS = 8, 32
+PFU_PATH, PFU_FEAT, PFU_COMM, PFU_UID, PFU_NAMES, PFU_DIRS, PFU_SUFFIXES = 1, 2, 4, 8, 16, 32, 64
+PFK_NAMES, PFK_DIRS, PFK_SUFFIXES = 0, 1, 2
+PFI_COMM, PFI_UID = 0, 1
+PF_KEY_DATA = 256
+PF_KEY_STR = PF_KEY_DATA - 2          # a lexical path is filtered only if it and its NUL fit: <= 253 bytes
+COMM_LEN = 15
+REASONS = ("relative path, directory not walked", "non-normal path", "path too long", "opened file's path differs",
+           "no exec-time comm", "close/dup without entry state", "known-file set full", "start-up",
+           "untracked process")
+# fd.typechar values by index (probe.h TCI_*); "o?" is state's kind for sockets of other families
+TYPECHARS = ("f", "d", "4", "6", "u", "p", "e", "s", "l", "i", "t", "n", "b", "r", "o", "m", "P", "o?")
+
+OPEN_FAMILY = ("open", "openat", "openat2", "creat")
+STATE_ALWAYS = frozenset({"clone", "clone3", "fork", "vfork", "execve", "execveat", "procexit", "chdir", "fchdir",
+                          "setuid", "setgid", "setreuid", "setregid", "setresuid", "setresgid", "capset", "setsid",
+                          "close_range"})
+STATE_FD_KNOWN = frozenset({"close", "dup", "dup2", "dup3", "fcntl"})
+_NEW_FD_RET = frozenset({*OPEN_FAMILY, "socket", "accept", "accept4", "memfd_create", "userfaultfd", "bpf",
+                         "eventfd", "eventfd2", "signalfd", "signalfd4", "timerfd_create", "inotify_init",
+                         "inotify_init1", "epoll_create", "epoll_create1", "io_uring_setup", "pidfd_open",
+                         "pidfd_getfd"})
+_SOCKET_FD_ARG0 = frozenset({"connect", "bind", "sendto", "sendmsg", "recvfrom", "recvmsg", "listen"})
+_PAIRS = {"pipe": 0, "pipe2": 0, "socketpair": 3}
+_SCHED_TYPES = {"clone": TYPE_FORK, "execve": TYPE_EXEC, "procexit": TYPE_EXIT}
+
+_TYPE_INFO = struct.Struct("<16B")
+_PF_TYPE = struct.Struct(f"<IIQQQ4QQ{PF_FLAG_REQS * 2}Q{PF_TYPECHARS}Q5QIBB2x")
+_PATH_KEY = struct.Struct(f"<I{PF_KEY_DATA}s")
+_ID_KEY = struct.Struct("<BBBx16s")
+_ID_VAL = struct.Struct("<QQ")
+PF_TYPE_SIZE = _PF_TYPE.size
+TYPE_INFO_SIZE = _TYPE_INFO.size
+PATH_KEY_SIZE = _PATH_KEY.size
+ID_KEY_SIZE, ID_VAL_SIZE = _ID_KEY.size, _ID_VAL.size
+
+
+def type_indices() -> dict[str, int]:
+    """Event name -> type index of every syscall the probe decodes (the scheduler records use fixed ones)."""
+    names = sorted(SPECS)
+    if len(names) > TYPE_FORK:
+        raise ValueError(f"{len(names)} event types do not fit in the probe's {TYPE_FORK} type slots")
+    return {name: i for i, name in enumerate(names)}
+
+
+def counter_types() -> dict[int, str]:
+    """Type index -> the event name its counters count (scheduler records: clone child, execve, procexit)."""
+    names = {i: name for name, i in type_indices().items()}
+    names.update({TYPE_FORK: "clone (child)", TYPE_EXEC: "execve", TYPE_EXIT: "procexit"})
+    return names
+
+
+def _slot(name: str, param: str | None) -> int:
+    """The argument slot whose string or int a Falco parameter of ``name`` is built from (``sN``/``iN``)."""
+    for pname, recipe in SPECS[name].params:
+        if pname == param and recipe[:1] in "si" and recipe[1:].isdigit():
+            return int(recipe[1:])
+    return SLOT_NONE
+
+
+def path_slots(name: str, param: str | None) -> tuple[int, int]:
+    """(argument slot of path parameter ``param``, slot of its dirfd or SLOT_NONE) for event ``name``."""
+    spec = EVENTS.get((name, "<"))
+    if spec is None or param is None:
+        return SLOT_NONE, SLOT_NONE
+    for p in spec.params:
+        if p.name == param and p.type in (ParamType.FSPATH, ParamType.FSRELPATH):
+            slot = _slot(name, param)
+            return (slot, _slot(name, p.dirfd) if p.dirfd else SLOT_NONE) if slot != SLOT_NONE else (SLOT_NONE,) * 2
+    return SLOT_NONE, SLOT_NONE
+
+
+def type_info(name: str) -> bytes:
+    """The ``types`` map value of event ``name`` (``struct type_info``)."""
+    path, dirfd = path_slots(name, "name") if name in OPEN_FAMILY else (SLOT_NONE, SLOT_NONE)
+    open_kind = {"openat2": OPEN_HOW, "creat": OPEN_CREAT}.get(name, OPEN_FLAGS if name in OPEN_FAMILY else OPEN_NONE)
+    flags_slot = _flag_slot(name) if open_kind == OPEN_FLAGS else SLOT_NONE
+    if name in OPEN_FAMILY:
+        tc, tc_slot = TC_OPEN, SLOT_NONE
+    elif name == "socket":
+        tc, tc_slot = TC_DOMAIN, 0
+    elif name in ("accept", "accept4"):
+        tc, tc_slot = TC_FDSOCK, SLOT_RET
+    elif name in _SOCKET_FD_ARG0 or name in ("dup", "dup2", "dup3", "fcntl"):
+        tc, tc_slot = TC_FDSOCK, 0
+    else:
+        tc, tc_slot = TC_NONE, SLOT_NONE
+    role = {"close": FDR_CLOSE, "dup": FDR_DUP, "fcntl": FDR_DUP, "dup2": FDR_DUP2, "dup3": FDR_DUP2}.get(name, FDR_NONE)
+    known = SLOT_RET if name in _NEW_FD_RET else 0 if name in _SOCKET_FD_ARG0 - {"listen"} else SLOT_NONE
+    return _TYPE_INFO.pack(path, dirfd, open_kind, flags_slot, tc, tc_slot, role, known, _PAIRS.get(name, SLOT_NONE),
+                           int(name in OPEN_FAMILY), int(name == "fcntl"), int(name == "fchdir"), 0, 0, 0, 0)
+
+
+def _flag_slot(name: str) -> int:
+    for pname, recipe in SPECS[name].params:
+        if pname == "flags" and recipe[:1] == "w":
+            return int(recipe[1:])
+    return SLOT_NONE
+
+
+def needs_entry(name: str) -> bool:
+    """Whether sys_enter keeps state for this call: the file an fd held before it (close, dup2, dup3), or
+    the ABI of an exec (its exit registers describe the new image)."""
+    return name in ("close", "dup2", "dup3", "execve", "execveat")
+
+
+@dataclass(slots=True)
+class KernelTables:
+    """Map contents for one generation, and the reference they encode."""
+
+    types: dict[int, bytes] = field(default_factory=dict)                 # type index -> struct pf_type
+    paths: dict[bytes, int] = field(default_factory=dict)                 # pf_path_key -> box mask
+    ids: dict[bytes, tuple[int, int]] = field(default_factory=dict)       # pf_id_key -> (in, not_in)
+    rules: dict[str, TypeFilter | None] = field(default_factory=dict)     # None: every event of the type
+    state: dict[str, str] = field(default_factory=dict)                   # "always" | "fd_known" | "none"
+
+    def passes(self, view: KernelView, fd_known: bool | None = None) -> bool:
+        """The reference: whether the probe must send this event (``fd_known`` None: unknown, so sent)."""
+        kind = self.state.get(view.event_type)
+        if kind is None:
+            return False
+        if kind == "always":
+            return True
+        if kind == "fd_known" and fd_known is not False:
+            return True
+        rules = self.rules.get(view.event_type)
+        return rules is None or rules.holds(view)
+
+
+def _rules_need(prefilter: Prefilter | None, name: str) -> TypeFilter | None | bool:
+    """What the rules need of type ``name``: a TypeFilter, None (every event) or False (nothing)."""
+    if prefilter is None:
+        return None
+    if prefilter.event_types is not None and name not in prefilter.event_types:
+        return False
+    if name in prefilter.filters:
+        return prefilter.filters[name]
+    reasons = prefilter.open_types.get(name)
+    if reasons and all(r.startswith("state") for r in reasons):
+        return False
+    return None
+
+
+def compile_filter(prefilter: Prefilter | None, delivered: Iterable[str], gen: int) -> KernelTables:
+    """The tables of generation ``gen`` for the event types the source delivers (rules' plus state's)."""
+    index = type_indices()
+    tables = KernelTables()
+    for name in sorted(set(delivered) & set(index)):
+        need = _rules_need(prefilter, name)
+        state = "always" if name in STATE_ALWAYS else "fd_known" if name in STATE_FD_KNOWN else "none"
+        tables.state[name] = state
+        if state == "always" or need is None or (isinstance(need, TypeFilter) and len(need.boxes) > MAX_BOXES):
+            tables.rules[name] = None
+            tables.types[index[name]] = bytes(PF_TYPE_SIZE)      # mode PF_SEND_ALL
+            continue
+        boxes = need.boxes if isinstance(need, TypeFilter) else ()
+        tables.rules[name] = need if isinstance(need, TypeFilter) else TypeFilter(name, ())
+        param = need.path_param if isinstance(need, TypeFilter) else None
+        tables.types[index[name]] = _encode_type(tables, gen, index[name], name, boxes, param, state == "fd_known")
+    return tables
+
+
+def _encode_type(tables: KernelTables, gen: int, tix: int, name: str, boxes: tuple[Box, ...], param: str | None,
+                 state_need: bool) -> bytes:
+    path_slot, dirfd_slot = path_slots(name, param)
+    every = (1 << len(boxes)) - 1
+    ret_ok = ret_err = flags_free = path_free = feat_free = comm_free = uid_free = 0
+    acc = [0, 0, 0, 0]
+    tcs = [0] * PF_TYPECHARS
+    reqs: dict[int, int] = {}
+    uses = 0
+    names: list[tuple[bytes, int, bool]] = []      # (bytes, bit, is_exact)
+    suffixes: list[tuple[bytes, int]] = []
+    for i, box in enumerate(boxes):
+        bit = 1 << i
+        ret_ok |= bit if box.ret.value in ("any", "ok") else 0
+        ret_err |= bit if box.ret.value in ("any", "err") else 0
+        for a in range(4):
+            acc[a] |= bit if box.accmodes is None or a in box.accmodes else 0
+        if box.flags_all:
+            reqs[box.flags_all] = reqs.get(box.flags_all, 0) | bit
+        else:
+            flags_free |= bit
+        for t, char in enumerate(TYPECHARS):
+            tcs[t] |= bit if box.typechars is None or char in box.typechars else 0
+        if box.path is None or path_slot == SLOT_NONE or _matches_everything(box):
+            path_free |= bit
+        else:
+            uses |= PFU_PATH
+            names += [(_enc(e) + b"\0", bit, True) for e in box.path.exact if 0 < len(_enc(e)) <= PF_KEY_STR - 1]
+            names += [(_enc(p), bit, False) for p in box.path.prefixes if len(_enc(p)) <= PF_KEY_STR - 1]
+            suffixes += [(_enc(s)[::-1], bit) for s in box.path.suffixes if len(_enc(s)) <= PF_KEY_STR - 1]
+            for d in box.path.dirs:
+                if len(_enc(d)) <= PF_KEY_STR - 2:
+                    _add(tables.paths, _path_key(gen, PFK_DIRS, tix, _enc(d) + b"\0"), bit)
+                    uses |= PFU_DIRS
+        if box.raw_features & RawFeature.DOTDOT_SLASH:
+            uses |= PFU_FEAT
+        else:
+            feat_free |= bit
+        if box.comm_in is None:
+            comm_free |= bit
+        for comm in box.comm_in or ():
+            if len(_enc(comm)) <= COMM_LEN:
+                _add_id(tables.ids, _id_key(gen, PFI_COMM, tix, _enc(comm)), bit, 0)
+        for comm in box.comm_not_in:
+            if len(_enc(comm)) <= COMM_LEN:
+                _add_id(tables.ids, _id_key(gen, PFI_COMM, tix, _enc(comm)), 0, bit)
+        if box.comm_in is not None or box.comm_not_in:
+            uses |= PFU_COMM
+        if box.uid_in is None:
+            uid_free |= bit
+        else:
+            uses |= PFU_UID
+            for uid in box.uid_in:
+                if 0 <= uid <= 0xFFFFFFFF:
+                    _add_id(tables.ids, _id_key(gen, PFI_UID, tix, struct.pack("<I", uid)), bit, 0)
+    uses |= _encode_names(tables.paths, gen, tix, names) | _encode_suffixes(tables.paths, gen, tix, suffixes)
+    kept = sorted(reqs.items(), key=lambda kv: -bin(kv[1]).count("1"))
+    for _bits, mask in kept[PF_FLAG_REQS:]:
+        flags_free |= mask                      # more sets than the probe checks: the rest are not required
+    flat_reqs = [v for bits, mask in kept[:PF_FLAG_REQS] for v in (bits, mask)]
+    flat_reqs += [0] * (2 * PF_FLAG_REQS - len(flat_reqs))
+    return _PF_TYPE.pack(PF_BOXES, int(state_need), every, ret_ok, ret_err, *acc, flags_free, *flat_reqs, *tcs,
+                         path_free, feat_free, every & ~feat_free, comm_free, uid_free, uses, path_slot, dirfd_slot)
+
+
+def _matches_everything(box: Box) -> bool:
+    test = box.path
+    return test is not None and ("" in test.prefixes or "" in test.suffixes)
+
+
+def _enc(text: str) -> bytes:
+    return text.encode("utf-8", "surrogateescape")
+
+
+def _path_key(gen: int, kind: int, tix: int, data: bytes) -> bytes:
+    full = bytes([(gen << 2) | kind, tix]) + data
+    return _PATH_KEY.pack(8 * len(full), full)
+
+
+def id_value(pair: tuple[int, int]) -> bytes:
+    return _ID_VAL.pack(*pair)
+
+
+def _id_key(gen: int, kind: int, tix: int, data: bytes) -> bytes:
+    return _ID_KEY.pack(gen, kind, tix, data)
+
+
+def _add(paths: dict[bytes, int], key: bytes, bit: int) -> None:
+    paths[key] = paths.get(key, 0) | bit
+
+
+def _add_id(ids: dict[bytes, tuple[int, int]], key: bytes, in_bit: int, not_in_bit: int) -> None:
+    old = ids.get(key, (0, 0))
+    ids[key] = (old[0] | in_bit, old[1] | not_in_bit)
+
+
+def _encode_names(paths: dict[bytes, int], gen: int, tix: int, names: list[tuple[bytes, int, bool]]) -> int:
+    """Exact names (with their NUL) and prefixes in one trie; each value or-ed with every shorter prefix's."""
+    own: dict[bytes, int] = {}
+    for data, bit, _exact in names:
+        own[data] = own.get(data, 0) | bit
+    prefixes = {data: mask for data, mask in own.items() if not data.endswith(b"\0")}
+    for data, mask in own.items():
+        inherited = mask
+        for p, pmask in prefixes.items():
+            if len(p) < len(data) and data.startswith(p):
+                inherited |= pmask
+        _add(paths, _path_key(gen, PFK_NAMES, tix, data), inherited)
+    return PFU_NAMES if own else 0
+
+
+def _encode_suffixes(paths: dict[bytes, int], gen: int, tix: int, suffixes: list[tuple[bytes, int]]) -> int:
+    own: dict[bytes, int] = {}
+    for data, bit in suffixes:
+        own[data] = own.get(data, 0) | bit
+    for data, mask in own.items():
+        inherited = mask
+        for s, smask in own.items():
+            if len(s) < len(data) and data.startswith(s):
+                inherited |= smask
+        _add(paths, _path_key(gen, PFK_SUFFIXES, tix, data), inherited)
+    return PFU_SUFFIXES if own else 0
+
+
+def delivered_types(wanted: frozenset[str] | None, state_types: Iterable[str]) -> frozenset[str]:
+    """The decodable event types the source captures: the rules' (None: all) plus state's."""
+    base = frozenset(SPECS) if wanted is None else wanted
+    return frozenset(n for n in base | frozenset(state_types) if n in SPECS)
+
+
+def reasons_text(counts: Mapping[int, int]) -> str:
+    return ", ".join(f"{REASONS[r]}: {n}" for r, n in sorted(counts.items()) if n)
