@@ -1,19 +1,18 @@
-"""What the probe's filter maps hold: event type indices, what the probe knows of each type, and the
-``Prefilter`` (``events/prefilter.py``) plus state's needs encoded as per-type box masks and path/id keys.
+"""What the probe's filter maps hold: event type indices, what the probe knows of each type, and a
+``Prefilter`` (``events/prefilter.py``: the rules' and state's needs, put together by ``service/prefilter``)
+encoded as per-type box masks, path trie keys and comm/uid sets.
 
-``compile_filter`` turns a ``Prefilter`` and the delivered event types into ``KernelTables`` (plain bytes for
-the maps, see ``probe.h``); ``KernelTables.passes`` is the combined reference: ``Prefilter.passes`` for what
-the rules need, or'ed with state's needs, which only the source knows:
+``compile_filter`` turns the ``Prefilter`` and the event types the source captures into ``KernelTables`` (plain
+bytes for the maps, see ``probe.h``), for one of the two generations. ``Prefilter.passes`` is the reference the
+probe implements: a type outside ``event_types`` is never sent, an ``fd_gated`` type only when user space knows
+the call's fd, a filtered type when one of its boxes holds. The probe knows a ``KernelView`` as
+``Prefilter.view`` defines it, with two additions: a relative open path is known whole (the probe walks the
+directory the kernel resolves it against and sends it as ``dirpath``, which state joins the name to), and the
+facts only the kernel has (``returns_dir``, ``fd_known``).
 
-* always: process lifecycle and credentials (clone, execve, procexit, chdir, setuid ...) and ``close_range``;
-* when the fd's open file is one user space was told about (``fd_known``): ``close``, ``dup*``, ``fcntl``
-  (the probe keeps that set; every other fd-naming event carries kernel-resolved facts instead);
-* nothing: the events that create fds (open family, socket, accept, pipe ...), which state does not need for
-  fds nobody uses later.
-
-A ``Prefilter`` type left open only for state (every ``open_types`` reason starts with ``state``) counts as not
-needed by the rules. Anything the maps cannot encode exactly is widened (a box's test is dropped), which only
-sends more: long names (``PF_KEY_STR``), comms over 15 bytes in ``comm_in``, more than 8 required-flag sets.
+Whatever the maps cannot encode exactly is widened (the test dropped from the box), which only sends more:
+prefixes over ``PF_KEY_STR`` bytes are cut, longer exact names and directories cannot occur in a key, comms over
+15 bytes never match ``comm_in``, more than 8 distinct required-flag sets keep the 8 commonest.
 """
 from __future__ import annotations
 
@@ -21,7 +20,7 @@ import struct
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
-from syswarden.events.prefilter import MAX_BOXES, Box, KernelView, Prefilter, RawFeature, TypeFilter
+from syswarden.events.prefilter import MAX_BOXES, OPEN_FD_TYPES, Box, KernelView, Prefilter, RawFeature
 from syswarden.events.types import EVENTS, ParamType
 from syswarden.sources.syscall_decode import SPECS
 
@@ -41,25 +40,22 @@ PF_KEY_STR = PF_KEY_DATA - 2          # a lexical path is filtered only if it an
 COMM_LEN = 15
 REASONS = ("relative path, directory not walked", "non-normal path", "path too long", "opened file's path differs",
            "no exec-time comm", "close/dup without entry state", "known-file set full", "start-up",
-           "untracked process")
+           "untracked process", "relative path of a type not resolved")
 # fd.typechar values by index (probe.h TCI_*); "o?" is state's kind for sockets of other families
 TYPECHARS = ("f", "d", "4", "6", "u", "p", "e", "s", "l", "i", "t", "n", "b", "r", "o", "m", "P", "o?")
 
 OPEN_FAMILY = ("open", "openat", "openat2", "creat")
-STATE_ALWAYS = frozenset({"clone", "clone3", "fork", "vfork", "execve", "execveat", "procexit", "chdir", "fchdir",
-                          "setuid", "setgid", "setreuid", "setregid", "setresuid", "setresgid", "capset", "setsid",
-                          "close_range"})
-STATE_FD_KNOWN = frozenset({"close", "dup", "dup2", "dup3", "fcntl"})
 _NEW_FD_RET = frozenset({*OPEN_FAMILY, "socket", "accept", "accept4", "memfd_create", "userfaultfd", "bpf",
                          "eventfd", "eventfd2", "signalfd", "signalfd4", "timerfd_create", "inotify_init",
                          "inotify_init1", "epoll_create", "epoll_create1", "io_uring_setup", "pidfd_open",
                          "pidfd_getfd"})
-_SOCKET_FD_ARG0 = frozenset({"connect", "bind", "sendto", "sendmsg", "recvfrom", "recvmsg", "listen"})
+# fds a sent event makes state create a table entry for (connect/bind/sendto... name unknown sockets)
+_SOCKET_FD_ARG0 = frozenset({"connect", "bind", "sendto", "sendmsg", "recvfrom", "recvmsg"})
 _PAIRS = {"pipe": 0, "pipe2": 0, "socketpair": 3}
-_SCHED_TYPES = {"clone": TYPE_FORK, "execve": TYPE_EXEC, "procexit": TYPE_EXIT}
 
 _TYPE_INFO = struct.Struct("<16B")
-_PF_TYPE = struct.Struct(f"<IIQQQ4QQ{PF_FLAG_REQS * 2}Q{PF_TYPECHARS}Q5QIBB2x")
+_PF_TYPE = struct.Struct(f"<IIQQQ4QQ{PF_FLAG_REQS * 2}Q{PF_TYPECHARS}Q6QIBBBx")
+_PF_TYPE_WORDS = 2 + 3 + 4 + 1 + 2 * PF_FLAG_REQS + PF_TYPECHARS + 6       # mode, gated and the u64 fields
 _PATH_KEY = struct.Struct(f"<I{PF_KEY_DATA}s")
 _ID_KEY = struct.Struct("<BBBx16s")
 _ID_VAL = struct.Struct("<QQ")
@@ -92,15 +88,19 @@ def _slot(name: str, param: str | None) -> int:
     return SLOT_NONE
 
 
-def path_slots(name: str, param: str | None) -> tuple[int, int]:
-    """(argument slot of path parameter ``param``, slot of its dirfd or SLOT_NONE) for event ``name``."""
+def path_slots(name: str, param: str | None, fs: bool = True) -> tuple[int, int]:
+    """(argument slot of path parameter ``param``, slot of its dirfd or SLOT_NONE) for event ``name``: a
+    filesystem path parameter (FSPATH/FSRELPATH), or with ``fs`` false any string parameter."""
     spec = EVENTS.get((name, "<"))
-    if spec is None or param is None:
+    if spec is None or param is None or name not in SPECS:
         return SLOT_NONE, SLOT_NONE
     for p in spec.params:
-        if p.name == param and p.type in (ParamType.FSPATH, ParamType.FSRELPATH):
+        if p.name != param:
+            continue
+        if p.type in (ParamType.FSPATH, ParamType.FSRELPATH) or not fs:
             slot = _slot(name, param)
-            return (slot, _slot(name, p.dirfd) if p.dirfd else SLOT_NONE) if slot != SLOT_NONE else (SLOT_NONE,) * 2
+            dirfd = _slot(name, p.dirfd) if fs and p.dirfd else SLOT_NONE
+            return (slot, dirfd) if slot != SLOT_NONE else (SLOT_NONE, SLOT_NONE)
     return SLOT_NONE, SLOT_NONE
 
 
@@ -109,18 +109,10 @@ def type_info(name: str) -> bytes:
     path, dirfd = path_slots(name, "name") if name in OPEN_FAMILY else (SLOT_NONE, SLOT_NONE)
     open_kind = {"openat2": OPEN_HOW, "creat": OPEN_CREAT}.get(name, OPEN_FLAGS if name in OPEN_FAMILY else OPEN_NONE)
     flags_slot = _flag_slot(name) if open_kind == OPEN_FLAGS else SLOT_NONE
-    if name in OPEN_FAMILY:
-        tc, tc_slot = TC_OPEN, SLOT_NONE
-    elif name == "socket":
-        tc, tc_slot = TC_DOMAIN, 0
-    elif name in ("accept", "accept4"):
-        tc, tc_slot = TC_FDSOCK, SLOT_RET
-    elif name in _SOCKET_FD_ARG0 or name in ("dup", "dup2", "dup3", "fcntl"):
-        tc, tc_slot = TC_FDSOCK, 0
-    else:
-        tc, tc_slot = TC_NONE, SLOT_NONE
+    # fd.typechar is known only of the fd an open creates, from its flags (Prefilter: OPEN_FD_TYPES)
+    tc, tc_slot = (TC_OPEN, SLOT_NONE) if name in OPEN_FD_TYPES else (TC_NONE, SLOT_NONE)
     role = {"close": FDR_CLOSE, "dup": FDR_DUP, "fcntl": FDR_DUP, "dup2": FDR_DUP2, "dup3": FDR_DUP2}.get(name, FDR_NONE)
-    known = SLOT_RET if name in _NEW_FD_RET else 0 if name in _SOCKET_FD_ARG0 - {"listen"} else SLOT_NONE
+    known = SLOT_RET if name in _NEW_FD_RET else 0 if name in _SOCKET_FD_ARG0 else SLOT_NONE
     return _TYPE_INFO.pack(path, dirfd, open_kind, flags_slot, tc, tc_slot, role, known, _PAIRS.get(name, SLOT_NONE),
                            int(name in OPEN_FAMILY), int(name == "fcntl"), int(name == "fchdir"), 0, 0, 0, 0)
 
@@ -140,65 +132,45 @@ def needs_entry(name: str) -> bool:
 
 @dataclass(slots=True)
 class KernelTables:
-    """Map contents for one generation, and the reference they encode."""
+    """Map contents for one generation, and the prefilter they encode (None: every event is sent)."""
 
     types: dict[int, bytes] = field(default_factory=dict)                 # type index -> struct pf_type
     paths: dict[bytes, int] = field(default_factory=dict)                 # pf_path_key -> box mask
     ids: dict[bytes, tuple[int, int]] = field(default_factory=dict)       # pf_id_key -> (in, not_in)
-    rules: dict[str, TypeFilter | None] = field(default_factory=dict)     # None: every event of the type
-    state: dict[str, str] = field(default_factory=dict)                   # "always" | "fd_known" | "none"
+    prefilter: Prefilter | None = None
 
-    def passes(self, view: KernelView, fd_known: bool | None = None) -> bool:
-        """The reference: whether the probe must send this event (``fd_known`` None: unknown, so sent)."""
-        kind = self.state.get(view.event_type)
-        if kind is None:
-            return False
-        if kind == "always":
-            return True
-        if kind == "fd_known" and fd_known is not False:
-            return True
-        rules = self.rules.get(view.event_type)
-        return rules is None or rules.holds(view)
-
-
-def _rules_need(prefilter: Prefilter | None, name: str) -> TypeFilter | None | bool:
-    """What the rules need of type ``name``: a TypeFilter, None (every event) or False (nothing)."""
-    if prefilter is None:
-        return None
-    if prefilter.event_types is not None and name not in prefilter.event_types:
-        return False
-    if name in prefilter.filters:
-        return prefilter.filters[name]
-    reasons = prefilter.open_types.get(name)
-    if reasons and all(r.startswith("state") for r in reasons):
-        return False
-    return None
+    def passes(self, view: KernelView) -> bool:
+        """The reference: whether the probe must send this event."""
+        return self.prefilter is None or self.prefilter.passes(view)
 
 
 def compile_filter(prefilter: Prefilter | None, delivered: Iterable[str], gen: int) -> KernelTables:
-    """The tables of generation ``gen`` for the event types the source delivers (rules' plus state's)."""
+    """The tables of generation ``gen`` for the event types the source captures."""
     index = type_indices()
-    tables = KernelTables()
+    tables = KernelTables(prefilter=prefilter)
     for name in sorted(set(delivered) & set(index)):
-        need = _rules_need(prefilter, name)
-        state = "always" if name in STATE_ALWAYS else "fd_known" if name in STATE_FD_KNOWN else "none"
-        tables.state[name] = state
-        if state == "always" or need is None or (isinstance(need, TypeFilter) and len(need.boxes) > MAX_BOXES):
-            tables.rules[name] = None
-            tables.types[index[name]] = bytes(PF_TYPE_SIZE)      # mode PF_SEND_ALL
+        if prefilter is None:
+            tables.types[index[name]] = bytes(PF_TYPE_SIZE)        # PF_SEND_ALL, not gated
             continue
-        boxes = need.boxes if isinstance(need, TypeFilter) else ()
-        tables.rules[name] = need if isinstance(need, TypeFilter) else TypeFilter(name, ())
-        param = need.path_param if isinstance(need, TypeFilter) else None
-        tables.types[index[name]] = _encode_type(tables, gen, index[name], name, boxes, param, state == "fd_known")
+        gated = name in prefilter.fd_gated
+        tf = prefilter.filters.get(name)
+        if prefilter.event_types is not None and name not in prefilter.event_types:
+            boxes, param, fs = (), None, True                     # no box: never sent
+        elif tf is None or len(tf.boxes) > MAX_BOXES:
+            tables.types[index[name]] = _PF_TYPE.pack(PF_SEND_ALL, int(gated), *([0] * (_PF_TYPE_WORDS - 2)),
+                                                      0, SLOT_NONE, SLOT_NONE, 1)
+            continue
+        else:
+            boxes, param, fs = tf.boxes, tf.path_param, tf.path_fs
+        tables.types[index[name]] = _encode_type(tables, gen, index[name], name, boxes, param, fs, gated)
     return tables
 
 
 def _encode_type(tables: KernelTables, gen: int, tix: int, name: str, boxes: tuple[Box, ...], param: str | None,
-                 state_need: bool) -> bytes:
-    path_slot, dirfd_slot = path_slots(name, param)
+                 fs: bool, gated: bool) -> bytes:
+    path_slot, dirfd_slot = path_slots(name, param, fs)
     every = (1 << len(boxes)) - 1
-    ret_ok = ret_err = flags_free = path_free = feat_free = comm_free = uid_free = 0
+    ret_ok = ret_err = flags_free = path_free = feat_free = comm_free = uid_free = dir_free = 0
     acc = [0, 0, 0, 0]
     tcs = [0] * PF_TYPECHARS
     reqs: dict[int, int] = {}
@@ -221,9 +193,10 @@ def _encode_type(tables: KernelTables, gen: int, tix: int, name: str, boxes: tup
             path_free |= bit
         else:
             uses |= PFU_PATH
-            names += [(_enc(e) + b"\0", bit, True) for e in box.path.exact if 0 < len(_enc(e)) <= PF_KEY_STR - 1]
-            names += [(_enc(p), bit, False) for p in box.path.prefixes if len(_enc(p)) <= PF_KEY_STR - 1]
-            suffixes += [(_enc(s)[::-1], bit) for s in box.path.suffixes if len(_enc(s)) <= PF_KEY_STR - 1]
+            names += [(_enc(e) + b"\0", bit, True) for e in box.path.exact if 0 < len(_enc(e)) < PF_KEY_STR]
+            # a longer prefix is cut to what a key holds: it then matches more paths (sends more)
+            names += [(_enc(p)[:PF_KEY_STR], bit, False) for p in box.path.prefixes]
+            suffixes += [(_enc(s)[::-1][:PF_KEY_STR], bit) for s in box.path.suffixes]
             for d in box.path.dirs:
                 if len(_enc(d)) <= PF_KEY_STR - 2:
                     _add(tables.paths, _path_key(gen, PFK_DIRS, tix, _enc(d) + b"\0"), bit)
@@ -242,6 +215,8 @@ def _encode_type(tables: KernelTables, gen: int, tix: int, name: str, boxes: tup
                 _add_id(tables.ids, _id_key(gen, PFI_COMM, tix, _enc(comm)), 0, bit)
         if box.comm_in is not None or box.comm_not_in:
             uses |= PFU_COMM
+        if not box.returns_dir:
+            dir_free |= bit
         if box.uid_in is None:
             uid_free |= bit
         else:
@@ -255,11 +230,13 @@ def _encode_type(tables: KernelTables, gen: int, tix: int, name: str, boxes: tup
         flags_free |= mask                      # more sets than the probe checks: the rest are not required
     flat_reqs = [v for bits, mask in kept[:PF_FLAG_REQS] for v in (bits, mask)]
     flat_reqs += [0] * (2 * PF_FLAG_REQS - len(flat_reqs))
-    return _PF_TYPE.pack(PF_BOXES, int(state_need), every, ret_ok, ret_err, *acc, flags_free, *flat_reqs, *tcs,
-                         path_free, feat_free, every & ~feat_free, comm_free, uid_free, uses, path_slot, dirfd_slot)
+    return _PF_TYPE.pack(PF_BOXES, int(gated), every, ret_ok, ret_err, *acc, flags_free, *flat_reqs, *tcs,
+                         path_free, feat_free, every & ~feat_free, comm_free, uid_free, dir_free, uses, path_slot,
+                         dirfd_slot, int(fs))
 
 
 def _matches_everything(box: Box) -> bool:
+    """A path test an empty prefix or suffix satisfies holds for every path: no lookup needed."""
     test = box.path
     return test is not None and ("" in test.prefixes or "" in test.suffixes)
 

@@ -20,6 +20,8 @@
 #include "probe_paths.h"
 #include "probe_prefilter.h"
 
+#define S_IFDIR_ 0040000
+
 char LICENSE[] SEC("license") = "GPL";
 
 static __always_inline __u32 encode_tty(struct task_struct *task)
@@ -371,12 +373,13 @@ static __always_inline void mark_known(struct file *f)
 	}
 }
 
-/* The lexical absolute path of the event's path argument (blob of slot ti->path_slot) in work.path:
- * copied when absolute; for the open family, a relative one is joined to the directory the kernel resolves
- * it against (the cwd or dirfd's file, walked), which is also appended to the record as XF_DIRPATH so that
- * user space builds the same name. Sets work.path_len (0: unknown) and work.scanned. Returns the new
- * record offset. Global: verified once. */
-__noinline int build_path(__u32 slot, __u32 dirfd_slot, __u32 relative, __u32 off)
+/* The path the prefilter decides on, in work.path: the event's path argument (blob of slot) as state will
+ * name it. A filesystem path (fs) is known only when absolute and normal; a relative one of the open family
+ * (relative) is joined to the directory the kernel resolves it against (the cwd or the dirfd's file, walked),
+ * which is also appended to the record as XF_DIRPATH so that user space joins it the same way. A plain
+ * string (fs 0: symlink's target) is taken as it is. Sets work.path_len (0: unknown), dir_len, scanned and
+ * dotdot. Returns the new record offset. Global: verified once. */
+__noinline int build_path(__u32 slot, __u32 dirfd_slot, __u32 relative, __u32 fs, __u32 off)
 {
 	struct scratch *b = get_scratch();
 	struct work *w = get_work();
@@ -386,15 +389,20 @@ __noinline int build_path(__u32 slot, __u32 dirfd_slot, __u32 relative, __u32 of
 	w->path_len = 0;
 	w->scanned = 0;
 	__u32 boff = w->blob_off[MASKED(slot, 7)], blen = w->blob_len[MASKED(slot, 7)];
-	if (!boff || blen < 1 || blen > PF_KEY_STR || boff >= SCRATCH_HALF)
-		return off;   /* no string, or too long to be filtered (R_LONG counted by the caller) */
+	/* a 4096-byte read may have been cut: unknown */
+	if (!boff || blen < 2 || blen >= MAX_PATH_LEN || boff >= SCRATCH_HALF) {
+		if (blen >= MAX_PATH_LEN)
+			count_reason(R_LONG);
+		return off;
+	}
 	__u32 name_len = blen - 1;
 	__u8 first = b->data[boff & (SCRATCH_HALF - 1)];
 	__u32 dlen = 0;
-	if (first != '/') {
-		if (!relative)
+	if (fs && first != '/') {
+		if (!relative) {
+			count_reason(R_PATH_TAIL);
 			return off;
-		struct file *dir = NULL;
+		}
 		struct task_struct *task = bpf_get_current_task_btf();
 		__s32 dirfd = dirfd_slot <= 5 ? (__s32)h->args[MASKED(dirfd_slot, 7)] : -100;
 		int n;
@@ -402,30 +410,33 @@ __noinline int build_path(__u32 slot, __u32 dirfd_slot, __u32 relative, __u32 of
 			n = walk_path((__u64)BPF_CORE_READ(task, fs, pwd.dentry), (__u64)BPF_CORE_READ(task, fs, pwd.mnt), 0);
 		else
 			n = walk_file(fd_file(dirfd), 0);
-		if (n <= 0 || n >= PF_KEY_STR) {
+		if (n <= 0 || n >= WBUF - 1) {
 			count_reason(R_RELATIVE);
 			return off;
 		}
 		dlen = n;
 		/* the directory, for user space (with its NUL) */
 		if (off < SCRATCH_HALF) {
-			bpf_probe_read_kernel(&b->data[bound_off(off)], (dlen + 1) & 255, w->path);
+			bpf_probe_read_kernel(&b->data[bound_off(off)], (dlen + 1) & (WBUF - 1), w->path);
 			set_blob(h, dlen + 1);
 			h->xflags |= XF_DIRPATH;
 			off += dlen + 1;
 		}
 		if (dlen > 1)
 			w->path[dlen++ & (WBUF - 1)] = '/';
+		else
+			dlen = 1;
 	}
-	if (dlen + name_len > PF_KEY_STR - 1) {
+	__u32 len = dlen + name_len;
+	if (len > WBUF - 1) {
 		count_reason(R_LONG);
 		return off;
 	}
-	bpf_probe_read_kernel(&w->path[dlen & (WBUF - 1)], (name_len + 1) & 255, &b->data[boff & (SCRATCH_HALF - 1)]);
-	__u32 len = dlen + name_len;
+	bpf_probe_read_kernel(&w->path[dlen & (WBUF - 1)], (name_len + 1) & (WBUF - 1),
+			      &b->data[boff & (SCRATCH_HALF - 1)]);
 	int normal = scan_path(len);
 	w->scanned = 1;
-	if (normal)
+	if (normal || !fs)
 		w->path_len = len;
 	else
 		count_reason(R_NONNORMAL);
@@ -445,14 +456,32 @@ static __always_inline __u32 put_cwd(struct scratch *b, struct ev_hdr *h, struct
 	return off + n + 1;
 }
 
-/* fd.typechar index (probe.h TC_*) of what the event returned or used; TC_UNKNOWN when not known. */
-static __always_inline __u32 sock_typechar(struct file *f)
+/* Whether user space knows the file the call uses (Prefilter.fd_gated): the fd's file read at entry
+ * (close), the argument fd's (dup, fcntl), or either the old fd's or the one newfd held before (dup2, dup3:
+ * the call closes that one). Start-up and untracked processes count as known. */
+static __always_inline __u32 fd_known(struct probe_config *cfg, struct type_info *ti, struct ev_hdr *h,
+				      struct inflight *stash)
 {
-	if (!f || (BPF_CORE_READ(f, f_inode, i_mode) & S_IFMT_) != S_IFSOCK_)
-		return TC_UNKNOWN;
-	struct socket *sock = BPF_CORE_READ(f, private_data);
-	__u16 family = BPF_CORE_READ(sock, sk, __sk_common.skc_family);
-	return family == 2 ? TCI_4 : family == 10 ? TCI_6 : family == 1 ? TCI_U : family == 16 ? TCI_N : TCI_UNKNOWN;
+	__u32 tgid = h->tgid;
+	if (cfg->startup) {
+		count_reason(R_STARTUP);
+		return 1;
+	}
+	if (bpf_map_lookup_elem(&untracked, &tgid)) {
+		count_reason(R_UNTRACKED);
+		return 1;
+	}
+	if (ti->fd_role == FDR_CLOSE || ti->fd_role == FDR_DUP2) {
+		if (!stash) {
+			count_reason(R_NO_ENTRY);
+			return 1;
+		}
+		if (stash->known)
+			return 1;
+		if (ti->fd_role == FDR_CLOSE)
+			return 0;
+	}
+	return is_known(fd_file((__s32)h->args[0]));
 }
 
 /* Fills work.* (the KernelView) for the record in scratch and decides. Returns 1 to send. */
@@ -461,16 +490,20 @@ static __always_inline int decide(struct probe_config *cfg, struct type_info *ti
 {
 	__u32 key = (cfg->pf_gen & 1) * MAX_TYPES + (type & (MAX_TYPES - 1));
 	struct pf_type *t = bpf_map_lookup_elem(&pf_types, &key);
-	if (!t || t->mode != PF_BOXES)
+	if (!t)
+		return 1;
+	if (t->gated && !fd_known(cfg, ti, h, stash))
+		return 0;
+	if (t->mode != PF_BOXES)
 		return 1;
 	__s64 ret = h->ret;
 	w->ret = ret;
 	w->type = type;
 	w->uid = h->uid;
-	/* open flags */
+	/* open flags, the returned fd's type as state records it (from O_DIRECTORY), and the inode's */
 	w->flags_known = 1;
 	if (ti->open_kind == OPEN_FLAGS && ti->flags_slot <= 5)
-		w->flags = h->args[ti->flags_slot & 7];
+		w->flags = h->args[MASKED(ti->flags_slot, 7)];
 	else if (ti->open_kind == OPEN_CREAT)
 		w->flags = O_CREAT_TRUNC_WRONLY;
 	else if (ti->open_kind == OPEN_HOW && w->blob_len[2] >= 8 && w->blob_off[2] < SCRATCH_HALF) {
@@ -481,62 +514,29 @@ static __always_inline int decide(struct probe_config *cfg, struct type_info *ti
 		w->flags = how;
 	} else
 		w->flags_known = 0;
-	/* fd.typechar */
-	w->tc = TC_UNKNOWN;
-	if (ti->tc_kind == TC_OPEN)
-		w->tc = (w->flags & O_DIRECTORY_) ? TCI_D : TCI_F;
-	else if (ti->tc_kind == TC_DOMAIN && ret >= 0) {
-		__u32 d = h->args[0];
-		w->tc = d == 2 ? TCI_4 : d == 10 ? TCI_6 : d == 1 ? TCI_U : d == 16 ? TCI_N : TCI_UNKNOWN;
-	} else if (ti->tc_kind == TC_FDSOCK) {
-		__s64 fd = ti->tc_slot == SLOT_RET ? ret : ti->tc_slot <= 5 ? (__s32)h->args[ti->tc_slot & 7] : -1;
-		w->tc = sock_typechar(fd_file(fd));
+	w->tc = ti->tc_kind == TC_OPEN ? ((w->flags & O_DIRECTORY_) == O_DIRECTORY_ ? TCI_D : TCI_F) : TC_UNKNOWN;
+	w->returns_dir = 2;
+	if (ti->open_kind != OPEN_NONE) {
+		struct file *f = ret >= 0 ? fd_file(ret) : NULL;
+		w->returns_dir = ret < 0 ? 0 : f ? (BPF_CORE_READ(f, f_inode, i_mode) & S_IFMT_) == S_IFDIR_ : 2;
 	}
 	/* the path */
 	w->path_len = 0;
 	w->scanned = 0;
 	__u32 slot = t->path_slot;
 	if (slot <= 5) {
-		if (w->blob_len[MASKED(slot, 7)] > PF_KEY_STR)
-			count_reason(R_LONG);
 		bool open_name = ti->relative && slot == ti->path_slot;
-		*off = build_path(slot, t->dirfd_slot, open_name, *off);
+		*off = build_path(slot, t->dirfd_slot, open_name, t->path_fs, *off);
 		w->dirpath_done = open_name;
 	}
-	/* the exec-time comm */
+	/* the comm user space has for the thread (its fork/exec snapshot) */
 	__u32 tid = h->tid;
 	char *comm = bpf_map_lookup_elem(&comms, &tid);
 	w->comm_known = comm != NULL;
 	if (comm)
 		bpf_probe_read_kernel(w->comm, sizeof(w->comm), comm);
-	/* state: is the fd's file one user space knows? */
-	w->fd_known = 0;
-	if (ti->fd_role != FDR_NONE) {
-		__u32 tgid = h->tgid;
-		if (cfg->startup) {
-			w->fd_known = 1;
-			count_reason(R_STARTUP);
-		} else if (bpf_map_lookup_elem(&untracked, &tgid)) {
-			w->fd_known = 1;
-			count_reason(R_UNTRACKED);
-		} else if (ti->fd_role == FDR_CLOSE) {
-			w->fd_known = stash ? stash->known : 1;
-			if (!stash)
-				count_reason(R_NO_ENTRY);
-		} else if (ti->fd_role == FDR_DUP) {
-			__s32 cmd = h->args[1];
-			if (!ti->fcntl || cmd == F_DUPFD_ || cmd == F_DUPFD_CLOEXEC_)
-				w->fd_known = ret >= 0 && is_known(fd_file(ret));
-		} else if (ti->fd_role == FDR_DUP2) {
-			w->fd_known = (ret >= 0 && is_known(fd_file(ret))) || (stash ? stash->known : 1);
-			if (!stash)
-				count_reason(R_NO_ENTRY);
-		}
-	}
 	int verdict = pf_decide(type, cfg->pf_gen);
 	if (verdict == PF_SEND)
-		return 1;
-	if (t->state_need && w->fd_known)
 		return 1;
 	/* a successful open is dropped for its path only if the file the kernel opened has that very path */
 	if (verdict == PF_DROP_BY_PATH && ti->open_kind != OPEN_NONE && ret >= 0 && !same_file_path(ret)) {
@@ -619,7 +619,7 @@ __noinline int handle_exit(__u32 key, __u32 abi, __u32 nr, __s64 ret)
 		send = decide(cfg, ti, type, h, w, stash, &off);
 	/* the same record whether or not (and however) the type is filtered */
 	if (send && ti->relative && ti->path_slot <= 5 && !w->dirpath_done)
-		off = build_path(ti->path_slot, ti->dirfd_slot, 1, off);
+		off = build_path(ti->path_slot, ti->dirfd_slot, 1, 1, off);
 	if (send && ti->cwd_after && ret == 0)
 		off = put_cwd(b, h, w, off);
 	if (!send) {

@@ -118,13 +118,14 @@ struct type_counters {
 #define R_KNOWN_FULL 6    /* known-file set full: the process is untracked (all its close/dup sent) */
 #define R_STARTUP 7       /* close/dup during start-up, before the pre-existing files were marked */
 #define R_UNTRACKED 8     /* close/dup of an untracked process */
-#define NR_REASONS 9
+#define R_PATH_TAIL 9     /* relative path of a type the probe does not resolve (its suffix tests pass) */
+#define NR_REASONS 10
 
 /* Prefilter tables, per generation and event type (the `pf_types` map, key = gen * MAX_TYPES + type).
  * Every mask has one bit per box of the type's TypeFilter (events/prefilter.py); the event is sent when
  * AND over the dimensions of (boxes the dimension allows) is non-zero. */
-#define PF_SEND_ALL 0     /* unfiltered: every event of the type is sent */
-#define PF_BOXES 1        /* sent when a box holds (or, with state_need, when the fd's file is known) */
+#define PF_SEND_ALL 0     /* no box test: every event of the type is sent (if not gated) */
+#define PF_BOXES 1        /* sent when a box holds */
 #define PF_FLAG_REQS 8
 #define PF_TYPECHARS 32
 #define TC_UNKNOWN 0xff   /* the probe does not know fd.typechar */
@@ -143,7 +144,7 @@ struct pf_flag_req {
 };
 struct pf_type {
 	__u32 mode;       /* PF_SEND_ALL or PF_BOXES */
-	__u32 state_need; /* 1: also sent when the fd's file is one user space knows (close, dup*, fcntl) */
+	__u32 gated;      /* 1: sent only when user space knows the call's fd (Prefilter.fd_gated) */
 	__u64 all;        /* every box of the type */
 	__u64 ret_ok;     /* boxes allowing ret >= 0 */
 	__u64 ret_err;    /* boxes allowing ret < 0 */
@@ -156,10 +157,12 @@ struct pf_type {
 	__u64 feat_dotdot;/* boxes requiring "../" in the raw path */
 	__u64 comm_free;  /* boxes without comm_in */
 	__u64 uid_free;   /* boxes without uid_in */
+	__u64 dir_free;   /* boxes not requiring returns_dir */
 	__u32 uses;       /* PFU_* dimensions some box constrains */
 	__u8 path_slot;   /* argument holding the TypeFilter's path_param (SLOT_NONE: no path test) */
 	__u8 dirfd_slot;  /* its dirfd argument (SLOT_NONE: the cwd) */
-	__u8 pad[2];
+	__u8 path_fs;     /* 1: a filesystem path (decided only absolute and normal); 0: the raw string */
+	__u8 pad;
 };
 #define PFU_PATH 1        /* some box has a path test (then at least one of the three below) */
 #define PFU_FEAT 2
@@ -176,7 +179,7 @@ struct pf_type {
 #define PFK_DIRS 1
 #define PFK_SUFFIXES 2
 #define PF_KEY_DATA 256
-#define PF_KEY_STR (PF_KEY_DATA - 2)
+#define PF_KEY_STR (PF_KEY_DATA - 2)   /* bytes of a path in a key: longer paths are looked up by their start */
 #define PF_SUFFIX_STR 126
 struct pf_path_key {
 	__u32 prefixlen;  /* in bits, including the two header bytes */

@@ -50,7 +50,7 @@ static long walk_emit_step(__u64 i, struct walk_state *s)
 	if (!w->names[j])
 		return 0;
 	__u32 len = w->lens[j], off = s->off;
-	if (len > 255 || off + 1 + len > PF_KEY_STR) {
+	if (len > 255 || off + 1 + len > WBUF - 1) {
 		s->err = 1;
 		return 1;
 	}
@@ -68,8 +68,7 @@ static long walk_emit_step(__u64 i, struct walk_state *s)
 /* Walks from (dentry, vfsmount) up to the task's root, crossing mount points, and writes the absolute path
  * ("/a/b", "/" for the root) into work.path (buf 0) or work.real (buf 1). Returns its length, or -1 when the
  * walk did not finish: more than WALK_STEPS components and mount crossings, a pseudo file (pipe, socket,
- * memfd), a name over 255 bytes, or longer than PF_KEY_STR (longer lexical paths are never filtered, so their
- * walks are not needed). Like d_path without its locks: a concurrent rename can make it wrong, which at worst
+ * memfd), a name over 255 bytes, or longer than PATH_MAX. Like d_path without its locks: a concurrent rename can make it wrong, which at worst
  * sends an event. Both loops are bpf_loop callbacks, verified once. */
 __noinline int walk_path(__u64 dentry_p, __u64 vfsmnt_p, __u32 buf)
 {
@@ -143,10 +142,10 @@ static long scan_step(__u64 i, struct scan_state *s)
 __noinline int scan_path(__u32 len)
 {
 	struct work *w = get_work();
-	if (!w || len == 0 || len > PF_KEY_STR - 1)
+	if (!w || len == 0 || len > WBUF - 1)
 		return 0;
 	struct scan_state s = {.w = w, .len = len};
-	bpf_loop(PF_KEY_STR, scan_step, &s, 0);
+	bpf_loop(WBUF, scan_step, &s, 0);
 	if (w->path[0] != '/')
 		s.bad = 1;
 	if (len > 1 && s.c1 == '/')
@@ -158,6 +157,23 @@ __noinline int scan_path(__u32 len)
 	return !s.bad;
 }
 
+struct cmp_state {
+	struct work *w;
+	__u32 len;
+	__u32 differ;
+};
+
+static long cmp_step(__u64 i, struct cmp_state *s)
+{
+	if (i >= s->len)
+		return 1;
+	if (s->w->path[i & (WBUF - 1)] != s->w->real[i & (WBUF - 1)]) {
+		s->differ = 1;
+		return 1;
+	}
+	return 0;
+}
+
 /* Whether the file behind fd has the kernel path work.path[0..path_len) the decision was made on: no
  * symlink on the way and no other thread rewrote the argument after the kernel copied it (the TOCTOU check
  * of a successful open: the struct file is kernel-resident, the user string is not). */
@@ -167,15 +183,11 @@ __noinline int same_file_path(__s64 fd)
 	if (!w)
 		return 0;
 	__u32 len = w->path_len;
-	if (len == 0 || len > PF_KEY_STR || walk_file(fd_file(fd), 1) != (int)len)
+	if (len == 0 || len > WBUF - 1 || walk_file(fd_file(fd), 1) != (int)len)
 		return 0;
-	for (__u32 i = 0; i < PF_KEY_STR; i++) {
-		if (i >= len)
-			break;
-		if (w->path[i & (WBUF - 1)] != w->real[i & (WBUF - 1)])
-			return 0;
-	}
-	return 1;
+	struct cmp_state s = {.w = w, .len = len};
+	bpf_loop(WBUF, cmp_step, &s, 0);
+	return !s.differ;
 }
 
 #endif

@@ -7,12 +7,13 @@
 #define PF_DROP 0
 #define PF_DROP_BY_PATH 2   /* no box holds, and the path test is what excluded them (verify the file) */
 
-/* One lookup in the path trie: kind's key over len bytes of src (reversed for suffixes), optionally NUL
- * terminated; the box mask of every stored entry that is a prefix of the key (0 if none). */
-static __always_inline __u64 path_lookup(struct work *w, __u32 gen, __u32 type, __u32 kind, __u32 len,
+/* One lookup in the path trie: kind's key over the first len bytes of work.path (for suffixes: its last len
+ * bytes, reversed), NUL terminated when nul; the box mask of every stored entry that is a prefix of the key
+ * (0 if none). len is at most PF_KEY_STR (longer paths are looked up by their first or last bytes). */
+static __always_inline __u64 path_lookup(struct work *w, __u32 gen, __u32 type, __u32 kind, __u32 len, __u32 end,
 					 bool nul)
 {
-	if (len > PF_KEY_STR - 1)
+	if (len > PF_KEY_STR || (nul && len > PF_KEY_STR - 1))
 		return 0;
 	w->key.data[0] = (gen << 2) | kind;
 	w->key.data[1] = type;
@@ -20,7 +21,7 @@ static __always_inline __u64 path_lookup(struct work *w, __u32 gen, __u32 type, 
 		for (__u32 i = 0; i < PF_KEY_STR; i++) {
 			if (i >= len)
 				break;
-			w->key.data[(2 + i) & (PF_KEY_DATA - 1)] = w->path[(len - 1 - i) & (WBUF - 1)];
+			w->key.data[(2 + i) & (PF_KEY_DATA - 1)] = w->path[(end - 1 - i) & (WBUF - 1)];
 		}
 	} else {
 		__u32 n = len;
@@ -84,18 +85,22 @@ __noinline int pf_decide(__u32 type, __u32 gen)
 	}
 	if (m && (t->uses & PFU_FEAT) && w->scanned && !w->dotdot)
 		m &= t->feat_free;
+	if (w->returns_dir == 0)
+		m &= t->dir_free;
 	if (!m)
 		return PF_DROP;
 	if (!(t->uses & PFU_PATH) || !w->path_len)
 		return PF_SEND;
 	__u32 len = w->path_len;
 	__u64 p = t->path_free;
+	/* exact names need the whole path and its NUL in the key; a longer path can only meet prefixes */
 	if (t->uses & PFU_NAMES)
-		p |= path_lookup(w, gen & 1, type, PFK_NAMES, len, true);
-	if ((t->uses & PFU_DIRS) && !(m & p))
-		p |= path_lookup(w, gen & 1, type, PFK_DIRS, w->dir_len, true);
+		p |= len < PF_KEY_STR ? path_lookup(w, gen & 1, type, PFK_NAMES, len, len, true)
+				      : path_lookup(w, gen & 1, type, PFK_NAMES, PF_KEY_STR, len, false);
+	if ((t->uses & PFU_DIRS) && !(m & p) && w->dir_len < PF_KEY_STR)
+		p |= path_lookup(w, gen & 1, type, PFK_DIRS, w->dir_len, w->dir_len, true);
 	if ((t->uses & PFU_SUFFIXES) && !(m & p))
-		p |= path_lookup(w, gen & 1, type, PFK_SUFFIXES, len, false);
+		p |= path_lookup(w, gen & 1, type, PFK_SUFFIXES, len < PF_KEY_STR ? len : PF_KEY_STR, len, false);
 	return (m & p) ? PF_SEND : PF_DROP_BY_PATH;
 }
 
