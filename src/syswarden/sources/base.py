@@ -44,8 +44,8 @@ class SourceConfig:
     command: list[str] | None = None               # start and follow this command's process tree
     pids: tuple[int, ...] = ()                     # follow these process trees (empty = whole system)
     event_types: frozenset[str] | None = None      # Falco event names the rules + state need (None = all)
+    prefilter: Prefilter | None = None             # what a live source may drop in the kernel (None: nothing)
     exclude_self: bool = True                      # never report syswarden's own syscalls
-    prefilter: Prefilter | None = None             # what the rules need of each type (None: every event)
     options: dict[str, str] = field(default_factory=dict)   # source-specific knobs (buffer sizes, ...)
 
 
