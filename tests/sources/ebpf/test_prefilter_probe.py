@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from syswarden.events.event import Event, ThreadInfo
-from syswarden.events.prefilter import Box, PathTest, Prefilter, RawFeature, RetSign, TypeFilter
+from syswarden.events.prefilter import Box, PathTest, Prefilter, RawFeature, RetSign, TypeFilter, dirpath_param
 from syswarden.sources.base import SourceConfig
 from syswarden.sources.ebpf.source import EbpfSource
 
@@ -117,7 +117,7 @@ def expected_views(prefilter: Prefilter, ops, results, root: Path, comm: str) ->
     for (name, flags, via), (res, is_dir) in zip(ops, results):
         params = {"fd": res, "dirfd": -100, "name": name, "flags": flags | os.O_CLOEXEC}
         if not name.startswith("/"):
-            params["dirpath"] = str(root / "a") if via else str(root)
+            params[dirpath_param("name")] = str(root / "a") if via else str(root)
         event = Event(1, 0, "openat", 1, params, res=res)
         view = prefilter.view(event, thread, returns_dir=res >= 0 and is_dir)
         verdicts.append(prefilter.passes(view))
@@ -139,7 +139,7 @@ def test_kernel_sends_exactly_what_the_reference_keeps(tmp_path: Path, seed: int
     verdicts = expected_views(prefilter, ops, results, root, comm)
     op_names = {name for name, _, _ in ops}
     delivered = [(e.params["name"], e.res) for e in events if e.type == "openat" and e.params["name"] in op_names
-                 and (e.params["name"].startswith("/") or e.params.get("dirpath", "").startswith(str(root)))]
+                 and (e.params["name"].startswith("/") or e.params.get(dirpath_param("name"), "").startswith(str(root)))]
     kept = [(name, res) for (name, _, _), (res, _), keep in zip(ops, results, verdicts) if keep]
     assert delivered == kept, f"seed {seed}: reasons {reasons}"
     offered, filtered, sent, dropped = counters["openat"]

@@ -8,10 +8,13 @@ import os
 import struct
 import time
 from dataclasses import dataclass
+from functools import cache
 from typing import Any
 
 from syswarden.events.event import Event
+from syswarden.events.prefilter import dirpath_param
 from syswarden.sources.compat import ABI_LABELS, ABI_PARAM, Abi, CompatCall, compat_args, decoded_calls, event_name
+from syswarden.sources.ebpf.kernel_tables import path_params
 from syswarden.sources.ebpf.param_builders import (F_ABI, F_CPU, F_NBLOBS, F_NR, F_TGID, F_TID, FAST_HEADER,
                                                    Builder, builders)
 from syswarden.sources.targets import CgroupPaths
@@ -27,9 +30,16 @@ _FAST_UNPACK = FAST_HEADER.unpack_from
 _F_ABI, _F_CPU, _F_NBLOBS, _F_NR, _F_TGID, _F_TID = F_ABI, F_CPU, F_NBLOBS, F_NR, F_TGID, F_TID
 _BLOB_LENS = struct.Struct("<8H")
 _BLOB_LENS_AT = 116      # offsetof(struct ev_hdr, blen)
-# Extra blobs after the spec's (probe.h XF_*), in bit order, and the parameter each becomes: the directory
-# the kernel resolved a relative open against, and the cwd after fchdir (not Falco parameters).
-EXTRAS = ((1, "dirpath"), (2, "cwd"))
+XF_DIRPATH, XF_DIRPATH2, XF_CWD = 1, 2, 4
+
+
+@cache
+def extra_params(name: str) -> tuple[tuple[int, str], ...]:
+    """The extra blobs a record of ``name`` may carry after the spec's (probe.h XF_*), in bit order, and the
+    parameter each becomes: the directories the kernel resolved relative path arguments against
+    (``events.prefilter.dirpath_param``) and the cwd after fchdir. Not Falco parameters."""
+    paths = [dirpath_param(p) for p, _, _ in path_params(name)]
+    return tuple(zip((XF_DIRPATH, XF_DIRPATH2), paths)) + ((XF_CWD, "cwd"),)
 
 
 @dataclass(frozen=True, slots=True)
@@ -157,7 +167,7 @@ class Decoder:
         """Decode an ordinary syscall exit straight from the unpacked header (no Header object)."""
         blobs: dict[int, bytes] = {}
         off = HEADER.size
-        extras = [param for bit, param in EXTRAS if f[31] & bit]
+        extras = [param for bit, param in extra_params(name) if f[31] & bit] if f[31] else []
         nspec = max(0, min(f[19], 8) - len(extras))
         for i, slot in enumerate(slots[:nspec]):
             n = f[21 + i]

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import struct
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from syswarden.events.prefilter import MAX_BOXES, OPEN_FD_TYPES, Box, KernelView, Prefilter, RawFeature
 from syswarden.events.types import EVENTS, ParamType
@@ -104,17 +104,34 @@ def path_slots(name: str, param: str | None, fs: bool = True) -> tuple[int, int]
     return SLOT_NONE, SLOT_NONE
 
 
+def path_params(name: str) -> list[tuple[str, int, int]]:
+    """(parameter, argument slot, dirfd slot or SLOT_NONE) of the path arguments of ``name`` state resolves
+    (FSPATH/FSRELPATH built from a string argument), in order: the probe sends the directory of the first two
+    when relative (XF_DIRPATH, XF_DIRPATH2)."""
+    spec = EVENTS.get((name, "<"))
+    if spec is None or name not in SPECS:
+        return []
+    out = []
+    for p in spec.params:
+        if p.type in (ParamType.FSPATH, ParamType.FSRELPATH):
+            slot, dirfd = path_slots(name, p.name)
+            if slot != SLOT_NONE:
+                out.append((p.name, slot, dirfd))
+    return out[:2]
+
+
 def type_info(name: str) -> bytes:
     """The ``types`` map value of event ``name`` (``struct type_info``)."""
-    path, dirfd = path_slots(name, "name") if name in OPEN_FAMILY else (SLOT_NONE, SLOT_NONE)
+    paths = path_params(name) + [("", SLOT_NONE, SLOT_NONE)] * 2
     open_kind = {"openat2": OPEN_HOW, "creat": OPEN_CREAT}.get(name, OPEN_FLAGS if name in OPEN_FAMILY else OPEN_NONE)
     flags_slot = _flag_slot(name) if open_kind == OPEN_FLAGS else SLOT_NONE
     # fd.typechar is known only of the fd an open creates, from its flags (Prefilter: OPEN_FD_TYPES)
     tc, tc_slot = (TC_OPEN, SLOT_NONE) if name in OPEN_FD_TYPES else (TC_NONE, SLOT_NONE)
     role = {"close": FDR_CLOSE, "dup": FDR_DUP, "fcntl": FDR_DUP, "dup2": FDR_DUP2, "dup3": FDR_DUP2}.get(name, FDR_NONE)
     known = SLOT_RET if name in _NEW_FD_RET else 0 if name in _SOCKET_FD_ARG0 else SLOT_NONE
-    return _TYPE_INFO.pack(path, dirfd, open_kind, flags_slot, tc, tc_slot, role, known, _PAIRS.get(name, SLOT_NONE),
-                           int(name in OPEN_FAMILY), int(name == "fcntl"), int(name == "fchdir"), 0, 0, 0, 0)
+    return _TYPE_INFO.pack(paths[0][1], paths[1][1], paths[0][2], paths[1][2], open_kind, flags_slot, tc, tc_slot,
+                           role, known, _PAIRS.get(name, SLOT_NONE), int(name == "fcntl"), int(name == "fchdir"),
+                           0, 0, 0)
 
 
 def _flag_slot(name: str) -> int:
@@ -144,8 +161,28 @@ class KernelTables:
         return self.prefilter is None or self.prefilter.passes(view)
 
 
+# state/prefilter_needs.DIRECTORY_FDS: a directory fd names later relative paths. The probe sends the directory
+# every relative path argument was resolved against and fchdir's new cwd, so state needs no directory fd.
+_DIRECTORY_FDS_NEED = "state: a directory fd names later relative paths"
+
+
+def effective_prefilter(prefilter: Prefilter | None) -> Prefilter | None:
+    """What the probe implements: ``prefilter`` without the boxes that serve only state's directory-fd need
+    (the probe resolves relative paths itself, ``dirpath_param``), so directory opens no rule wants are not
+    sent. A box serving anything else is kept whole."""
+    if prefilter is None:
+        return None
+    filters = {}
+    for name, tf in prefilter.filters.items():
+        kept = tuple(b for b in tf.boxes
+                     if not (b.origins and all(o.startswith(_DIRECTORY_FDS_NEED) for o in b.origins)))
+        filters[name] = replace(tf, boxes=kept) if len(kept) != len(tf.boxes) else tf
+    return replace(prefilter, filters=filters)
+
+
 def compile_filter(prefilter: Prefilter | None, delivered: Iterable[str], gen: int) -> KernelTables:
-    """The tables of generation ``gen`` for the event types the source captures."""
+    """The tables of generation ``gen`` for the event types the source captures (``prefilter`` is the one
+    the probe implements: see ``effective_prefilter``)."""
     index = type_indices()
     tables = KernelTables(prefilter=prefilter)
     for name in sorted(set(delivered) & set(index)):

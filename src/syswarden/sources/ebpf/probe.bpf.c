@@ -373,18 +373,49 @@ static __always_inline void mark_known(struct file *f)
 	}
 }
 
+/* Walks the directory a relative path argument is resolved against: dirfd's file, or the cwd
+ * (AT_FDCWD, or a type without dirfd); its path goes to work.path. Returns its length or -1. */
+static __always_inline int walk_dir(struct ev_hdr *h, __u32 dirfd_slot)
+{
+	struct task_struct *task = bpf_get_current_task_btf();
+	__s32 dirfd = dirfd_slot <= 5 ? (__s32)h->args[MASKED(dirfd_slot, 7)] : -100;
+	if (dirfd == -100)
+		return walk_path((__u64)BPF_CORE_READ(task, fs, pwd.dentry), (__u64)BPF_CORE_READ(task, fs, pwd.mnt), 0);
+	return walk_file(fd_file(dirfd), 0);
+}
+
+/* XF_DIRPATH / XF_DIRPATH2 (which): when the path argument in slot is relative, the directory the kernel
+ * resolves it against, appended to the record for state to join the name to (as the filter did). Global. */
+__noinline int put_dirpath(__u32 slot, __u32 dirfd_slot, __u32 which, __u32 off)
+{
+	struct scratch *b = get_scratch();
+	struct work *w = get_work();
+	if (!b || !w || slot > 5 || off >= SCRATCH_HALF)
+		return off;
+	struct ev_hdr *h = (struct ev_hdr *)b->data;
+	__u32 boff = w->blob_off[MASKED(slot, 7)], blen = w->blob_len[MASKED(slot, 7)];
+	if (!boff || blen < 2 || boff >= SCRATCH_HALF || b->data[boff & (SCRATCH_HALF - 1)] == '/')
+		return off;
+	int n = walk_dir(h, dirfd_slot);
+	if (n <= 0 || n >= WBUF - 1)
+		return off;
+	bpf_probe_read_kernel(&b->data[bound_off(off)], (n + 1) & (WBUF - 1), w->path);
+	set_blob(h, n + 1);
+	h->xflags |= which ? XF_DIRPATH2 : XF_DIRPATH;
+	return off + n + 1;
+}
+
 /* The path the prefilter decides on, in work.path: the event's path argument (blob of slot) as state will
- * name it. A filesystem path (fs) is known only when absolute and normal; a relative one of the open family
- * (relative) is joined to the directory the kernel resolves it against (the cwd or the dirfd's file, walked),
- * which is also appended to the record as XF_DIRPATH so that user space joins it the same way. A plain
- * string (fs 0: symlink's target) is taken as it is. Sets work.path_len (0: unknown), dir_len, scanned and
- * dotdot. Returns the new record offset. Global: verified once. */
-__noinline int build_path(__u32 slot, __u32 dirfd_slot, __u32 relative, __u32 fs, __u32 off)
+ * name it. A filesystem path (fs) is known only when absolute and normal, or relative and normal once
+ * joined to the directory the kernel resolves it against (walked: the same one put_dirpath sends); a plain
+ * string (fs 0: symlink's target) is taken as it is. Sets work.path_len (0: unknown), dir_len, scanned
+ * and dotdot. Global: verified once. */
+__noinline int compose_path(__u32 slot, __u32 dirfd_slot, __u32 fs)
 {
 	struct scratch *b = get_scratch();
 	struct work *w = get_work();
 	if (!b || !w || slot > 5)
-		return off;
+		return 0;
 	struct ev_hdr *h = (struct ev_hdr *)b->data;
 	w->path_len = 0;
 	w->scanned = 0;
@@ -393,44 +424,24 @@ __noinline int build_path(__u32 slot, __u32 dirfd_slot, __u32 relative, __u32 fs
 	if (!boff || blen < 2 || blen >= MAX_PATH_LEN || boff >= SCRATCH_HALF) {
 		if (blen >= MAX_PATH_LEN)
 			count_reason(R_LONG);
-		return off;
+		return 0;
 	}
 	__u32 name_len = blen - 1;
-	__u8 first = b->data[boff & (SCRATCH_HALF - 1)];
 	__u32 dlen = 0;
-	if (fs && first != '/') {
-		if (!relative) {
-			count_reason(R_PATH_TAIL);
-			return off;
-		}
-		struct task_struct *task = bpf_get_current_task_btf();
-		__s32 dirfd = dirfd_slot <= 5 ? (__s32)h->args[MASKED(dirfd_slot, 7)] : -100;
-		int n;
-		if (dirfd == -100)
-			n = walk_path((__u64)BPF_CORE_READ(task, fs, pwd.dentry), (__u64)BPF_CORE_READ(task, fs, pwd.mnt), 0);
-		else
-			n = walk_file(fd_file(dirfd), 0);
+	if (fs && b->data[boff & (SCRATCH_HALF - 1)] != '/') {
+		int n = walk_dir(h, dirfd_slot);
 		if (n <= 0 || n >= WBUF - 1) {
 			count_reason(R_RELATIVE);
-			return off;
+			return 0;
 		}
 		dlen = n;
-		/* the directory, for user space (with its NUL) */
-		if (off < SCRATCH_HALF) {
-			bpf_probe_read_kernel(&b->data[bound_off(off)], (dlen + 1) & (WBUF - 1), w->path);
-			set_blob(h, dlen + 1);
-			h->xflags |= XF_DIRPATH;
-			off += dlen + 1;
-		}
 		if (dlen > 1)
 			w->path[dlen++ & (WBUF - 1)] = '/';
-		else
-			dlen = 1;
 	}
 	__u32 len = dlen + name_len;
 	if (len > WBUF - 1) {
 		count_reason(R_LONG);
-		return off;
+		return 0;
 	}
 	bpf_probe_read_kernel(&w->path[dlen & (WBUF - 1)], (name_len + 1) & (WBUF - 1),
 			      &b->data[boff & (SCRATCH_HALF - 1)]);
@@ -440,7 +451,7 @@ __noinline int build_path(__u32 slot, __u32 dirfd_slot, __u32 relative, __u32 fs
 		w->path_len = len;
 	else
 		count_reason(R_NONNORMAL);
-	return off;
+	return 0;
 }
 
 /* XF_CWD: the task's cwd after the call (fchdir), walked. */
@@ -523,12 +534,8 @@ static __always_inline int decide(struct probe_config *cfg, struct type_info *ti
 	/* the path */
 	w->path_len = 0;
 	w->scanned = 0;
-	__u32 slot = t->path_slot;
-	if (slot <= 5) {
-		bool open_name = ti->relative && slot == ti->path_slot;
-		*off = build_path(slot, t->dirfd_slot, open_name, t->path_fs, *off);
-		w->dirpath_done = open_name;
-	}
+	if (t->path_slot <= 5)
+		compose_path(t->path_slot, t->dirfd_slot, t->path_fs);
 	/* the comm user space has for the thread (its fork/exec snapshot) */
 	__u32 tid = h->tid;
 	char *comm = bpf_map_lookup_elem(&comms, &tid);
@@ -614,12 +621,14 @@ __noinline int handle_exit(__u32 key, __u32 abi, __u32 nr, __s64 ret)
 	if ((spec & SPEC_RET_FDSOCK) && ret >= 0)
 		off = put_arg(K_FDSOCK, 6, ret, off);
 	int send = 1;
-	w->dirpath_done = 0;
 	if (cfg->pf_on)
 		send = decide(cfg, ti, type, h, w, stash, &off);
-	/* the same record whether or not (and however) the type is filtered */
-	if (send && ti->relative && ti->path_slot <= 5 && !w->dirpath_done)
-		off = build_path(ti->path_slot, ti->dirfd_slot, 1, 1, off);
+	/* the same record whether or not (and however) the type is filtered: the directories relative path
+	 * arguments were resolved against, and fchdir's new cwd */
+	if (send && ti->path_slot[0] <= 5)
+		off = put_dirpath(ti->path_slot[0], ti->dirfd_slot[0], 0, off);
+	if (send && ti->path_slot[1] <= 5)
+		off = put_dirpath(ti->path_slot[1], ti->dirfd_slot[1], 1, off);
 	if (send && ti->cwd_after && ret == 0)
 		off = put_cwd(b, h, w, off);
 	if (!send) {

@@ -70,19 +70,18 @@ struct syscall_spec {
 #define FDR_DUP 2         /* dup, fcntl: the returned fd's file */
 #define FDR_DUP2 3        /* dup2, dup3: the returned fd's file, or the one newfd held before (entry) */
 struct type_info {
-	__u8 path_slot;   /* the open family's name argument, resolved when relative (SLOT_NONE: none) */
-	__u8 dirfd_slot;  /* its dirfd argument (SLOT_NONE: the cwd) */
-	__u8 open_kind;   /* OPEN_*: where the open flags are */
+	__u8 path_slot[2];  /* path arguments state resolves against the cwd or a dirfd (SLOT_NONE: none) */
+	__u8 dirfd_slot[2]; /* their dirfd arguments (SLOT_NONE: the cwd) */
+	__u8 open_kind;     /* OPEN_*: where the open flags are */
 	__u8 flags_slot;
-	__u8 tc_kind;     /* TC_*: how fd.typechar is known */
+	__u8 tc_kind;       /* TC_*: how fd.typechar is known */
 	__u8 tc_slot;
-	__u8 fd_role;     /* FDR_*: how "the file is one user space knows" is decided */
-	__u8 known_slot;  /* fd whose file a sent event makes known (SLOT_RET: the returned fd) */
-	__u8 pair_slot;   /* argument pointing to two new fds (pipe, socketpair) */
-	__u8 relative;    /* 1: a relative name is resolved against the kernel's cwd/dirfd path (XF_DIRPATH) */
-	__u8 fcntl;       /* 1: fcntl (only F_DUPFD* concern state) */
-	__u8 cwd_after;   /* 1: append the cwd after the call (XF_CWD: fchdir, whose fd user space may not know) */
-	__u8 pad[4];
+	__u8 fd_role;       /* FDR_*: how "the file is one user space knows" is decided */
+	__u8 known_slot;    /* fd whose file a sent event makes known (SLOT_RET: the returned fd) */
+	__u8 pair_slot;     /* argument pointing to two new fds (pipe, socketpair) */
+	__u8 fcntl;         /* 1: fcntl */
+	__u8 cwd_after;     /* 1: append the cwd after the call (XF_CWD: fchdir, whose fd user space may not know) */
+	__u8 pad[3];
 };
 
 /* Target modes. */
@@ -118,7 +117,7 @@ struct type_counters {
 #define R_KNOWN_FULL 6    /* known-file set full: the process is untracked (all its close/dup sent) */
 #define R_STARTUP 7       /* close/dup during start-up, before the pre-existing files were marked */
 #define R_UNTRACKED 8     /* close/dup of an untracked process */
-#define R_PATH_TAIL 9     /* relative path of a type the probe does not resolve (its suffix tests pass) */
+#define R_PATH_TAIL 9     /* (unused) */
 #define NR_REASONS 10
 
 /* Prefilter tables, per generation and event type (the `pf_types` map, key = gen * MAX_TYPES + type).
@@ -217,9 +216,10 @@ struct sock_endpoints {
 };
 
 /* Extra blobs after the spec's, in this order. */
-#define XF_DIRPATH 1      /* the directory a relative open path was resolved against (cwd or dirfd), as the
-			   * kernel walked it: user space joins the name to it, so it matches the filter */
-#define XF_CWD 2          /* the cwd after the call, as the kernel walked it */
+#define XF_DIRPATH 1      /* the directory the first path argument, relative, was resolved against (its dirfd's
+			   * file or the cwd), as the kernel walked it: user space joins the name to it */
+#define XF_DIRPATH2 2     /* the same for the second path argument (rename, link: newpath) */
+#define XF_CWD 4          /* the cwd after the call, as the kernel walked it */
 
 struct ev_hdr {
 	__u64 ts;          /* CLOCK_BOOTTIME ns */

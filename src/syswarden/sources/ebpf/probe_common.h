@@ -45,7 +45,6 @@ struct work {
 	char comm[16];
 	__u32 fd_known;
 	__u32 walk_len;
-	__u32 dirpath_done;      /* build_path already appended XF_DIRPATH (or found the name absolute) */
 	__u32 returns_dir;       /* the returned fd is a directory: 0, 1, or 2 (unknown) */
 };
 

@@ -26,7 +26,7 @@ from syswarden.sources.base import SourceConfig, SourceStats
 from syswarden.sources.compat import Abi, numbers_for
 from syswarden.sources.ebpf.decode import Decoder
 from syswarden.sources.ebpf.kernel_tables import (KernelTables, compile_filter, counter_types, delivered_types,
-                                                  needs_entry, type_indices, type_info)
+                                                  effective_prefilter, needs_entry, type_indices, type_info)
 from syswarden.sources.ebpf.loader import MODE_ALL, MODE_CGROUP, MODE_TREE, SPEC_ENTRY, Probe, syscall_key
 from syswarden.sources.ebpf.ringbuf import RingBuffer
 from syswarden.sources.syscall_decode import SPECS, syscall_names_for
@@ -48,7 +48,7 @@ class EbpfSource:
         self._seed: list[ThreadInfo] = []
         self._reported_drops = 0
         self._wanted: frozenset[str] | None = config.event_types
-        self._prefilter = config.prefilter
+        self._prefilter = effective_prefilter(config.prefilter)
         self.tables: KernelTables | None = None
         if not can_load_bpf():
             raise SourceError("the eBPF source needs root (CAP_BPF and CAP_PERFMON, or CAP_SYS_ADMIN); "
@@ -114,7 +114,7 @@ class EbpfSource:
 
     def set_prefilter(self, prefilter: Prefilter | None) -> None:
         """Replace the prefilter (rules reloaded): the other generation is written, then made current."""
-        self._prefilter = prefilter
+        self._prefilter = prefilter = effective_prefilter(prefilter)
         if prefilter is not None and not self._probe.settings.filter_on:
             # switching on: the known-file set starts now, so mark what is open first
             self._probe.configure(startup=True, filter_on=True)
@@ -130,6 +130,11 @@ class EbpfSource:
         generation = 1 - self._probe.settings.generation if self.tables is not None else 0
         self.tables = compile_filter(self._prefilter, delivered, generation)
         self._probe.set_filter(self.tables, generation)
+
+    @property
+    def prefilter(self) -> Prefilter | None:
+        """The prefilter the probe implements (``Prefilter.passes`` is its reference)."""
+        return self._prefilter
 
     def initial_threads(self) -> Iterator[ThreadInfo]:
         """Every process alive when the probe was attached, from /proc (the command still before its exec)."""
