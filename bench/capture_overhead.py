@@ -8,6 +8,8 @@ without drops (paced openat+close at increasing rates), with and without the ker
 
 Run as root:  .venv/bin/python bench/capture_overhead.py [--quick] [--rate-only [--seconds S] [--rates R,R..]]
 
+``SWBENCH_RULES`` names another rules file (default: the shared stock falco_rules.yaml).
+
 ``--rate-only`` skips the workloads, strace and auditd and only looks for the highest sustained rate (handy to
 compare two versions of the monitor back to back on a shared machine). The machine is shared: bare is measured
 before and after the monitors and the spread of the two is printed as the run's noise.
@@ -31,7 +33,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-RULES = REPO / ".." / "shared" / "anchors" / "falco" / "falco_rules.yaml"
+RULES = Path(os.environ.get("SWBENCH_RULES", REPO / ".." / "shared" / "anchors" / "falco" / "falco_rules.yaml"))
 SYSWARDEN = [sys.executable, "-m", "syswarden"]
 AUDIT_KEY = "syswarden-bench"
 
