@@ -147,22 +147,44 @@ def test_kernel_sends_exactly_what_the_reference_keeps(tmp_path: Path, seed: int
     assert sent == sum(1 for e in events if e.type == "openat")
 
 
-def test_symlinked_path_is_sent_when_the_opened_file_differs(tmp_path: Path) -> None:
-    """The TOCTOU check: an open dropped for its path must have opened a file with that very kernel path.
-    Through a symlink the string names a path no box wants, the file is the sensitive one: it is sent."""
-    real = tmp_path / "real"
-    real.mkdir()
-    (real / "secret").write_text("x")
-    (tmp_path / "link").symlink_to(real)
+def test_open_path_is_the_one_the_call_entered_with(tmp_path: Path) -> None:
+    """TOCTOU: the open's path is copied when the call enters, before the kernel reads it. A thread blocks in
+    open() on a FIFO while another rewrites the path buffer; the record (and the filter's decision) keep the
+    path the kernel opened, where reading user memory at exit would see the rewritten one."""
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
     prefilter = Prefilter(filters={"openat": TypeFilter(
-        "openat", (Box(path=PathTest(exact=frozenset({str(real / "secret")}))),), path_param="name")})
-    code = f"import os; os.close(os.open({str(tmp_path / 'link' / 'secret')!r}, os.O_RDONLY))"
+        "openat", (Box(path=PathTest(exact=frozenset({str(fifo)}))),), path_param="name")})
+    code = textwrap.dedent(f"""
+        import ctypes, os, threading, time
+        libc = ctypes.CDLL(None, use_errno=True)
+        buf = ctypes.create_string_buffer({str(fifo).encode()!r}, 4096)
+        got = []
+        tids = []
+        def opener():
+            tids.append(threading.get_native_id())
+            got.append(libc.open(buf, os.O_RDONLY))
+        t = threading.Thread(target=opener)
+        t.start()
+        while not tids:
+            time.sleep(0.01)
+        # wait until it is blocked in the FIFO's open (openat, 257), the path long since read
+        while open(f"/proc/self/task/{tids[0]}/syscall").read().split()[0] != "257":
+            time.sleep(0.01)
+        time.sleep(0.05)
+        ctypes.memmove(buf, b"/tmp/harmless\\0", 14)
+        w = os.open({str(fifo)!r}, os.O_WRONLY)
+        t.join()
+        assert got[0] >= 0
+    """)
     with EbpfSource(SourceConfig(command=[sys.executable, "-c", code], event_types=frozenset({"openat"}),
                                  prefilter=prefilter)) as src:
-        names = [e.params["name"] for e in src.events() if e.type == "openat"]
+        opens = [(e.params["name"], e.params["flags"] & os.O_ACCMODE) for e in src.events() if e.type == "openat"]
         reasons = src.fail_open_counts()
-    assert str(tmp_path / "link" / "secret") in names
-    assert reasons[3] >= 1           # R_UNVERIFIED
+        exit_code = src.exit_code
+    assert exit_code == 0
+    assert (str(fifo), os.O_RDONLY) in opens and ("/tmp/harmless", os.O_RDONLY) not in opens
+    assert reasons[8] == 0            # R_EXIT_COPY: every open had its entry copy
 
 
 def test_close_and_dup_only_for_files_user_space_knows(tmp_path: Path) -> None:

@@ -38,9 +38,9 @@ PFI_COMM, PFI_UID = 0, 1
 PF_KEY_DATA = 256
 PF_KEY_STR = PF_KEY_DATA - 2          # a lexical path is filtered only if it and its NUL fit: <= 253 bytes
 COMM_LEN = 15
-REASONS = ("relative path, directory not walked", "non-normal path", "path too long", "opened file's path differs",
-           "no exec-time comm", "close/dup without entry state", "known-file set full", "start-up",
-           "untracked process", "relative path of a type not resolved")
+REASONS = ("relative path, directory not walked", "non-normal path", "path too long", "no exec-time comm",
+           "close/dup without entry state", "known-file set full", "start-up", "untracked process",
+           "open path read at exit (no entry copy)")
 # fd.typechar values by index (probe.h TCI_*); "o?" is state's kind for sockets of other families
 TYPECHARS = ("f", "d", "4", "6", "u", "p", "e", "s", "l", "i", "t", "n", "b", "r", "o", "m", "P", "o?")
 
@@ -142,9 +142,9 @@ def _flag_slot(name: str) -> int:
 
 
 def needs_entry(name: str) -> bool:
-    """Whether sys_enter keeps state for this call: the file an fd held before it (close, dup2, dup3), or
-    the ABI of an exec (its exit registers describe the new image)."""
-    return name in ("close", "dup2", "dup3", "execve", "execveat")
+    """Whether sys_enter keeps state for this call: the file an fd held before it (close, dup2, dup3), the
+    ABI of an exec (its exit registers describe the new image), or an open's path before the kernel reads it."""
+    return name in ("close", "dup2", "dup3", "execve", "execveat", *OPEN_FAMILY)
 
 
 @dataclass(slots=True)

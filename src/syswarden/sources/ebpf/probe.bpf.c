@@ -467,6 +467,26 @@ static __always_inline __u32 put_cwd(struct scratch *b, struct ev_hdr *h, struct
 	return off + n + 1;
 }
 
+/* The open family's path blob from the copy sys_enter made (saved_paths); false when there is none for this
+ * call, and the caller reads user memory now instead. Global. */
+__noinline int put_saved_path(__u32 key, __u32 off)
+{
+	struct scratch *b = get_scratch();
+	struct task_struct *task = bpf_get_current_task_btf();
+	if (!b || off >= SCRATCH_HALF)
+		return -1;
+	struct saved_path *sp = bpf_task_storage_get(&saved_paths, task, 0, 0);
+	if (!sp || sp->key != key || sp->len == 0 || sp->len > MAX_PATH_LEN)
+		return -1;
+	__u32 len = MASKED(sp->len, MAX_PATH_LEN * 2 - 1);
+	if (len > MAX_PATH_LEN)
+		return -1;
+	bpf_probe_read_kernel(&b->data[bound_off(off)], len, sp->buf);
+	sp->len = 0;
+	set_blob((struct ev_hdr *)b->data, len);
+	return off + len;
+}
+
 /* Whether user space knows the file the call uses (Prefilter.fd_gated): the fd's file read at entry
  * (close), the argument fd's (dup, fcntl), or either the old fd's or the one newfd held before (dup2, dup3:
  * the call closes that one). Start-up and untracked processes count as known. */
@@ -542,20 +562,12 @@ static __always_inline int decide(struct probe_config *cfg, struct type_info *ti
 	w->comm_known = comm != NULL;
 	if (comm)
 		bpf_probe_read_kernel(w->comm, sizeof(w->comm), comm);
-	int verdict = pf_decide(type, cfg->pf_gen);
-	if (verdict == PF_SEND)
-		return 1;
-	/* a successful open is dropped for its path only if the file the kernel opened has that very path */
-	if (verdict == PF_DROP_BY_PATH && ti->open_kind != OPEN_NONE && ret >= 0 && !same_file_path(ret)) {
-		count_reason(R_UNVERIFIED);
-		return 1;
-	}
-	return 0;
+	return pf_decide(type, cfg->pf_gen) == PF_SEND;
 }
 
 /* Everything after the cheap checks of sys_exit: the record, the decision, the ring buffer, the counters
  * and the known-file set. The six raw arguments are already in the scratch header. Global (verified once);
- * put_arg, build_path, pf_decide and same_file_path are global functions of their own. */
+ * put_arg, put_saved_path, compose_path, put_dirpath and pf_decide are global functions of their own. */
 __noinline int handle_exit(__u32 key, __u32 abi, __u32 nr, __s64 ret)
 {
 	struct probe_config *cfg = get_config();
@@ -613,7 +625,13 @@ __noinline int handle_exit(__u32 key, __u32 abi, __u32 nr, __s64 ret)
 		__u32 kind = (spec >> (i * 4)) & 0xf;
 		if (kind) {
 			__u32 before = off;
-			off = put_arg(kind, i, ret, off);
+			int saved = -1;
+			if (kind == K_STR && ti->open_kind != OPEN_NONE && i == ti->path_slot[0]) {
+				saved = put_saved_path(key, off);
+				if (saved < 0)
+					count_reason(R_EXIT_COPY);
+			}
+			off = saved >= 0 ? saved : put_arg(kind, i, ret, off);
 			w->blob_off[i] = before;
 			w->blob_len[i] = off - before;
 		}
@@ -677,6 +695,19 @@ int BPF_PROG(sys_enter, struct pt_regs *regs, long id)
 	if (!ti)
 		return 0;
 	__u32 tid = (__u32)pid_tgid;
+	if (ti->open_kind != OPEN_NONE) {
+		/* the path as it is now, before the kernel reads it (see saved_paths) */
+		__u32 slot = ti->path_slot[0];
+		__u64 p = abi == ABI_I386 ? (__u32)(slot == 0 ? regs->bx : slot == 1 ? regs->cx : regs->dx)
+					  : (slot == 0 ? regs->di : slot == 1 ? regs->si : regs->dx);
+		struct saved_path *sp = bpf_task_storage_get(&saved_paths, task, 0, BPF_LOCAL_STORAGE_GET_F_CREATE);
+		if (sp) {
+			long n = bpf_probe_read_user_str(sp->buf, MAX_PATH_LEN, (void *)p);
+			sp->key = k;
+			sp->len = n > 0 ? n : 0;
+		}
+		return 0;
+	}
 	if (ti->fd_role == FDR_NONE) {
 		/* execve/execveat: sched_exec names the call from this (the registers then describe the new image:
 		 * the kernel sets orig_ax to the new ABI's execve for its first return) */

@@ -40,7 +40,7 @@
 #define K_FDSOCK 7       /* fd (argument, or the return value for accept): kernel socket endpoints */
 #define SPEC_INTERESTING (1u << 31)
 #define SPEC_RET_FDSOCK (1u << 30)
-#define SPEC_ENTRY (1u << 29)     /* sys_enter keeps state for this call (close, dup2, dup3) */
+#define SPEC_ENTRY (1u << 29)     /* sys_enter keeps state for this call (close, dup2, dup3, exec, opens) */
 
 /* The value of the `syscalls` map: the spec word and the event type's index (types, counters, prefilter). */
 struct syscall_spec {
@@ -110,15 +110,14 @@ struct type_counters {
 /* Why the probe could not decide and sent (fail open), counted per CPU (the `reasons` map). */
 #define R_RELATIVE 0      /* relative path whose directory could not be walked */
 #define R_NONNORMAL 1     /* "//", "/./", "/../", trailing "/" or "/." in the path */
-#define R_LONG 2          /* path longer than the key (or possibly truncated) */
-#define R_UNVERIFIED 3    /* the opened file's kernel path differs from the string (symlink, race, mount) */
-#define R_NO_COMM 4       /* no exec-time comm snapshot for the thread */
-#define R_NO_ENTRY 5      /* close/dup2 without the state its sys_enter keeps */
-#define R_KNOWN_FULL 6    /* known-file set full: the process is untracked (all its close/dup sent) */
-#define R_STARTUP 7       /* close/dup during start-up, before the pre-existing files were marked */
-#define R_UNTRACKED 8     /* close/dup of an untracked process */
-#define R_PATH_TAIL 9     /* (unused) */
-#define NR_REASONS 10
+#define R_LONG 2          /* path possibly cut (4096 bytes read) or longer than PATH_MAX once joined */
+#define R_NO_COMM 3       /* no exec-time comm snapshot for the thread */
+#define R_NO_ENTRY 4      /* close/dup2 without the state its sys_enter keeps */
+#define R_KNOWN_FULL 5    /* known-file set full: the process is untracked (all its close/dup sent) */
+#define R_STARTUP 6       /* close/dup during start-up, before the pre-existing files were marked */
+#define R_UNTRACKED 7     /* close/dup of an untracked process */
+#define R_EXIT_COPY 8     /* an open's path read at exit: no copy from its entry (decided the same way) */
+#define NR_REASONS 9
 
 /* Prefilter tables, per generation and event type (the `pf_types` map, key = gen * MAX_TYPES + type).
  * Every mask has one bit per box of the type's TypeFilter (events/prefilter.py); the event is sent when

@@ -163,6 +163,22 @@ struct {
 	__type(value, __u8);
 } known_files SEC(".maps");
 
+/* The open family's path argument as it was when the call entered (before the kernel copied it): the record
+ * and the decision use this copy, not the user memory at exit, which another thread may have rewritten
+ * meanwhile (TOCTOU, as Falco's enter hooks). Task storage: one buffer per thread, freed with it. */
+struct saved_path {
+	__u32 key;         /* the syscalls-map key of the call it was copied for */
+	__u32 len;         /* bytes copied, with the NUL (0: none) */
+	__u8 buf[MAX_PATH_LEN];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_TASK_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, int);
+	__type(value, struct saved_path);
+} saved_paths SEC(".maps");
+
 /* Processes whose known files could not all be recorded (set full): every close/dup of theirs is sent. */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);

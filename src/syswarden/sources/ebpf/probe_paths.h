@@ -157,37 +157,4 @@ __noinline int scan_path(__u32 len)
 	return !s.bad;
 }
 
-struct cmp_state {
-	struct work *w;
-	__u32 len;
-	__u32 differ;
-};
-
-static long cmp_step(__u64 i, struct cmp_state *s)
-{
-	if (i >= s->len)
-		return 1;
-	if (s->w->path[i & (WBUF - 1)] != s->w->real[i & (WBUF - 1)]) {
-		s->differ = 1;
-		return 1;
-	}
-	return 0;
-}
-
-/* Whether the file behind fd has the kernel path work.path[0..path_len) the decision was made on: no
- * symlink on the way and no other thread rewrote the argument after the kernel copied it (the TOCTOU check
- * of a successful open: the struct file is kernel-resident, the user string is not). */
-__noinline int same_file_path(__s64 fd)
-{
-	struct work *w = get_work();
-	if (!w)
-		return 0;
-	__u32 len = w->path_len;
-	if (len == 0 || len > WBUF - 1 || walk_file(fd_file(fd), 1) != (int)len)
-		return 0;
-	struct cmp_state s = {.w = w, .len = len};
-	bpf_loop(WBUF, cmp_step, &s, 0);
-	return !s.differ;
-}
-
 #endif
