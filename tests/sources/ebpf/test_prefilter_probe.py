@@ -169,7 +169,7 @@ def test_open_path_is_the_one_the_call_entered_with(tmp_path: Path) -> None:
         while not tids:
             time.sleep(0.01)
         # wait until it is blocked in the FIFO's open (openat, 257), the path long since read
-        while open(f"/proc/self/task/{tids[0]}/syscall").read().split()[0] != "257":
+        while open(f"/proc/self/task/{{tids[0]}}/syscall").read().split()[0] != "257":
             time.sleep(0.01)
         time.sleep(0.05)
         ctypes.memmove(buf, b"/tmp/harmless\\0", 14)
