@@ -22,6 +22,7 @@ from syswarden.rules.alert import Alert
 from syswarden.rules.engine import Engine
 from syswarden.rules.output_format import AppendOutput, OutputFormat, OutputFormatError
 from syswarden.rules.ruleset import Ruleset
+from syswarden.service.drops import drop_report
 from syswarden.sources.base import Source, SourceConfig, open_source
 from syswarden.sources.recording import CaptureWriter, open_writer
 
@@ -100,6 +101,7 @@ class Summary:
     skipped: int = 0
     output_errors: int = 0
     seconds: float = 0.0
+    drop_details: list[str] = field(default_factory=list)   # service/drops.DropReport.lines()
 
     def render(self) -> str:
         """Aligned text for stderr."""
@@ -108,6 +110,7 @@ class Summary:
                  f"Alerts:           {self.alerts}", f"Elapsed:          {self.seconds:.2f} s"]
         if self.output_errors:
             lines.append(f"Output errors:    {self.output_errors}")
+        lines += [escape_text(line) for line in self.drop_details]
         if self.by_rule:
             width = max(len(name) for name in self.by_rule)
             lines.append("Alerts by rule:")
@@ -132,6 +135,8 @@ class Pipeline:
     def snapshot(self) -> Summary:
         """The summary so far, with the source's current drop and skip counters (for SIGUSR1)."""
         self.summary.drops, self.summary.skipped = self.source.stats.drops, self.source.stats.skipped
+        report = drop_report(self.source.stats, getattr(self.engine, "ruleset", None))
+        self.summary.drop_details = report.lines() if report else []
         return self.summary
 
     def reopen_outputs(self) -> None:
