@@ -15,6 +15,7 @@ watch instead of the whole system), ``drop_report`` (``stderr`` or ``none``).
 from __future__ import annotations
 
 import os
+import struct
 import sys
 import time
 from collections.abc import Iterator
@@ -33,6 +34,7 @@ from syswarden.sources.syscall_decode import SPECS, syscall_names_for
 from syswarden.sources.targets import GatedCommand, descendants, required_event_types, seed_threads
 
 _COUNTER_PERIOD_S = 1.0
+_TID_TGID, _NR = struct.Struct("<II"), struct.Struct("<i")     # struct ev_hdr: tid at 72, nr at 104
 
 
 class EbpfSource:
@@ -165,6 +167,47 @@ class EbpfSource:
         except BaseException:
             self.close()
             raise
+
+    def raw_batches(self) -> Iterator[tuple[bytes, list[int]]]:
+        """The ring buffer's batches undecoded, ``(chunk, record starts)``, for callers that decode elsewhere
+        (``service/shards``), with the same end and counters as ``events``."""
+        assert self._ring is not None
+        next_counters = time.monotonic() + _COUNTER_PERIOD_S
+        ring, follow = self._ring, bool(self.config.command or self.config.pids)
+        try:
+            while True:
+                ring.wait(100)
+                chunk, starts = ring.read_chunk()
+                if starts:
+                    self.stats.events += len(starts)
+                    if follow:
+                        self._track_raw(chunk, starts)
+                    yield chunk, starts
+                if time.monotonic() >= next_counters:
+                    next_counters = time.monotonic() + _COUNTER_PERIOD_S
+                    self.poll_counters()
+                if self._finished():
+                    break
+            while True:
+                chunk, starts = ring.read_chunk()
+                if not starts:
+                    break
+                self.stats.events += len(starts)
+                yield chunk, starts
+            self.poll_counters()
+        except BaseException:
+            self.close()
+            raise
+
+    def _track_raw(self, chunk: bytes, starts: list[int]) -> None:
+        """``_track`` from the records' headers: a process started (its first task forked) or ended."""
+        for start in starts:
+            tid, tgid = _TID_TGID.unpack_from(chunk, start + 72)
+            nr = _NR.unpack_from(chunk, start + 104)[0]
+            if nr == -1 and tid == tgid:
+                self._live.add(tgid)
+            elif nr == -3 and _NR.unpack_from(chunk, start + 16)[0]:
+                self._live.discard(tgid)
 
     def _drain_after_exit(self) -> Iterator[Event]:
         """Events written before the last exit may still sit in the buffer: read them until it is empty."""
