@@ -24,9 +24,7 @@ import multiprocessing
 import os
 import pickle
 import struct
-from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
 from multiprocessing.connection import Connection, wait
 from typing import Any
 
@@ -35,6 +33,7 @@ from syswarden.events.event import ThreadInfo
 from syswarden.outputs.base import Output
 from syswarden.rules.alert import Alert
 from syswarden.rules.engine import Engine
+from syswarden.service.pipeline import Summary
 
 # struct ev_hdr (probe.h): tgid at 76, nr (i32) at 104; the ring buffer's own 8-byte header precedes each record
 _TGID_NR = struct.Struct("<I24xi")
@@ -45,20 +44,11 @@ _FRAME = struct.Struct("<IB")        # record length, 1 = state only (a broadcas
 EV_FORK, EV_EXEC, EV_EXIT = -1, -2, -3
 
 
-@dataclass(slots=True)
-class ShardCounts:
-    """What one worker (or all of them) did."""
-
-    events: int = 0
-    state_only: int = 0
-    alerts: int = 0
-    by_rule: Counter[str] = field(default_factory=Counter)
-
-    def add(self, other: ShardCounts) -> None:
-        self.events += other.events
-        self.state_only += other.state_only
-        self.alerts += other.alerts
-        self.by_rule.update(other.by_rule)
+def _add(total: Summary, part: Summary) -> None:
+    total.events += part.events
+    total.state_only += part.state_only
+    total.alerts += part.alerts
+    total.by_rule.update(part.by_rule)
 
 
 def shard_of(tgid: int, workers: int) -> int:
@@ -92,7 +82,7 @@ def _worker(conn: Connection, make_engine: Callable[[], Engine], threads: list[T
 
     decoder, state, engine = Decoder(), State(procfs=True), make_engine()
     state.seed(threads)
-    counts = ShardCounts()
+    counts = Summary()
     apply, process, decode, unpack = state.apply, engine.process, decoder.decode, _FRAME.unpack_from
     while True:
         data = conn.recv_bytes()
@@ -126,7 +116,8 @@ def _worker(conn: Connection, make_engine: Callable[[], Engine], threads: list[T
 
 
 class ShardedRun:
-    """Runs ``source`` (an ``EbpfSource``) through ``workers`` processes; ``run()`` returns the totals."""
+    """Runs ``source`` (an ``EbpfSource``) through ``workers`` processes; ``run()`` returns the totals (a
+    ``Summary`` without the source's counters)."""
 
     def __init__(self, source: Any, make_engine: Callable[[], Engine], outputs: Sequence[Output], *,
                  workers: int) -> None:
@@ -136,7 +127,7 @@ class ShardedRun:
         self.make_engine = make_engine
         self.outputs = list(outputs)
         self.workers = workers
-        self.counts = ShardCounts()
+        self.counts = Summary()
         self.output_errors = 0
         self._conns: list[Connection] = []
         self._procs: list[Any] = []
@@ -166,7 +157,7 @@ class ShardedRun:
             if isinstance(result, list):
                 self._emit(result)
 
-    def run(self) -> ShardCounts:
+    def run(self) -> Summary:
         threads = list(self.source.initial_threads())
         self._start(threads)
         try:
@@ -191,8 +182,8 @@ class ShardedRun:
                 except EOFError:
                     pending.remove(conn)
                     continue
-                if isinstance(result, ShardCounts):
-                    self.counts.add(result)
+                if isinstance(result, Summary):
+                    _add(self.counts, result)
                     pending.remove(conn)
                 else:
                     self._emit(result)
@@ -210,4 +201,4 @@ class ShardedRun:
         self.source.close()
 
 
-__all__ = ["ShardedRun", "ShardCounts", "split_batch", "shard_of"]
+__all__ = ["ShardedRun", "split_batch", "shard_of"]

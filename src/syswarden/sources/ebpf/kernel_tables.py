@@ -212,8 +212,9 @@ def _encode_type(tables: KernelTables, gen: int, tix: int, name: str, boxes: tup
     tcs = [0] * PF_TYPECHARS
     reqs: dict[int, int] = {}
     uses = 0
-    names: list[tuple[bytes, int, bool]] = []      # (bytes, bit, is_exact)
-    suffixes: list[tuple[bytes, int]] = []
+    names: list[tuple[bytes, int]] = []            # exact names (with their NUL) and prefixes
+    suffixes: list[tuple[bytes, int]] = []         # reversed
+    dirs: list[tuple[bytes, int]] = []
     for i, box in enumerate(boxes):
         bit = 1 << i
         ret_ok |= bit if box.ret.value in ("any", "ok") else 0
@@ -230,14 +231,11 @@ def _encode_type(tables: KernelTables, gen: int, tix: int, name: str, boxes: tup
             path_free |= bit
         else:
             uses |= PFU_PATH
-            names += [(_enc(e) + b"\0", bit, True) for e in box.path.exact if 0 < len(_enc(e)) < PF_KEY_STR]
+            names += [(_enc(e) + b"\0", bit) for e in box.path.exact if 0 < len(_enc(e)) < PF_KEY_STR]
             # a longer prefix is cut to what a key holds: it then matches more paths (sends more)
-            names += [(_enc(p)[:PF_KEY_STR], bit, False) for p in box.path.prefixes]
+            names += [(_enc(p)[:PF_KEY_STR], bit) for p in box.path.prefixes]
             suffixes += [(_enc(s)[::-1][:PF_KEY_STR], bit) for s in box.path.suffixes]
-            for d in box.path.dirs:
-                if len(_enc(d)) <= PF_KEY_STR - 2:
-                    _add(tables.paths, _path_key(gen, PFK_DIRS, tix, _enc(d) + b"\0"), bit)
-                    uses |= PFU_DIRS
+            dirs += [(_enc(d) + b"\0", bit) for d in box.path.dirs if len(_enc(d)) <= PF_KEY_STR - 2]
         if box.raw_features & RawFeature.DOTDOT_SLASH:
             uses |= PFU_FEAT
         else:
@@ -261,7 +259,10 @@ def _encode_type(tables: KernelTables, gen: int, tix: int, name: str, boxes: tup
             for uid in box.uid_in:
                 if 0 <= uid <= 0xFFFFFFFF:
                     _add_id(tables.ids, _id_key(gen, PFI_UID, tix, struct.pack("<I", uid)), bit, 0)
-    uses |= _encode_names(tables.paths, gen, tix, names) | _encode_suffixes(tables.paths, gen, tix, suffixes)
+    for kind, entries, flag in ((PFK_NAMES, names, PFU_NAMES), (PFK_DIRS, dirs, PFU_DIRS),
+                                (PFK_SUFFIXES, suffixes, PFU_SUFFIXES)):
+        _encode_trie(tables.paths, gen, tix, kind, entries)
+        uses |= flag if entries else 0
     kept = sorted(reqs.items(), key=lambda kv: -bin(kv[1]).count("1"))
     for _bits, mask in kept[PF_FLAG_REQS:]:
         flags_free |= mask                      # more sets than the probe checks: the rest are not required
@@ -304,10 +305,12 @@ def _add_id(ids: dict[bytes, tuple[int, int]], key: bytes, in_bit: int, not_in_b
     ids[key] = (old[0] | in_bit, old[1] | not_in_bit)
 
 
-def _encode_names(paths: dict[bytes, int], gen: int, tix: int, names: list[tuple[bytes, int, bool]]) -> int:
-    """Exact names (with their NUL) and prefixes in one trie; each value or-ed with every shorter prefix's."""
+def _encode_trie(paths: dict[bytes, int], gen: int, tix: int, kind: int, entries: list[tuple[bytes, int]]) -> None:
+    """One kind's keys in the trie: exact entries (ending with their NUL) and prefixes (names, directories,
+    reversed suffixes); each value or-ed with the masks of every shorter prefix entry it starts with, so the
+    longest match answers for all of them."""
     own: dict[bytes, int] = {}
-    for data, bit, _exact in names:
+    for data, bit in entries:
         own[data] = own.get(data, 0) | bit
     prefixes = {data: mask for data, mask in own.items() if not data.endswith(b"\0")}
     for data, mask in own.items():
@@ -315,21 +318,7 @@ def _encode_names(paths: dict[bytes, int], gen: int, tix: int, names: list[tuple
         for p, pmask in prefixes.items():
             if len(p) < len(data) and data.startswith(p):
                 inherited |= pmask
-        _add(paths, _path_key(gen, PFK_NAMES, tix, data), inherited)
-    return PFU_NAMES if own else 0
-
-
-def _encode_suffixes(paths: dict[bytes, int], gen: int, tix: int, suffixes: list[tuple[bytes, int]]) -> int:
-    own: dict[bytes, int] = {}
-    for data, bit in suffixes:
-        own[data] = own.get(data, 0) | bit
-    for data, mask in own.items():
-        inherited = mask
-        for s, smask in own.items():
-            if len(s) < len(data) and data.startswith(s):
-                inherited |= smask
-        _add(paths, _path_key(gen, PFK_SUFFIXES, tix, data), inherited)
-    return PFU_SUFFIXES if own else 0
+        _add(paths, _path_key(gen, kind, tix, data), inherited)
 
 
 def delivered_types(wanted: frozenset[str] | None, state_types: Iterable[str]) -> frozenset[str]:

@@ -358,6 +358,26 @@ static __always_inline long syscall_key(struct task_struct *task, long id, __u32
 	return abi * SYSCALL_SLOTS + nr;
 }
 
+/* The spec of the current call when its spec word has `bit` and the task is a target (else NULL): the
+ * prologue of both dispatchers, and all an unwanted call pays (one array lookup). */
+static __always_inline struct syscall_spec *wanted_call(struct task_struct *task, long id, __u64 bx, __u32 bit,
+							__u32 *abi, __u32 *nr, __u32 *k, struct probe_config **cfg)
+{
+	if (id < 0)
+		return NULL;
+	long key = syscall_key(task, id, abi, nr, bx);
+	if (key < 0)
+		return NULL;
+	*k = key;
+	struct syscall_spec *sp = bpf_map_lookup_elem(&syscalls, k);
+	if (!sp || !(sp->word & bit))
+		return NULL;
+	*cfg = get_config();
+	if (!*cfg || !is_target(*cfg, bpf_get_current_pid_tgid() >> 32))
+		return NULL;
+	return sp;
+}
+
 /* Records that user space now knows the file behind fd; when the set is full the process becomes
  * untracked (all its close/dup sent). */
 static __always_inline void mark_known(struct file *f)
@@ -675,21 +695,13 @@ __noinline int handle_exit(__u32 key, __u32 abi, __u32 nr, __s64 ret)
 SEC("tp_btf/sys_enter")
 int BPF_PROG(sys_enter, struct pt_regs *regs, long id)
 {
-	if (id < 0)
-		return 0;
 	struct task_struct *task = bpf_get_current_task_btf();
-	__u32 abi, nr;
-	long key = syscall_key(task, id, &abi, &nr, 0);
-	if (key < 0 || abi == ABI_SOCKETCALL)
+	__u32 abi, nr, k;
+	struct probe_config *cfg;
+	struct syscall_spec *sp = wanted_call(task, id, 0, SPEC_ENTRY, &abi, &nr, &k, &cfg);
+	if (!sp || abi == ABI_SOCKETCALL)
 		return 0;
-	__u32 k = key;
-	struct syscall_spec *sp = bpf_map_lookup_elem(&syscalls, &k);
-	if (!sp || !(sp->word & SPEC_ENTRY))
-		return 0;
-	struct probe_config *cfg = get_config();
 	__u64 pid_tgid = bpf_get_current_pid_tgid();
-	if (!cfg || !is_target(cfg, pid_tgid >> 32))
-		return 0;
 	__u32 type = sp->type & (MAX_TYPES - 1);
 	struct type_info *ti = bpf_map_lookup_elem(&types, &type);
 	if (!ti)
@@ -739,19 +751,10 @@ SEC("tp_btf/sys_exit")
 int BPF_PROG(sys_exit, struct pt_regs *regs, long ret)
 {
 	long id = regs->orig_ax;
-	if (id < 0)
-		return 0;
 	struct task_struct *task = bpf_get_current_task_btf();
-	__u32 abi, nr;
-	long key = syscall_key(task, id, &abi, &nr, regs->bx);
-	if (key < 0)
-		return 0;
-	__u32 k = key;
-	struct syscall_spec *sp = bpf_map_lookup_elem(&syscalls, &k);
-	if (!sp || !(sp->word & SPEC_INTERESTING))
-		return 0;
-	struct probe_config *cfg = get_config();
-	if (!cfg || !is_target(cfg, bpf_get_current_pid_tgid() >> 32))
+	__u32 abi, nr, k;
+	struct probe_config *cfg;
+	if (!wanted_call(task, id, regs->bx, SPEC_INTERESTING, &abi, &nr, &k, &cfg))
 		return 0;
 	struct scratch *b = get_scratch();
 	if (!b)
@@ -800,6 +803,18 @@ static __always_inline void current_call(struct task_struct *task, __s64 *nr, __
 		*flags = arg0;
 }
 
+/* Keeps the current comm as thread tid's proc.name (comms) and counts one offered record of type. */
+static __always_inline struct type_counters *snapshot_comm(__u32 tid, __u32 type)
+{
+	char comm[16];
+	bpf_get_current_comm(comm, sizeof(comm));
+	bpf_map_update_elem(&comms, &tid, comm, BPF_ANY);
+	struct type_counters *tc = type_counter(type);
+	if (tc)
+		tc->offered += 1;
+	return tc;
+}
+
 SEC("tp_btf/sched_process_fork")
 int BPF_PROG(sched_fork, struct task_struct *parent, struct task_struct *child)
 {
@@ -813,12 +828,7 @@ int BPF_PROG(sched_fork, struct task_struct *parent, struct task_struct *child)
 		bpf_map_update_elem(&traced, &ctgid, &one, BPF_ANY);
 	}
 	/* the child's proc.name is the creator's comm now (what the record below carries) */
-	char comm[16];
-	bpf_get_current_comm(comm, sizeof(comm));
-	bpf_map_update_elem(&comms, &ctid, comm, BPF_ANY);
-	struct type_counters *tc = type_counter(TYPE_FORK);
-	if (tc)
-		tc->offered += 1;
+	struct type_counters *tc = snapshot_comm(ctid, TYPE_FORK);
 	struct scratch *b = get_scratch();
 	if (!b)
 		return 0;
@@ -853,12 +863,7 @@ int BPF_PROG(sched_exec, struct task_struct *p, pid_t old_pid, struct linux_binp
 	__u32 tgid = BPF_CORE_READ(p, tgid), tid = BPF_CORE_READ(p, pid);
 	if (!cfg || !is_target(cfg, tgid))
 		return 0;
-	char comm[16];
-	bpf_get_current_comm(comm, sizeof(comm));
-	bpf_map_update_elem(&comms, &tid, comm, BPF_ANY);
-	struct type_counters *tc = type_counter(TYPE_EXEC);
-	if (tc)
-		tc->offered += 1;
+	struct type_counters *tc = snapshot_comm(tid, TYPE_EXEC);
 	struct scratch *b = get_scratch();
 	if (!b)
 		return 0;
