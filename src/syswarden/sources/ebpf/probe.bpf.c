@@ -430,7 +430,7 @@ __noinline int put_dirpath(__u32 slot, __u32 dirfd_slot, __u32 which, __u32 off)
  * joined to the directory the kernel resolves it against (walked: the same one put_dirpath sends); a plain
  * string (fs 0: symlink's target) is taken as it is. Sets work.path_len (0: unknown), dir_len, scanned
  * and dotdot. Global: verified once. */
-__noinline int compose_path(__u32 slot, __u32 dirfd_slot, __u32 fs)
+__noinline int compose_path(__u32 slot, __u32 dirfd_slot, __u32 fs, __u32 saved)
 {
 	struct scratch *b = get_scratch();
 	struct work *w = get_work();
@@ -439,16 +439,32 @@ __noinline int compose_path(__u32 slot, __u32 dirfd_slot, __u32 fs)
 	struct ev_hdr *h = (struct ev_hdr *)b->data;
 	w->path_len = 0;
 	w->scanned = 0;
-	__u32 boff = w->blob_off[MASKED(slot, 7)], blen = w->blob_len[MASKED(slot, 7)];
+	const __u8 *src;
+	__u32 blen;
+	if (saved) {
+		struct saved_path *sp = bpf_task_storage_get(&saved_paths, bpf_get_current_task_btf(), 0, 0);
+		if (!sp)
+			return 0;
+		src = sp->buf;
+		blen = sp->len;
+	} else {
+		__u32 boff = w->blob_off[MASKED(slot, 7)];
+		if (!boff || boff >= SCRATCH_HALF)
+			return 0;
+		src = &b->data[boff & (SCRATCH_HALF - 1)];
+		blen = w->blob_len[MASKED(slot, 7)];
+	}
 	/* a 4096-byte read may have been cut: unknown */
-	if (!boff || blen < 2 || blen >= MAX_PATH_LEN || boff >= SCRATCH_HALF) {
+	if (blen < 2 || blen >= MAX_PATH_LEN) {
 		if (blen >= MAX_PATH_LEN)
 			count_reason(R_LONG);
 		return 0;
 	}
 	__u32 name_len = blen - 1;
 	__u32 dlen = 0;
-	if (fs && b->data[boff & (SCRATCH_HALF - 1)] != '/') {
+	__u8 first = 0;
+	bpf_probe_read_kernel(&first, 1, src);
+	if (fs && first != '/') {
 		int n = walk_dir(h, dirfd_slot);
 		if (n <= 0 || n >= WBUF - 1) {
 			count_reason(R_RELATIVE);
@@ -463,8 +479,7 @@ __noinline int compose_path(__u32 slot, __u32 dirfd_slot, __u32 fs)
 		count_reason(R_LONG);
 		return 0;
 	}
-	bpf_probe_read_kernel(&w->path[dlen & (WBUF - 1)], (name_len + 1) & (WBUF - 1),
-			      &b->data[boff & (SCRATCH_HALF - 1)]);
+	bpf_probe_read_kernel(&w->path[dlen & (WBUF - 1)], (name_len + 1) & (WBUF - 1), src);
 	int normal = scan_path(len);
 	w->scanned = 1;
 	if (normal || !fs)
@@ -510,10 +525,9 @@ __noinline int put_saved_path(__u32 key, __u32 off)
 /* Whether user space knows the file the call uses (Prefilter.fd_gated): the fd's file read at entry
  * (close), the argument fd's (dup, fcntl), or either the old fd's or the one newfd held before (dup2, dup3:
  * the call closes that one). Start-up and untracked processes count as known. */
-static __always_inline __u32 fd_known(struct probe_config *cfg, struct type_info *ti, struct ev_hdr *h,
+static __always_inline __u32 fd_known(struct probe_config *cfg, struct type_info *ti, __u32 tgid, __s32 fd,
 				      struct inflight *stash)
 {
-	__u32 tgid = h->tgid;
 	if (cfg->startup) {
 		count_reason(R_STARTUP);
 		return 1;
@@ -532,29 +546,21 @@ static __always_inline __u32 fd_known(struct probe_config *cfg, struct type_info
 		if (ti->fd_role == FDR_CLOSE)
 			return 0;
 	}
-	return is_known(fd_file((__s32)h->args[0]));
+	return is_known(fd_file(fd));
 }
 
-/* Fills work.* (the KernelView) for the record in scratch and decides. Returns 1 to send. */
-static __always_inline int decide(struct probe_config *cfg, struct type_info *ti, __u32 type, struct ev_hdr *h,
-				  struct work *w, struct inflight *stash, __u32 *off)
+/* Fills work.* (the KernelView) and decides with the boxes of t: 1 to send. args are the raw arguments (the
+ * scratch header's); the path comes from the open's entry copy (saved) or from the record's blob. */
+static __always_inline int decide_boxes(struct pf_type *t, struct type_info *ti, __u32 type, __u32 gen, __s64 ret,
+					__u64 *args, struct work *w, __u32 saved)
 {
-	__u32 key = (cfg->pf_gen & 1) * MAX_TYPES + (type & (MAX_TYPES - 1));
-	struct pf_type *t = bpf_map_lookup_elem(&pf_types, &key);
-	if (!t)
-		return 1;
-	if (t->gated && !fd_known(cfg, ti, h, stash))
-		return 0;
-	if (t->mode != PF_BOXES)
-		return 1;
-	__s64 ret = h->ret;
 	w->ret = ret;
 	w->type = type;
-	w->uid = h->uid;
+	w->uid = (__u32)bpf_get_current_uid_gid();
 	/* open flags, the returned fd's type as state records it (from O_DIRECTORY), and the inode's */
 	w->flags_known = 1;
 	if (ti->open_kind == OPEN_FLAGS && ti->flags_slot <= 5)
-		w->flags = h->args[MASKED(ti->flags_slot, 7)];
+		w->flags = args[MASKED(ti->flags_slot, 7)];
 	else if (ti->open_kind == OPEN_CREAT)
 		w->flags = O_CREAT_TRUNC_WRONLY;
 	else if (ti->open_kind == OPEN_HOW && w->blob_len[2] >= 8 && w->blob_off[2] < SCRATCH_HALF) {
@@ -575,14 +581,21 @@ static __always_inline int decide(struct probe_config *cfg, struct type_info *ti
 	w->path_len = 0;
 	w->scanned = 0;
 	if (t->path_slot <= 5)
-		compose_path(t->path_slot, t->dirfd_slot, t->path_fs);
+		compose_path(t->path_slot, t->dirfd_slot, t->path_fs, saved);
 	/* the comm user space has for the thread (its fork/exec snapshot) */
-	__u32 tid = h->tid;
+	__u32 tid = (__u32)bpf_get_current_pid_tgid();
 	char *comm = bpf_map_lookup_elem(&comms, &tid);
 	w->comm_known = comm != NULL;
 	if (comm)
 		bpf_probe_read_kernel(w->comm, sizeof(w->comm), comm);
-	return pf_decide(type, cfg->pf_gen) == PF_SEND;
+	return pf_decide(type, gen) == PF_SEND;
+}
+
+/* Whether the open's path argument has its entry copy for this call (saved_paths). */
+static __always_inline bool has_saved_path(__u32 key)
+{
+	struct saved_path *sp = bpf_task_storage_get(&saved_paths, bpf_get_current_task_btf(), 0, 0);
+	return sp && sp->key == key && sp->len > 0;
 }
 
 /* Everything after the cheap checks of sys_exit: the record, the decision, the ring buffer, the counters
@@ -627,6 +640,32 @@ __noinline int handle_exit(__u32 key, __u32 abi, __u32 nr, __s64 ret)
 	#pragma unroll
 	for (int i = 0; i < 6; i++)
 		args[i] = h->args[i];
+	/* Decide before building the record whenever what the decision reads is at hand: the fd gate, and the
+	 * boxes of a type without a path test or of an open whose path was copied at entry. Dropped events
+	 * then cost no record. */
+	struct pf_type *t = NULL;
+	int decided = 0;
+	if (cfg->pf_on) {
+		__u32 pkey = (cfg->pf_gen & 1) * MAX_TYPES + type;
+		t = bpf_map_lookup_elem(&pf_types, &pkey);
+	}
+	if (t) {
+		int send = 1;
+		if (t->gated && !fd_known(cfg, ti, bpf_get_current_pid_tgid() >> 32, (__s32)args[0], stash))
+			send = 0;
+		else if (t->mode == PF_BOXES && ti->open_kind != OPEN_HOW &&
+			 (t->path_slot > 5 || (ti->open_kind != OPEN_NONE && t->path_slot == ti->path_slot[0] &&
+					       has_saved_path(key))))
+			send = decide_boxes(t, ti, type, cfg->pf_gen, ret, args, w, t->path_slot <= 5);
+		else if (t->mode == PF_BOXES)
+			decided = -1;           /* after the record: the path is in a blob */
+		if (!send) {
+			if (tc)
+				tc->filtered += 1;
+			return 0;
+		}
+		decided = decided ? decided : 1;
+	}
 	fill_common(h, task);
 	#pragma unroll
 	for (int i = 0; i < 6; i++)
@@ -659,8 +698,8 @@ __noinline int handle_exit(__u32 key, __u32 abi, __u32 nr, __s64 ret)
 	if ((spec & SPEC_RET_FDSOCK) && ret >= 0)
 		off = put_arg(K_FDSOCK, 6, ret, off);
 	int send = 1;
-	if (cfg->pf_on)
-		send = decide(cfg, ti, type, h, w, stash, &off);
+	if (t && decided < 0)
+		send = decide_boxes(t, ti, type, cfg->pf_gen, ret, args, w, 0);
 	/* the same record whether or not (and however) the type is filtered: the directories relative path
 	 * arguments were resolved against, and fchdir's new cwd */
 	if (send && ti->path_slot[0] <= 5)
