@@ -613,16 +613,15 @@ __noinline int handle_exit(__u32 key, __u32 abi, __u32 nr, __s64 ret)
 	struct type_info *ti = bpf_map_lookup_elem(&types, &type);
 	if (!ti)
 		return 0;
-	__u32 tid = (__u32)bpf_get_current_pid_tgid();
 	struct inflight stash_copy, *stash = NULL;
 	if (spec & SPEC_ENTRY) {
-		struct inflight *found = bpf_map_lookup_elem(&inflight, &tid);
+		struct inflight *found = bpf_task_storage_get(&inflight, bpf_get_current_task_btf(), 0, 0);
 		if (found && found->key == key) {
 			stash_copy = *found;
 			stash = &stash_copy;
 		}
 		if (found)
-			bpf_map_delete_elem(&inflight, &tid);
+			found->key = -1;
 	}
 	/* A successful exec was already reported by sched_process_exec with the new image's argv, a child's
 	 * return from fork by sched_process_fork. */
@@ -740,12 +739,10 @@ int BPF_PROG(sys_enter, struct pt_regs *regs, long id)
 	struct syscall_spec *sp = wanted_call(task, id, 0, SPEC_ENTRY, &abi, &nr, &k, &cfg);
 	if (!sp || abi == ABI_SOCKETCALL)
 		return 0;
-	__u64 pid_tgid = bpf_get_current_pid_tgid();
 	__u32 type = sp->type & (MAX_TYPES - 1);
 	struct type_info *ti = bpf_map_lookup_elem(&types, &type);
 	if (!ti)
 		return 0;
-	__u32 tid = (__u32)pid_tgid;
 	if (ti->open_kind != OPEN_NONE) {
 		/* the path as it is now, before the kernel reads it (see saved_paths) */
 		__u32 slot = ti->path_slot[0];
@@ -762,8 +759,11 @@ int BPF_PROG(sys_enter, struct pt_regs *regs, long id)
 	if (ti->fd_role == FDR_NONE) {
 		/* execve/execveat: sched_exec names the call from this (the registers then describe the new image:
 		 * the kernel sets orig_ax to the new ABI's execve for its first return) */
-		struct inflight exec = {.key = k};
-		bpf_map_update_elem(&inflight, &tid, &exec, BPF_ANY);
+		struct inflight *exec = bpf_task_storage_get(&inflight, task, 0, BPF_LOCAL_STORAGE_GET_F_CREATE);
+		if (exec) {
+			exec->key = k;
+			exec->known = 0;
+		}
 		return 0;
 	}
 	if (!cfg->pf_on)
@@ -775,14 +775,17 @@ int BPF_PROG(sys_enter, struct pt_regs *regs, long id)
 	else
 		fd = ti->fd_role == FDR_CLOSE ? (__s32)regs->di : (__s32)regs->si;
 	struct file *f = fd_file(fd);
-	struct inflight inf = {.key = k, .known = is_known(f)};
+	struct inflight *inf = bpf_task_storage_get(&inflight, task, 0, BPF_LOCAL_STORAGE_GET_F_CREATE);
+	if (!inf)
+		return 0;
+	inf->key = k;
+	inf->known = is_known(f);
 	/* the close drops the file's last reference: forget it before the kernel frees it (and the address
 	 * can be reused by another CPU's open) */
-	if (ti->fd_role == FDR_CLOSE && inf.known && last_reference(f)) {
+	if (ti->fd_role == FDR_CLOSE && inf->known && last_reference(f)) {
 		__u64 fkey = (__u64)f;
 		bpf_map_delete_elem(&known_files, &fkey);
 	}
-	bpf_map_update_elem(&inflight, &tid, &inf, BPF_ANY);
 	return 0;
 }
 
@@ -912,10 +915,10 @@ int BPF_PROG(sched_exec, struct task_struct *p, pid_t old_pid, struct linux_binp
 	h->ret = 0;
 	/* The call that exec'ed, as sys_enter saw it: here TS_COMPAT and orig_ax already describe the new image
 	 * (a 64-bit execve of an i386 binary returns as i386 execve). A kernel-started exec: execve. */
-	__u32 old = old_pid;
-	struct inflight *inf = bpf_map_lookup_elem(&inflight, &old);
-	__u32 abi = inf ? inf->key / SYSCALL_SLOTS : ABI_X64;
-	__u64 nr = inf ? inf->key % SYSCALL_SLOTS : 59;
+	struct inflight *inf = bpf_task_storage_get(&inflight, bpf_get_current_task_btf(), 0, 0);
+	bool known = inf && inf->key < NR_ABIS * SYSCALL_SLOTS;
+	__u32 abi = known ? inf->key / SYSCALL_SLOTS : ABI_X64;
+	__u64 nr = known ? inf->key % SYSCALL_SLOTS : 59;
 	struct mm_struct *mm = BPF_CORE_READ(p, mm);
 	const struct cred *cred = BPF_CORE_READ(p, cred);
 	h->args[0] = old_pid;
@@ -945,7 +948,6 @@ int BPF_PROG(sched_exit, struct task_struct *p)
 	__u32 tgid = pid_tgid >> 32, tid = (__u32)pid_tgid;
 	if (!cfg || !is_target(cfg, tgid))
 		return 0;
-	bpf_map_delete_elem(&inflight, &tid);
 	bpf_map_delete_elem(&comms, &tid);
 	/* signal->live is decremented before this tracepoint: zero means the last thread of the process. */
 	bool group_dead = BPF_CORE_READ(p, signal, live.counter) == 0;

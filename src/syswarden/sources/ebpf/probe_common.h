@@ -81,12 +81,12 @@ struct {
 	__type(value, __u32);
 } traced SEC(".maps");
 
-/* close/dup2/dup3 entry state. LRU: a thread killed between enter and exit cannot leak an entry, and an
- * evicted entry only makes the exit send (fail open). */
+/* close/dup2/dup3/exec entry state, per thread (task storage: no hashing, freed with the task; an exit
+ * finding none, or one of another call, sends: fail open). */
 struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, 16384);
-	__type(key, __u32);
+	__uint(type, BPF_MAP_TYPE_TASK_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, int);
 	__type(value, struct inflight);
 } inflight SEC(".maps");
 
