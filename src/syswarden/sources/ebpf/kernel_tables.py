@@ -36,7 +36,7 @@ PFU_PATH, PFU_FEAT, PFU_COMM, PFU_UID, PFU_NAMES, PFU_DIRS, PFU_SUFFIXES = 1, 2,
 PFK_NAMES, PFK_DIRS, PFK_SUFFIXES = 0, 1, 2
 PFI_COMM, PFI_UID = 0, 1
 PF_KEY_DATA = 256
-PF_KEY_STR = PF_KEY_DATA - 2          # a lexical path is filtered only if it and its NUL fit: <= 253 bytes
+PF_KEY_STR = PF_KEY_DATA - 2          # path bytes in a key: exact names up to 253 (with their NUL), prefixes cut here
 COMM_LEN = 15
 REASONS = ("relative path, directory not walked", "non-normal path", "path too long", "no exec-time comm",
            "close/dup without entry state", "known-file set full", "start-up", "untracked process",
