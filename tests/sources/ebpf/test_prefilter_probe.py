@@ -221,3 +221,34 @@ def test_close_and_dup_only_for_files_user_space_knows(tmp_path: Path) -> None:
     closes = [e.params["fd"] for e in events if e.type == "close" and e.params["fd"] in (w, w + 1, 100, 101)]
     # w (known), then 100: it held the unwanted file after the last dup2 (sent because 100 was known before)
     assert closes == [w]
+
+
+def test_prefilter_changes_live_without_reload(tmp_path: Path) -> None:
+    """set_prefilter while the command runs: opens before the switch follow the first tables, after it the
+    second (the other generation, made current by one settings update)."""
+    x, y, go = tmp_path / "x", tmp_path / "y", tmp_path / "go"
+    for f in (x, y):
+        f.write_text("x")
+
+    def wants(path: Path) -> Prefilter:
+        return Prefilter(filters={"openat": TypeFilter(
+            "openat", (Box(path=PathTest(exact=frozenset({str(path)}))),), path_param="name")})
+    code = textwrap.dedent(f"""
+        import os, time
+        for p in ({str(x)!r}, {str(y)!r}):
+            os.close(os.open(p, os.O_RDONLY))
+        while not os.path.exists({str(go)!r}):
+            time.sleep(0.01)
+        for p in ({str(x)!r}, {str(y)!r}):
+            os.close(os.open(p, os.O_RDONLY))
+    """)
+    seen = []
+    with EbpfSource(SourceConfig(command=[sys.executable, "-c", code], event_types=frozenset({"openat"}),
+                                 prefilter=wants(x))) as src:
+        for event in src.events():
+            if event.type == "openat" and event.params["name"] in (str(x), str(y)):
+                seen.append(event.params["name"])
+                if len(seen) == 1:
+                    src.set_prefilter(wants(y))
+                    go.write_text("")
+    assert seen == [str(x), str(y)]
