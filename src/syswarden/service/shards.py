@@ -85,7 +85,10 @@ def _worker(conn: Connection, make_engine: Callable[[], Engine], threads: list[T
     counts = Summary()
     apply, process, decode, unpack = state.apply, engine.process, decoder.decode, _FRAME.unpack_from
     while True:
-        data = conn.recv_bytes()
+        try:
+            data = conn.recv_bytes()
+        except (EOFError, OSError):    # the parent went away: nothing to report to
+            return
         if not data:
             break
         alerts: list[Alert] = []
