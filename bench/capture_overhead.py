@@ -274,6 +274,7 @@ def main() -> int:
     ap.add_argument("--rate-only", action="store_true", help="only the highest sustained rate without drops")
     ap.add_argument("--seconds", type=float, default=2.0, help="length of each paced step (default 2)")
     ap.add_argument("--rates", help="comma-separated openat/s steps instead of the default ladder")
+    ap.add_argument("--no-rate", action="store_true", help="skip the highest sustained rate")
     args = ap.parse_args()
     if os.geteuid() != 0:
         print("capture_overhead: needs root (eBPF, auditd)", file=sys.stderr)
@@ -308,14 +309,20 @@ def main() -> int:
             "tar cf - tree | cat": ["sh", "-c", f"tar cf - -C {tmp} tree | cat > /dev/null"],
             "find tree -type f": ["sh", "-c", f"find {tmp / 'tree'} -type f > /dev/null"],
         }
+        # The machine is shared: every monitored phase is bracketed by bare runs just before and after it, and
+        # its ratio taken against their mean; their spread is the phase's noise.
         results: dict[str, dict[str, float]] = {w: {} for w in workloads}
         unrelated: dict[str, tuple[float, float]] = {}
-        print("measuring bare ...", file=sys.stderr)
-        for w, cmd in workloads.items():
-            results[w]["bare"] = timed(cmd, repeat)
-        unrelated["bare"] = unrelated_cost(exes["unrelated"], repeat)
+        noise: dict[str, float] = {}
         monitor_counts = {}
-        for kf in filters:
+
+        def bare(tag: str) -> None:
+            for w, cmd in workloads.items():
+                results[w][tag] = timed(cmd, repeat)
+            unrelated[tag] = unrelated_cost(exes["unrelated"], repeat)
+        print("measuring bare ...", file=sys.stderr)
+        bare("bare")
+        for i, kf in enumerate(filters):
             col = "syswarden" if kf else "no filter"
             print(f"measuring under syswarden monitor (eBPF, stock rules, kernel filter {'on' if kf else 'off'}) ...",
                   file=sys.stderr)
@@ -324,10 +331,19 @@ def main() -> int:
                     results[w][col] = timed(cmd, repeat)
                 unrelated[col] = unrelated_cost(exes["unrelated"], repeat)
             monitor_counts[col] = summary_counts(summary())
-        print("measuring bare again (noise) ...", file=sys.stderr)
-        for w, cmd in workloads.items():
-            results[w]["bare2"] = timed(cmd, repeat)
-        unrelated["bare2"] = unrelated_cost(exes["unrelated"], repeat)
+            if monitor_counts[col][0] < 0:
+                print(f"monitor summary not found; its stderr ended with: {summary()[-500:]!r}", file=sys.stderr)
+            print("measuring bare again ...", file=sys.stderr)
+            bare(f"bare{i + 1}")
+            before, after = f"bare{i}" if i else "bare", f"bare{i + 1}"
+            for w in workloads:
+                ref = (results[w][before] + results[w][after]) / 2
+                noise[f"{w}/{col}"] = abs(results[w][before] - results[w][after]) / ref
+                results[w][col] /= ref
+            ref_u = [(unrelated[before][k] + unrelated[after][k]) / 2 for k in (0, 1)]
+            unrelated[col] = (unrelated[col][0] / ref_u[0], unrelated[col][1] / ref_u[1])
+            noise[f"unrelated/{col}"] = abs(unrelated[before][0] - unrelated[after][0]) / ref_u[0]
+        last = f"bare{len(filters)}"
         print("counting offered vs delivered events per workload ...", file=sys.stderr)
         delivered = {w: {kf: offered_delivered(cmd, kf) for kf in filters} for w, cmd in workloads.items()}
         print("measuring under strace -f -o /dev/null ...", file=sys.stderr)
@@ -339,32 +355,38 @@ def main() -> int:
             for w, cmd in workloads.items():
                 results[w]["auditd"] = timed(cmd, repeat)
             unrelated["auditd"] = unrelated_cost(exes["unrelated"], repeat)
+        bare("bare_end")
+        for w in workloads:
+            ref = (results[w][last] + results[w]["bare_end"]) / 2
+            for col in ("strace", "auditd"):
+                results[w][col] /= ref
+        ref_u = [(unrelated[last][k] + unrelated["bare_end"][k]) / 2 for k in (0, 1)]
+        unrelated["auditd"] = (unrelated["auditd"][0] / ref_u[0], unrelated["auditd"][1] / ref_u[1])
         rates = {}
-        for kf in filters:
+        for kf in filters if not args.no_rate else []:
             print(f"finding the highest sustained rate without drops (kernel filter {'on' if kf else 'off'}) ...",
                   file=sys.stderr)
             rates[kf] = sustained_rate(exes["paced"], steps, args.seconds, kf)
 
-    print_report(workloads, results, unrelated, monitor_counts, delivered, filters)
-    for kf in filters:
+    print_report(workloads, results, unrelated, noise, monitor_counts, delivered, filters)
+    for kf in rates:
         print_rate(rates[kf], f" (kernel filter {'on' if kf else 'off'})")
     return 0
 
 
-def print_report(workloads, results, unrelated, monitor_counts, delivered, filters) -> None:
+def print_report(workloads, results, unrelated, noise, monitor_counts, delivered, filters) -> None:
+    """Ratios to the bare runs bracketing each phase, with the phase's noise (bare before vs after)."""
     cols = ["syswarden"] * (True in filters) + ["no filter"] + ["strace", "auditd"]
     width = max(len(w) for w in workloads)
-    print(f"{'workload'.ljust(width)}  {'bare s':>8}  {'noise':>6}  " + "  ".join(f"{c:>9}" for c in cols))
+    print(f"{'workload'.ljust(width)}  {'bare s':>8}  " + "  ".join(f"{c:>9}" for c in cols) + "  noise (bare spread)")
     for w, r in results.items():
-        bare = min(r["bare"], r["bare2"])
-        noise = abs(r["bare"] - r["bare2"]) / bare
-        print(f"{w.ljust(width)}  {bare:8.3f}  {noise:5.0%}  " + "  ".join(f"{r[c] / bare:8.2f}x" for c in cols))
-    base = min(unrelated["bare"], unrelated["bare2"])
-    print("unrelated syscalls (ns per call, best of runs): " + "  ".join(
-        f"{k}: getppid {v[0]:.0f} stat {v[1]:.0f}" for k, v in unrelated.items()))
-    for k, v in unrelated.items():
-        if k not in ("bare", "bare2"):
-            print(f"  {k:>9}: getppid {v[0] / base[0]:.2f}x, stat {v[1] / base[1]:.2f}x bare")
+        spread = " ".join(f"{v:.0%}" for k, v in noise.items() if k.startswith(w + "/"))
+        print(f"{w.ljust(width)}  {r['bare']:8.3f}  " + "  ".join(f"{r[c]:8.2f}x" for c in cols) + f"  {spread}")
+    print(f"unrelated syscalls, bare: getppid {unrelated['bare'][0]:.0f} ns, stat {unrelated['bare'][1]:.0f} ns")
+    for k in ("syswarden", "no filter", "auditd"):
+        if k in unrelated:
+            extra = f" (noise {noise[f'unrelated/{k}']:.0%})" if f"unrelated/{k}" in noise else ""
+            print(f"  {k:>9}: getppid {unrelated[k][0]:.2f}x, stat {unrelated[k][1]:.2f}x bare{extra}")
     for col, (events, drops) in monitor_counts.items():
         print(f"syswarden monitor ({col}) during the workloads: {events} events processed, {drops} dropped")
     print("events offered by the workload vs delivered to user space (the probe's counters):")
