@@ -225,17 +225,18 @@ def test_close_and_dup_only_for_files_user_space_knows(tmp_path: Path) -> None:
 
 def test_prefilter_changes_live_without_reload(tmp_path: Path) -> None:
     """set_prefilter while the command runs: opens before the switch follow the first tables, after it the
-    second (the other generation, made current by one settings update)."""
-    x, y, go = tmp_path / "x", tmp_path / "y", tmp_path / "go"
-    for f in (x, y):
+    second (the other generation, made current by one settings update). Both want the marker m, opened last
+    before the switch, so the first phase is over when the source sees it."""
+    x, y, m, go = tmp_path / "x", tmp_path / "y", tmp_path / "m", tmp_path / "go"
+    for f in (x, y, m):
         f.write_text("x")
 
-    def wants(path: Path) -> Prefilter:
+    def wants(*paths: Path) -> Prefilter:
         return Prefilter(filters={"openat": TypeFilter(
-            "openat", (Box(path=PathTest(exact=frozenset({str(path)}))),), path_param="name")})
+            "openat", (Box(path=PathTest(exact=frozenset(str(p) for p in paths))),), path_param="name")})
     code = textwrap.dedent(f"""
         import os, time
-        for p in ({str(x)!r}, {str(y)!r}):
+        for p in ({str(x)!r}, {str(y)!r}, {str(m)!r}):
             os.close(os.open(p, os.O_RDONLY))
         while not os.path.exists({str(go)!r}):
             time.sleep(0.01)
@@ -244,11 +245,11 @@ def test_prefilter_changes_live_without_reload(tmp_path: Path) -> None:
     """)
     seen = []
     with EbpfSource(SourceConfig(command=[sys.executable, "-c", code], event_types=frozenset({"openat"}),
-                                 prefilter=wants(x))) as src:
+                                 prefilter=wants(x, m))) as src:
         for event in src.events():
-            if event.type == "openat" and event.params["name"] in (str(x), str(y)):
+            if event.type == "openat" and event.params["name"] in (str(x), str(y), str(m)):
                 seen.append(event.params["name"])
-                if len(seen) == 1:
-                    src.set_prefilter(wants(y))
+                if event.params["name"] == str(m):
+                    src.set_prefilter(wants(y, m))
                     go.write_text("")
-    assert seen == [str(x), str(y)]
+    assert seen == [str(x), str(m), str(y)]
