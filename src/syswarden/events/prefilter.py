@@ -271,12 +271,25 @@ class Prefilter:
         elif flags is not None and event.type in OPEN_FD_TYPES:
             typechar = "d" if flags & O_DIRECTORY == O_DIRECTORY else "f"
         tf = self.filters.get(event.type)
-        path, tail, features = _path_facts(raw.get(tf.path_param) if tf and tf.path_param else None,
-                                           tf.path_fs if tf else True)
+        value = raw.get(tf.path_param) if tf and tf.path_param else None
+        base = raw.get(dirpath_param(tf.path_param)) if tf and tf.path_param else None
+        if tf and tf.path_fs and isinstance(value, str) and value and not value.startswith("/") \
+                and isinstance(base, str) and base.startswith("/"):
+            # the eBPF probe resolved a relative path against the directory the kernel walked and sent it
+            # beside the parameter; state joins the name to it: the probe knows the whole path
+            value = (base if base != "/" else "") + "/" + value
+        path, tail, features = _path_facts(value, tf.path_fs if tf else True)
         comm = thread.comm or None if thread is not None else None
         return KernelView(event.type, ret=ret, flags=flags, typechar=typechar, path=path, path_tail=tail,
                           raw_features=features,
                           comm=comm, returns_dir=returns_dir if exit_event else None, fd_known=fd_known)
+
+
+def dirpath_param(param: str) -> str:
+    """The parameter a live source may add beside path parameter ``param`` (the eBPF probe does): the
+    directory the kernel resolved a relative ``param`` against (the cwd or the dirfd's file). State joins
+    the name to it, and the probe decided on that joined path. Not a Falco parameter."""
+    return param + "_dirpath"
 
 
 def _path_facts(raw: Any, fs: bool) -> tuple[str | None, str | None, RawFeature | None]:

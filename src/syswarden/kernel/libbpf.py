@@ -51,6 +51,8 @@ def _declare(lib: ctypes.CDLL) -> None:
         "bpf_map_delete_elem": ([i, vp], i),
         "bpf_map_get_next_key": ([i, vp, vp], i),
         "bpf_map_lookup_batch": ([i, vp, vp, vp, vp, ctypes.POINTER(u32), vp], i),
+        "bpf_program__attach_iter": ([vp, vp], vp),
+        "bpf_iter_create": ([i], i),
         "libbpf_num_possible_cpus": ([], i),
         "libbpf_set_print": ([_PRINT_FN], vp),
     }
@@ -138,6 +140,28 @@ class BpfObject:
             self.detach_all()
             raise
 
+    def run_iterator(self, program: str) -> None:
+        """Attach an iterator program (``SEC("iter/...")``), read it to the end (which runs it over every
+        object it iterates), and destroy its link."""
+        prog = lib().bpf_object__find_program_by_name(self._ptr, program.encode())
+        if not prog:
+            raise KernelError(f"BPF object {self.path!r} has no program {program!r}")
+        _LOG.clear()
+        link = lib().bpf_program__attach_iter(prog, None)
+        if not link:
+            raise _fail(f"attaching iterator {program!r}", ctypes.get_errno())
+        try:
+            fd = int(lib().bpf_iter_create(lib().bpf_link__fd(link)))
+            if fd < 0:
+                raise _fail(f"starting iterator {program!r}", -fd)
+            try:
+                while os.read(fd, 4096):
+                    pass
+            finally:
+                os.close(fd)
+        finally:
+            lib().bpf_link__destroy(ctypes.c_void_p(link))
+
     def detach_all(self) -> None:
         """Destroy every link this object made (idempotent)."""
         while self._links:
@@ -151,12 +175,18 @@ class BpfObject:
             self._ptr = None
 
 
-def map_update(fd: int, key: bytes, value: bytes) -> None:
-    """``bpf_map_update_elem(fd, key, value, BPF_ANY)``."""
+BPF_ANY, BPF_NOEXIST = 0, 1
+
+
+def map_update(fd: int, key: bytes, value: bytes, flags: int = BPF_ANY) -> bool:
+    """``bpf_map_update_elem(fd, key, value, flags)``; False when ``BPF_NOEXIST`` found the key present."""
     k, v = ctypes.create_string_buffer(key, len(key)), ctypes.create_string_buffer(value, len(value))
-    rc = lib().bpf_map_update_elem(fd, k, v, 0)
+    rc = lib().bpf_map_update_elem(fd, k, v, flags)
+    if rc == -errno.EEXIST and flags == BPF_NOEXIST:
+        return False
     if rc < 0:
         raise _fail("map update", -rc)
+    return True
 
 
 def map_delete(fd: int, key: bytes) -> bool:

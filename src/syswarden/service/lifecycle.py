@@ -8,7 +8,7 @@
 * SIGHUP: reload config and rules on a thread, while events keep flowing; the engine swaps to the new rules
   between two events. If the new rules (or config) fail to load, the old ones keep running and the error is
   logged with its ``file:line:col``. Output settings that changed rebuild the outputs (the old ones drain);
-  otherwise the outputs are reopened (logrotate). The kernel's syscall set follows the new rules.
+  otherwise the outputs are reopened (logrotate). The kernel's syscall set and prefilter follow the new rules.
 * SIGUSR1: reopen the outputs and print the stats (summary and outputs table), as before.
 """
 from __future__ import annotations
@@ -24,7 +24,6 @@ from syswarden.escaping import escape_text
 from syswarden.outputs.fanout import Fanout, drain
 from syswarden.service.delivery import build_fanout
 from syswarden.service.pipeline import Pipeline, Summary
-from syswarden.service.selection import needed_event_types
 
 if TYPE_CHECKING:
     from syswarden.events.event import Event
@@ -173,9 +172,7 @@ class Service:
             self.log("syswarden: reload failed; the previous rules and config stay in force:\n" + err.detail())
             return False
         self.pipeline.engine.swap(ruleset, rule_matching=cfg.rule_matching)
-        set_types = getattr(self.pipeline.source, "set_event_types", None)
-        if set_types is not None:
-            set_types(needed_event_types(ruleset))
+        self.pipeline.reselect(ruleset)      # the kernel's syscall set and prefilter follow the new rules
         if new_outputs is not None:
             drain(self.fanout.swap(new_outputs), time.monotonic() + cfg.delivery.outputs_queue.drain_timeout)
         else:

@@ -23,6 +23,7 @@ from syswarden.rules.engine import Engine, RuleMatching
 from syswarden.rules.output_format import AppendOutput, OutputFormat, OutputFormatError
 from syswarden.rules.ruleset import Ruleset
 from syswarden.service.selection import select_events
+from syswarden.service.drops import drop_report
 from syswarden.sources.base import Source, SourceConfig, open_source
 from syswarden.sources.recording import CaptureWriter, open_writer, recording_format
 from syswarden.state import State
@@ -111,6 +112,7 @@ class Summary:
     output_errors: int = 0
     seconds: float = 0.0
     exit_code: int | None = None
+    drop_details: list[str] = field(default_factory=list)   # service/drops.DropReport.lines()
 
     def render(self) -> str:
         """Aligned text for stderr."""
@@ -119,6 +121,7 @@ class Summary:
                  f"Alerts:           {self.alerts}", f"Elapsed:          {self.seconds:.2f} s"]
         if self.output_errors:
             lines.append(f"Output errors:    {self.output_errors}")
+        lines += [escape_text(line) for line in self.drop_details]
         if self.by_rule:
             width = max(len(name) for name in self.by_rule)
             lines.append("Alerts by rule:")
@@ -131,8 +134,11 @@ class Pipeline:
     """Runs one source through state and the engine to the outputs; ``run()`` returns the ``Summary``."""
 
     def __init__(self, source: Source, engine: Engine, outputs: Sequence[Output], *, state: State | None = None,
-                 progress: Callable[[int], None] | None = None, writer: CaptureWriter | None = None) -> None:
+                 progress: Callable[[int], None] | None = None, writer: CaptureWriter | None = None,
+                 selection: SourceConfig | None = None, kernel_filter: bool = True) -> None:
         self.source = source
+        self.selection = selection          # what the source was asked for (select_events), for reselect()
+        self.kernel_filter = kernel_filter
         self.writer = writer
         self.engine = engine
         self.outputs = list(outputs)
@@ -140,12 +146,25 @@ class Pipeline:
         self.progress = progress
         self.summary = Summary()
 
+    def reselect(self, ruleset: Ruleset) -> None:
+        """After a rules reload: the live source now delivers what ``ruleset`` needs (event types and kernel
+        prefilter, decided by ``select_events`` as at start), changed in its maps, no reload."""
+        if self.selection is None:
+            return
+        self.selection = select_events(self.selection, ruleset, kernel_filter=self.kernel_filter)
+        if (set_types := getattr(self.source, "set_event_types", None)) is not None:
+            set_types(self.selection.event_types)
+        if (set_prefilter := getattr(self.source, "set_prefilter", None)) is not None:
+            set_prefilter(self.selection.prefilter)
+
     def snapshot(self) -> Summary:
         """The summary so far, with the source's current drop and skip counters (for SIGUSR1) and, once it has
         exited, the exit code of the command the source started (``exit_code`` of the ebpf and ptrace sources)."""
         self.summary.drops, self.summary.skipped = self.source.stats.drops, self.source.stats.skipped
         exit_code = getattr(self.source, "exit_code", None)
         self.summary.exit_code = exit_code if isinstance(exit_code, int) else None
+        report = drop_report(self.source.stats, getattr(self.engine, "ruleset", None))
+        self.summary.drop_details = report.lines() if report else []
         return self.summary
 
     def reopen_outputs(self) -> None:
@@ -238,8 +257,8 @@ def open_pipeline(ruleset: Ruleset, outputs: Iterable[Output], *, path: str | No
     a replay header), else this machine's name.
     """
     name = choose_source(path, source)
-    src = open_source(name, select_events(replace(config or SourceConfig(), path=path), ruleset,
-                                          kernel_filter=kernel_filter))
+    selection = select_events(replace(config or SourceConfig(), path=path), ruleset, kernel_filter=kernel_filter)
+    src = open_source(name, selection)
     try:
         # Live sources emit exit events only: rules written for enter events are also run on enter views.
         engine = Engine(ruleset, rule_matching=rule_matching, hostname=hostname or source_hostname(src) or None,
@@ -249,7 +268,7 @@ def open_pipeline(ruleset: Ruleset, outputs: Iterable[Output], *, path: str | No
         src.close()
         raise
     return Pipeline(src, engine, list(outputs), state=make_state(live=path is None), progress=progress,
-                    writer=writer)
+                    writer=writer, selection=selection, kernel_filter=kernel_filter)
 
 
 def source_hostname(src: Source) -> str:

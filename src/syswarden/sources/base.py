@@ -16,7 +16,10 @@ class SourceStats:
     events: int = 0
     drops: int = 0
     drops_per_cpu: dict[int, int] = field(default_factory=dict)
+    drops_per_type: dict[str, int] = field(default_factory=dict)   # event type -> events lost
     skipped: int = 0                  # malformed/unknown records skipped (captures)
+    offered: int = 0                  # events the watched processes made of the captured types (live kernel)
+    filtered: int = 0                 # of those, not sent: no enabled rule nor state could use them
 
 
 class Source(Protocol):

@@ -194,6 +194,10 @@ def on_chdir(st: StateContext, event: Event, thread: ThreadInfo | None, params: 
     else:
         fd = thread.fds.get(_int(params, "fd") if _int(params, "fd") is not None else -1)
         new = fd.name if fd is not None else ""
+        # the eBPF probe adds the cwd it walked after the call: right even when the fd's open was filtered
+        cwd = params.get("cwd")
+        if isinstance(cwd, str) and cwd.startswith("/"):
+            new = cwd
     if new:
         for t in {id(x): x for x in (thread, *st.threads.threads_of(thread.pid))}.values():
             t.cwd = new

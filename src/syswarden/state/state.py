@@ -20,8 +20,9 @@ from syswarden.events.accounts import GroupInfo, UserInfo
 from syswarden.events.event import Event, ThreadInfo
 from syswarden.events.types import ENTER_ONLY, EVENTS, ParamType
 from syswarden.state import fd_events, lifecycle, procfs
+from syswarden.events.prefilter import dirpath_param
 from syswarden.state.context import StateStats
-from syswarden.state.fds import resolve_at
+from syswarden.state.fds import join_path, resolve_at
 from syswarden.state.processes import DEFAULT_MAX_EXITED, DEFAULT_MAX_THREADS, ThreadTable
 from syswarden.state.users import UserTable
 
@@ -264,6 +265,12 @@ def _resolve_paths(event: Event, thread: ThreadInfo, names: tuple[tuple[str, str
     for name, dirfd_param in names:
         value = params.get(name)
         if isinstance(value, str) and value and not value.startswith("/"):
+            # The eBPF probe sends the directory the kernel resolved the name against: it wins over the
+            # tables (the dirfd's open may have been filtered in the kernel), and the probe decided on it.
+            kdir = params.get(dirpath_param(name))
+            if isinstance(kdir, str) and kdir.startswith("/"):
+                params[name] = join_path(kdir, value)
+                continue
             dirfd = params.get(dirfd_param) if dirfd_param else None
             params[name] = resolve_at(thread.fds, thread.cwd, dirfd if isinstance(dirfd, int) else None, value)
 

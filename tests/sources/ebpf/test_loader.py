@@ -34,16 +34,16 @@ def bpftool_lookup(mid: int, key: bytes) -> bytes:
 def test_syscall_table_and_settings_as_the_kernel_sees_them() -> None:
     """Spec words, the target settings and traced pids written by the loader read back through bpftool."""
     with Probe(ringbuf_bytes=1 << 16) as probe:
-        probe.set_syscalls({257: SPECS["openat"].word, 82: SPECS["rename"].word})
-        probe.set_syscalls({257: SPECS["openat"].word})           # rename is switched off again, live
-        probe.configure(mode=MODE_TREE, self_tgid=os.getpid(), cgroup_id=42)
+        probe.set_syscalls({257: (SPECS["openat"].word, 7), 82: (SPECS["rename"].word, 9)})
+        probe.set_syscalls({257: (SPECS["openat"].word, 7)})           # rename is switched off again, live
+        probe.configure(mode=MODE_TREE, self_tgid=os.getpid(), cgroup_id=42, filter_on=True, generation=1)
         probe.trace_tgids([12345])
         fds = probe._fds
-        assert struct.unpack("<I", bpftool_lookup(map_id(fds["syscalls"]), struct.pack("<I", 257)))[0] == \
-            SPECS["openat"].word
-        assert struct.unpack("<I", bpftool_lookup(map_id(fds["syscalls"]), struct.pack("<I", 82)))[0] == 0
-        assert struct.unpack("<IIQ", bpftool_lookup(map_id(fds["settings"]), bytes(4))) == (
-            MODE_TREE, os.getpid(), 42)
+        assert struct.unpack("<II", bpftool_lookup(map_id(fds["syscalls"]), struct.pack("<I", 257))) == \
+            (SPECS["openat"].word, 7)
+        assert struct.unpack("<II", bpftool_lookup(map_id(fds["syscalls"]), struct.pack("<I", 82))) == (0, 0)
+        assert struct.unpack("<IIQIII4x", bpftool_lookup(map_id(fds["settings"]), bytes(4))) == (
+            MODE_TREE, os.getpid(), 42, 1, 1, 0)
         assert bpftool_lookup(map_id(fds["traced"]), struct.pack("<I", 12345)) == struct.pack("<I", 1)
         assert set(probe.counters()) == set(range(probe.ncpus))
 

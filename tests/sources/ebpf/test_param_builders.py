@@ -18,7 +18,7 @@ def record(nr: int, nblobs: int, ret: int = -2) -> bytes:
     blobs = BLOBS[:nblobs]
     lens = [len(b) for b in blobs] + [0] * (8 - nblobs)
     hdr = HEADER.pack(123456789, ret, *ARGS, 42, 1001, 1000, 1, 0, 0, 0, 0, 0xFFFFFFFF, nr, 0, nblobs, 1, *lens,
-                      b"comm\0", 0)
+                      b"comm\0", 0, 0)
     return hdr + b"".join(blobs)
 
 

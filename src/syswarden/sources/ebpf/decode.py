@@ -8,17 +8,20 @@ import os
 import struct
 import time
 from dataclasses import dataclass
+from functools import cache
 from typing import Any
 
 from syswarden.events.event import Event
+from syswarden.events.prefilter import dirpath_param
 from syswarden.sources.compat import ABI_LABELS, ABI_PARAM, Abi, CompatCall, compat_args, decoded_calls, event_name
+from syswarden.sources.ebpf.kernel_tables import path_params
 from syswarden.sources.ebpf.param_builders import (F_ABI, F_CPU, F_NBLOBS, F_NR, F_TGID, F_TID, FAST_HEADER,
                                                    Builder, builders)
 from syswarden.sources.targets import CgroupPaths
 from syswarden.sources.syscall_decode import SPECS, RawCall, build_params, exe_flags, split_strings
 from syswarden.syscalls.arch import Arch
 
-HEADER = struct.Struct("<Qq6QQ8IiIHH8H16sI")
+HEADER = struct.Struct("<Qq6QQ8IiIHH8H16sHH")
 SYSCALL_SLOTS = 1024     # spec words per ABI in the probe's `syscalls` map: key = abi * SYSCALL_SLOTS + nr
 EV_FORK, EV_EXEC, EV_EXIT = -1, -2, -3
 _FORK_NAMES = {"clone", "clone3", "fork", "vfork"}
@@ -27,6 +30,16 @@ _FAST_UNPACK = FAST_HEADER.unpack_from
 _F_ABI, _F_CPU, _F_NBLOBS, _F_NR, _F_TGID, _F_TID = F_ABI, F_CPU, F_NBLOBS, F_NR, F_TGID, F_TID
 _BLOB_LENS = struct.Struct("<8H")
 _BLOB_LENS_AT = 116      # offsetof(struct ev_hdr, blen)
+XF_DIRPATH, XF_DIRPATH2, XF_CWD = 1, 2, 4
+
+
+@cache
+def extra_params(name: str) -> tuple[tuple[int, str], ...]:
+    """The extra blobs a record of ``name`` may carry after the spec's (probe.h XF_*), in bit order, and the
+    parameter each becomes: the directories the kernel resolved relative path arguments against
+    (``events.prefilter.dirpath_param``) and the cwd after fchdir. Not Falco parameters."""
+    paths = [dirpath_param(p) for p, _, _ in path_params(name)]
+    return tuple(zip((XF_DIRPATH, XF_DIRPATH2), paths)) + ((XF_CWD, "cwd"),)
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,6 +64,7 @@ class Header:
     comm: str
     blobs: tuple[bytes, ...]
     abi: Abi = Abi.X64
+    xflags: int = 0
 
 
 def parse_record(raw: bytes, start: int = 0) -> Header:
@@ -63,7 +77,7 @@ def parse_record(raw: bytes, start: int = 0) -> Header:
         off += lens[i]
     comm = f[29].split(b"\0", 1)[0].decode("utf-8", "surrogateescape")
     return Header(f[0], f[1], tuple(f[2:8]), f[8], f[9], f[10], f[11], f[12], f[13], f[14], f[15], f[16],
-                  f[17], f[18], f[20], comm, tuple(blobs), _abi(f[30]))
+                  f[17], f[18], f[20], comm, tuple(blobs), _abi(f[30]), f[31])
 
 
 def _abi(value: int) -> Abi:
@@ -153,12 +167,18 @@ class Decoder:
         """Decode an ordinary syscall exit straight from the unpacked header (no Header object)."""
         blobs: dict[int, bytes] = {}
         off = HEADER.size
-        for i, slot in enumerate(slots[:f[19]]):
+        extras = [param for bit, param in extra_params(name) if f[31] & bit] if f[31] else []
+        nspec = max(0, min(f[19], 8) - len(extras))
+        for i, slot in enumerate(slots[:nspec]):
             n = f[21 + i]
             blobs[slot] = raw[off:off + n]
             off += n
         args = f[2:8] if abi is Abi.X64 else compat_args(abi, call, f[2:8])
         params = build_params(RawCall(name, f[9], f[10], f[1], args, blobs))
+        for i, param in enumerate(extras):
+            n = f[21 + nspec + i] if nspec + i < 8 else 0
+            params[param] = raw[off:off + n].split(b"\0", 1)[0].decode("utf-8", "surrogateescape")
+            off += n
         if abi is not Abi.X64:
             params[ABI_PARAM] = ABI_LABELS[abi]
         self.num += 1

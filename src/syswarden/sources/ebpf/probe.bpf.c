@@ -1,99 +1,28 @@
 // SPDX-License-Identifier: GPL-2.0
-/* syswarden's CO-RE capture probe: raw syscall enter/exit plus the scheduler's fork/exec/exit.
+/* syswarden's CO-RE capture probe: syscall exits plus the scheduler's fork/exec/exit, filtered in the kernel.
  *
  * The probe is generic: user space fills the `syscalls` map with, per syscall number, whether it is
- * interesting and which kind each argument is (string, sockaddr, ...). sys_enter stashes the raw arguments
- * of interesting syscalls of target processes per thread; sys_exit reads what the argument kinds say and
- * emits one record (struct ev_hdr + blobs) to the ring buffer, as modern Falco emits exit events only.
- * Changing the syscall set is a map update, no reload. Compat calls (i386 through int 0x80 or a 32-bit task,
- * x32 numbers) have their own block of keys in the same map and are marked in the record (docs/ebpf-probe.md). */
+ * interesting, which kind each argument is (string, sockaddr, ...) and its event type; `types` says what the
+ * probe can know of each type, `pf_*` hold the rules-derived prefilter (events/prefilter.py) and
+ * `known_files` the open files user space was told about. sys_exit reads the arguments from the saved user
+ * registers, builds one record (struct ev_hdr + blobs) in a per-CPU scratch buffer, decides with the
+ * prefilter whether any rule or state need can use it, and only then copies it to the ring buffer. sys_enter
+ * does work only for close/dup2/dup3 (the file an fd held before the call). Compat calls (i386 through
+ * int 0x80 or a 32-bit task, x32 numbers) have their own block of keys and are marked in the record
+ * (docs/ebpf-probe.md). */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_tracing.h>
 #include <bpf/bpf_core_read.h>
 #include <bpf/bpf_endian.h>
 #include "probe.h"
+#include "probe_common.h"
+#include "probe_paths.h"
+#include "probe_prefilter.h"
+
+#define S_IFDIR_ 0040000
 
 char LICENSE[] SEC("license") = "GPL";
-
-struct inflight {
-	__s64 nr;          /* within its ABI (x32 without the bit, socketcall: the SYS_* call) */
-	__u64 args[6];     /* compat arguments already zero-extended from 32 bits */
-	__u32 abi;
-	__u32 pad;
-};
-
-struct scratch {
-	__u8 data[2 * SCRATCH_HALF];
-};
-
-struct {
-	__uint(type, BPF_MAP_TYPE_RINGBUF);
-	__uint(max_entries, 8 * 1024 * 1024);
-} rb SEC(".maps");
-
-struct {
-	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(max_entries, NR_ABIS * SYSCALL_SLOTS);
-	__type(key, __u32);
-	__type(value, __u32);
-} syscalls SEC(".maps");
-
-struct {
-	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(max_entries, 1);
-	__type(key, __u32);
-	__type(value, struct probe_config);
-} settings SEC(".maps");
-
-struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, 65536);
-	__type(key, __u32);
-	__type(value, __u32);
-} traced SEC(".maps");
-
-/* LRU so a thread killed between enter and exit cannot leak an entry forever. */
-struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, 65536);
-	__type(key, __u32);
-	__type(value, struct inflight);
-} inflight SEC(".maps");
-
-/* One scratch buffer per CPU (max_entries set to the number of possible CPUs by the loader): events are
- * assembled here, then copied into the ring buffer in one bpf_ringbuf_output. */
-struct {
-	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(max_entries, 1);
-	__type(key, __u32);
-	__type(value, struct scratch);
-} scratch SEC(".maps");
-
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, 1);
-	__type(key, __u32);
-	__type(value, struct probe_stats);
-} stats SEC(".maps");
-
-static __always_inline struct probe_config *get_config(void)
-{
-	__u32 zero = 0;
-	return bpf_map_lookup_elem(&settings, &zero);
-}
-
-/* Whether this task (tgid, cgroup) is one we report; syswarden itself never is. */
-static __always_inline bool is_target(struct probe_config *cfg, __u32 tgid)
-{
-	if (tgid == cfg->self_tgid)
-		return false;
-	if (cfg->mode == MODE_TREE)
-		return bpf_map_lookup_elem(&traced, &tgid) != NULL;
-	if (cfg->mode == MODE_CGROUP)
-		return bpf_get_current_cgroup_id() == cfg->cgroup_id;
-	return true;
-}
 
 static __always_inline __u32 encode_tty(struct task_struct *task)
 {
@@ -124,13 +53,8 @@ static __always_inline void fill_common(struct ev_hdr *h, struct task_struct *ta
 	h->cpu = bpf_get_smp_processor_id();
 	h->nblobs = 0;
 	h->abi = ABI_X64;
+	h->xflags = 0;
 	bpf_get_current_comm(h->comm, sizeof(h->comm));
-}
-
-static __always_inline struct scratch *get_scratch(void)
-{
-	__u32 cpu = bpf_get_smp_processor_id();
-	return bpf_map_lookup_elem(&scratch, &cpu);
 }
 
 static __always_inline void set_blob(struct ev_hdr *h, __u32 len)
@@ -344,27 +268,30 @@ __noinline int put_task_path(__u32 off, int cwd)
 	return off;
 }
 
-static __always_inline void submit(struct scratch *b, __u32 off)
+/* Copies the record to the ring buffer; false if it was full. */
+static __always_inline bool submit(struct scratch *b, __u32 off)
 {
-	__u32 zero = 0;
-	struct probe_stats *st = bpf_map_lookup_elem(&stats, &zero);
 	if (off > 2 * SCRATCH_HALF)
 		off = 2 * SCRATCH_HALF;
-	if (bpf_ringbuf_output(&rb, b->data, off & (2 * SCRATCH_HALF - 1), 0) < 0) {
-		if (st)
-			__sync_fetch_and_add(&st->drops, 1);
-	} else if (st) {
-		__sync_fetch_and_add(&st->events, 1);
-	}
+	return bpf_ringbuf_output(&rb, b->data, off & (2 * SCRATCH_HALF - 1), 0) == 0;
+}
+
+static __always_inline void count_submit(struct type_counters *tc, bool ok)
+{
+	if (!tc)
+		return;
+	if (ok)
+		tc->sent += 1;
+	else
+		tc->dropped += 1;
 }
 
 /* Which ABI the current syscall came through. TS_COMPAT is what the kernel's in_ia32_syscall() tests: set by
  * every ia32 entry (int 0x80 from 64-bit code too), cleared on return to user mode. It is tested first: an i386
  * call's number is 32 bits wide and may itself have bit 30 set. */
-static __always_inline __u32 syscall_abi(long id)
+static __always_inline __u32 syscall_abi(struct task_struct *task, long id)
 {
 	/* a direct (BTF, CO-RE relocated) load, not a probe_read: this runs for every syscall of the system */
-	struct task_struct *task = bpf_get_current_task_btf();
 	if (task->thread_info.status & TS_COMPAT)
 		return ABI_I386;
 	if (id & X32_SYSCALL_BIT)
@@ -372,15 +299,9 @@ static __always_inline __u32 syscall_abi(long id)
 	return ABI_X64;
 }
 
-static __always_inline __u32 *syscall_spec(__u32 abi, __u32 nr)
-{
-	__u32 key = abi * SYSCALL_SLOTS + nr;
-	return bpf_map_lookup_elem(&syscalls, &key);
-}
-
 /* socketcall(call, args*): the sub-call's arguments are 32-bit words in user memory; read as many as the
  * kernel does (a longer read could fault at the end of a page and lose the call). */
-static __always_inline void read_socketcall_args(struct inflight *inf, __u32 call, __u64 uargs)
+static __always_inline void read_socketcall_args(__u64 *args, __u32 call, __u64 uargs)
 {
 	static const __u8 nargs[SOCKETCALL_MAX + 1] = {0, 3, 3, 3, 2, 3, 3, 3, 4, 4, 4, 6, 6, 2, 5, 5, 3, 3, 4, 5, 4};
 	__u32 words[6] = {};
@@ -393,57 +314,7 @@ static __always_inline void read_socketcall_args(struct inflight *inf, __u32 cal
 		return;
 	#pragma unroll
 	for (int i = 0; i < 6; i++)
-		inf->args[i] = words[i];
-}
-
-SEC("tp_btf/sys_enter")
-int BPF_PROG(sys_enter, struct pt_regs *regs, long id)
-{
-	struct probe_config *cfg = get_config();
-	if (!cfg || id < 0)
-		return 0;
-	__u32 abi = syscall_abi(id);
-	/* the i386 gate truncates the number to 32 bits; x32 numbers are keyed without their bit */
-	__u64 nr = abi == ABI_I386 ? (__u32)id : abi == ABI_X32 ? id & ~(long)X32_SYSCALL_BIT : id;
-	__u32 call = 0;
-	if (abi == ABI_I386 && nr == I386_NR_SOCKETCALL) {
-		call = (__u32)BPF_CORE_READ(regs, bx);
-		if (call < 1 || call > SOCKETCALL_MAX)
-			return 0;
-		abi = ABI_SOCKETCALL;
-		nr = call;
-	}
-	if (nr >= SYSCALL_SLOTS)
-		return 0;
-	__u32 *spec = syscall_spec(abi, nr);
-	if (!spec || !(*spec & SPEC_INTERESTING))
-		return 0;
-	__u64 pid_tgid = bpf_get_current_pid_tgid();
-	if (!is_target(cfg, pid_tgid >> 32))
-		return 0;
-	struct inflight inf = {.nr = nr, .abi = abi};
-	if (abi == ABI_X64 || abi == ABI_X32) {
-		inf.args[0] = BPF_CORE_READ(regs, di);
-		inf.args[1] = BPF_CORE_READ(regs, si);
-		inf.args[2] = BPF_CORE_READ(regs, dx);
-		inf.args[3] = BPF_CORE_READ(regs, r10);
-		inf.args[4] = BPF_CORE_READ(regs, r8);
-		inf.args[5] = BPF_CORE_READ(regs, r9);
-	} else if (abi == ABI_I386) {
-		/* the ia32 convention: ebx, ecx, edx, esi, edi, ebp. The kernel uses only the low halves (64-bit code
-		 * calling int 0x80 may leave anything above): zero-extend, as compat pointers are */
-		inf.args[0] = (__u32)BPF_CORE_READ(regs, bx);
-		inf.args[1] = (__u32)BPF_CORE_READ(regs, cx);
-		inf.args[2] = (__u32)BPF_CORE_READ(regs, dx);
-		inf.args[3] = (__u32)BPF_CORE_READ(regs, si);
-		inf.args[4] = (__u32)BPF_CORE_READ(regs, di);
-		inf.args[5] = (__u32)BPF_CORE_READ(regs, bp);
-	} else {
-		read_socketcall_args(&inf, call, (__u32)BPF_CORE_READ(regs, cx));
-	}
-	__u32 tid = (__u32)pid_tgid;
-	bpf_map_update_elem(&inflight, &tid, &inf, BPF_ANY);
-	return 0;
+		args[i] = words[i];
 }
 
 /* execve/execveat: a successful one is reported by sched_process_exec instead. */
@@ -458,51 +329,532 @@ static __always_inline bool is_exec(__u32 abi, __u32 nr)
 	return false;
 }
 
-SEC("tp_btf/sys_exit")
-int BPF_PROG(sys_exit, struct pt_regs *regs, long ret)
+/* clone, fork, vfork, clone3: the child's return (0) was reported by sched_process_fork. */
+static __always_inline bool is_fork(__u32 abi, __u32 nr)
 {
+	if (abi == ABI_I386)
+		return nr == 120 || nr == 2 || nr == 190 || nr == 435;
+	return (abi == ABI_X64 || abi == ABI_X32) && (nr == 56 || nr == 57 || nr == 58 || nr == 435);
+}
+
+/* The syscalls-map key of the current call from its raw number; -1 if it has none. */
+static __always_inline long syscall_key(struct task_struct *task, long id, __u32 *abi_out, __u32 *nr_out,
+					__u64 bx)
+{
+	__u32 abi = syscall_abi(task, id);
+	/* the i386 gate truncates the number to 32 bits; x32 numbers are keyed without their bit */
+	__u64 nr = abi == ABI_I386 ? (__u32)id : abi == ABI_X32 ? id & ~(long)X32_SYSCALL_BIT : id;
+	if (abi == ABI_I386 && nr == I386_NR_SOCKETCALL) {
+		__u32 call = (__u32)bx;
+		if (call < 1 || call > SOCKETCALL_MAX)
+			return -1;
+		abi = ABI_SOCKETCALL;
+		nr = call;
+	}
+	if (nr >= SYSCALL_SLOTS)
+		return -1;
+	*abi_out = abi;
+	*nr_out = nr;
+	return abi * SYSCALL_SLOTS + nr;
+}
+
+/* The spec of the current call when its spec word has `bit` and the task is a target (else NULL): the
+ * prologue of both dispatchers, and all an unwanted call pays (one array lookup). */
+static __always_inline struct syscall_spec *wanted_call(struct task_struct *task, long id, __u64 bx, __u32 bit,
+							__u32 *abi, __u32 *nr, __u32 *k, struct probe_config **cfg)
+{
+	if (id < 0)
+		return NULL;
+	long key = syscall_key(task, id, abi, nr, bx);
+	if (key < 0)
+		return NULL;
+	*k = key;
+	struct syscall_spec *sp = bpf_map_lookup_elem(&syscalls, k);
+	if (!sp || !(sp->word & bit))
+		return NULL;
+	*cfg = get_config();
+	if (!*cfg || !is_target(*cfg, bpf_get_current_pid_tgid() >> 32))
+		return NULL;
+	return sp;
+}
+
+/* Records that user space now knows the file behind fd; when the set is full the process becomes
+ * untracked (all its close/dup sent). */
+static __always_inline void mark_known(struct file *f)
+{
+	if (!f)
+		return;
+	__u64 key = (__u64)f;
+	__u8 one = 1;
+	if (bpf_map_update_elem(&known_files, &key, &one, BPF_ANY) != 0) {
+		__u32 tgid = bpf_get_current_pid_tgid() >> 32;
+		bpf_map_update_elem(&untracked, &tgid, &one, BPF_ANY);
+		count_reason(R_KNOWN_FULL);
+	}
+}
+
+/* Walks the directory a relative path argument is resolved against: dirfd's file, or the cwd
+ * (AT_FDCWD, or a type without dirfd); its path goes to work.path. Returns its length or -1. */
+static __always_inline int walk_dir(struct ev_hdr *h, __u32 dirfd_slot)
+{
+	struct task_struct *task = bpf_get_current_task_btf();
+	__s32 dirfd = dirfd_slot <= 5 ? (__s32)h->args[MASKED(dirfd_slot, 7)] : -100;
+	if (dirfd == -100)
+		return walk_path((__u64)BPF_CORE_READ(task, fs, pwd.dentry), (__u64)BPF_CORE_READ(task, fs, pwd.mnt), 0);
+	return walk_file(fd_file(dirfd), 0);
+}
+
+/* XF_DIRPATH / XF_DIRPATH2 (which): when the path argument in slot is relative, the directory the kernel
+ * resolves it against, appended to the record for state to join the name to (as the filter did). Global. */
+__noinline int put_dirpath(__u32 slot, __u32 dirfd_slot, __u32 which, __u32 off)
+{
+	struct scratch *b = get_scratch();
+	struct work *w = get_work();
+	if (!b || !w || slot > 5 || off >= SCRATCH_HALF)
+		return off;
+	struct ev_hdr *h = (struct ev_hdr *)b->data;
+	__u32 boff = w->blob_off[MASKED(slot, 7)], blen = w->blob_len[MASKED(slot, 7)];
+	if (!boff || blen < 2 || boff >= SCRATCH_HALF || b->data[boff & (SCRATCH_HALF - 1)] == '/')
+		return off;
+	int n = walk_dir(h, dirfd_slot);
+	if (n <= 0 || n >= WBUF - 1)
+		return off;
+	bpf_probe_read_kernel(&b->data[bound_off(off)], (n + 1) & (WBUF - 1), w->path);
+	set_blob(h, n + 1);
+	h->xflags |= which ? XF_DIRPATH2 : XF_DIRPATH;
+	return off + n + 1;
+}
+
+/* The path the prefilter decides on, in work.path: the event's path argument (blob of slot) as state will
+ * name it. A filesystem path (fs) is known only when absolute and normal, or relative and normal once
+ * joined to the directory the kernel resolves it against (walked: the same one put_dirpath sends); a plain
+ * string (fs 0: symlink's target) is taken as it is. Sets work.path_len (0: unknown), dir_len, scanned
+ * and dotdot. Global: verified once. */
+__noinline int compose_path(__u32 slot, __u32 dirfd_slot, __u32 fs, __u32 saved)
+{
+	struct scratch *b = get_scratch();
+	struct work *w = get_work();
+	if (!b || !w || slot > 5)
+		return 0;
+	struct ev_hdr *h = (struct ev_hdr *)b->data;
+	w->path_len = 0;
+	w->scanned = 0;
+	const __u8 *src;
+	__u32 blen;
+	if (saved) {
+		struct saved_path *sp = bpf_task_storage_get(&saved_paths, bpf_get_current_task_btf(), 0, 0);
+		if (!sp)
+			return 0;
+		src = sp->buf;
+		blen = sp->len;
+	} else {
+		__u32 boff = w->blob_off[MASKED(slot, 7)];
+		if (!boff || boff >= SCRATCH_HALF)
+			return 0;
+		src = &b->data[boff & (SCRATCH_HALF - 1)];
+		blen = w->blob_len[MASKED(slot, 7)];
+	}
+	/* a 4096-byte read may have been cut: unknown */
+	if (blen < 2 || blen >= MAX_PATH_LEN) {
+		if (blen >= MAX_PATH_LEN)
+			count_reason(R_LONG);
+		return 0;
+	}
+	__u32 name_len = blen - 1;
+	__u32 dlen = 0;
+	__u8 first = 0;
+	bpf_probe_read_kernel(&first, 1, src);
+	if (fs && first != '/') {
+		int n = walk_dir(h, dirfd_slot);
+		if (n <= 0 || n >= WBUF - 1) {
+			count_reason(R_RELATIVE);
+			return 0;
+		}
+		dlen = n;
+		if (dlen > 1)
+			w->path[dlen++ & (WBUF - 1)] = '/';
+	}
+	__u32 len = dlen + name_len;
+	if (len > WBUF - 1) {
+		count_reason(R_LONG);
+		return 0;
+	}
+	bpf_probe_read_kernel(&w->path[dlen & (WBUF - 1)], (name_len + 1) & (WBUF - 1), src);
+	int normal = scan_path(len);
+	w->scanned = 1;
+	if (normal || !fs)
+		w->path_len = len;
+	else
+		count_reason(R_NONNORMAL);
+	return 0;
+}
+
+/* XF_CWD: the task's cwd after the call (fchdir), walked. */
+static __always_inline __u32 put_cwd(struct scratch *b, struct ev_hdr *h, struct work *w, __u32 off)
+{
+	struct task_struct *task = bpf_get_current_task_btf();
+	int n = walk_path((__u64)BPF_CORE_READ(task, fs, pwd.dentry), (__u64)BPF_CORE_READ(task, fs, pwd.mnt), 0);
+	if (n <= 0 || n >= PF_KEY_STR || off >= SCRATCH_HALF)
+		return off;
+	bpf_probe_read_kernel(&b->data[bound_off(off)], (n + 1) & 255, w->path);
+	set_blob(h, n + 1);
+	h->xflags |= XF_CWD;
+	return off + n + 1;
+}
+
+/* The open family's path blob from the copy sys_enter made (saved_paths); false when there is none for this
+ * call, and the caller reads user memory now instead. Global. */
+__noinline int put_saved_path(__u32 key, __u32 off)
+{
+	struct scratch *b = get_scratch();
+	struct task_struct *task = bpf_get_current_task_btf();
+	if (!b || off >= SCRATCH_HALF)
+		return -1;
+	struct saved_path *sp = bpf_task_storage_get(&saved_paths, task, 0, 0);
+	if (!sp || sp->key != key || sp->len == 0 || sp->len > MAX_PATH_LEN)
+		return -1;
+	__u32 len = MASKED(sp->len, MAX_PATH_LEN * 2 - 1);
+	if (len > MAX_PATH_LEN)
+		return -1;
+	bpf_probe_read_kernel(&b->data[bound_off(off)], len, sp->buf);
+	sp->len = 0;
+	set_blob((struct ev_hdr *)b->data, len);
+	return off + len;
+}
+
+/* Whether user space knows the file the call uses (Prefilter.fd_gated): the fd's file read at entry
+ * (close), the argument fd's (dup, fcntl), or either the old fd's or the one newfd held before (dup2, dup3:
+ * the call closes that one). Start-up and untracked processes count as known. */
+static __always_inline __u32 fd_known(struct probe_config *cfg, struct type_info *ti, __u32 tgid, __s32 fd,
+				      struct inflight *stash)
+{
+	if (cfg->startup) {
+		count_reason(R_STARTUP);
+		return 1;
+	}
+	if (bpf_map_lookup_elem(&untracked, &tgid)) {
+		count_reason(R_UNTRACKED);
+		return 1;
+	}
+	if (ti->fd_role == FDR_CLOSE || ti->fd_role == FDR_DUP2) {
+		if (!stash) {
+			count_reason(R_NO_ENTRY);
+			return 1;
+		}
+		if (stash->known)
+			return 1;
+		if (ti->fd_role == FDR_CLOSE)
+			return 0;
+	}
+	return is_known(fd_file(fd));
+}
+
+/* Fills work.* (the KernelView) and decides with the boxes of t: 1 to send. args are the raw arguments (the
+ * scratch header's); the path comes from the open's entry copy (saved) or from the record's blob. */
+static __always_inline int decide_boxes(struct pf_type *t, struct type_info *ti, __u32 type, __u32 gen, __s64 ret,
+					__u64 *args, struct work *w, __u32 saved)
+{
+	w->ret = ret;
+	w->type = type;
+	w->uid = (__u32)bpf_get_current_uid_gid();
+	/* open flags, the returned fd's type as state records it (from O_DIRECTORY), and the inode's */
+	w->flags_known = 1;
+	if (ti->open_kind == OPEN_FLAGS && ti->flags_slot <= 5)
+		w->flags = args[MASKED(ti->flags_slot, 7)];
+	else if (ti->open_kind == OPEN_CREAT)
+		w->flags = O_CREAT_TRUNC_WRONLY;
+	else if (ti->open_kind == OPEN_HOW && w->blob_len[2] >= 8 && w->blob_off[2] < SCRATCH_HALF) {
+		struct scratch *b = get_scratch();
+		__u64 how = 0;
+		if (b)
+			bpf_probe_read_kernel(&how, 8, &b->data[w->blob_off[2] & (SCRATCH_HALF - 1)]);
+		w->flags = how;
+	} else
+		w->flags_known = 0;
+	w->tc = ti->tc_kind == TC_OPEN ? ((w->flags & O_DIRECTORY_) == O_DIRECTORY_ ? TCI_D : TCI_F) : TC_UNKNOWN;
+	w->returns_dir = 2;
+	if (ti->open_kind != OPEN_NONE) {
+		struct file *f = ret >= 0 ? fd_file(ret) : NULL;
+		w->returns_dir = ret < 0 ? 0 : f ? (BPF_CORE_READ(f, f_inode, i_mode) & S_IFMT_) == S_IFDIR_ : 2;
+	}
+	/* the path */
+	w->path_len = 0;
+	w->scanned = 0;
+	if (t->path_slot <= 5)
+		compose_path(t->path_slot, t->dirfd_slot, t->path_fs, saved);
+	/* the comm user space has for the thread (its fork/exec snapshot) */
 	__u32 tid = (__u32)bpf_get_current_pid_tgid();
-	struct inflight *found = bpf_map_lookup_elem(&inflight, &tid);
-	if (!found)
+	char *comm = bpf_map_lookup_elem(&comms, &tid);
+	w->comm_known = comm != NULL;
+	if (comm)
+		bpf_probe_read_kernel(w->comm, sizeof(w->comm), comm);
+	return pf_decide(type, gen) == PF_SEND;
+}
+
+/* Whether the open's path argument has its entry copy for this call (saved_paths). */
+static __always_inline bool has_saved_path(__u32 key)
+{
+	struct saved_path *sp = bpf_task_storage_get(&saved_paths, bpf_get_current_task_btf(), 0, 0);
+	return sp && sp->key == key && sp->len > 0;
+}
+
+/* Everything after the cheap checks of sys_exit: the record, the decision, the ring buffer, the counters
+ * and the known-file set. The six raw arguments are already in the scratch header. Global (verified once);
+ * put_arg, put_saved_path, compose_path, put_dirpath and pf_decide are global functions of their own. */
+__noinline int handle_exit(__u32 key, __u32 abi, __u32 nr, __s64 ret)
+{
+	struct probe_config *cfg = get_config();
+	struct syscall_spec *sp = bpf_map_lookup_elem(&syscalls, &key);
+	struct scratch *b = get_scratch();
+	struct work *w = get_work();
+	if (!cfg || !sp || !b || !w)
 		return 0;
-	struct inflight inf = *found;
-	bpf_map_delete_elem(&inflight, &tid);
-	__u32 nr = inf.nr, abi = inf.abi;
-	if (abi >= NR_ABIS || nr >= SYSCALL_SLOTS)
+	__u32 spec = sp->word, type = sp->type & (MAX_TYPES - 1);
+	struct type_info *ti = bpf_map_lookup_elem(&types, &type);
+	if (!ti)
 		return 0;
-	__u32 *specp = syscall_spec(abi, nr);
-	if (!specp)
+	struct inflight stash_copy, *stash = NULL;
+	if (spec & SPEC_ENTRY) {
+		struct inflight *found = bpf_task_storage_get(&inflight, bpf_get_current_task_btf(), 0, 0);
+		if (found && found->key == key) {
+			stash_copy = *found;
+			stash = &stash_copy;
+		}
+		if (found)
+			found->key = -1;
+	}
+	/* A successful exec was already reported by sched_process_exec with the new image's argv, a child's
+	 * return from fork by sched_process_fork. */
+	if (ret == 0 && (is_exec(abi, nr) || is_fork(abi, nr)))
 		return 0;
-	__u32 spec = *specp;
-	/* A successful exec was already reported by sched_process_exec with the new image's argv. */
-	if (ret == 0 && is_exec(abi, nr))
-		return 0;
+	struct type_counters *tc = type_counter(type);
+	if (tc)
+		tc->offered += 1;
 	/* a compat call returns a 32-bit value */
 	if (abi == ABI_I386 || abi == ABI_SOCKETCALL)
 		ret = (__s32)ret;
-	struct scratch *b = get_scratch();
-	if (!b)
-		return 0;
 	struct task_struct *task = bpf_get_current_task_btf();
 	struct ev_hdr *h = (struct ev_hdr *)b->data;
+	__u64 args[6];
+	#pragma unroll
+	for (int i = 0; i < 6; i++)
+		args[i] = h->args[i];
+	/* Decide before building the record whenever what the decision reads is at hand: the fd gate, and the
+	 * boxes of a type without a path test or of an open whose path was copied at entry. Dropped events
+	 * then cost no record. */
+	struct pf_type *t = NULL;
+	int decided = 0;
+	if (cfg->pf_on) {
+		__u32 pkey = (cfg->pf_gen & 1) * MAX_TYPES + type;
+		t = bpf_map_lookup_elem(&pf_types, &pkey);
+	}
+	if (t) {
+		int send = 1;
+		if (t->gated && !fd_known(cfg, ti, bpf_get_current_pid_tgid() >> 32, (__s32)args[0], stash))
+			send = 0;
+		else if (t->mode == PF_BOXES && ti->open_kind != OPEN_HOW &&
+			 (t->path_slot > 5 || (ti->open_kind != OPEN_NONE && t->path_slot == ti->path_slot[0] &&
+					       has_saved_path(key))))
+			send = decide_boxes(t, ti, type, cfg->pf_gen, ret, args, w, t->path_slot <= 5);
+		else if (t->mode == PF_BOXES)
+			decided = -1;           /* after the record: the path is in a blob */
+		if (!send) {
+			if (tc)
+				tc->filtered += 1;
+			return 0;
+		}
+		decided = decided ? decided : 1;
+	}
 	fill_common(h, task);
+	#pragma unroll
+	for (int i = 0; i < 6; i++)
+		h->args[i] = args[i];
 	h->nr = nr;
 	h->abi = abi;
 	h->ret = ret;
-	#pragma unroll
-	for (int i = 0; i < 6; i++)
-		h->args[i] = inf.args[i];
 	__u32 off = sizeof(*h);
+	#pragma unroll
+	for (int i = 0; i < 8; i++) {
+		w->blob_off[i] = 0;
+		w->blob_len[i] = 0;
+	}
 	#pragma unroll
 	for (int i = 0; i < 6; i++) {
 		__u32 kind = (spec >> (i * 4)) & 0xf;
-		if (kind)
-			off = put_arg(kind, i, ret, off);
+		if (kind) {
+			__u32 before = off;
+			int saved = -1;
+			if (kind == K_STR && ti->open_kind != OPEN_NONE && i == ti->path_slot[0]) {
+				saved = put_saved_path(key, off);
+				if (saved < 0)
+					count_reason(R_EXIT_COPY);
+			}
+			off = saved >= 0 ? saved : put_arg(kind, i, ret, off);
+			w->blob_off[i] = before;
+			w->blob_len[i] = off - before;
+		}
 	}
 	if ((spec & SPEC_RET_FDSOCK) && ret >= 0)
 		off = put_arg(K_FDSOCK, 6, ret, off);
-	submit(b, off);
+	int send = 1;
+	if (t && decided < 0)
+		send = decide_boxes(t, ti, type, cfg->pf_gen, ret, args, w, 0);
+	/* the same record whether or not (and however) the type is filtered: the directories relative path
+	 * arguments were resolved against, and fchdir's new cwd */
+	if (send && ti->path_slot[0] <= 5)
+		off = put_dirpath(ti->path_slot[0], ti->dirfd_slot[0], 0, off);
+	if (send && ti->path_slot[1] <= 5)
+		off = put_dirpath(ti->path_slot[1], ti->dirfd_slot[1], 1, off);
+	if (send && ti->cwd_after && ret == 0)
+		off = put_cwd(b, h, w, off);
+	if (!send) {
+		if (tc)
+			tc->filtered += 1;
+		return 0;
+	}
+	bool ok = submit(b, off);
+	count_submit(tc, ok);
+	if (!ok || !cfg->pf_on)
+		return 0;
+	/* user space now knows the fds this event names */
+	if (ti->known_slot == SLOT_RET && ret >= 0)
+		mark_known(fd_file(ret));
+	else if (ti->known_slot <= 5)
+		mark_known(fd_file((__s32)args[ti->known_slot & 7]));
+	if (ti->pair_slot <= 5 && ret >= 0 && w->blob_len[ti->pair_slot & 7] >= 8) {
+		__s32 pair[2] = {-1, -1};
+		bpf_probe_read_kernel(pair, 8, &b->data[w->blob_off[ti->pair_slot & 7] & (SCRATCH_HALF - 1)]);
+		mark_known(fd_file(pair[0]));
+		mark_known(fd_file(pair[1]));
+	}
 	return 0;
+}
+
+SEC("tp_btf/sys_enter")
+int BPF_PROG(sys_enter, struct pt_regs *regs, long id)
+{
+	struct task_struct *task = bpf_get_current_task_btf();
+	__u32 abi, nr, k;
+	struct probe_config *cfg;
+	struct syscall_spec *sp = wanted_call(task, id, 0, SPEC_ENTRY, &abi, &nr, &k, &cfg);
+	if (!sp || abi == ABI_SOCKETCALL)
+		return 0;
+	__u32 type = sp->type & (MAX_TYPES - 1);
+	struct type_info *ti = bpf_map_lookup_elem(&types, &type);
+	if (!ti)
+		return 0;
+	if (ti->open_kind != OPEN_NONE) {
+		/* the path as it is now, before the kernel reads it (see saved_paths) */
+		__u32 slot = ti->path_slot[0];
+		__u64 p = abi == ABI_I386 ? (__u32)(slot == 0 ? regs->bx : slot == 1 ? regs->cx : regs->dx)
+					  : (slot == 0 ? regs->di : slot == 1 ? regs->si : regs->dx);
+		struct saved_path *sp = bpf_task_storage_get(&saved_paths, task, 0, BPF_LOCAL_STORAGE_GET_F_CREATE);
+		if (sp) {
+			long n = bpf_probe_read_user_str(sp->buf, MAX_PATH_LEN, (void *)p);
+			sp->key = k;
+			sp->len = n > 0 ? n : 0;
+		}
+		return 0;
+	}
+	if (ti->fd_role == FDR_NONE) {
+		/* execve/execveat: sched_exec names the call from this (the registers then describe the new image:
+		 * the kernel sets orig_ax to the new ABI's execve for its first return) */
+		struct inflight *exec = bpf_task_storage_get(&inflight, task, 0, BPF_LOCAL_STORAGE_GET_F_CREATE);
+		if (exec) {
+			exec->key = k;
+			exec->known = 0;
+		}
+		return 0;
+	}
+	if (!cfg->pf_on)
+		return 0;
+	/* close(fd): the fd; dup2/dup3(old, new): the new one, whose file the call replaces */
+	__s32 fd;
+	if (abi == ABI_I386)
+		fd = ti->fd_role == FDR_CLOSE ? (__s32)regs->bx : (__s32)regs->cx;
+	else
+		fd = ti->fd_role == FDR_CLOSE ? (__s32)regs->di : (__s32)regs->si;
+	struct file *f = fd_file(fd);
+	struct inflight *inf = bpf_task_storage_get(&inflight, task, 0, BPF_LOCAL_STORAGE_GET_F_CREATE);
+	if (!inf)
+		return 0;
+	inf->key = k;
+	inf->known = is_known(f);
+	/* the close drops the file's last reference: forget it before the kernel frees it (and the address
+	 * can be reused by another CPU's open) */
+	if (ti->fd_role == FDR_CLOSE && inf->known && last_reference(f)) {
+		__u64 fkey = (__u64)f;
+		bpf_map_delete_elem(&known_files, &fkey);
+	}
+	return 0;
+}
+
+SEC("tp_btf/sys_exit")
+int BPF_PROG(sys_exit, struct pt_regs *regs, long ret)
+{
+	long id = regs->orig_ax;
+	struct task_struct *task = bpf_get_current_task_btf();
+	__u32 abi, nr, k;
+	struct probe_config *cfg;
+	if (!wanted_call(task, id, regs->bx, SPEC_INTERESTING, &abi, &nr, &k, &cfg))
+		return 0;
+	struct scratch *b = get_scratch();
+	if (!b)
+		return 0;
+	/* The arguments, from the saved user registers: the kernel changes only ax on the way (a successful
+	 * exec resets them all, but is reported by sched_exec). */
+	struct ev_hdr *h = (struct ev_hdr *)b->data;
+	if (abi == ABI_X64 || abi == ABI_X32) {
+		h->args[0] = regs->di;
+		h->args[1] = regs->si;
+		h->args[2] = regs->dx;
+		h->args[3] = regs->r10;
+		h->args[4] = regs->r8;
+		h->args[5] = regs->r9;
+	} else if (abi == ABI_I386) {
+		/* the ia32 convention: ebx, ecx, edx, esi, edi, ebp. The kernel uses only the low halves (64-bit code
+		 * calling int 0x80 may leave anything above): zero-extend, as compat pointers are */
+		h->args[0] = (__u32)regs->bx;
+		h->args[1] = (__u32)regs->cx;
+		h->args[2] = (__u32)regs->dx;
+		h->args[3] = (__u32)regs->si;
+		h->args[4] = (__u32)regs->di;
+		h->args[5] = (__u32)regs->bp;
+	} else {
+		__builtin_memset(h->args, 0, sizeof(h->args));
+		read_socketcall_args(h->args, nr, (__u32)regs->cx);
+	}
+	return handle_exit(k, abi, nr, ret);
+}
+
+/* The syscall the current task is in, from its saved registers (fork and exec records name it). */
+static __always_inline void current_call(struct task_struct *task, __s64 *nr, __u32 *abi, __u64 *flags)
+{
+	struct pt_regs *regs = (struct pt_regs *)bpf_task_pt_regs(task);
+	long id = BPF_CORE_READ(regs, orig_ax);
+	*abi = syscall_abi(task, id);
+	*nr = *abi == ABI_I386 ? (__u32)id : *abi == ABI_X32 ? id & ~(long)X32_SYSCALL_BIT : id;
+	if (!flags)
+		return;
+	/* clone3 is 435 in all three ABIs; clone is 56 (x86_64, x32) or 120 (i386), flags first in each */
+	__u64 arg0 = *abi == ABI_I386 ? (__u32)BPF_CORE_READ(regs, bx) : BPF_CORE_READ(regs, di);
+	*flags = 0;
+	if (*nr == 435)
+		bpf_probe_read_user(flags, sizeof(*flags), (void *)arg0);
+	else if ((*nr == 56 && *abi != ABI_I386) || (*nr == 120 && *abi == ABI_I386))
+		*flags = arg0;
+}
+
+/* Keeps the current comm as thread tid's proc.name (comms) and counts one offered record of type. */
+static __always_inline struct type_counters *snapshot_comm(__u32 tid, __u32 type)
+{
+	char comm[16];
+	bpf_get_current_comm(comm, sizeof(comm));
+	bpf_map_update_elem(&comms, &tid, comm, BPF_ANY);
+	struct type_counters *tc = type_counter(type);
+	if (tc)
+		tc->offered += 1;
+	return tc;
 }
 
 SEC("tp_btf/sched_process_fork")
@@ -512,41 +864,37 @@ int BPF_PROG(sched_fork, struct task_struct *parent, struct task_struct *child)
 	__u32 ptgid = BPF_CORE_READ(parent, tgid);
 	if (!cfg || !is_target(cfg, ptgid))
 		return 0;
-	__u32 ctgid = BPF_CORE_READ(child, tgid);
+	__u32 ctgid = BPF_CORE_READ(child, tgid), ctid = BPF_CORE_READ(child, pid);
 	if (cfg->mode == MODE_TREE) {
 		__u32 one = 1;
 		bpf_map_update_elem(&traced, &ctgid, &one, BPF_ANY);
 	}
+	/* the child's proc.name is the creator's comm now (what the record below carries) */
+	struct type_counters *tc = snapshot_comm(ctid, TYPE_FORK);
 	struct scratch *b = get_scratch();
 	if (!b)
 		return 0;
 	struct ev_hdr *h = (struct ev_hdr *)b->data;
 	fill_common(h, parent);
-	h->tid = BPF_CORE_READ(child, pid);
+	h->tid = ctid;
 	h->tgid = ctgid;
 	/* A new thread's parent process is its creator's parent; a new process's parent is the creator. */
 	h->ppid = ctgid == ptgid ? BPF_CORE_READ(parent, real_parent, tgid) : ptgid;
 	h->nr = EV_FORK;
 	h->ret = 0;
-	__u32 ptid = (__u32)bpf_get_current_pid_tgid();
-	struct inflight *inf = bpf_map_lookup_elem(&inflight, &ptid);
-	h->args[0] = 0;
-	h->args[1] = ptid;
-	h->args[2] = inf ? inf->nr : -1;
+	__s64 nr = -1;
+	__u32 abi = ABI_X64;
+	__u64 flags = 0;
+	if (!(BPF_CORE_READ(parent, flags) & 0x00200000))   /* PF_KTHREAD: no user registers to read */
+		current_call(parent, &nr, &abi, &flags);
+	h->args[0] = flags;
+	h->args[1] = (__u32)bpf_get_current_pid_tgid();
+	h->args[2] = nr;
 	h->args[3] = BPF_CORE_READ(child, start_time);
 	h->args[4] = 0;
 	h->args[5] = 0;
-	h->abi = inf ? inf->abi : ABI_X64;
-	/* clone3 is 435 in all three ABIs; clone is 56 (x86_64, x32) or 120 (i386), flags first in each */
-	if (inf && inf->nr == 435 && inf->abi != ABI_SOCKETCALL) {
-		__u64 flags = 0;
-		bpf_probe_read_user(&flags, sizeof(flags), (void *)inf->args[0]);
-		h->args[0] = flags;
-	} else if (inf && ((inf->nr == 56 && (inf->abi == ABI_X64 || inf->abi == ABI_X32)) ||
-			   (inf->nr == 120 && inf->abi == ABI_I386))) {
-		h->args[0] = inf->args[0];
-	}
-	submit(b, sizeof(*h));
+	h->abi = abi;
+	count_submit(tc, submit(b, sizeof(*h)));
 	return 0;
 }
 
@@ -554,9 +902,10 @@ SEC("tp_btf/sched_process_exec")
 int BPF_PROG(sched_exec, struct task_struct *p, pid_t old_pid, struct linux_binprm *bprm)
 {
 	struct probe_config *cfg = get_config();
-	__u32 tgid = BPF_CORE_READ(p, tgid);
+	__u32 tgid = BPF_CORE_READ(p, tgid), tid = BPF_CORE_READ(p, pid);
 	if (!cfg || !is_target(cfg, tgid))
 		return 0;
+	struct type_counters *tc = snapshot_comm(tid, TYPE_EXEC);
 	struct scratch *b = get_scratch();
 	if (!b)
 		return 0;
@@ -564,13 +913,17 @@ int BPF_PROG(sched_exec, struct task_struct *p, pid_t old_pid, struct linux_binp
 	fill_common(h, p);
 	h->nr = EV_EXEC;
 	h->ret = 0;
-	__u32 old = old_pid;
-	struct inflight *inf = bpf_map_lookup_elem(&inflight, &old);
+	/* The call that exec'ed, as sys_enter saw it: here TS_COMPAT and orig_ax already describe the new image
+	 * (a 64-bit execve of an i386 binary returns as i386 execve). A kernel-started exec: execve. */
+	struct inflight *inf = bpf_task_storage_get(&inflight, bpf_get_current_task_btf(), 0, 0);
+	bool known = inf && inf->key < NR_ABIS * SYSCALL_SLOTS;
+	__u32 abi = known ? inf->key / SYSCALL_SLOTS : ABI_X64;
+	__u64 nr = known ? inf->key % SYSCALL_SLOTS : 59;
 	struct mm_struct *mm = BPF_CORE_READ(p, mm);
 	const struct cred *cred = BPF_CORE_READ(p, cred);
 	h->args[0] = old_pid;
-	h->args[1] = inf ? inf->nr : 59;
-	h->abi = inf ? inf->abi : ABI_X64;
+	h->args[1] = nr;
+	h->abi = abi;
 	h->args[2] = BPF_CORE_READ(mm, exe_file, f_inode, i_ino);
 	bpf_core_read(&h->args[3], sizeof(__u64), &cred->cap_effective);
 	bpf_core_read(&h->args[4], sizeof(__u64), &cred->cap_permitted);
@@ -583,7 +936,7 @@ int BPF_PROG(sched_exec, struct task_struct *p, pid_t old_pid, struct linux_binp
 	off = put_user_bytes(b, h, off, (void *)env_start, env_end - env_start, MAX_ENV_LEN);
 	off = put_task_path(off, 0);
 	off = put_task_path(off, 1);
-	submit(b, off);
+	count_submit(tc, submit(b, off));
 	return 0;
 }
 
@@ -595,9 +948,12 @@ int BPF_PROG(sched_exit, struct task_struct *p)
 	__u32 tgid = pid_tgid >> 32, tid = (__u32)pid_tgid;
 	if (!cfg || !is_target(cfg, tgid))
 		return 0;
-	bpf_map_delete_elem(&inflight, &tid);
+	bpf_map_delete_elem(&comms, &tid);
 	/* signal->live is decremented before this tracepoint: zero means the last thread of the process. */
 	bool group_dead = BPF_CORE_READ(p, signal, live.counter) == 0;
+	struct type_counters *tc = type_counter(TYPE_EXIT);
+	if (tc)
+		tc->offered += 1;
 	struct scratch *b = get_scratch();
 	if (b) {
 		struct ev_hdr *h = (struct ev_hdr *)b->data;
@@ -605,9 +961,27 @@ int BPF_PROG(sched_exit, struct task_struct *p)
 		h->nr = EV_EXIT;
 		h->ret = BPF_CORE_READ(p, exit_code);
 		h->args[0] = group_dead;
-		submit(b, sizeof(*h));
+		count_submit(tc, submit(b, sizeof(*h)));
 	}
-	if (group_dead && cfg->mode == MODE_TREE)
-		bpf_map_delete_elem(&traced, &tgid);
+	if (group_dead) {
+		bpf_map_delete_elem(&untracked, &tgid);
+		if (cfg->mode == MODE_TREE)
+			bpf_map_delete_elem(&traced, &tgid);
+	}
+	return 0;
+}
+
+/* Run once by user space at start-up (and when the filter is switched on): every file open anywhere now is
+ * one user space may know (its /proc seed), so closing it must be reported. */
+SEC("iter/task_file")
+int mark_files(struct bpf_iter__task_file *ctx)
+{
+	struct file *f = ctx->file;
+	if (!f)
+		return 0;
+	__u64 key = (__u64)f;
+	__u8 one = 1;
+	if (bpf_map_update_elem(&known_files, &key, &one, BPF_ANY) != 0)
+		count_reason(R_KNOWN_FULL);
 	return 0;
 }
