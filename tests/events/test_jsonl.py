@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 from syswarden.errors import CaptureError
 from syswarden.events.event import Event, FdInfo, FdType, SockAddr, SockTuple, ThreadInfo
 from syswarden.events import types as T
+from syswarden.events.records import LineError, check_param_values
 from syswarden.events.jsonl import FdRecord, JsonlReader, JsonlWriter, dumps_records, read_jsonl
 
 HEADER = '{"syswarden_replay": 1, "hostname": "h"}\n'
@@ -205,3 +206,17 @@ def test_round_trip_any_event_of_the_table(evs: list[Event]) -> None:
     """Any event of the table, with values of its parameters' types, reads back equal."""
     _, back, _ = read_jsonl(io.StringIO(dumps_records(list(evs))))
     assert back == evs
+
+
+def test_live_source_extension_params_round_trip_and_are_checked(tmp_path: Path) -> None:
+    """The eBPF source's name_dirpath (and fchdir's cwd) survive a recording; a non-path value there is refused."""
+    ev = Event(num=1, ts=1, type="openat", tid=7, params={"fd": 3, "dirfd": -100, "name": "rel",
+                                                          "name_dirpath": "/srv/x", "flags": 0, "mode": 0})
+    path = tmp_path / "r.jsonl"
+    path.write_text(dumps_records([ev]))
+    (got,) = [r for r in read_jsonl(path)[1] if isinstance(r, Event)]
+    assert got.params["name_dirpath"] == "/srv/x"
+    assert T.extension_params("fchdir") >= {"cwd"} and "name_dirpath" in T.extension_params("openat")
+    check_param_values("openat", got.params)
+    with pytest.raises(LineError, match="name_dirpath"):       # what the replay source checks per event
+        check_param_values("openat", {**got.params, "name_dirpath": 5})

@@ -34,7 +34,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from syswarden.events.event import Event, ThreadInfo
-from syswarden.events.types import O_DIRECTORY
+from syswarden.events.types import O_DIRECTORY, dirpath_param
 
 MAX_BOXES = 64           # one bit per box in the probe's u64 masks
 O_ACCMODE = 0o3
@@ -283,13 +283,6 @@ class Prefilter:
         return KernelView(event.type, ret=ret, flags=flags, typechar=typechar, path=path, path_tail=tail,
                           raw_features=features,
                           comm=comm, returns_dir=returns_dir if exit_event else None, fd_known=fd_known)
-
-
-def dirpath_param(param: str) -> str:
-    """The parameter a live source may add beside path parameter ``param`` (the eBPF probe does): the
-    directory the kernel resolved a relative ``param`` against (the cwd or the dirfd's file). State joins
-    the name to it, and the probe decided on that joined path. Not a Falco parameter."""
-    return param + "_dirpath"
 
 
 def _path_facts(raw: Any, fs: bool) -> tuple[str | None, str | None, RawFeature | None]:

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from syswarden.events.event import Event, FdInfo, FdType, SockAddr, SockTuple, ThreadInfo
-from syswarden.events.types import EVENT_NAMES, EVENTS, ParamType
+from syswarden.events.types import EVENT_NAMES, EVENTS, ParamType, extension_params
 
 VERSION = 1
 _UNSET_ID = 4294967295
@@ -63,6 +63,8 @@ for (_name, _dir), _spec in EVENTS.items():
 for _name in _PARAMS_OF:
     for _p in _GENERIC_PARAMS:
         _PARAM_VALUE_TYPES.setdefault(_name, {}).setdefault(_p, _INTEGER)
+    for _p in extension_params(_name):           # the live sources' additions are paths (events/types.py)
+        _PARAM_VALUE_TYPES[_name].setdefault(_p, _TEXT)
 INT_MIN, INT_MAX = -(1 << 63), (1 << 64) - 1          # every integer a capture can carry: s64 or u64
 
 
@@ -306,8 +308,8 @@ def event_from_json(obj: dict[str, Any]) -> Event:
     params = obj.get("params", {})
     if type(params) is not dict:
         _check_type(params, dict, "params", "event")
-    if not params.keys() <= known:
-        name = next(n for n in params if n not in known)
+    if not params.keys() <= known and not params.keys() <= known | extension_params(etype):
+        name = next(n for n in params if n not in known and n not in extension_params(etype))
         own = sorted(known - _GENERIC_PARAMS) if etype != "syscall" else sorted(known)
         raise LineError(f"unknown parameter {name!r} for event {etype!r}; expected one of "
                         f"{', '.join(own) or '(none)'} (or a generic event's ID, nativeID)")

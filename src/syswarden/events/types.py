@@ -278,6 +278,27 @@ def event_spec(name: str, direction: str = "<") -> EventSpec | None:
     return spec
 
 
+def dirpath_param(param: str) -> str:
+    """The parameter a live source adds beside path parameter ``param`` (the eBPF probe does): the directory
+    the kernel resolved a relative ``param`` against (the cwd or the dirfd's file). State joins the name to it.
+    Not a Falco parameter."""
+    return param + "_dirpath"
+
+
+@cache
+def extension_params(name: str) -> frozenset[str]:
+    """Parameters of event ``name`` that syswarden's live sources add beyond Falco's table, and recordings
+    keep so a replay resolves paths as the live run did: a ``dirpath_param`` for each path parameter, and the
+    new ``cwd`` of ``fchdir`` (docs/events.md)."""
+    spec = EVENTS.get((name, "<"))
+    if spec is None:
+        return frozenset()
+    extra = {dirpath_param(p.name) for p in spec.params if p.type in (ParamType.FSPATH, ParamType.FSRELPATH)}
+    if name == "fchdir":
+        extra.add("cwd")
+    return frozenset(extra)
+
+
 @cache
 def _generic_spec(name: str, direction: str) -> EventSpec | None:
     generic = EVENTS.get(("syscall", direction))
@@ -331,6 +352,6 @@ def is_open_exec(flags: int, mode: int) -> bool:
 __all__ = [
     "ParamType", "ParamSpec", "EventSpec", "FlagEntry", "FlagTable", "EVENTS", "EVENT_NAMES", "FLAG_TABLES",
     "DEDICATED_EVENT_NAMES", "GENERIC_EVENT_NAMES",
-    "ENTER_ONLY", "event_spec", "flag_table", "format_flags", "errno_name", "errno_value",
+    "ENTER_ONLY", "event_spec", "dirpath_param", "extension_params", "flag_table", "format_flags", "errno_name", "errno_value",
     "is_open_read", "is_open_write", "is_open_exec",
 ]

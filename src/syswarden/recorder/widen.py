@@ -16,7 +16,7 @@ from syswarden.policy.model import Policy, SyscallRule
 from syswarden.recorder.build import BuildOptions, build_policy, conditions_text, merge_into
 from syswarden.recorder.recording import Recording
 from syswarden.recorder.report import render
-from syswarden.sandbox import launcher
+from syswarden.sandbox import launcher, supervisor
 
 
 @dataclass(slots=True)
@@ -69,11 +69,11 @@ def plan(policy_file: str, cmd: tuple[str, ...]) -> WidenPlan:
     """Run CMD under ``policy_file`` in log mode and work out the additions."""
     policy, spec = policy_load.load_policy_file(policy_file)
     launch = launcher.prepare(list(cmd), [flags.as_dry_run(policy)])
-    outcome = launcher.run(launch, dry_run=True)
+    outcome = supervisor.run(launch, dry_run=True)
     denied = denied_recording(list(outcome.logged))
     fmt = _format_of(policy_file)
     merged, added = widened(policy, denied, docker=fmt == "docker")
     text = render(merged, fmt, landlock=spec)
     counts = {f"{arch.value} {name}": c.calls for (arch, name), c in denied.calls.items()}
-    return WidenPlan(policy_file, added, text, launcher.pass_through(outcome) if outcome.signal is None
+    return WidenPlan(policy_file, added, text, supervisor.pass_through(outcome) if outcome.signal is None
                      else 128 + outcome.signal, outcome.records_lost, counts)

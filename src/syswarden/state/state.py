@@ -20,7 +20,7 @@ from syswarden.events.accounts import GroupInfo, UserInfo
 from syswarden.events.event import Event, ThreadInfo
 from syswarden.events.types import ENTER_ONLY, EVENTS, ParamType
 from syswarden.state import fd_events, lifecycle, procfs
-from syswarden.events.prefilter import dirpath_param
+from syswarden.events.types import dirpath_param
 from syswarden.state.context import StateStats
 from syswarden.state.fds import join_path, resolve_at
 from syswarden.state.processes import DEFAULT_MAX_EXITED, DEFAULT_MAX_THREADS, ThreadTable

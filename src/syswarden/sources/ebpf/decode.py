@@ -12,7 +12,7 @@ from functools import cache
 from typing import Any
 
 from syswarden.events.event import Event
-from syswarden.events.prefilter import dirpath_param
+from syswarden.events.types import dirpath_param
 from syswarden.sources.compat import ABI_LABELS, ABI_PARAM, Abi, CompatCall, compat_args, decoded_calls, event_name
 from syswarden.sources.ebpf.kernel_tables import path_params
 from syswarden.sources.ebpf.param_builders import (F_ABI, F_CPU, F_NBLOBS, F_NR, F_TGID, F_TID, FAST_HEADER,
@@ -37,7 +37,7 @@ XF_DIRPATH, XF_DIRPATH2, XF_CWD = 1, 2, 4
 def extra_params(name: str) -> tuple[tuple[int, str], ...]:
     """The extra blobs a record of ``name`` may carry after the spec's (probe.h XF_*), in bit order, and the
     parameter each becomes: the directories the kernel resolved relative path arguments against
-    (``events.prefilter.dirpath_param``) and the cwd after fchdir. Not Falco parameters."""
+    (``events.types.dirpath_param``) and the cwd after fchdir. Not Falco parameters."""
     paths = [dirpath_param(p) for p, _, _ in path_params(name)]
     return tuple(zip((XF_DIRPATH, XF_DIRPATH2), paths)) + ((XF_CWD, "cwd"),)
 
