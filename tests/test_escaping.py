@@ -66,3 +66,13 @@ def test_any_bytes_give_one_encodable_line_and_strict_json(data: bytes) -> None:
     doc = json.loads(json_line({"v": text}))
     doc["v"].encode("utf-8")                           # no lone surrogate came back
     assert doc["v"] == "".join("\ufffd" if 0xD800 <= ord(c) <= 0xDFFF else c for c in text)
+
+
+def test_error_snippet_of_a_hostile_line_is_escaped_with_the_caret_aligned() -> None:
+    """A rules or policy file's own line, shown under an error, cannot smuggle controls to the terminal."""
+    from syswarden.spans import SourceText, Span, render_snippet
+
+    source = SourceText("r.yaml", "a: \x1b[2J\u202eevil x\n")
+    line, caret = render_snippet(source, Span("r.yaml", 1, 12)).split("\n")
+    assert line == "a: \\u001b[2J\\u202eevil x"
+    assert caret.index("^") == line.index("evil") + 3          # column 12 is the "l" of "evil"

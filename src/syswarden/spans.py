@@ -10,6 +10,8 @@ import bisect
 import re
 from dataclasses import dataclass, field
 
+from syswarden.escaping import escape_text
+
 # The line breaks YAML (and so every document syswarden reads) counts: LF, CRLF, CR, NEL, LS, PS.
 _BREAK = re.compile("\r\n|[\n\r\x85\u2028\u2029]")
 
@@ -92,4 +94,6 @@ def render_snippet(source: SourceText | None, span: Span | None) -> str:
         head, tail = ("..." if start > 0 else ""), ("..." if start + SNIPPET_WIDTH < len(text) else "")
         text = head + text[start:start + SNIPPET_WIDTH] + tail
         col = col - start + len(head)
-    return f"{text}\n{' ' * col}^"
+    # The line is the file's own text, chosen by whoever wrote the file: escaped like every output, with the
+    # caret under the escaped column.
+    return f"{escape_text(text)}\n{' ' * len(escape_text(text[:col]))}^"
