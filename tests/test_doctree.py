@@ -19,15 +19,17 @@ from syswarden import doctree
 from syswarden.errors import InputError, PolicySyntaxError
 from syswarden.spans import SourceText
 
+from tests.peak import PEAK_KB_EXPR
+
 _RUN = """
-import resource, sys
+import sys
 from syswarden.cli.main import main
 code = 0
 try:
     main(sys.argv[1:])
 except SystemExit as exc:
     code = exc.code if isinstance(exc.code, int) else 1
-print(f"PEAK_KB={resource.getrusage(resource.RUSAGE_SELF).ru_maxrss}", file=sys.stderr)
+print(f"PEAK_KB={""" + PEAK_KB_EXPR + """}", file=sys.stderr)
 sys.exit(code)
 """
 

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from syswarden.errors import CaptureError
+from tests.peak import PEAK_KB_EXPR
 from syswarden.sources.base import SourceConfig
 from syswarden.sources.scap import blocks as B
 from syswarden.sources.scap.reader import ScapSource
@@ -86,8 +87,8 @@ def test_trailing_garbage_after_gzip_is_damage(tmp_path: Path) -> None:
 
 def _peak_mb_of(code: str) -> tuple[int, str]:
     """Run ``code`` in a child Python; (its peak RSS in MB, its stderr)."""
-    out = subprocess.run([sys.executable, "-c", code + "\nimport resource, sys\n"
-                          "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024, file=sys.stderr)"],
+    out = subprocess.run([sys.executable, "-c", code + "\nimport sys\n"
+                          f"print({PEAK_KB_EXPR} // 1024, file=sys.stderr)"],
                          capture_output=True, text=True, timeout=120)
     lines = out.stderr.strip().splitlines()
     return int(lines[-1]), "\n".join(lines[:-1])
