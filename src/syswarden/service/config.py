@@ -9,7 +9,9 @@ does the first three, ``cli/monitor_cmd.py`` the last. What is read:
 * ``priority`` (a Falco priority name) and ``rule_matching`` (``first`` | ``all``);
 * ``stdout_output.enabled``, and the output sections ``file_output``, ``syslog_output``, ``program_output``,
   ``http_output``, ``nats_output`` (ours), ``outputs_queue``, ``webserver``, ``metrics`` (``output_config.py``);
-* ``append_output``: a list of ``{match: {source, tags, rule}, extra_output, extra_fields}``.
+* ``append_output``: a list of ``{match: {source, tags, rule}, extra_output, extra_fields}``;
+* ``ebpf`` (ours): ``workers`` (decode, state and rules of the live eBPF source in that many processes) and
+  ``ring_buffer_size`` (``output_config.EbpfConfig``).
 
 A key Falco has that syswarden does not implement (``engine``, ``grpc_output``, ...) is a warning naming it
 and its line, once; a key neither knows is a warning too (Falco's schema validation only warns). A value of
@@ -30,7 +32,7 @@ from syswarden import doctree
 from syswarden.errors import InputError, did_you_mean
 from syswarden.rules.alert import AlertFormat, Priority
 from syswarden.rules.output_format import AppendOutput
-from syswarden.service.output_config import SECTIONS, DeliveryConfig, FileOutputConfig, read_section
+from syswarden.service.output_config import SECTIONS, DeliveryConfig, EbpfConfig, FileOutputConfig, read_section
 from syswarden.spans import SourceText, Span
 
 RuleMatching = Literal["first", "all"]
@@ -39,7 +41,7 @@ RuleMatching = Literal["first", "all"]
 IMPLEMENTED = frozenset({
     "rules_files", "rules_file", "json_output", "json_include_output_property", "json_include_tags_property",
     "json_include_message_property", "json_include_output_fields_property", "time_format_iso_8601", "priority",
-    "rule_matching", "stdout_output", "file_output", "append_output", *SECTIONS,
+    "rule_matching", "stdout_output", "file_output", "append_output", "ebpf", *SECTIONS,
 })
 # ... and those it knows but does not implement: accepted with a warning so a stock falco.yaml works.
 FALCO_ONLY = frozenset({
@@ -90,6 +92,7 @@ class MonitorConfig:
     file_output: FileOutputConfig = FileOutputConfig()
     append_output: tuple[AppendOutput, ...] = ()
     delivery: DeliveryConfig = DeliveryConfig()       # syslog, program, http, nats, queue, webserver, metrics
+    ebpf: EbpfConfig = EbpfConfig()                   # ours: the live eBPF source's workers and ring buffer
     warnings: tuple[str, ...] = ()
     positions: dict[str, str] = field(default_factory=dict)     # dotted key -> where it was set
 
@@ -275,8 +278,8 @@ def interpret(tree: dict[str, Located]) -> MonitorConfig:
             section = reader.check_keys(key, loc, ("enabled",))
             if "enabled" in section:
                 values["stdout_enabled"] = _bool("stdout_output.enabled", section["enabled"])
-        elif key == "file_output":
-            values["file_output"] = read_section(reader, key, loc)
+        elif key in ("file_output", "ebpf"):
+            values[key] = read_section(reader, key, loc)
         elif key in SECTIONS:
             delivery[key] = read_section(reader, key, loc)
         elif key == "append_output":
