@@ -141,8 +141,9 @@ def monitor(ctx: click.Context, replay: str | None, source: str | None, config_p
     if explain_filter:
         _explain_filter(ruleset, kernel_filter=not no_kernel_filter)
         return
+    # drops are reported by syscall_event_drops (service/drop_actions), not by the source's own line
     config = SourceConfig(command=list(command) or None,
-                          options={"ringbuf_bytes": str(cfg.ebpf.ring_buffer_size)})
+                          options={"ringbuf_bytes": str(cfg.ebpf.ring_buffer_size), "drop_report": "none"})
 
     def progress(count: int) -> None:
         if not quiet:

@@ -149,7 +149,9 @@ def main(argv: list[str]) -> int:
     except (BrokenPipeError, ConnectionResetError):
         return 1
     except Exception as exc:   # a bug must not print a traceback; the monitor reports the worker's end
-        print(f"syswarden: shard worker: {type(exc).__name__}: {exc}", file=sys.stderr)
+        from syswarden.escaping import escape_text
+
+        print(escape_text(f"syswarden: shard worker: {type(exc).__name__}: {exc}"), file=sys.stderr)
         return 1
     return 0
 

@@ -195,6 +195,8 @@ class ShardedPipeline(Pipeline):
         never cuts a message in half."""
         if self._swaps:
             self._send_swaps()
+        if self.drop_monitor is not None:
+            self.drop_monitor.check(time.time_ns(), self.source.stats)    # once a second: drop actions
         if not starts:
             return
         for worker, data in zip(self._workers, split_batch(chunk, starts, len(self._workers), self._skip)):
