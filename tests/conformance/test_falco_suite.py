@@ -6,8 +6,8 @@ import re
 from pathlib import Path
 
 import pytest
-from falco_suite import (KNOWN_GAPS, TESTS, _as_list, cases, expected_counts, needs_cli, run_case, run_case_cli,
-                         skip_reason, strictly_contains)
+from falco_suite import (KNOWN_GAPS, TESTS, _as_list, cases, expected_counts, expected_exit, needs_cli, run_case,
+                         run_case_cli, skip_reason, stderr_problems, strictly_contains)
 
 LEVELS = {"emergency", "alert", "critical", "error", "warning", "notice", "informational", "info", "debug"}
 
@@ -40,7 +40,9 @@ def test_falco_case(case, tmp_path: Path) -> None:
 def _check_cli_case(case, tmp_path: Path) -> None:
     """A case with a falco.yaml or output options, run as ``syswarden monitor -c CONF --option ...``."""
     run = run_case_cli(case, tmp_path)
-    assert run.returncode == int(case.spec.get("exit_status", 0)), run.stderr
+    assert run.returncode == expected_exit(case), run.stderr
+    assert not stderr_problems(case, run.stderr), (stderr_problems(case, run.stderr), run.stderr)
+    assert "Traceback" not in run.stderr
     lines = run.stdout.splitlines()
     _check_detections(case, run.by_rule, run.by_prio, lines)
     if case.spec.get("json_output", False):

@@ -6,16 +6,22 @@ import ctypes
 import pytest
 
 from syswarden.errors import InputError
-from syswarden.kernel.seccomp_abi import SockFilter
+from syswarden.kernel.seccomp_abi import INSN_SIZE
 from syswarden.seccomp import insn as b
 from syswarden.seccomp.insn import Insn, Program
+
+
+class SockFilter(ctypes.Structure):
+    """The kernel's struct sock_filter (include/uapi/linux/filter.h), as the oracle of the layout."""
+
+    _fields_ = [("code", ctypes.c_uint16), ("jt", ctypes.c_uint8), ("jf", ctypes.c_uint8), ("k", ctypes.c_uint32)]
 
 
 def test_record_matches_struct_sock_filter() -> None:
     """Each instruction is 8 bytes laid out exactly like the kernel's struct sock_filter."""
     ins = Insn(b.BPF_JMP | b.BPF_JEQ | b.BPF_K, 3, 7, 0xC000003E)
     raw = ins.to_bytes()
-    assert len(raw) == ctypes.sizeof(SockFilter) == 8
+    assert len(raw) == ctypes.sizeof(SockFilter) == INSN_SIZE == 8
     rec = SockFilter.from_buffer_copy(raw)
     assert (rec.code, rec.jt, rec.jf, rec.k) == (0x15, 3, 7, 0xC000003E)
 

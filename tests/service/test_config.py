@@ -88,6 +88,13 @@ def test_defaults_are_falcos() -> None:
     ("append_output:\n  - extra_fields: [a, a]\n", "2:23", "defines the extra field 'a' a second time"),
     ("json_output: [true\n", "1:14", "malformed YAML: the '[' opened here is never closed"),
     ("- a\n", "1:1", "expected a mapping of settings"),
+    ("ebpf:\n  workers: 0\n", "2:12", "expected 'ebpf.workers' to be a whole number from 1 to 256, got 0"),
+    ("ebpf:\n  workers: two\n", "2:12", "expected 'ebpf.workers' to be a whole number >= 0, got a string"),
+    ("ebpf: {ring_buffer_size: 2G}\n", "1:26", "expected 'ebpf.ring_buffer_size' to be from 1 byte"),
+    ("syscall_event_drops:\n  actions: [alert, panic]\n", "2:20", 'available actions for syscall event drops'),
+    ("syscall_event_drops:\n  actions: [ignore, alert]\n", "2:21", '"alert" does not make sense with the "ignore"'),
+    ("syscall_event_drops: {threshold: 1.5}\n", "1:34", "threshold must be a double in the range [0, 1]"),
+    ("syscall_event_drops: {rate: fast}\n", "1:29", "expected 'syscall_event_drops.rate' to be a number"),
 ])
 def test_errors_name_file_line_col(tmp_path: Path, text: str, where: str, expected: str) -> None:
     """A value of the wrong type is an error at file:line:col saying what was expected."""
@@ -105,6 +112,8 @@ def test_options_override_the_file(tmp_path: Path) -> None:
     assert not cfg.json_output and cfg.file_output.enabled and cfg.file_output.filename == "a.txt"
     assert cfg.priority is Priority.ERROR and cfg.rules_files == ("x.yaml", "y.yaml")
     assert cfg.positions["json_output"] == "--option 'json_output=False'"
+    assert load_config(path, ["ebpf.workers=4"]).ebpf.workers == 4 and cfg.ebpf.workers == 1
+    assert load_config(path, ["ebpf.ring_buffer_size=4K"]).ebpf.ring_buffer_size == 4096
 
 
 @pytest.mark.parametrize(("option", "expected"), [
@@ -128,5 +137,7 @@ def test_stock_falco_yaml_loads_with_warnings_only() -> None:
         pytest.skip("shared/anchors not present")
     cfg = load_config(stock)
     assert cfg.stdout_enabled and not cfg.file_output.enabled and not cfg.json_output
-    assert any("'syscall_event_drops' is a Falco setting" in w for w in cfg.warnings)
+    assert any("'base_syscalls' is a Falco setting" in w for w in cfg.warnings)
+    drops = cfg.syscall_event_drops          # Falco's own defaults, written out in its falco.yaml
+    assert drops.actions == ("log", "alert") and drops.threshold == 0.1 and drops.max_burst == 1
     assert not any("is not a Falco setting" in w for w in cfg.warnings)

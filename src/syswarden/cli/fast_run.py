@@ -103,4 +103,20 @@ def main_run(args: Sequence[str]) -> None:
     """Exit with the launch's status when this path handled it; return otherwise."""
     status = launch(args)
     if status is not None:
+        exit_now(status)
+
+
+def exit_now(status: int) -> None:
+    """Leave with ``status`` without the interpreter's module teardown and final garbage collection (about
+    6 ms, a fifth of a cached launch). What an exit does that anyone can see still happens: the atexit handlers
+    run (as ``sys.exit`` would run them) and the standard streams are flushed; if a flush fails, the normal
+    exit runs and reports it as it always does."""
+    import atexit   # built in: no import cost
+    atexit._run_exitfuncs()
+    try:
+        sys.stdout.flush()
+        sys.stderr.flush()
+    except BaseException:
         sys.exit(status)
+    import os
+    os._exit(status)

@@ -23,6 +23,7 @@ from syswarden.rules.ruleset import Selection
 from syswarden.sources.base import SourceConfig
 
 if TYPE_CHECKING:  # the service modules (YAML, prometheus_client) load only when monitor runs
+    from syswarden.outputs.fanout import Fanout
     from syswarden.rules.loader import LoadResult
     from syswarden.rules.ruleset import Ruleset
     from syswarden.service.config import MonitorConfig
@@ -86,13 +87,16 @@ def _explain_filter(ruleset: Ruleset, *, kernel_filter: bool) -> None:
                    "each condition open; then exit.")
 @click.option("--no-kernel-filter", is_flag=True,
               help="Deliver every event of the needed types to user space (no kernel prefilter), for comparison.")
+@click.option("--workers", type=click.IntRange(1, 256), default=None, metavar="N",
+              help="Live eBPF source: decode, state and rules in N worker processes, sharded by process "
+                   "(falco.yaml key 'ebpf.workers'; default 1: all in the monitor process).")
 @click.argument("command", nargs=-1, type=click.UNPROCESSED)
 @click.pass_context
 def monitor(ctx: click.Context, replay: str | None, source: str | None, config_path: str | None,
             options: tuple[str, ...], rules_files: tuple[str, ...], output_file: str | None,
             json_output: bool, min_priority: str, disable_names: tuple[str, ...], disable_tags: tuple[str, ...],
             only_tags: tuple[str, ...], all_matches: bool, write_path: str | None, quiet: bool,
-            explain_filter: bool, no_kernel_filter: bool, command: tuple[str, ...]) -> None:
+            explain_filter: bool, no_kernel_filter: bool, workers: int | None, command: tuple[str, ...]) -> None:
     """Watch syscalls (or replay a recording) and raise Falco-style alerts.
 
     \b
@@ -106,9 +110,11 @@ def monitor(ctx: click.Context, replay: str | None, source: str | None, config_p
       syswarden monitor -c falco.yaml --option json_output=true --replay trace.scap
     """
     _check_conflicts(replay, source, command)
+    if workers is not None and workers > 1:
+        _check_workers(replay, source, write_path)
 
-    from syswarden.rules.loader import load_rules, stock_rules_path
-    from syswarden.service.pipeline import apply_append_output
+    from syswarden.rules.loader import stock_rules_path
+    from syswarden.service.rules_spec import SpecOf, load_selected
     from syswarden.service.settings import effective_config
 
     flags = {"json_output": json_output if _given(ctx, "json_output") else None,
@@ -116,13 +122,16 @@ def monitor(ctx: click.Context, replay: str | None, source: str | None, config_p
              "priority": _priority(min_priority) if _given(ctx, "min_priority") else None,
              "rules_files": rules_files}
 
+    spec_of = SpecOf()
+
     def settings() -> tuple[MonitorConfig, Ruleset, LoadResult]:
         """Config and rules as the command line says (again on SIGHUP). Explicit flags win."""
         cfg = effective_config(config_path, options, **flags)
-        result = load_rules(list(cfg.rules_files) or [stock_rules_path()])
-        ruleset = result.raise_for_errors()
         selection = Selection(cfg.priority, disable_names, disable_tags, only_tags)
-        return cfg, apply_append_output(ruleset, cfg.append_output).select(selection), result
+        ruleset, result, spec = load_selected(list(cfg.rules_files) or [stock_rules_path()], cfg.append_output,
+                                              selection)
+        spec_of.remember(ruleset, spec)
+        return cfg, ruleset, result
 
     cfg, ruleset, result = settings()
     for warning in cfg.warnings:        # -q quiets the summary, not what is wrong with the user's config
@@ -132,7 +141,9 @@ def monitor(ctx: click.Context, replay: str | None, source: str | None, config_p
     if explain_filter:
         _explain_filter(ruleset, kernel_filter=not no_kernel_filter)
         return
-    config = SourceConfig(command=list(command) or None)
+    # drops are reported by syscall_event_drops (service/drop_actions), not by the source's own line
+    config = SourceConfig(command=list(command) or None,
+                          options={"ringbuf_bytes": str(cfg.ebpf.ring_buffer_size), "drop_report": "none"})
 
     def progress(count: int) -> None:
         if not quiet:
@@ -150,16 +161,38 @@ def monitor(ctx: click.Context, replay: str | None, source: str | None, config_p
         return pipeline
 
     # FALCO_HOSTNAME names the host in alerts, as in Falco (its test suite sets it), over a recording's own.
-    summary = run_service(cfg, ruleset, lambda fanout: warn_enter_dialect(open_pipeline(
-        ruleset, [fanout], path=replay, source=source, config=config, rule_matching=cfg.rule_matching,
-        hostname=os.environ.get("FALCO_HOSTNAME") or None, progress=progress, write_path=write_path,
-        kernel_filter=not no_kernel_filter)),
-        reload=lambda: settings()[:2], output_file=output_file, quiet=quiet, config_path=config_path,
-        source_label=replay or source or ("ptrace" if command else "ebpf"),
-        log=lambda message: click.echo(message, err=True))
+    hostname = os.environ.get("FALCO_HOSTNAME") or None
+    shards = workers if workers is not None else cfg.ebpf.workers
+    if shards > 1 and replay is None and source in (None, "ebpf") and write_path is None:
+        from syswarden.service.shards import open_sharded_pipeline
+
+        def opener(fanout: Fanout) -> Pipeline:
+            return open_sharded_pipeline(ruleset, [fanout], workers=shards, spec_of=spec_of, config=config,
+                                         rule_matching=cfg.rule_matching, hostname=hostname,
+                                         kernel_filter=not no_kernel_filter)
+    else:   # the config file's `workers` applies to the live eBPF source only (docs/config.md)
+        def opener(fanout: Fanout) -> Pipeline:
+            return open_pipeline(ruleset, [fanout], path=replay, source=source, config=config,
+                                 rule_matching=cfg.rule_matching, hostname=hostname, progress=progress,
+                                 write_path=write_path, kernel_filter=not no_kernel_filter)
+
+    summary = run_service(cfg, ruleset, lambda fanout: warn_enter_dialect(opener(fanout)),
+                          reload=lambda: settings()[:2], output_file=output_file, quiet=quiet,
+                          config_path=config_path, source_label=replay or source or "ebpf",
+                          log=lambda message: click.echo(message, err=True))
     if command and not summary.stopped:
         # CMD's status passes through, as with `run`; a monitor stopped by SIGTERM/SIGINT exits 0 as a service.
         sys.exit(shell_status(summary.exit_code))
+
+
+def _check_workers(replay: str | None, source: str | None, write_path: str | None) -> None:
+    """``--workers N`` shards the live eBPF source's records; anything else cannot be sharded."""
+    if replay is not None or source not in (None, "ebpf"):
+        raise click.UsageError("--workers shards the live eBPF source: it cannot be used with "
+                               + ("--replay" if replay is not None else f"--source {source}"))
+    if write_path is not None:
+        raise click.UsageError("--write records the decoded events in one process: it cannot be used with "
+                               "--workers above 1")
 
 
 def _check_conflicts(replay: str | None, source: str | None, command: tuple[str, ...]) -> None:

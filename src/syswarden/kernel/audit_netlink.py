@@ -8,9 +8,12 @@ from __future__ import annotations
 import errno
 import os
 import select
-import socket
-import struct
 import time
+# _socket and _struct, not socket and struct: these are on every `syswarden run`'s start-up path (the watcher
+# subscribes before CMD starts), and socket.py alone imports enum, selectors and array (about 10 ms)
+from _socket import AF_NETLINK, SO_RCVBUF, SOCK_CLOEXEC, SOCK_RAW, SOL_SOCKET
+from _socket import socket as _socket
+from _struct import Struct, pack, unpack_from
 
 NETLINK_AUDIT = 9
 SO_RCVBUFFORCE = 33
@@ -18,7 +21,7 @@ SO_RCVBUFFORCE = 33
 # overflows long before we are scheduled to drain it.
 RECEIVE_BUFFER = 8 << 20
 AUDIT_NLGRP_READLOG = 1
-_NLMSG_HDR = struct.Struct("=IHHII")
+_NLMSG_HDR = Struct("=IHHII")
 
 # Record types a reader of Landlock denials needs (kernel ``include/uapi/linux/audit.h``).
 AUDIT_SYSCALL = 1300
@@ -32,7 +35,17 @@ NLMSG_ERROR = 2
 NLMSG_DONE = 3
 NLM_F_REQUEST = 0x1
 NLM_F_ACK = 0x4
-_STATUS_HEAD = struct.Struct("=IIIIIIII")  # mask enabled failure pid rate_limit backlog_limit lost backlog
+_STATUS_HEAD = Struct("=IIIIIIII")  # mask enabled failure pid rate_limit backlog_limit lost backlog
+
+
+class _Netlink(_socket):
+    """A netlink socket that closes at the end of a ``with`` block (``_socket.socket`` has no context manager)."""
+
+    def __enter__(self) -> "_Netlink":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
 
 class AuditMulticast:
@@ -40,7 +53,7 @@ class AuditMulticast:
 
     def __init__(self) -> None:
         self.overruns = 0
-        self._sock = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW | socket.SOCK_CLOEXEC, NETLINK_AUDIT)
+        self._sock = _Netlink(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_AUDIT)
         try:
             self._sock.bind((0, AUDIT_NLGRP_READLOG))
             self._sock.setblocking(False)
@@ -51,9 +64,9 @@ class AuditMulticast:
 
     def _grow_buffer(self) -> None:
         try:
-            self._sock.setsockopt(socket.SOL_SOCKET, SO_RCVBUFFORCE, RECEIVE_BUFFER)  # root: past rmem_max
+            self._sock.setsockopt(SOL_SOCKET, SO_RCVBUFFORCE, RECEIVE_BUFFER)  # root: past rmem_max
         except OSError:
-            self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, RECEIVE_BUFFER)
+            self._sock.setsockopt(SOL_SOCKET, SO_RCVBUF, RECEIVE_BUFFER)
 
     def read(self, timeout: float, limit: int | None = None) -> list[tuple[int, str]]:
         """Records that arrive within ``timeout`` seconds (returns at the first batch; at most ``limit``
@@ -122,13 +135,13 @@ def split_unicast(data: bytes) -> list[tuple[int, str]]:
 
 def _control(msg_type: int, payload: bytes, flags: int = NLM_F_REQUEST) -> list[tuple[int, bytes]]:
     """Send one control message on a fresh unicast socket and return the replies as (type, raw payload)."""
-    with socket.socket(socket.AF_NETLINK, socket.SOCK_RAW | socket.SOCK_CLOEXEC, NETLINK_AUDIT) as sock:
+    with _Netlink(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_AUDIT) as sock:
         sock.bind((0, 0))
         sock.settimeout(2.0)
         return _exchange(sock, msg_type, payload, flags)
 
 
-def _exchange(sock: socket.socket, msg_type: int, payload: bytes, flags: int, *,
+def _exchange(sock: _Netlink, msg_type: int, payload: bytes, flags: int, *,
               until_done: bool = False) -> list[tuple[int, bytes]]:
     """Send one message and read its replies: the first datagram, or (``until_done``) every part of a multi-part
     reply up to NLMSG_DONE or an error. Records that arrive meanwhile on a daemon socket are skipped."""
@@ -151,13 +164,13 @@ def _exchange(sock: socket.socket, msg_type: int, payload: bytes, flags: int, *,
 
 
 def _error_code(payload: bytes) -> int:
-    return struct.unpack_from("=i", payload)[0] if len(payload) >= 4 else 0
+    return unpack_from("=i", payload)[0] if len(payload) >= 4 else 0
 
 
 def _raise_on_error(replies: list[tuple[int, bytes]], what: str) -> None:
     for reply_type, payload in replies:
         if reply_type == NLMSG_ERROR and len(payload) >= 4:
-            (code,) = struct.unpack_from("=i", payload)
+            (code,) = unpack_from("=i", payload)
             if code < 0:
                 raise OSError(-code, f"{what}: {os.strerror(-code)}")
 
@@ -193,7 +206,7 @@ AUDIT_STATUS_BACKLOG_LIMIT = 0x10
 AUDIT_STATUS_BACKLOG_WAIT_TIME = 0x20
 AUDIT_STATUS_LOST = 0x40
 AUDIT_FEATURE_LOGINUID_IMMUTABLE = 1
-_STATUS = struct.Struct("=11I")
+_STATUS = Struct("=11I")
 _STATUS_FIELDS = ("mask", "enabled", "failure", "pid", "rate_limit", "backlog_limit", "lost", "backlog",
                   "feature_bitmap", "backlog_wait_time", "backlog_wait_time_actual")
 _SET_BITS = {"enabled": AUDIT_STATUS_ENABLED, "failure": AUDIT_STATUS_FAILURE, "pid": AUDIT_STATUS_PID,
@@ -208,7 +221,7 @@ def get_status() -> dict[str, int]:
     for reply_type, payload in replies:
         if reply_type == AUDIT_GET and len(payload) >= _STATUS_HEAD.size:
             count = min(len(payload) // 4, len(_STATUS_FIELDS))
-            return dict(zip(_STATUS_FIELDS, struct.unpack_from(f"={count}I", payload)))
+            return dict(zip(_STATUS_FIELDS, unpack_from(f"={count}I", payload)))
     raise OSError(errno.EPROTO, "AUDIT_GET: no audit_status in the reply")
 
 
@@ -232,7 +245,7 @@ def set_status(**values: int) -> None:
 
 def reset_lost() -> int:
     """Zero the kernel's lost-record counter; returns the count it had."""
-    with socket.socket(socket.AF_NETLINK, socket.SOCK_RAW | socket.SOCK_CLOEXEC, NETLINK_AUDIT) as sock:
+    with _Netlink(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_AUDIT) as sock:
         sock.bind((0, 0))
         sock.settimeout(2.0)
         replies = _exchange(sock, AUDIT_SET, _status_payload(lost=0), NLM_F_REQUEST | NLM_F_ACK)
@@ -246,7 +259,7 @@ def reset_lost() -> int:
 def set_loginuid_immutable() -> None:
     """Make the login uid immutable and lock that setting (AUDIT_SET_FEATURE): it cannot be undone until reboot."""
     bit = 1 << AUDIT_FEATURE_LOGINUID_IMMUTABLE
-    payload = struct.pack("=IIII", 1, bit, bit, bit)          # vers, mask, features, lock
+    payload = pack("=IIII", 1, bit, bit, bit)          # vers, mask, features, lock
     _raise_on_error(_control(AUDIT_SET_FEATURE, payload, NLM_F_REQUEST | NLM_F_ACK), "AUDIT_SET_FEATURE")
 
 
@@ -262,7 +275,7 @@ def delete_rule(rule: bytes) -> None:
 
 def list_rules() -> list[bytes]:
     """Every rule the kernel holds, in list order, as ``struct audit_rule_data`` bytes (AUDIT_LIST_RULES)."""
-    with socket.socket(socket.AF_NETLINK, socket.SOCK_RAW | socket.SOCK_CLOEXEC, NETLINK_AUDIT) as sock:
+    with _Netlink(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_AUDIT) as sock:
         sock.bind((0, 0))
         sock.settimeout(5.0)
         replies = _exchange(sock, AUDIT_LIST_RULES, b"", NLM_F_REQUEST | NLM_F_ACK, until_done=True)
@@ -279,14 +292,14 @@ class AuditDaemonSocket:
 
     def __init__(self) -> None:
         self.overruns = 0
-        self._sock = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW | socket.SOCK_CLOEXEC, NETLINK_AUDIT)
+        self._sock = _Netlink(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_AUDIT)
         try:
             self._sock.bind((0, 0))
             self._sock.settimeout(2.0)
             try:
-                self._sock.setsockopt(socket.SOL_SOCKET, SO_RCVBUFFORCE, RECEIVE_BUFFER)
+                self._sock.setsockopt(SOL_SOCKET, SO_RCVBUFFORCE, RECEIVE_BUFFER)
             except OSError:
-                self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, RECEIVE_BUFFER)
+                self._sock.setsockopt(SOL_SOCKET, SO_RCVBUF, RECEIVE_BUFFER)
             replies = _exchange(self._sock, AUDIT_SET, _status_payload(pid=os.getpid()), NLM_F_REQUEST | NLM_F_ACK)
             _raise_on_error(replies, "AUDIT_SET pid")
             self._sock.setblocking(False)

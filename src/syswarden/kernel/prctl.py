@@ -1,21 +1,18 @@
 """prctl(2) for the process attributes seccomp depends on: no_new_privs and the seccomp mode.
 
-Bottom layer: thin ctypes calls; ``OSError`` becomes ``KernelError`` here, at the boundary.
+Bottom layer: thin calls through ``kernel/libc.py`` (no ctypes package on the launch path); ``OSError`` becomes
+``KernelError`` here, at the boundary.
 """
 from __future__ import annotations
 
-import ctypes
 import os
+
+from syswarden.kernel import libc
 
 PR_GET_SECCOMP = 21
 PR_SET_SECCOMP = 22
 PR_SET_NO_NEW_PRIVS = 38
 PR_GET_NO_NEW_PRIVS = 39
-
-# The C library the interpreter already links (find_library would run ldconfig at every start-up).
-_libc = ctypes.CDLL(None, use_errno=True)
-_libc.prctl.argtypes = [ctypes.c_int, ctypes.c_ulong, ctypes.c_ulong, ctypes.c_ulong, ctypes.c_ulong]
-_libc.prctl.restype = ctypes.c_int
 
 
 class kernel_errors:  # noqa: N801 (used as a context manager, named like one)
@@ -37,9 +34,9 @@ class kernel_errors:  # noqa: N801 (used as a context manager, named like one)
 
 def prctl(option: int, arg2: int = 0, arg3: int = 0, arg4: int = 0, arg5: int = 0) -> int:
     """Raw prctl; raises ``OSError`` with the kernel's errno (callers translate it)."""
-    rc = _libc.prctl(option, arg2, arg3, arg4, arg5)
+    rc = libc.prctl(option, arg2, arg3, arg4, arg5)
     if rc < 0:
-        err = ctypes.get_errno()
+        err = libc.errno()
         raise OSError(err, os.strerror(err))
     return int(rc)
 

@@ -1,13 +1,16 @@
 """The seccomp(2) kernel ABI: operations, filter flags, return-action constants and ``struct sock_fprog``.
 
-Bottom layer: ``seccomp()`` is reached through libc's ``syscall()`` (glibc has no wrapper in Debian 12);
-``OSError`` is translated to ``KernelError`` by the callers' ``kernel_errors`` context.
+Bottom layer: ``seccomp()`` is reached through libc's ``syscall()`` (glibc has no wrapper in Debian 12), bound by
+``kernel/libc.py`` without the ctypes package (this module is on every launch's start-up path); ``OSError`` is
+translated to ``KernelError`` by the callers' ``kernel_errors`` context.
 """
 from __future__ import annotations
 
-import ctypes
 import errno
 import os
+from _struct import calcsize, pack
+
+from syswarden.kernel import libc
 
 SECCOMP_SET_MODE_STRICT = 0
 SECCOMP_SET_MODE_FILTER = 1
@@ -37,17 +40,27 @@ SECCOMP_RET_DATA = 0x0000FFFF
 _NR_SECCOMP: dict[str, int] = {"x86_64": 317, "i386": 354, "i686": 354, "aarch64": 277, "armv7l": 383,
                                "riscv64": 277, "s390x": 348, "ppc64le": 358}
 
-# The C library the interpreter already links (find_library would run ldconfig at every start-up).
-_libc = ctypes.CDLL(None, use_errno=True)
-_libc.syscall.restype = ctypes.c_long
+INSN_SIZE = 8           # struct sock_filter {u16 code; u8 jt, jf; u32 k}
+_FPROG = "@HP"          # struct sock_fprog {unsigned short len; struct sock_filter *filter}, native alignment
 
 
-class SockFilter(ctypes.Structure):
-    _fields_ = [("code", ctypes.c_uint16), ("jt", ctypes.c_uint8), ("jf", ctypes.c_uint8), ("k", ctypes.c_uint32)]
+class Fprog:
+    """A ``struct sock_fprog`` in C memory, pointing at a copy of a filter image (kept alive with it). Its
+    ``address`` is fixed from creation: the launcher names it in an exemption before the image is known."""
 
+    __slots__ = ("_mem", "_image")
 
-class SockFprog(ctypes.Structure):
-    _fields_ = [("len", ctypes.c_ushort), ("filter", ctypes.POINTER(SockFilter))]
+    def __init__(self) -> None:
+        self._mem = libc.Buffer(calcsize(_FPROG))
+        self._image: libc.Buffer | None = None
+
+    @property
+    def address(self) -> int:
+        return self._mem.address
+
+    def point_at(self, image: bytes) -> None:
+        self._image = libc.Buffer(len(image), image)
+        self._mem.write(pack(_FPROG, len(image) // INSN_SIZE, self._image.address))
 
 
 def nr_seccomp() -> int:
@@ -57,33 +70,33 @@ def nr_seccomp() -> int:
     return _NR_SECCOMP[machine]
 
 
-def seccomp(operation: int, flags: int, args: ctypes.c_void_p | None) -> int:
-    """Raw ``seccomp(operation, flags, args)``; raises ``OSError`` with the kernel's errno."""
-    rc = _libc.syscall(ctypes.c_long(nr_seccomp()), ctypes.c_uint(operation), ctypes.c_uint(flags), args)
+def seccomp(operation: int, flags: int, address: int = 0) -> int:
+    """Raw ``seccomp(operation, flags, args)`` (``address``: where the argument is, 0 for NULL); raises
+    ``OSError`` with the kernel's errno."""
+    rc = libc.syscall(nr_seccomp(), operation, flags, address)
     if rc < 0:
-        err = ctypes.get_errno()
+        err = libc.errno()
         raise OSError(err, os.strerror(err))
-    return int(rc)
+    return rc
 
 
 def set_mode_filter(image: bytes, flags: int) -> int:
     """Attach the ``struct sock_filter[]`` image ``image`` to the calling thread (or all threads with TSYNC)."""
-    count = len(image) // ctypes.sizeof(SockFilter)
-    array = (SockFilter * count).from_buffer_copy(image)
-    prog = SockFprog(count, ctypes.cast(array, ctypes.POINTER(SockFilter)))
-    return seccomp(SECCOMP_SET_MODE_FILTER, flags, ctypes.cast(ctypes.pointer(prog), ctypes.c_void_p))
+    prog = Fprog()
+    prog.point_at(image)
+    return seccomp(SECCOMP_SET_MODE_FILTER, flags, prog.address)
 
 
 def set_mode_strict() -> None:
     """Enter strict mode: only read, write, _exit and sigreturn remain (anything else is SIGKILL)."""
-    seccomp(SECCOMP_SET_MODE_STRICT, 0, None)
+    seccomp(SECCOMP_SET_MODE_STRICT, 0)
 
 
 def action_available(action_value: int) -> bool:
     """Whether the kernel knows the return action (SECCOMP_GET_ACTION_AVAIL)."""
-    value = ctypes.c_uint32(action_value & SECCOMP_RET_ACTION_FULL)
+    value = libc.Buffer(4, pack("=I", action_value & SECCOMP_RET_ACTION_FULL))
     try:
-        seccomp(SECCOMP_GET_ACTION_AVAIL, 0, ctypes.cast(ctypes.pointer(value), ctypes.c_void_p))
+        seccomp(SECCOMP_GET_ACTION_AVAIL, 0, value.address)
     except OSError:
         return False
     return True

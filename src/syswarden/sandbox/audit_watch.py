@@ -10,10 +10,10 @@ from __future__ import annotations
 import time
 
 from syswarden.kernel.audit_netlink import AUDIT_LANDLOCK_ACCESS, AUDIT_LANDLOCK_DOMAIN, AUDIT_SYSCALL, AuditMulticast
-from syswarden.kernel.kmsg import KmsgReader
 
 TYPE_CHECKING = False   # typing.TYPE_CHECKING, without importing typing on the launch path
 if TYPE_CHECKING:
+    from syswarden.kernel.kmsg import KmsgReader
     from syswarden.sandbox.denials import SeccompRecord
 
 AUDIT_SECCOMP = 1326
@@ -39,7 +39,8 @@ class SeccompWatcher:
             try:
                 if channel == "audit-netlink":
                     self._multicast = AuditMulticast()
-                elif channel == "kmsg":
+                elif channel == "kmsg":          # only without CAP_AUDIT_READ: imported then
+                    from syswarden.kernel.kmsg import KmsgReader
                     self._kmsg = KmsgReader()
                 else:
                     continue

@@ -106,21 +106,31 @@ def code_digest() -> bytes:
     """SHA-256 of the syswarden version and of the name, size and modification time of every file of the
     packages that load, resolve and compile policies: any edit, upgrade or checkout of that code gives new keys.
     Stat data rather than contents, as Python's own bytecode cache checks its sources: reading and hashing
-    every file cost more than the rest of a cached launch."""
+    every file cost more than the rest of a cached launch (``scandir``: one stat per file, names in order)."""
     global _code_digest
     if _code_digest is None:
         from syswarden import __version__
         root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-        digest = sha256(__version__.encode())
+        parts: list[str] = []
         for package in _PACKAGES:
-            for dirpath, dirnames, filenames in os.walk(os.path.join(root, package)):
-                dirnames[:] = sorted(d for d in dirnames if d != "__pycache__")
-                for name in sorted(filenames):
-                    path = os.path.join(dirpath, name)
-                    st = os.stat(path)
-                    digest.update(f"\0{os.path.relpath(path, root)}\0{st.st_size}\0{st.st_mtime_ns}".encode())
+            _stat_tree(os.path.join(root, package), package + "/", parts)
+        digest = sha256(__version__.encode())
+        digest.update("".join(parts).encode("utf-8", "surrogateescape"))
         _code_digest = digest.digest()
     return _code_digest
+
+
+def _stat_tree(path: str, relative: str, parts: list[str]) -> None:
+    """``\0NAME\0SIZE\0MTIME`` for every file under ``path`` (``__pycache__`` left out), depth first by name."""
+    with os.scandir(path) as it:
+        entries = sorted(it, key=lambda e: e.name)
+    for entry in entries:
+        if entry.is_dir(follow_symlinks=False):
+            if entry.name != "__pycache__":
+                _stat_tree(entry.path, relative + entry.name + "/", parts)
+        else:
+            st = entry.stat()
+            parts.append(f"\0{relative}{entry.name}\0{st.st_size}\0{st.st_mtime_ns}")
 
 
 def make_key(parts: Iterable[bytes | str]) -> str:

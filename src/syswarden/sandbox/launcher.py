@@ -12,7 +12,6 @@ arch (systemd's layout).
 """
 from __future__ import annotations
 
-import ctypes
 import os
 from collections.abc import Callable, Sequence
 from dataclasses import replace
@@ -159,8 +158,8 @@ class _TooLarge(Exception):
 def _compile_chunks(launch: Launch, chunks: list[tuple[Policy, Policy]]) -> None:
     from syswarden.seccomp.compiler import compile_policy
     launch.exec_buffers = ExecBuffers(launch.executable, launch.argv, os.environ)
-    launch.fprogs = [seccomp_abi.SockFprog() for _ in chunks]        # their addresses go into the exemptions
-    addrs = [ctypes.addressof(f) for f in launch.fprogs]
+    launch.fprogs = [seccomp_abi.Fprog() for _ in chunks]        # their addresses go into the exemptions
+    addrs = [f.address for f in launch.fprogs]
     installed = []
     for index, (policy, chunk) in enumerate(chunks):
         extra = _exemptions(chunk, launch.exec_buffers.path_address, addrs[index + 1:])

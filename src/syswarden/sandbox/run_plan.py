@@ -70,9 +70,9 @@ class FilterInputs:
 def read_policy_files(paths: Sequence[str]) -> dict[str, bytes] | None:
     """The bytes of each --policy file, or None (no caching) when one is policy text rather than a file name, or
     unreadable: the loader then reads it again and reports the problem."""
-    from syswarden.policy.source_text import looks_like_text
     out: dict[str, bytes] = {}
     for path in paths:
+        from syswarden.policy.source_text import looks_like_text   # (not imported by a launch without files)
         if looks_like_text(path):
             return None  # the policy text itself: not cached
         try:

@@ -14,11 +14,9 @@ imported only when a launch needs them (a kill to explain, a Landlock ruleset to
 """
 from __future__ import annotations
 
-import ctypes
+import _signal as signal   # signal.py wraps the same functions in enums: enum and functools cost ~10 ms at start-up
 import os
-import resource
 import select
-import signal
 import sys
 import time
 
@@ -63,7 +61,7 @@ class Launch:
     ``rebuild`` loads the policies again for a launch from the filter cache, should a kill need explaining."""
 
     __slots__ = ("argv", "executable", "policies", "landlock_spec", "landlock_report", "filters", "rebuild",
-                 "exec_buffers", "fprogs", "_keep")
+                 "exec_buffers", "fprogs")
 
     def __init__(self, argv: tuple[str, ...], executable: str, policies: tuple[Policy, ...]) -> None:
         self.argv, self.executable, self.policies = argv, executable, policies
@@ -72,22 +70,17 @@ class Launch:
         self.filters: list[InstalledFilter] = []
         self.rebuild: Callable[[], Sequence[Policy]] | None = None
         self.exec_buffers: ExecBuffers | None = None
-        self.fprogs: list[seccomp_abi.SockFprog] = []
-        self._keep: list[object] = []
+        self.fprogs: list[seccomp_abi.Fprog] = []
 
     def set_filters(self, filters: Sequence[InstalledFilter]) -> None:
         """Install ``filters`` in this order: one ``sock_fprog`` each, pointing at a copy of its image that lives
         as long as the launch. ``fprogs`` already made for as many filters are kept (an exemption names their
         addresses, taken before the images were compiled)."""
         if len(self.fprogs) != len(filters):
-            self.fprogs = [seccomp_abi.SockFprog() for _ in filters]
+            self.fprogs = [seccomp_abi.Fprog() for _ in filters]
         self.filters = list(filters)
         for fprog, installed in zip(self.fprogs, filters):
-            count = len(installed.image) // ctypes.sizeof(seccomp_abi.SockFilter)
-            array = (seccomp_abi.SockFilter * count).from_buffer_copy(installed.image)
-            self._keep.append(array)
-            fprog.len = count
-            fprog.filter = ctypes.cast(array, ctypes.POINTER(seccomp_abi.SockFilter))
+            fprog.point_at(installed.image)
 
 
 class Outcome:
@@ -134,9 +127,8 @@ def _confine_and_exec(launch: Launch, errpipe: int | None, log_landlock: bool = 
             from syswarden.sandbox import landlock  # imported already by prepare: no import runs in the child
             landlock.enforce(launch.landlock_spec, launch.landlock_report, log_after_exec=log_landlock)
         prctl.set_no_new_privs()
-        pointers = [ctypes.cast(ctypes.pointer(p), ctypes.c_void_p) for p in launch.fprogs]
-        for installed, pointer in zip(launch.filters, pointers):
-            seccomp_abi.seccomp(seccomp_abi.SECCOMP_SET_MODE_FILTER, installed.flags, pointer)
+        for installed, fprog in zip(launch.filters, launch.fprogs):
+            seccomp_abi.seccomp(seccomp_abi.SECCOMP_SET_MODE_FILTER, installed.flags, fprog.address)
         if launch.exec_buffers is not None:
             err = launch.exec_buffers.execve()
         else:
@@ -337,6 +329,7 @@ def pass_through(outcome: Outcome) -> int:
     """Return CMD's exit code, or die of CMD's signal ourselves (default disposition, no core file)."""
     if outcome.signal is None:
         return outcome.exit_code if outcome.exit_code is not None else 1
+    import resource
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
     sys.stdout.flush()
     sys.stderr.flush()

@@ -32,7 +32,8 @@ if TYPE_CHECKING:
 
 Reloader = Callable[[], "tuple[MonitorConfig, Ruleset]"]
 STOP_GRACE_S = 0.5
-_EMITTING = frozenset({"_emit", "emit", "process", "apply", "step"})
+# frames a stop never cuts: an alert's fan-out, an event half judged, a batch half sent to the shard workers
+_EMITTING = frozenset({"_emit", "emit", "process", "apply", "step", "dispatch"})
 
 
 class StopNow(BaseException):
@@ -55,17 +56,23 @@ class StoppableSource:
         self._flag = flag
 
     def events(self) -> Iterator[Event]:
+        return self._until_stopped(self._source.events())
+
+    def raw_batches(self) -> Iterator[Any]:
+        """The eBPF source's undecoded batches (``monitor --workers``), ending the same way."""
+        return self._until_stopped(self._source.raw_batches())
+
+    def _until_stopped(self, inner: Iterator[Any]) -> Iterator[Any]:
         flag = self._flag
-        inner = self._source.events()
         flag.looping = True
         try:
-            for event in inner:
-                yield event
+            for item in inner:
+                yield item
                 if flag.stopped:
                     break
         finally:
             flag.looping = False
-            inner.close()
+            inner.close()   # type: ignore[attr-defined]
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._source, name)

@@ -55,7 +55,10 @@ class SampledTimer:
 
 
 def time_rules(engine: Any) -> SampledTimer:
-    """Install the sampled timer on ``engine`` (before the pipeline's loop looks ``process`` up)."""
+    """Install the sampled timer on ``engine`` (before the pipeline's loop looks ``process`` up). A sharded
+    engine (``service/shards.py``) has its own, summing what its workers time."""
+    if isinstance(existing := getattr(engine, "timer", None), SampledTimer):
+        return existing
     timer = SampledTimer(engine.process)
     engine.process = timer
     return timer

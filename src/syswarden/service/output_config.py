@@ -1,4 +1,5 @@
-"""falco.yaml's output, queue, webserver and metrics sections, typed (read by ``service/config.py``).
+"""falco.yaml's output, queue, webserver and metrics sections, and our ``ebpf`` section, typed (read by
+``service/config.py``).
 
 Falco's keys keep Falco's names, types and defaults; the keys syswarden adds are marked "ours" here and in
 docs/config.md. Each section is a frozen dataclass whose fields are the section's keys; ``KINDS`` says how a
@@ -115,6 +116,15 @@ class MetricsConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class EbpfConfig:                     # ours, the whole section: the live eBPF source (docs/ebpf-probe.md)
+    workers: int = 1                  # decode, state and rules in this many processes (1: in the monitor's own)
+    ring_buffer_size: int = 8 << 20   # bytes, rounded up to a power of two (at least one page)
+
+
+MAX_WORKERS = 256
+
+
+@dataclass(frozen=True, slots=True)
 class DeliveryConfig:
     """Every output section but stdout and file (kept in ``MonitorConfig`` where ``monitor`` reads them)."""
 
@@ -130,10 +140,10 @@ class DeliveryConfig:
 SECTIONS: dict[str, type] = {
     "file_output": FileOutputConfig, "syslog_output": SyslogOutputConfig, "program_output": ProgramOutputConfig,
     "http_output": HttpOutputConfig, "nats_output": NatsOutputConfig, "outputs_queue": OutputsQueueConfig,
-    "webserver": WebserverConfig, "metrics": MetricsConfig}
+    "webserver": WebserverConfig, "metrics": MetricsConfig, "ebpf": EbpfConfig}
 # How a key is read when its default's type does not say (str/bool/int go by the default).
 KINDS: dict[str, Any] = {
-    "max_size": "size", "spool_max_size": "size", "timeout": "duration", "publish_timeout": "duration",
+    "max_size": "size", "spool_max_size": "size", "ring_buffer_size": "size", "timeout": "duration", "publish_timeout": "duration",
     "max_age": "duration", "duplicate_window": "duration", "drain_timeout": "duration", "interval": "duration",
     "headers": "headers", "overflow": ("drop_newest", "drop_oldest"), "format": ("", "rfc3164", "rfc5424"),
 }
@@ -162,6 +172,12 @@ def read_section(reader: _Reader, key: str, loc: Located) -> Any:
     section = reader.check_keys(key, loc, known)
     values = {name: _value(f"{key}.{name}", section[name], KINDS.get(name, type(getattr(cls(), name))))
               for name in known if name in section}
+    if key == "ebpf" and not 1 <= values.get("workers", 1) <= MAX_WORKERS:
+        raise _config().ConfigError(f"expected 'ebpf.workers' to be a whole number from 1 to {MAX_WORKERS}, "
+                                    f"got {values['workers']}", span=section["workers"].span)
+    if key == "ebpf" and not 0 < values.get("ring_buffer_size", 1) <= 1 << 30:
+        raise _config().ConfigError("expected 'ebpf.ring_buffer_size' to be from 1 byte (a page is used) to 1G",
+                                    span=section["ring_buffer_size"].span)
     if key == "webserver" and values.get("ssl_enabled"):
         raise _config().ConfigError("webserver.ssl_enabled: TLS on the metrics endpoint is not implemented; "
                                     "put a TLS proxy in front of it", span=section["ssl_enabled"].span)

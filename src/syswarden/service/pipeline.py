@@ -23,12 +23,14 @@ from syswarden.rules.engine import Engine, RuleMatching
 from syswarden.rules.output_format import AppendOutput, OutputFormat, OutputFormatError
 from syswarden.rules.ruleset import Ruleset
 from syswarden.service.selection import select_events
+from syswarden.service.drop_actions import DropMonitor
 from syswarden.service.drops import drop_report
 from syswarden.sources.base import Source, SourceConfig, open_source
 from syswarden.sources.recording import CaptureWriter, open_writer, recording_format
 from syswarden.state import State
 
 PROGRESS_EVERY = 100_000
+INFINITY = float("inf")
 
 
 def choose_source(path: str | None, source: str | None) -> str:
@@ -113,6 +115,7 @@ class Summary:
     seconds: float = 0.0
     exit_code: int | None = None
     drop_details: list[str] = field(default_factory=list)   # service/drops.DropReport.lines()
+    drop_actions: list[str] = field(default_factory=list)   # service/drop_actions.DropMonitor.lines()
 
     def render(self) -> str:
         """Aligned text for stderr."""
@@ -121,7 +124,7 @@ class Summary:
                  f"Alerts:           {self.alerts}", f"Elapsed:          {self.seconds:.2f} s"]
         if self.output_errors:
             lines.append(f"Output errors:    {self.output_errors}")
-        lines += [escape_text(line) for line in self.drop_details]
+        lines += [escape_text(line) for line in self.drop_details + self.drop_actions]
         if self.by_rule:
             width = max(len(name) for name in self.by_rule)
             lines.append("Alerts by rule:")
@@ -145,6 +148,7 @@ class Pipeline:
         self.state = state
         self.progress = progress
         self.summary = Summary()
+        self.drop_monitor: DropMonitor | None = None   # syscall_event_drops (set by service/runner)
 
     def reselect(self, ruleset: Ruleset) -> None:
         """After a rules reload: the live source now delivers what ``ruleset`` needs (event types and kernel
@@ -165,6 +169,7 @@ class Pipeline:
         self.summary.exit_code = exit_code if isinstance(exit_code, int) else None
         report = drop_report(self.source.stats, getattr(self.engine, "ruleset", None))
         self.summary.drop_details = report.lines() if report else []
+        self.summary.drop_actions = self.drop_monitor.lines() if self.drop_monitor is not None else []
         return self.summary
 
     def reopen_outputs(self) -> None:
@@ -201,8 +206,11 @@ class Pipeline:
                     break
             return
         summary, apply, process, outputs = self.summary, self.state.apply, self.engine.process, self.outputs
-        progress = self.progress
+        progress, drops, stats = self.progress, self.drop_monitor, self.source.stats
+        check_at = 0 if drops is not None else INFINITY     # the drop check: once a second of event time
         for event in events:
+            if event.ts > check_at:
+                check_at = drops.check(event.ts, stats)     # type: ignore[union-attr]
             event = apply(event)
             if event.state_only:
                 summary.state_only += 1
@@ -228,7 +236,17 @@ class Pipeline:
                     # ValueError covers the encoding errors (UnicodeError) a sink might still hit.
                     self.summary.output_errors += 1
 
+    def emit_internal(self, alert: Alert) -> None:
+        """An alert of syswarden's own (``drop_actions``): to every output, not counted as a rule's alert."""
+        for out in self.outputs:
+            try:
+                out.emit(alert)
+            except (OutputError, ValueError):
+                self.summary.output_errors += 1
+
     def step(self, event: Event) -> None:
+        if self.drop_monitor is not None and event.ts > self.drop_monitor.next_check:
+            self.drop_monitor.check(event.ts, self.source.stats)
         if self.writer is not None:
             # The raw event, before state resolves anything: the recording replays as the source delivered it.
             self.writer.write_event(event)

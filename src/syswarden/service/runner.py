@@ -2,7 +2,7 @@
 
 ``run_service`` is what ``syswarden monitor`` calls once its config and rules are loaded: it builds the outputs
 (``delivery.py``), opens the pipeline on them, starts the webserver (``/healthz``, ``/metrics``) and the periodic
-JSON stats the config asks for (``metrics.py``), prints the banner, runs the pipeline under ``Service``'s signal
+JSON stats the config asks for (``metrics.py``), arms ``syscall_event_drops`` (``drop_actions.py``), prints the banner, runs the pipeline under ``Service``'s signal
 handling (``lifecycle.py``) and prints the summary with the outputs' table. A webserver that cannot bind is a
 warning, not a failure: detection matters more than its metrics.
 """
@@ -15,6 +15,7 @@ from syswarden import __version__
 from syswarden.errors import SyswardenError
 from syswarden.outputs.fanout import Fanout
 from syswarden.service.delivery import build_fanout, describe
+from syswarden.service.drop_actions import DropMonitor
 from syswarden.service.lifecycle import Service, banner, zero_rules_warning
 from syswarden.service.metrics import PeriodicStats, Webserver, time_rules
 from syswarden.service.pipeline import Pipeline, Summary
@@ -34,6 +35,10 @@ def run_service(cfg: MonitorConfig, ruleset: Ruleset, open_pipeline: Callable[[F
     except BaseException:
         fanout.close()
         raise
+    engine = pipeline.engine
+    pipeline.drop_monitor = DropMonitor(cfg.syscall_event_drops, emit=pipeline.emit_internal,
+                                        hostname=engine.hostname, ebpf=source_label == "ebpf",
+                                        ruleset=lambda: engine.ruleset, log=log)
     service = Service(pipeline, fanout, cfg, reload=reload, output_file=output_file, log=log,
                       on_stats=lambda: log(pipeline.snapshot().render() + "\n" + fanout.summary()))
     service.source_label = source_label

@@ -36,7 +36,8 @@ def config_document(cfg: MonitorConfig) -> dict[str, Any]:
         "json_include_output_fields_property": cfg.json_include_output_fields_property,
         "time_format_iso_8601": cfg.time_format_iso_8601, "priority": cfg.priority.name.lower(),
         "rule_matching": cfg.rule_matching, "stdout_output": {"enabled": cfg.stdout_enabled},
-        "file_output": _plain(cfg.file_output),
+        "file_output": _plain(cfg.file_output), "ebpf": _plain(cfg.ebpf),
+        "syscall_event_drops": _plain(cfg.syscall_event_drops),
     }
     for section in dataclasses.fields(cfg.delivery):
         doc[section.name] = _plain(getattr(cfg.delivery, section.name))

@@ -170,7 +170,8 @@ class EbpfSource:
 
     def raw_batches(self) -> Iterator[tuple[bytes, list[int]]]:
         """The ring buffer's batches undecoded, ``(chunk, record starts)``, for callers that decode elsewhere
-        (``service/shards``), with the same end and counters as ``events``."""
+        (``service/shards``), with the same end and counters as ``events``. An idle wait (100 ms) yields an
+        empty batch, so the caller can act between batches (a stop request, a rules swap) on an idle host."""
         assert self._ring is not None
         next_counters = time.monotonic() + _COUNTER_PERIOD_S
         ring, follow = self._ring, bool(self.config.command or self.config.pids)
@@ -182,7 +183,7 @@ class EbpfSource:
                     self.stats.events += len(starts)
                     if follow:
                         self._track_raw(chunk, starts)
-                    yield chunk, starts
+                yield chunk, starts
                 if time.monotonic() >= next_counters:
                     next_counters = time.monotonic() + _COUNTER_PERIOD_S
                     self.poll_counters()
