@@ -84,7 +84,9 @@ class FdInfo:
     sport: int = 0
     dip: str = ""
     dport: int = 0
-    is_server: bool = False            # accepted/listening side (decides fd.lport vs fd.rport)
+    is_server: bool = False            # role server: accepted, or bound to a port (decides fd.lport vs fd.rport)
+    servsock: bool = False             # libsinsp's IPv4/IPv6 *server socket*: bound to a port > 0 (or a /proc
+                                       # socket without a peer); dip/dport hold its address, sip/sport are empty
     connected: bool = False
     name_changed: bool = False
     open_ts: int = 0

@@ -58,9 +58,10 @@ def fdinfo_from_record(rec: T.FdRecord) -> FdInfo:
         info.l4proto, info.sockfamily, info.connected = EC.L4_PROTOS.get(rec.l4proto, ""), "ip", True
         info.name = f"{hostport(info.sip, info.sport)}->{hostport(info.dip, info.dport)}"
     elif rec.kind in (5, 6):
-        info.sip, info.sport = _ip_text(rec.sip), rec.sport
-        info.l4proto, info.sockfamily, info.is_server = EC.L4_PROTOS.get(rec.l4proto, ""), "ip", True
-        info.name = hostport(info.sip, info.sport)
+        # a server socket: its address is the server end; read from a fd list it has no role (libsinsp)
+        info.dip, info.dport, info.servsock = _ip_text(rec.sip), rec.sport, True
+        info.l4proto, info.sockfamily = EC.L4_PROTOS.get(rec.l4proto, ""), "ip"
+        info.name = hostport(info.dip, info.dport)
     elif rec.kind == 8:
         info.sockfamily = "unix"
         info.sip, info.dip = f"{rec.unix_source:x}", f"{rec.unix_dest:x}"
