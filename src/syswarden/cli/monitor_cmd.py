@@ -21,6 +21,7 @@ from syswarden.escaping import escape_text
 from syswarden.rules.alert import Priority
 from syswarden.rules.ruleset import Selection
 from syswarden.sources.base import SourceConfig
+from syswarden.sources.syscall_decode import DEFAULT_SNAPLEN, MAX_SNAPLEN
 
 if TYPE_CHECKING:  # the service modules (YAML, prometheus_client) load only when monitor runs
     from syswarden.rules.loader import LoadResult
@@ -86,13 +87,16 @@ def _explain_filter(ruleset: Ruleset, *, kernel_filter: bool) -> None:
                    "each condition open; then exit.")
 @click.option("--no-kernel-filter", is_flag=True,
               help="Deliver every event of the needed types to user space (no kernel prefilter), for comparison.")
+@click.option("-S", "--snaplen", type=click.IntRange(0, MAX_SNAPLEN), default=DEFAULT_SNAPLEN, show_default=True,
+              help="Bytes of each I/O buffer (read/write/send/recv data) a live source captures, for the event "
+                   f"types a rule reads them on (evt.buffer ...); 0: none. At most {MAX_SNAPLEN}.")
 @click.argument("command", nargs=-1, type=click.UNPROCESSED)
 @click.pass_context
 def monitor(ctx: click.Context, replay: str | None, source: str | None, config_path: str | None,
             options: tuple[str, ...], rules_files: tuple[str, ...], output_file: str | None,
             json_output: bool, min_priority: str, disable_names: tuple[str, ...], disable_tags: tuple[str, ...],
             only_tags: tuple[str, ...], all_matches: bool, write_path: str | None, quiet: bool,
-            explain_filter: bool, no_kernel_filter: bool, command: tuple[str, ...]) -> None:
+            explain_filter: bool, no_kernel_filter: bool, snaplen: int, command: tuple[str, ...]) -> None:
     """Watch syscalls (or replay a recording) and raise Falco-style alerts.
 
     \b
@@ -132,7 +136,7 @@ def monitor(ctx: click.Context, replay: str | None, source: str | None, config_p
     if explain_filter:
         _explain_filter(ruleset, kernel_filter=not no_kernel_filter)
         return
-    config = SourceConfig(command=list(command) or None)
+    config = SourceConfig(command=list(command) or None, snaplen=snaplen)
 
     def progress(count: int) -> None:
         if not quiet:

@@ -118,6 +118,7 @@ class ThreadInfo:
     start_ts: int = 0                  # clone time, ns since epoch
     exe_writable: bool = False
     exe_upper_layer: bool = False
+    exe_lower_layer: bool = False
     exe_from_memfd: bool = False
     exe_ino: int = 0
     exe_ino_ctime: int = 0

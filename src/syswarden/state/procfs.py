@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from syswarden.events.event import FdInfo, FdType, ThreadInfo
 from syswarden.events.types import O_DIRECTORY
 from syswarden.state.containers import parse_cgroup_lines
+from syswarden.state.exe_flags import EXE_WRITABLE, exe_flags
 
 PROC = "/proc"
 MAX_ENV_BYTES = 32768
@@ -228,6 +229,8 @@ def _apply_stat(t: ThreadInfo, text: str, boot_ns: int) -> None:
 def _apply_exe(t: ThreadInfo, base: str) -> None:
     link = _readlink(f"{base}/exe") or ""
     t.exe_from_memfd = link.startswith("/memfd:")
+    # what libscap's /proc scan computes (memfd, writable), not the overlay layers
+    t.exe_writable = bool(exe_flags(t.pid, exec_time=False, proc=base.rsplit("/", 1)[0]) & EXE_WRITABLE)
     t.exepath = link.removesuffix(" (deleted)")
     try:
         st = os.stat(f"{base}/exe")
