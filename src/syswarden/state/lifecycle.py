@@ -71,9 +71,10 @@ def _apply_identity(thread: ThreadInfo, params: dict[str, Any]) -> None:
     if isinstance(params.get("cwd"), str) and params["cwd"]:
         thread.cwd = params["cwd"]
     _set_ids(thread, _int(params, "uid"), _int(params, "gid"))
-    if _int(params, "vtid") is not None:
+    # 0: the source did not say (the parent's side of a clone); a namespace's ids start at 1
+    if (_int(params, "vtid") or 0) > 0:
         thread.vtid = params["vtid"]
-    if _int(params, "vpid") is not None:
+    if (_int(params, "vpid") or 0) > 0:
         thread.vpid = params["vpid"]
     if params.get("cgroups"):
         ref = parse_cgroups_param(params["cgroups"])

@@ -218,7 +218,7 @@ class Decoder:
         name = self.syscall_name(h.args[2], h.abi) if h.args[2] < (1 << 63) else None
         etype = name if name in _FORK_NAMES else "clone"
         params: dict[str, Any] = {"res": 0, **_proc_params(h, ptid=h.ppid), "flags": h.args[0]}
-        params.update({"uid": h.uid, "gid": h.gid, "vtid": 0, "vpid": 0, "pidns_init_start_ts": 0,
+        params.update({"uid": h.uid, "gid": h.gid, "vtid": h.args[4], "vpid": h.args[5], "pidns_init_start_ts": 0,
                        "cgroups": self.cgroups.param(h.cgroup_id)})
         return self._event(h, etype, params, res=0)
 

@@ -922,6 +922,16 @@ static __always_inline void current_call(struct task_struct *task, __s64 *nr, __
 		*flags = arg0;
 }
 
+/* The task's id in its own pid namespace (task_pid_vnr of a thread id; of the leader: the process's). */
+static __always_inline __u32 task_vnr(struct task_struct *t)
+{
+	struct pid *pid = BPF_CORE_READ(t, thread_pid);
+	unsigned int level = BPF_CORE_READ(pid, level);
+	struct upid up = {};
+	bpf_core_read(&up, sizeof(up), &pid->numbers[level & 31]);
+	return up.nr;
+}
+
 /* Keeps the current comm as thread tid's proc.name (comms) and counts one offered record of type. */
 static __always_inline struct type_counters *snapshot_comm(__u32 tid, __u32 type)
 {
@@ -968,8 +978,8 @@ int BPF_PROG(sched_fork, struct task_struct *parent, struct task_struct *child)
 	h->args[1] = (__u32)bpf_get_current_pid_tgid();
 	h->args[2] = nr;
 	h->args[3] = BPF_CORE_READ(child, start_time);
-	h->args[4] = 0;
-	h->args[5] = 0;
+	h->args[4] = task_vnr(child);                              /* vtid */
+	h->args[5] = task_vnr(BPF_CORE_READ(child, group_leader)); /* vpid */
 	h->abi = abi;
 	count_submit(tc, submit(b, sizeof(*h)));
 	return 0;

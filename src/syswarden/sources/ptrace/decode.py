@@ -229,7 +229,8 @@ class PtraceDecoder:
         st = _status(child_tid)
         params = {"res": 0, "exe": "", "args": [], "tid": child_tid, "pid": child_pid, "ptid": parent_pid,
                   "cwd": _readlink(f"/proc/{child_tid}/cwd"), "comm": st.get("Name", ""), "flags": flags,
-                  "uid": _first_int(st.get("Uid")), "gid": _first_int(st.get("Gid")), "vtid": 0, "vpid": 0,
+                  "uid": _first_int(st.get("Uid")), "gid": _first_int(st.get("Gid")),
+                  "vtid": _last_int(st.get("NSpid"), child_tid), "vpid": _last_int(st.get("NStgid"), child_pid),
                   "pidns_init_start_ts": 0, "cgroups": proc_cgroups(child_tid)}
         return self.event(name, child_tid, child_pid, params, 0)
 
@@ -237,6 +238,11 @@ class PtraceDecoder:
         params = {"status": status, "ret": (status >> 8) & 0xFF, "sig": status & 0x7F,
                   "core": (status >> 7) & 1, "reaper_tid": 0}
         return self.event("procexit", tid, pid, params, None, dir=">")
+
+
+def _last_int(text: str | None, default: int) -> int:
+    """The innermost id of an ``NSpid``/``NStgid`` line (the id in the task's own pid namespace)."""
+    return int(text.split()[-1]) if text else default
 
 
 def _first_int(text: str | None) -> int:
