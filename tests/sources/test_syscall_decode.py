@@ -82,3 +82,24 @@ def test_spec_words_and_selection() -> None:
     assert SPECS["renameat2"].word & 0xFFFFFF == (int(ArgKind.STR) << 4) | (int(ArgKind.STR) << 12)
     assert SPECS["accept4"].word >> 30 == 0b11
     assert syscall_names_for(frozenset({"openat", "procexit", "nonsense"})) == ["openat"]
+
+
+def test_io_length_follows_falco() -> None:
+    """A read gives what it read (nothing on failure), a send what it sent or, failed, its size; a failed vectored
+    send is bounded by its iovecs; never more than the snaplen (capped)."""
+    from syswarden.sources.syscall_decode import MAX_SNAPLEN, BufferKind, io_length
+
+    assert [io_length(BufferKind.IN, r, 100, 80) for r in (50, 200, 0, -11)] == [50, 80, 0, 0]
+    assert [io_length(BufferKind.OUT, r, 30, 80) for r in (50, 200, -9)] == [50, 80, 30]
+    assert io_length(BufferKind.IOV_OUT, -9, 2, 80) == 80 and io_length(BufferKind.MSG_IN, -9, 2, 80) == 0
+    assert io_length(BufferKind.IN, 10**6, 0, 10**6) == MAX_SNAPLEN
+
+
+def test_data_and_transferred_size_recipes() -> None:
+    """The data parameter is the buffer blob (empty when none was read); readv's size is what it moved."""
+    from syswarden.sources.syscall_decode import DATA_SLOT, RawCall, build_params
+
+    write = build_params(RawCall("write", 1, 1, 5, (3, 0x1000, 9, 0, 0, 0), {DATA_SLOT: b"hello"}))
+    assert write == {"res": 5, "data": b"hello", "fd": 3, "size": 9}
+    readv = build_params(RawCall("readv", 1, 1, -14, (3, 0x1000, 2, 0, 0, 0), {}))
+    assert readv == {"res": -14, "size": 0, "data": b"", "fd": 3}

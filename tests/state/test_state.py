@@ -93,7 +93,7 @@ def test_sockets_connect_accept_bind(state: State, ev: EventMaker) -> None:
     assert c.fd is not None and (c.fd.type, c.fd.name, c.fd.connected) == (FdType.IPV6, "::1:40000->::1:80", True)
     state.apply(ev("socket", 100, 4, domain=2, type=1 | 0o4000, proto=0))
     b = state.apply(ev("bind", 100, 0, fd=4, addr=SockAddr("AF_INET", "0.0.0.0", 8080)))
-    assert b.fd is not None and b.fd.name == "0.0.0.0:8080" and b.fd.is_server
+    assert b.fd is not None and b.fd.name == "0.0.0.0:8080" and b.fd.is_server and b.fd.servsock
     lst = state.apply(ev("listen", 100, 0, fd=4, backlog=5))
     assert lst.fd is b.fd
     a = state.apply(ev("accept4", 100, 5, fd=5, tuple=SockTuple("AF_INET", "9.9.9.9", 1234, "10.0.0.2", 8080)))
@@ -312,3 +312,36 @@ def test_unknown_tid_placeholder_has_unknown_parent(ev: EventMaker) -> None:
     st = State()
     e = st.apply(ev("close", 77, 0, fd=1))
     assert e.thread is not None and e.thread.ptid == -1 and e.thread.parent is None
+
+
+def _holds(condition: str, event: Event) -> bool:
+    from syswarden.rules.compiler import compile_condition
+    from syswarden.rules.filter.parser import parse
+
+    return compile_condition(parse(condition)).predicate(event)
+
+
+def test_bind_makes_a_server_socket_as_libsinsp(state: State, ev: EventMaker) -> None:
+    """bind to a port > 0 makes an IP server socket (parse_bind_exit): fd.sip/sport/snet and fd.ip/port/net compare
+    its address, the client/local/remote fields are <NA>; port 0 only names it; connect makes a connection socket."""
+    state.apply(ev("socket", 100, 4, domain=2, type=1, proto=0))
+    b = state.apply(ev("bind", 100, 0, fd=4, addr=SockAddr("AF_INET", "10.1.2.3", 8080)))
+    assert b.fd is not None and b.fd.servsock and b.fd.name == "10.1.2.3:8080"
+    for cond in ("fd.sip=10.1.2.3", "fd.sport=8080", "fd.ip=10.1.2.3", "fd.port=8080", "fd.net=10.0.0.0/8",
+                 "fd.snet=10.1.0.0/16", "fd.typechar=4 and fd.type=ipv4", "fd.is_server=true", "fd.l4proto=tcp",
+                 "not fd.cip exists", "not fd.lip exists", "not fd.rport exists", "not fd.ip=127.0.0.1",
+                 "not fd.net=127.0.0.0/8", "fd.sockfamily=ip", "fd.connected=false"):
+        assert _holds(cond, b), cond
+    assert state.apply(ev("listen", 100, 0, fd=4, backlog=5)).fd is b.fd and b.fd.servsock
+    state.apply(ev("socket", 100, 5, domain=10, type=2, proto=0))
+    e = state.apply(ev("bind", 100, 0, fd=5, addr=SockAddr("AF_INET6", "::ffff:127.0.0.1", 53)))
+    assert e.fd is not None and e.fd.type is FdType.IPV4 and _holds("fd.ip=127.0.0.1 and fd.l4proto=udp", e)
+    state.apply(ev("socket", 100, 6, domain=2, type=1, proto=0))
+    c = state.apply(ev("bind", 100, 0, fd=6, addr=SockAddr("AF_INET", "0.0.0.0", 0)))
+    assert c.fd is not None and not c.fd.servsock and c.fd.name == "0.0.0.0:0" and not _holds("fd.sip exists", c)
+    c = state.apply(ev("connect", 100, 0, fd=6, tuple=SockTuple("AF_INET", "10.0.0.2", 40000, "10.1.2.3", 8080)))
+    assert _holds("fd.cip=10.0.0.2 and fd.sip=10.1.2.3 and fd.cport=40000 and fd.is_server=false", c)
+    # a bound UDP server that connects keeps its role and names the tuple client -> server
+    u = state.apply(ev("connect", 100, 0, fd=5, tuple=SockTuple("AF_INET", "127.0.0.1", 53, "127.0.0.1", 5353,
+                                                                  "udp")))
+    assert u.fd is not None and not u.fd.servsock and u.fd.is_server and u.fd.name == "127.0.0.1:5353->127.0.0.1:53"

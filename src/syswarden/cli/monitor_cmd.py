@@ -21,6 +21,7 @@ from syswarden.escaping import escape_text
 from syswarden.rules.alert import Priority
 from syswarden.rules.ruleset import Selection
 from syswarden.sources.base import SourceConfig
+from syswarden.sources.syscall_decode import DEFAULT_SNAPLEN, MAX_SNAPLEN
 
 if TYPE_CHECKING:  # the service modules (YAML, prometheus_client) load only when monitor runs
     from syswarden.outputs.fanout import Fanout
@@ -90,13 +91,17 @@ def _explain_filter(ruleset: Ruleset, *, kernel_filter: bool) -> None:
 @click.option("--workers", type=click.IntRange(1, 256), default=None, metavar="N",
               help="Live eBPF source: decode, state and rules in N worker processes, sharded by process "
                    "(falco.yaml key 'ebpf.workers'; default 1: all in the monitor process).")
+@click.option("-S", "--snaplen", type=click.IntRange(0, MAX_SNAPLEN), default=DEFAULT_SNAPLEN, show_default=True,
+              help="Bytes of each I/O buffer (read/write/send/recv data) a live source captures, for the event "
+                   f"types a rule reads them on (evt.buffer ...); 0: none. At most {MAX_SNAPLEN}.")
 @click.argument("command", nargs=-1, type=click.UNPROCESSED)
 @click.pass_context
 def monitor(ctx: click.Context, replay: str | None, source: str | None, config_path: str | None,
             options: tuple[str, ...], rules_files: tuple[str, ...], output_file: str | None,
             json_output: bool, min_priority: str, disable_names: tuple[str, ...], disable_tags: tuple[str, ...],
             only_tags: tuple[str, ...], all_matches: bool, write_path: str | None, quiet: bool,
-            explain_filter: bool, no_kernel_filter: bool, workers: int | None, command: tuple[str, ...]) -> None:
+            explain_filter: bool, no_kernel_filter: bool, workers: int | None, snaplen: int,
+            command: tuple[str, ...]) -> None:
     """Watch syscalls (or replay a recording) and raise Falco-style alerts.
 
     \b
@@ -143,7 +148,8 @@ def monitor(ctx: click.Context, replay: str | None, source: str | None, config_p
         return
     # drops are reported by syscall_event_drops (service/drop_actions), not by the source's own line
     config = SourceConfig(command=list(command) or None,
-                          options={"ringbuf_bytes": str(cfg.ebpf.ring_buffer_size), "drop_report": "none"})
+                          options={"ringbuf_bytes": str(cfg.ebpf.ring_buffer_size), "drop_report": "none"},
+                          snaplen=snaplen)
 
     def progress(count: int) -> None:
         if not quiet:

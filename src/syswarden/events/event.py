@@ -84,7 +84,9 @@ class FdInfo:
     sport: int = 0
     dip: str = ""
     dport: int = 0
-    is_server: bool = False            # accepted/listening side (decides fd.lport vs fd.rport)
+    is_server: bool = False            # role server: accepted, or bound to a port (decides fd.lport vs fd.rport)
+    servsock: bool = False             # libsinsp's IPv4/IPv6 *server socket*: bound to a port > 0 (or a /proc
+                                       # socket without a peer); dip/dport hold its address, sip/sport are empty
     connected: bool = False
     name_changed: bool = False
     open_ts: int = 0
@@ -116,6 +118,7 @@ class ThreadInfo:
     start_ts: int = 0                  # clone time, ns since epoch
     exe_writable: bool = False
     exe_upper_layer: bool = False
+    exe_lower_layer: bool = False
     exe_from_memfd: bool = False
     exe_ino: int = 0
     exe_ino_ctime: int = 0

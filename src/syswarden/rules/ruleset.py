@@ -44,6 +44,22 @@ class Rule:
     expr: ast.Expr | None = field(default=None, compare=False, repr=False)   # the expanded condition, for analyses
     reads_direction: bool = False                    # reads evt.dir: an enter-dialect rule (passes/enter_dialect)
 
+    def field_keys(self) -> list[str]:
+        """Every field the rule reads, in its condition and in its output (with the extra fields and outputs of
+        the run: ``append_output``), as ``name`` or ``name[arg]`` (``proc.aname[2]``, ``evt.arg.flags``)."""
+        from syswarden.rules.filter import ast as filter_ast
+
+        keys = [ref.name if ref.arg is None else f"{ref.name}[{ref.arg}]"
+                for ref in filter_ast.field_refs(self.expr)] if self.expr is not None else []
+        fmt = self.formatter
+        keys += [tok.key for tok in fmt.fields]
+        for extra in getattr(fmt, "extras", ()):
+            if extra.token is not None:
+                keys.append(extra.token.key)
+            if extra.format is not None:
+                keys += [tok.key for tok in extra.format.fields]
+        return keys
+
 
 @dataclass(frozen=True, slots=True)
 class Selection:

@@ -151,11 +151,13 @@ class Pipeline:
         self.drop_monitor: DropMonitor | None = None   # syscall_event_drops (set by service/runner)
 
     def reselect(self, ruleset: Ruleset) -> None:
-        """After a rules reload: the live source now delivers what ``ruleset`` needs (event types and kernel
-        prefilter, decided by ``select_events`` as at start), changed in its maps, no reload."""
+        """After a rules reload: the live source now delivers what ``ruleset`` needs (event types, I/O buffers and
+        kernel prefilter, decided by ``select_events`` as at start), changed in its maps, no reload."""
         if self.selection is None:
             return
         self.selection = select_events(self.selection, ruleset, kernel_filter=self.kernel_filter)
+        if (set_buffers := getattr(self.source, "set_buffer_types", None)) is not None:
+            set_buffers(self.selection.buffer_types)
         if (set_types := getattr(self.source, "set_event_types", None)) is not None:
             set_types(self.selection.event_types)
         if (set_prefilter := getattr(self.source, "set_prefilter", None)) is not None:

@@ -7,6 +7,7 @@ from typing import Protocol
 
 from syswarden.events.event import Event, ThreadInfo, FdInfo
 from syswarden.events.prefilter import Prefilter
+from syswarden.sources.syscall_decode import DEFAULT_SNAPLEN
 
 
 @dataclass(slots=True)
@@ -45,6 +46,8 @@ class SourceConfig:
     pids: tuple[int, ...] = ()                     # follow these process trees (empty = whole system)
     event_types: frozenset[str] | None = None      # Falco event names the rules + state need (None = all)
     prefilter: Prefilter | None = None             # what a live source may drop in the kernel (None: nothing)
+    snaplen: int = DEFAULT_SNAPLEN                 # bytes of each I/O buffer a live source captures (0: none)
+    buffer_types: frozenset[str] = frozenset()     # the event types whose I/O buffer (``data``) is captured
     exclude_self: bool = True                      # never report syswarden's own syscalls
     options: dict[str, str] = field(default_factory=dict)   # source-specific knobs (buffer sizes, ...)
 

@@ -53,6 +53,8 @@ COMPAT_EVENT_NAMES: dict[str, str] = {
 UID16_CALLS = frozenset({"setuid", "setgid", "setreuid", "setregid", "setresuid", "setresgid"})
 # socketcall sub-calls without a syscall of their own
 SOCKETCALL_EVENT_NAMES: dict[str, str] = {"send": "sendto", "recv": "recvfrom"}
+# calls whose event is named otherwise in every ABI
+EVENT_NAMES: dict[str, str] = {"pread64": "pread", "pwrite64": "pwrite"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,8 +69,8 @@ def _native_name(abi: Abi, raw: str) -> CompatCall:
     if abi is Abi.SOCKETCALL:
         return CompatCall(SOCKETCALL_EVENT_NAMES.get(raw, raw))
     if abi is Abi.I386:
-        return CompatCall(COMPAT_EVENT_NAMES.get(raw, raw), raw in UID16_CALLS)
-    return CompatCall(raw)
+        return CompatCall(COMPAT_EVENT_NAMES.get(raw, EVENT_NAMES.get(raw, raw)), raw in UID16_CALLS)
+    return CompatCall(EVENT_NAMES.get(raw, raw))
 
 
 @cache

@@ -33,9 +33,28 @@ class ArgKind(enum.IntEnum):
     FDSOCK = 7         # socket endpoints of an fd, read from the kernel (or /proc for ptrace)
 
 
+class BufferKind(enum.IntEnum):
+    """Where a call's I/O buffer (its ``data`` parameter) is (mirrors BUF_* of ``ebpf/probe.h``). The pointer is
+    argument 1 of every such call; Falco's rule for how much is read: a call that filled the buffer gives
+    ``min(ret, snaplen)`` bytes when ``ret > 0`` (none otherwise), one that sent it ``min(ret > 0 ? ret : size,
+    snaplen)``."""
+
+    NONE = 0
+    IN = 1             # read, pread, recvfrom: the buffer, its size in argument 2
+    OUT = 2            # write, pwrite, sendto
+    IOV_IN = 3         # readv, preadv: a struct iovec array, its count in argument 2
+    IOV_OUT = 4        # writev, pwritev
+    MSG_IN = 5         # recvmsg: a struct msghdr, its msg_iov/msg_iovlen
+    MSG_OUT = 6        # sendmsg
+
+
 SPEC_INTERESTING = 1 << 31
 SPEC_RET_FDSOCK = 1 << 30
 RET_SLOT = 6
+DATA_SLOT = 7          # RawCall.blobs key of the I/O buffer (the probe sends it as the extra blob XF_DATA)
+DEFAULT_SNAPLEN = 80   # bytes of each I/O buffer captured, as Falco (-S/--snaplen)
+MAX_SNAPLEN = 16384    # the cap: one record is assembled in the probe's 64 KiB per-CPU area (Falco's is 65000)
+MAX_IOVECS = 16        # iovec entries read for a vectored call (Falco reads up to 1024)
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,6 +65,7 @@ class CallSpec:
     kinds: dict[int, ArgKind]
     params: tuple[tuple[str, str], ...]   # (param name, recipe); recipes are decoded by ``_value``
     ret_fdsock: bool = False
+    buffer: BufferKind = BufferKind.NONE  # the I/O buffer the ``data`` recipe shows, read when a rule needs it
 
     @property
     def word(self) -> int:
@@ -80,8 +100,13 @@ _PROC = (("exe", "''"), ("args", "[]"), ("tid", "tid"), ("pid", "pid"), ("ptid",
          ("vm_swap", "0"), ("comm", "''"), ("cgroups", "[]"))
 
 
-def _spec(name: str, kinds: dict[int, ArgKind], *params: tuple[str, str], ret_fdsock: bool = False) -> CallSpec:
-    return CallSpec(name, kinds, params, ret_fdsock)
+def _spec(name: str, kinds: dict[int, ArgKind], *params: tuple[str, str], ret_fdsock: bool = False,
+          buffer: BufferKind = BufferKind.NONE) -> CallSpec:
+    return CallSpec(name, kinds, params, ret_fdsock, buffer)
+
+
+_BI, _BO, _VI, _VO, _MI, _MO = (BufferKind.IN, BufferKind.OUT, BufferKind.IOV_IN, BufferKind.IOV_OUT,
+                                BufferKind.MSG_IN, BufferKind.MSG_OUT)
 
 
 _CLONE_TAIL = (("flags", "u0"), ("uid", "0"), ("gid", "0"), ("vtid", "0"), ("vpid", "0"), ("pidns_init_start_ts", "0"))
@@ -109,14 +134,26 @@ SPECS: dict[str, CallSpec] = {s.name: s for s in (
     _spec("accept4", {}, ("fd", "ret"), ("tuple", "tuple_in"), ("queuepct", "0"), ("queuelen", "0"),
           ("queuemax", "0"), ("flags", "i3"), ret_fdsock=True),
     _spec("listen", {}, ("res", "ret"), ("fd", "i0"), ("backlog", "i1")),
-    _spec("sendto", {0: F, 4: B}, ("res", "ret"), ("data", "b''"), ("fd", "i0"), ("size", "w2"),
-          ("tuple", "tuple_out4")),
-    _spec("sendmsg", {0: F, 1: M}, ("res", "ret"), ("data", "b''"), ("fd", "i0"), ("size", "0"),
-          ("tuple", "tuple_out1")),
-    _spec("recvfrom", {0: F, 4: K}, ("res", "ret"), ("data", "b''"), ("tuple", "tuple_in4"), ("fd", "i0"),
-          ("size", "w2")),
-    _spec("recvmsg", {0: F}, ("res", "ret"), ("size", "0"), ("data", "b''"), ("tuple", "tuple_in"),
-          ("msgcontrol", "b''"), ("fd", "i0")),
+    _spec("sendto", {0: F, 4: B}, ("res", "ret"), ("data", "data"), ("fd", "i0"), ("size", "w2"),
+          ("tuple", "tuple_out4"), buffer=_BO),
+    _spec("sendmsg", {0: F, 1: M}, ("res", "ret"), ("data", "data"), ("fd", "i0"), ("size", "rsize"),
+          ("tuple", "tuple_out1"), buffer=_MO),
+    _spec("recvfrom", {0: F, 4: K}, ("res", "ret"), ("data", "data"), ("tuple", "tuple_in4"), ("fd", "i0"),
+          ("size", "w2"), buffer=_BI),
+    _spec("recvmsg", {0: F}, ("res", "ret"), ("size", "rsize"), ("data", "data"), ("tuple", "tuple_in"),
+          ("msgcontrol", "b''"), ("fd", "i0"), buffer=_MI),
+    _spec("read", {}, ("res", "ret"), ("data", "data"), ("fd", "i0"), ("size", "w2"), buffer=_BI),
+    _spec("write", {}, ("res", "ret"), ("data", "data"), ("fd", "i0"), ("size", "w2"), buffer=_BO),
+    _spec("pread", {}, ("res", "ret"), ("data", "data"), ("fd", "i0"), ("size", "w2"), ("pos", "u3"),
+          buffer=_BI),
+    _spec("pwrite", {}, ("res", "ret"), ("data", "data"), ("fd", "i0"), ("size", "w2"), ("pos", "u3"),
+          buffer=_BO),
+    _spec("readv", {}, ("res", "ret"), ("size", "rsize"), ("data", "data"), ("fd", "i0"), buffer=_VI),
+    _spec("writev", {}, ("res", "ret"), ("data", "data"), ("fd", "i0"), ("size", "rsize"), buffer=_VO),
+    _spec("preadv", {}, ("res", "ret"), ("size", "rsize"), ("data", "data"), ("fd", "i0"), ("pos", "u3"),
+          buffer=_VI),
+    _spec("pwritev", {}, ("res", "ret"), ("data", "data"), ("fd", "i0"), ("size", "rsize"), ("pos", "u3"),
+          buffer=_VO),
     _spec("rename", {0: S, 1: S}, ("res", "ret"), ("oldpath", "s0"), ("newpath", "s1")),
     _spec("renameat", {1: S, 3: S}, ("res", "ret"), ("olddirfd", "i0"), ("oldpath", "s1"), ("newdirfd", "i2"),
           ("newpath", "s3")),
@@ -167,6 +204,19 @@ SPECS: dict[str, CallSpec] = {s.name: s for s in (
     _spec("prctl", {}, ("res", "ret"), ("option", "i0"), ("arg2_str", "''"), ("arg2_int", "u1")),
 )}
 
+def io_length(kind: BufferKind, ret: int, size: int, snaplen: int) -> int:
+    """How many bytes of a call's I/O buffer are captured (the probe's put_iobuf does the same): what the call
+    transferred, or for a failed send its ``size`` argument (unknown for a vectored one: the iovecs bound it),
+    at most ``snaplen``."""
+    if kind in (BufferKind.IN, BufferKind.IOV_IN, BufferKind.MSG_IN):
+        want = ret if ret > 0 else 0
+    elif ret > 0:
+        want = ret
+    else:
+        want = size if kind is BufferKind.OUT else snaplen
+    return max(0, min(want, snaplen, MAX_SNAPLEN))
+
+
 @cache
 def _blob_slots(name: str) -> tuple[int, ...]:
     spec = SPECS[name]
@@ -176,14 +226,6 @@ def _blob_slots(name: str) -> tuple[int, ...]:
 
 # Events the scheduler tracepoints produce (not syscalls): always captured for state.
 SCHED_EVENTS = frozenset({"procexit"})
-
-
-EXE_FROM_MEMFD = 4   # Falco's execve_flags value
-
-
-def exe_flags(exepath: str) -> int:
-    """Falco's execve ``flags``: EXE_FROM_MEMFD when the image is a memfd (its dentry is ``memfd:NAME``)."""
-    return EXE_FROM_MEMFD if exepath.rsplit("/", 1)[-1].startswith("memfd:") else 0
 
 
 def _i32(v: int) -> int:
@@ -292,6 +334,12 @@ def _getter(recipe: str, call_name: str) -> Getter:
         return lambda c: const
     if recipe == "[]":
         return lambda c: []
+    if recipe == "data":
+        return lambda c: c.blobs.get(DATA_SLOT, b"")
+    if recipe == "rsize":
+        # bytes transferred (Falco's size of readv/recvmsg; of writev/sendmsg it sums the iovec lengths,
+        # which equals this when the call completes)
+        return lambda c: c.ret if c.ret > 0 else 0
     if recipe in ("exe", "argv"):
         slot = 2 if call_name == "execveat" else 1
         if recipe == "exe":

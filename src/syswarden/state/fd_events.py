@@ -173,7 +173,10 @@ def on_connect(st: StateContext, event: Event, thread: ThreadInfo | None, params
     fd = _socket_for(st, thread, num, family, event.ts)
     connected = res in (0, None, -errno.EINPROGRESS)
     if isinstance(tup, SockTuple):
-        F.apply_tuple(fd, tup, server=False, connected=connected)
+        # libsinsp keeps a bound UDP server's role and turns its tuple client -> server; anything else connecting
+        # is the client
+        server = fd.servsock and fd.is_server and fd.l4proto == "udp"
+        F.apply_tuple(fd, F.swapped(tup) if server else tup, server=server, connected=connected)
     elif isinstance(addr, SockAddr):
         F.apply_remote_addr(fd, addr)
         fd.connected = connected
@@ -193,6 +196,8 @@ def on_sendrecv(st: StateContext, event: Event, thread: ThreadInfo | None, param
             fd = F.socket_fd(num, tup.family, socket.SOCK_DGRAM, 0, event.ts)
             _store(st, thread, fd)
         if not fd.name or fd.l4proto != "tcp":
+            if fd.servsock and event.type.startswith("send"):
+                tup = F.swapped(tup)        # a bound server sending: the tuple is server -> client
             F.apply_tuple(fd, tup, server=fd.is_server, connected=fd.connected)
     if fd is not None and event.type.startswith("recv") and fd.type in (FdType.IPV4, FdType.IPV6):
         if (ret(event, params) or 0) >= 0:
@@ -230,12 +235,11 @@ def on_bind(st: StateContext, event: Event, thread: ThreadInfo | None, params: d
 
 
 def on_listen(st: StateContext, event: Event, thread: ThreadInfo | None, params: dict[str, Any]) -> ThreadInfo | None:
-    """listen exit: the socket is a server socket."""
+    """listen exit: the event is about the socket, which it does not change (libsinsp has no listen parser: the
+    bind made it a server socket)."""
     num = _int(params, "fd")
     if thread is not None and num is not None:
         event.fd = thread.fds.get(num)
-        if event.fd is not None and ret(event, params) in (0, None):
-            event.fd.is_server = True
     return thread
 
 

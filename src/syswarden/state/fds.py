@@ -85,8 +85,10 @@ def tuple_name(sip: str, sport: int, dip: str, dport: int) -> str:
 
 
 def apply_tuple(fd: FdInfo, tup: SockTuple, *, server: bool, connected: bool) -> None:
-    """Fill an IP/unix socket fd from a connect/accept tuple (source = client, destination = server)."""
+    """Fill an IP/unix socket fd from a connect/accept tuple (source = client, destination = server); a server
+    socket becomes a connection socket (libsinsp's ``update_fd``)."""
     fd.type = _FAMILY_FD_TYPE.get(tup.family, fd.type)
+    fd.servsock = False
     if fd.type is FdType.UNIX:
         fd.name = tup.dip or tup.sip
         fd.sockfamily = "unix"
@@ -100,9 +102,15 @@ def apply_tuple(fd: FdInfo, tup: SockTuple, *, server: bool, connected: bool) ->
     fd.connected = connected
 
 
+def swapped(tup: SockTuple) -> SockTuple:
+    """The tuple seen from the other end (libsinsp's ``swap_addresses``)."""
+    return SockTuple(tup.family, tup.dip, tup.dport, tup.sip, tup.sport, tup.l4proto)
+
+
 def apply_remote_addr(fd: FdInfo, addr: SockAddr) -> None:
     """Fill the destination of a socket from a connect address when the kernel gave no tuple."""
     fd.type = _FAMILY_FD_TYPE.get(addr.family, fd.type)
+    fd.servsock = False
     if fd.type is FdType.UNIX:
         fd.name = addr.addr
         return
@@ -110,17 +118,29 @@ def apply_remote_addr(fd: FdInfo, addr: SockAddr) -> None:
     fd.name = tuple_name(fd.sip or "0.0.0.0", fd.sport, addr.addr, addr.port)
 
 
+_V4_MAPPED = "::ffff:"
+
+
 def apply_bind(fd: FdInfo, addr: SockAddr) -> None:
-    """A bound socket: unix sockets are named by path; IP sockets by their local ``addr:port`` (server side)."""
+    """A successful bind, as libsinsp's ``parse_bind_exit``: the socket is named by the address (unix sockets by
+    their path, IP ones ``addr:port``); bound to a port > 0, an IP socket becomes a *server socket* with the
+    server role, its address in ``dip``/``dport`` (an IPv4-mapped IPv6 address makes an IPv4 one). Bound to
+    port 0 (an ephemeral port, typical of a client) it only gets the name."""
     fd.type = _FAMILY_FD_TYPE.get(addr.family, fd.type)
     if fd.type is FdType.UNIX:
         fd.name = addr.addr
         fd.sockfamily = "unix"
         return
-    fd.dip, fd.dport = addr.addr, addr.port
     fd.name = f"{addr.addr}:{addr.port}"
+    if fd.type not in (FdType.IPV4, FdType.IPV6):
+        return
     fd.sockfamily = "ip"
-    fd.is_server = True
+    if addr.port > 0:
+        ip = addr.addr
+        if fd.type is FdType.IPV6 and ip.lower().startswith(_V4_MAPPED) and "." in ip:
+            fd.type, ip = FdType.IPV4, ip[len(_V4_MAPPED):]
+        fd.servsock, fd.is_server, fd.connected = True, True, False
+        fd.sip, fd.sport, fd.dip, fd.dport = "", 0, ip, addr.port
 
 
 def simple_fd(num: int, kind: FdType, name: str = "", flags: int = 0, ts: int = 0) -> FdInfo:
@@ -156,5 +176,5 @@ def close_on_exec(fds: dict[int, FdInfo]) -> None:
 
 
 __all__ = ["AT_FDCWD", "MAX_FDS_PER_PROCESS", "normalize_path", "join_path", "resolve_at", "file_fd",
-           "family_name", "socket_fd", "tuple_name", "apply_tuple", "apply_remote_addr", "apply_bind",
+           "family_name", "socket_fd", "tuple_name", "apply_tuple", "swapped", "apply_remote_addr", "apply_bind",
            "simple_fd", "dup_fd", "copy_table", "add_fd", "close_on_exec"]

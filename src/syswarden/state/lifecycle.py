@@ -13,6 +13,7 @@ from typing import Any
 from syswarden.events.event import Event, ThreadInfo
 from syswarden.state.containers import HOST, parse_cgroups_param
 from syswarden.state.context import StateContext
+from syswarden.state.exe_flags import EXE_FROM_MEMFD, EXE_LOWER_LAYER, EXE_UPPER_LAYER, EXE_WRITABLE
 from syswarden.state.fds import close_on_exec, copy_table, join_path
 
 CLONE_FILES = 0x400
@@ -20,12 +21,10 @@ CLONE_PARENT = 0x8000
 CLONE_THREAD = 0x10000
 FRESH_NS = 5_000_000_000          # a tid created within 5 s by the other side of the same clone is the same thread
 _UNSET_ID = 4294967295
-# Falco-only execve flag bits (execve_flags table has no Linux equivalent).
-EXE_WRITABLE, EXE_UPPER_LAYER, EXE_FROM_MEMFD = 1, 2, 4
 
 _INHERITED = ("comm", "exe", "exepath", "args", "env", "cwd", "uid", "gid", "euid", "egid", "loginuid", "tty",
-              "sid", "vpgid", "exe_writable", "exe_upper_layer", "exe_from_memfd", "exe_ino", "exe_ino_ctime",
-              "exe_ino_mtime", "cap_permitted", "cap_effective", "cap_inheritable", "container_id",
+              "sid", "vpgid", "exe_writable", "exe_upper_layer", "exe_lower_layer", "exe_from_memfd", "exe_ino",
+              "exe_ino_ctime", "exe_ino_mtime", "cap_permitted", "cap_effective", "cap_inheritable", "container_id",
               "container_runtime")
 
 
@@ -72,9 +71,10 @@ def _apply_identity(thread: ThreadInfo, params: dict[str, Any]) -> None:
     if isinstance(params.get("cwd"), str) and params["cwd"]:
         thread.cwd = params["cwd"]
     _set_ids(thread, _int(params, "uid"), _int(params, "gid"))
-    if _int(params, "vtid") is not None:
+    # 0: the source did not say (the parent's side of a clone); a namespace's ids start at 1
+    if (_int(params, "vtid") or 0) > 0:
         thread.vtid = params["vtid"]
-    if _int(params, "vpid") is not None:
+    if (_int(params, "vpid") or 0) > 0:
         thread.vpid = params["vpid"]
     if params.get("cgroups"):
         ref = parse_cgroups_param(params["cgroups"])
@@ -132,6 +132,7 @@ def _exe_flags(thread: ThreadInfo, flags: int | None) -> None:
         return
     thread.exe_writable = bool(flags & EXE_WRITABLE)
     thread.exe_upper_layer = bool(flags & EXE_UPPER_LAYER)
+    thread.exe_lower_layer = bool(flags & EXE_LOWER_LAYER)
     thread.exe_from_memfd = bool(flags & EXE_FROM_MEMFD)
 
 

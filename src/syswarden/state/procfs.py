@@ -19,11 +19,13 @@ from dataclasses import dataclass, field
 from syswarden.events.event import FdInfo, FdType, ThreadInfo
 from syswarden.events.types import O_DIRECTORY
 from syswarden.state.containers import parse_cgroup_lines
+from syswarden.state.exe_flags import EXE_WRITABLE, exe_flags
 
 PROC = "/proc"
 MAX_ENV_BYTES = 32768
 _UNSET_ID = 4294967295
 _TCP_LISTEN = "0A"
+_ANY_ADDRESSES = frozenset({"0.0.0.0", "::"})
 _ANON_TYPES = {
     "[eventfd]": FdType.EVENT, "[eventpoll]": FdType.EVENTPOLL, "inotify": FdType.INOTIFY,
     "[signalfd]": FdType.SIGNALFD, "[timerfd]": FdType.TIMERFD, "[userfaultfd]": FdType.USERFAULTFD,
@@ -88,8 +90,9 @@ def _inet_rows(path: str, v6: bool) -> list[tuple[str, int, str, int, str, int]]
 def _inet_fd(row: tuple[str, int, str, int, str, int], l4: str, v6: bool, listening: set[int]) -> FdInfo:
     lip, lport, rip, rport, st, ino = row
     fd = FdInfo(num=-1, type=FdType.IPV6 if v6 else FdType.IPV4, l4proto=l4, sockfamily="ip", ino=ino)
-    if rport == 0:
-        fd.dip, fd.dport, fd.name, fd.is_server = lip, lport, f"{lip}:{lport}", (st == _TCP_LISTEN or l4 == "udp")
+    if rip in _ANY_ADDRESSES:
+        # libscap: a socket without a peer address is a server socket; read from /proc it has no role yet
+        fd.dip, fd.dport, fd.name, fd.servsock = lip, lport, f"{lip}:{lport}", True
         return fd
     server = l4 == "tcp" and lport in listening
     # Falco names a connection client -> server whichever side holds the fd.
@@ -226,6 +229,8 @@ def _apply_stat(t: ThreadInfo, text: str, boot_ns: int) -> None:
 def _apply_exe(t: ThreadInfo, base: str) -> None:
     link = _readlink(f"{base}/exe") or ""
     t.exe_from_memfd = link.startswith("/memfd:")
+    # what libscap's /proc scan computes (memfd, writable), not the overlay layers
+    t.exe_writable = bool(exe_flags(t.pid, exec_time=False, proc=base.rsplit("/", 1)[0]) & EXE_WRITABLE)
     t.exepath = link.removesuffix(" (deleted)")
     try:
         st = os.stat(f"{base}/exe")

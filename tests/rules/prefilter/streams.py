@@ -32,7 +32,7 @@ _DIRS = ("/", "/etc", "/etc/ssh", "/root", "/root/.ssh", "/home/u", "/tmp", "/va
 _ERRNOS = (-2, -13, -20, -9, -17, -1, -22, -4095)
 _WEIGHTS = {"openat": 24, "open": 5, "openat2": 2, "creat": 2, "close": 12, "read": 7, "write": 6, "dup2": 2,
             "dup": 1, "dup3": 1, "fcntl": 2, "fchdir": 1, "chdir": 1, "execve": 3, "clone": 3, "procexit": 2,
-            "socket": 2, "connect": 2, "sendto": 1, "accept": 1, "files": 8, "other": 6}
+            "socket": 2, "connect": 2, "sendto": 1, "recvfrom": 1, "accept": 1, "files": 8, "other": 6}
 _FILE_TYPES = ("symlinkat", "symlink", "linkat", "link", "unlinkat", "unlink", "renameat2", "renameat",
                "rename", "mkdirat", "mkdir", "rmdir", "fchmodat", "chmod", "fchmod", "fchownat", "chown",
                "ftruncate")
@@ -210,13 +210,30 @@ class EventStream:
         proc.fds.pop(fd, None)
         return self.emit("close", proc, {"fd": fd}, res)
 
-    def _read(self, proc: Proc) -> Event:
+    def data(self, filler: bytes) -> bytes:
+        """An I/O buffer: mostly filler, often holding what a buffer rule looks for."""
+        if self.v.buffers and self.r.random() < 0.4:
+            return filler * self.r.randint(0, 2) + self.r.choice(self.v.buffers) + filler
+        return filler * 8
+
+    def _io(self, etype: str, proc: Proc, filler: bytes) -> Event:
         fd = self._some_fd(proc)
-        return self.emit("read", proc, {"fd": fd, "size": 64, "data": b"x" * 8}, 8 if fd in proc.fds else -9)
+        data = self.data(filler)
+        ok = fd in proc.fds
+        return self.emit(etype, proc, {"fd": fd, "size": 64, "data": data if ok else b""}, len(data) if ok else -9)
+
+    def _read(self, proc: Proc) -> Event:
+        return self._io(self.r.choice(("read", "pread", "readv")), proc, b"x")
 
     def _write(self, proc: Proc) -> Event:
+        return self._io(self.r.choice(("write", "pwrite", "writev")), proc, b"y")
+
+    def _recvfrom(self, proc: Proc) -> Event:
         fd = self._some_fd(proc)
-        return self.emit("write", proc, {"fd": fd, "size": 8, "data": b"y" * 8}, 8 if fd in proc.fds else -9)
+        data = self.data(b"r")
+        res = len(data) if self._is_socket(proc, fd) else ENOTSOCK
+        return self.emit("recvfrom", proc, {"res": res, "data": data if res > 0 else b"", "fd": fd, "size": 64,
+                                            "tuple": self._tuple() if res > 0 else None}, res)
 
     def _dup_like(self, etype: str, proc: Proc) -> Event:
         old = self._some_fd(proc)
@@ -324,7 +341,7 @@ class EventStream:
     def _sendto(self, proc: Proc) -> Event:
         fd = self._some_fd(proc)
         res = 8 if self._is_socket(proc, fd) else ENOTSOCK
-        return self.emit("sendto", proc, {"res": res, "data": b"z" * 8, "fd": fd, "size": 8,
+        return self.emit("sendto", proc, {"res": res, "data": self.data(b"z"), "fd": fd, "size": 8,
                                           "tuple": self._tuple() if res > 0 else None}, res)
 
     def _accept(self, proc: Proc) -> Event:

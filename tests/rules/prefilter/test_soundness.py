@@ -217,3 +217,47 @@ def test_random_rules_from_stock_macros(text: str, seed: int) -> None:
     res = check_stream(ruleset, prefilter, stream.events(6_000), stream.seeds, returns_dir=stream.returns_dir,
                        exit_only=seed % 2 == 1)
     assert_sound(res, text)
+
+
+# Rules reading I/O buffers (issue 19): the prefilter cannot test a buffer, so it must never drop a read or write
+# one of these could match, whatever else their conditions say about fds, comms and paths.
+BUFFER_RULES = """
+- rule: Class file over the network
+  desc: t
+  condition: evt.type in (read, readv, recvfrom) and fd.typechar in (4, 6) and evt.buffer bcontains cafebabe
+  output: class file %fd.name
+  priority: CRITICAL
+- rule: Key written below log dirs
+  desc: t
+  condition: evt.type in (write, pwrite, writev) and fd.name startswith /var/log and evt.arg.data contains "PRIVATE KEY"
+  output: key %fd.name
+  priority: WARNING
+- rule: Marker sent by a client tool
+  desc: t
+  condition: evt.type=sendto and proc.name in (curl, nc) and evt.rawarg.data contains EXFIL
+  output: sent %evt.args
+  priority: WARNING
+- rule: Shell reads a token
+  desc: t
+  condition: evt.type in (read, pread) and proc.name=bash and evt.arg[1] startswith "TOKEN="
+  output: token %fd.name
+  priority: WARNING
+"""
+
+
+def test_buffer_rules() -> None:
+    """Every read/write a buffer rule fires on passes, and the live selection captures those types' buffers."""
+    result = load_texts([SourceText("buffers.yaml", BUFFER_RULES)])
+    assert result.ruleset is not None, result.as_verbose()
+    ruleset = result.ruleset
+    selected = select_events(SourceConfig(), ruleset)
+    assert selected.buffer_types == {"read", "readv", "recvfrom", "write", "pwrite", "writev", "sendto", "pread"}
+    assert selected.prefilter is not None
+    fired: set[str] = set()
+    for seed in range(3):
+        stream = EventStream(ruleset, seed)
+        res = check_stream(ruleset, selected.prefilter, stream.events(20_000), stream.seeds,
+                           returns_dir=stream.returns_dir, exit_only=seed % 2 == 1)
+        assert_sound(res, f"buffer rules seed {seed}")
+        fired |= {rule for rule, _, _ in res.full_alerts}
+    assert fired == {r.name for r in ruleset.active}

@@ -19,6 +19,7 @@ class Vocab:
     suffixes: list[str] = field(default_factory=list)
     dirs: list[str] = field(default_factory=list)
     comms: list[str] = field(default_factory=list)
+    buffers: list[bytes] = field(default_factory=list)     # what evt.buffer / evt.arg.data are compared with
 
 
 def vocabulary(ruleset: Ruleset, *, dirs: Iterable[str] = (), comms: Iterable[str] = ()) -> Vocab:
@@ -36,14 +37,30 @@ def vocabulary(ruleset: Ruleset, *, dirs: Iterable[str] = (), comms: Iterable[st
                 _learn(v, node)
     for bucket in (v.names, v.prefixes, v.suffixes, v.dirs, v.comms):
         bucket[:] = sorted(set(bucket))
+    v.buffers = sorted(set(v.buffers))
     return v
+
+
+_BUFFERS = ("evt.buffer", "evt.arg.data", "evt.rawarg.data")
+
+
+def _as_bytes(op: str, text: str) -> bytes:
+    """The bytes a buffer check looks for (``bcontains``/``bstartswith`` take hex)."""
+    if op.startswith("b"):
+        try:
+            return bytes.fromhex(text)
+        except ValueError:
+            return b""
+    return text.encode("utf-8", "surrogateescape")
 
 
 def _learn(v: Vocab, check: ast.Check) -> None:
     name, _arg = field_of(check)
     rhs = check.rhs
     values = [x.text for x in rhs.items] if isinstance(rhs, ast.ListValue) else [rhs.text]  # type: ignore[union-attr]
-    if name in ("proc.name", "proc.pname", "proc.aname", "proc.exe"):
+    if name in _BUFFERS or (name in ("evt.arg", "evt.rawarg") and (_arg == "data" or (_arg or "").isdigit())):
+        v.buffers += [_as_bytes(check.op, x) for x in values if x]
+    elif name in ("proc.name", "proc.pname", "proc.aname", "proc.exe"):
         v.comms += [x for x in values if x and "/" not in x]
     elif name == "fd.directory":
         v.dirs += [x for x in values if x.startswith("/")]

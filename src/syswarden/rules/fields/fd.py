@@ -4,7 +4,9 @@ Client/server follow Falco: ``fd.cip/cport`` is the connecting side and ``fd.sip
 ``FdInfo`` stores the tuple as source -> destination (``sip:sport->dip:dport``), i.e. client -> server, and
 ``is_server`` says whether this process is the server, which decides local (``fd.lip/lport``) and remote
 (``fd.rip/rport``). ``fd.ip``, ``fd.port`` and ``fd.net`` match either end, so they are multi-valued and, as in
-Falco, filter-only. For an open-family event without fd state, ``fd.name`` falls back to the path parameter
+Falco, filter-only. A *server socket* (libsinsp's ``IPV4_SERVSOCK``: bound to a port > 0, ``FdInfo.servsock``)
+has only its own address: ``fd.sip``/``fd.sport``/``fd.snet`` and ``fd.ip``/``fd.port``/``fd.net`` compare it,
+the client, local and remote fields are <NA>. For an open-family event without fd state, ``fd.name`` falls back to the path parameter
 and ``fd.num`` to the result (``-1`` on failure), so ``open_file_failed`` style conditions work.
 """
 from __future__ import annotations
@@ -30,17 +32,36 @@ def _fd(fn: Callable[[FdInfo], Any]) -> Callable[[str | None], Extractor]:
 
 def _has_role(f: FdInfo) -> bool:
     """libsinsp answers client/server/local/remote questions only once the socket has a role: connected or
-    accepted, or with both ends known (UDP peers); a fresh or merely bound socket gives <NA> (sysdig agrees)."""
+    accepted, or with both ends known (UDP peers); a fresh socket, or one bound to port 0, gives <NA> (sysdig
+    agrees). A server socket (bound to a port) is handled by ``_conn``/``_serv``."""
     return f.type in _IP_TYPES and (f.connected or bool(f.sip and f.dip))
 
 
-def _ip(fn: Callable[[FdInfo], Any]) -> Callable[[str | None], Extractor]:
-    """A field defined only for IPv4/IPv6 sockets with a role."""
-    return _fd(lambda f: fn(f) if _has_role(f) else None)
+def _conn(fn: Callable[[FdInfo], Any]) -> Callable[[str | None], Extractor]:
+    """A field of a connection's ends (client, local, remote): defined for IPv4/IPv6 connection sockets with a
+    role, <NA> for a server socket (libsinsp answers those from its ``ipv4info`` tuple only)."""
+    return _fd(lambda f: fn(f) if not f.servsock and _has_role(f) else None)
+
+
+def _serv(fn: Callable[[FdInfo], Any], *, role: bool) -> Callable[[str | None], Extractor]:
+    """A server-side field: a connection socket's server end, or a server socket's own address (libsinsp's
+    ``ipv4serverinfo``); with ``role`` a server socket must also have the server role (``fd.sip`` checks it, so a
+    listening socket read from /proc gives <NA>; ``fd.sport`` and the filter-only ``fd.ip``/``fd.port``/
+    ``fd.net`` do not)."""
+    def get(f: FdInfo) -> Any:
+        if f.servsock:
+            return fn(f) if f.type in _IP_TYPES and (f.is_server or not role) else None
+        return fn(f) if _has_role(f) else None
+    return _fd(get)
+
+
+def _either(fn: Callable[[FdInfo], tuple[Any, Any]]) -> Callable[[str | None], Extractor]:
+    """``fd.ip``/``fd.port``/``fd.net``: either end of a connection, or the address of a server socket."""
+    return _serv(lambda f: fn(f)[1:] if f.servsock else fn(f), role=False)
 
 
 def _l4proto(f: FdInfo) -> str | None:
-    if f.type in _IP_TYPES and not _has_role(f):
+    if f.type in _IP_TYPES and not f.servsock and not _has_role(f):
         return None
     return f.l4proto or None
 
@@ -167,30 +188,32 @@ FIELDS: tuple[FieldSpec, ...] = (
     FieldSpec("fd.name_changed", FieldType.BOOL, "true when the fd's name changed in this event (connect ...).",
               _fd(lambda f: f.name_changed)),
     FieldSpec("fd.is_server", FieldType.BOOL, "true when this process is the server end of the socket.",
-              _fd(lambda f: f.is_server)),
+              _fd(lambda f: f.is_server or f.servsock)),
     FieldSpec("fd.dev", FieldType.UINT32, "Device number of a file fd.", _fd(lambda f: f.dev)),
     FieldSpec("fd.ino", FieldType.UINT64, "Inode number of a file fd.", _fd(lambda f: f.ino)),
-    FieldSpec("fd.cip", IP, "Client IP address.", _ip(lambda f: f.sip)),
-    FieldSpec("fd.sip", IP, "Server IP address.", _ip(lambda f: f.dip)),
-    FieldSpec("fd.lip", IP, "Local IP address.", _ip(_local_ip)),
-    FieldSpec("fd.rip", IP, "Remote IP address.", _ip(_remote_ip)),
-    FieldSpec("fd.cport", PORT, "Client port.", _ip(lambda f: f.sport)),
-    FieldSpec("fd.sport", PORT, "Server port.", _ip(lambda f: f.dport)),
-    FieldSpec("fd.lport", PORT, "Local port.", _ip(_local_port)),
-    FieldSpec("fd.rport", PORT, "Remote port.", _ip(_remote_port)),
-    FieldSpec("fd.ip", IP, "Either end's IP address (filter only).", _ip(lambda f: (f.sip, f.dip)),
+    FieldSpec("fd.cip", IP, "Client IP address.", _conn(lambda f: f.sip)),
+    FieldSpec("fd.sip", IP, "Server IP address (a server socket's own).", _serv(lambda f: f.dip, role=True)),
+    FieldSpec("fd.lip", IP, "Local IP address.", _conn(_local_ip)),
+    FieldSpec("fd.rip", IP, "Remote IP address.", _conn(_remote_ip)),
+    FieldSpec("fd.cport", PORT, "Client port.", _conn(lambda f: f.sport)),
+    FieldSpec("fd.sport", PORT, "Server port (a server socket's own).", _serv(lambda f: f.dport, role=False)),
+    FieldSpec("fd.lport", PORT, "Local port.", _conn(_local_port)),
+    FieldSpec("fd.rport", PORT, "Remote port.", _conn(_remote_port)),
+    FieldSpec("fd.ip", IP, "Either end's IP address, or a server socket's (filter only).",
+              _either(lambda f: (f.sip, f.dip)),
               filter_only=True, multi_without_arg=True),
-    FieldSpec("fd.port", PORT, "Either end's port (filter only).", _ip(lambda f: (f.sport, f.dport)),
+    FieldSpec("fd.port", PORT, "Either end's port, or a server socket's (filter only).",
+              _either(lambda f: (f.sport, f.dport)),
               filter_only=True, multi_without_arg=True),
-    FieldSpec("fd.net", NET, "Either end's IP, matched against a network such as 10.0.0.0/8 (filter only).",
-              _ip(lambda f: (f.sip, f.dip)), filter_only=True, multi_without_arg=True),
-    FieldSpec("fd.cnet", NET, "Client IP, matched against a network (filter only).", _ip(lambda f: f.sip),
+    FieldSpec("fd.net", NET, "Either end's IP, or a server socket's, matched against a network such as 10.0.0.0/8 "
+              "(filter only).", _either(lambda f: (f.sip, f.dip)), filter_only=True, multi_without_arg=True),
+    FieldSpec("fd.cnet", NET, "Client IP, matched against a network (filter only).", _conn(lambda f: f.sip),
               filter_only=True),
-    FieldSpec("fd.snet", NET, "Server IP, matched against a network (filter only).", _ip(lambda f: f.dip),
+    FieldSpec("fd.snet", NET, "Server IP, matched against a network (filter only).", _serv(lambda f: f.dip, role=True),
               filter_only=True),
-    FieldSpec("fd.lnet", NET, "Local IP, matched against a network (filter only).", _ip(_local_ip),
+    FieldSpec("fd.lnet", NET, "Local IP, matched against a network (filter only).", _conn(_local_ip),
               filter_only=True),
-    FieldSpec("fd.rnet", NET, "Remote IP, matched against a network (filter only).", _ip(_remote_ip),
+    FieldSpec("fd.rnet", NET, "Remote IP, matched against a network (filter only).", _conn(_remote_ip),
               filter_only=True),
     FieldSpec("fd.cip.name", S, "Domain name of the client IP (no DNS tracking: always <NA>).", _none),
     FieldSpec("fd.sip.name", S, "Domain name of the server IP (always <NA>).", _none),

@@ -222,6 +222,8 @@ FIELDS: tuple[FieldSpec, ...] = (
               _thread(lambda t: t.exe_writable), inline='(None if (t := e.thread) is None else t.exe_writable)'),
     FieldSpec("proc.is_exe_upper_layer", B, "true when the executable lives in an overlayfs upper layer.",
               _thread(lambda t: t.exe_upper_layer), inline='(None if (t := e.thread) is None else t.exe_upper_layer)'),
+    FieldSpec("proc.is_exe_lower_layer", B, "true when the executable lives in an overlayfs lower layer.",
+              _thread(lambda t: t.exe_lower_layer), inline='(None if (t := e.thread) is None else t.exe_lower_layer)'),
     FieldSpec("proc.is_exe_from_memfd", B, "true when the executable is a memfd (fileless execution).",
               _thread(lambda t: t.exe_from_memfd), inline='(None if (t := e.thread) is None else t.exe_from_memfd)'),
     FieldSpec("proc.exe_ino", N, "Inode number of the executable.", _thread(lambda t: _nonzero(t.exe_ino))),

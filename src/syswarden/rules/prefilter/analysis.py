@@ -156,28 +156,11 @@ def _fd_state_reads(rule: Rule, event_type: str, ctx: TypeContext) -> frozenset[
     """The kinds of existing fd (``file``, ``dir``: a directory fd a path is relative to) whose state the rule
     reads on this type, in its condition or output; none when its condition holds only for fd kinds other than
     files and directories (sockets ...)."""
-    keys = [_key(ref) for ref in ast.field_refs(rule.expr)] if rule.expr is not None else []
-    keys += _output_keys(rule)
-    kinds = frozenset(kind for key in keys for kind in _kinds_read(event_type, key))
+    kinds = frozenset(kind for key in rule.field_keys() for kind in _kinds_read(event_type, key))
     if not kinds or rule.expr is None:
         return kinds
     boxes = weaken(rule.expr, replace(ctx, fd_kinds=True))
     return kinds if any(b.typechars is None or b.typechars & _FILE_KINDS for b in boxes) else frozenset()
-
-
-def _key(ref: ast.FieldRef) -> str:
-    return ref.name if ref.arg is None else f"{ref.name}[{ref.arg}]"
-
-
-def _output_keys(rule: Rule) -> list[str]:
-    fmt = rule.formatter
-    keys = [tok.key for tok in fmt.fields]
-    for extra in getattr(fmt, "extras", ()):
-        if extra.token is not None:
-            keys.append(extra.token.key)
-        if extra.format is not None:
-            keys += [tok.key for tok in extra.format.fields]
-    return keys
 
 
 def _kinds_read(event_type: str, key: str) -> frozenset[str]:

@@ -18,7 +18,7 @@ from syswarden.sources.ebpf.kernel_tables import path_params
 from syswarden.sources.ebpf.param_builders import (F_ABI, F_CPU, F_NBLOBS, F_NR, F_TGID, F_TID, FAST_HEADER,
                                                    Builder, builders)
 from syswarden.sources.targets import CgroupPaths
-from syswarden.sources.syscall_decode import SPECS, RawCall, build_params, exe_flags, split_strings
+from syswarden.sources.syscall_decode import DATA_SLOT, SPECS, RawCall, build_params, split_strings
 from syswarden.syscalls.arch import Arch
 
 HEADER = struct.Struct("<Qq6QQ8IiIHH8H16sHH")
@@ -30,16 +30,17 @@ _FAST_UNPACK = FAST_HEADER.unpack_from
 _F_ABI, _F_CPU, _F_NBLOBS, _F_NR, _F_TGID, _F_TID = F_ABI, F_CPU, F_NBLOBS, F_NR, F_TGID, F_TID
 _BLOB_LENS = struct.Struct("<8H")
 _BLOB_LENS_AT = 116      # offsetof(struct ev_hdr, blen)
-XF_DIRPATH, XF_DIRPATH2, XF_CWD = 1, 2, 4
+XF_DIRPATH, XF_DIRPATH2, XF_CWD, XF_DATA = 1, 2, 4, 8
 
 
 @cache
 def extra_params(name: str) -> tuple[tuple[int, str], ...]:
     """The extra blobs a record of ``name`` may carry after the spec's (probe.h XF_*), in bit order, and the
     parameter each becomes: the directories the kernel resolved relative path arguments against
-    (``events.types.dirpath_param``) and the cwd after fchdir. Not Falco parameters."""
+    (``events.types.dirpath_param``) and the cwd after fchdir (not Falco parameters), and the I/O buffer
+    (``data``: its bytes are the blob ``DATA_SLOT`` of the call)."""
     paths = [dirpath_param(p) for p, _, _ in path_params(name)]
-    return tuple(zip((XF_DIRPATH, XF_DIRPATH2), paths)) + ((XF_CWD, "cwd"),)
+    return tuple(zip((XF_DIRPATH, XF_DIRPATH2), paths)) + ((XF_CWD, "cwd"), (XF_DATA, "data"))
 
 
 @dataclass(frozen=True, slots=True)
@@ -174,11 +175,16 @@ class Decoder:
             blobs[slot] = raw[off:off + n]
             off += n
         args = f[2:8] if abi is Abi.X64 else compat_args(abi, call, f[2:8])
-        params = build_params(RawCall(name, f[9], f[10], f[1], args, blobs))
+        texts = {}
         for i, param in enumerate(extras):
             n = f[21 + nspec + i] if nspec + i < 8 else 0
-            params[param] = raw[off:off + n].split(b"\0", 1)[0].decode("utf-8", "surrogateescape")
+            if param == "data":
+                blobs[DATA_SLOT] = raw[off:off + n]
+            else:
+                texts[param] = raw[off:off + n].split(b"\0", 1)[0].decode("utf-8", "surrogateescape")
             off += n
+        params = build_params(RawCall(name, f[9], f[10], f[1], args, blobs))
+        params.update(texts)
         if abi is not Abi.X64:
             params[ABI_PARAM] = ABI_LABELS[abi]
         self.num += 1
@@ -212,7 +218,7 @@ class Decoder:
         name = self.syscall_name(h.args[2], h.abi) if h.args[2] < (1 << 63) else None
         etype = name if name in _FORK_NAMES else "clone"
         params: dict[str, Any] = {"res": 0, **_proc_params(h, ptid=h.ppid), "flags": h.args[0]}
-        params.update({"uid": h.uid, "gid": h.gid, "vtid": 0, "vpid": 0, "pidns_init_start_ts": 0,
+        params.update({"uid": h.uid, "gid": h.gid, "vtid": h.args[4], "vpid": h.args[5], "pidns_init_start_ts": 0,
                        "cgroups": self.cgroups.param(h.cgroup_id)})
         return self._event(h, etype, params, res=0)
 
@@ -220,14 +226,15 @@ class Decoder:
         filename = h.blobs[0].split(b"\0", 1)[0].decode("utf-8", "surrogateescape") if h.blobs else ""
         argv = split_strings(h.blobs[1]) if len(h.blobs) > 1 else []
         env = split_strings(h.blobs[2]) if len(h.blobs) > 2 else []
-        etype = "execveat" if self.syscall_name(h.args[1], h.abi) == "execveat" else "execve"
+        # args[1]: the call's number, and the executable's flags (PPM_EXE_*) above bit 32
+        etype = "execveat" if self.syscall_name(h.args[1] & 0xFFFFFFFF, h.abi) == "execveat" else "execve"
         params: dict[str, Any] = {"res": 0, "exe": argv[0] if argv else filename, "args": argv[1:]}
         params.update(_proc_params(h, ptid=h.ppid))
         params.update(_exec_common(h, filename, env))
         if len(h.blobs) > 4:
             params["trusted_exepath"] = _dpath(h.blobs[3])
             params["cwd"] = _dpath(h.blobs[4])
-        params["flags"] = exe_flags(params["trusted_exepath"])
+        params["flags"] = h.args[1] >> 32
         params["cgroups"] = self.cgroups.param(h.cgroup_id)
         params.update({"exe_ino": h.args[2], "cap_effective": h.args[3], "cap_permitted": h.args[4],
                        "cap_inheritable": h.args[5]})

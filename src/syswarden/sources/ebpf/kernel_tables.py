@@ -23,7 +23,7 @@ from dataclasses import dataclass, field, replace
 from syswarden.events.prefilter import MAX_BOXES, OPEN_FD_TYPES, Box, KernelView, Prefilter, RawFeature
 from syswarden.events.types import EVENTS, ParamType
 from syswarden.state.prefilter_needs import DIRECTORY_FDS
-from syswarden.sources.syscall_decode import SPECS
+from syswarden.sources.syscall_decode import MAX_SNAPLEN, SPECS
 
 MAX_TYPES = 128
 TYPE_FORK, TYPE_EXEC, TYPE_EXIT = MAX_TYPES - 3, MAX_TYPES - 2, MAX_TYPES - 1
@@ -54,7 +54,7 @@ _NEW_FD_RET = frozenset({*OPEN_FAMILY, "socket", "accept", "accept4", "memfd_cre
 _SOCKET_FD_ARG0 = frozenset({"connect", "bind", "sendto", "sendmsg", "recvfrom", "recvmsg"})
 _PAIRS = {"pipe": 0, "pipe2": 0, "socketpair": 3}
 
-_TYPE_INFO = struct.Struct("<16B")
+_TYPE_INFO = struct.Struct("<14BH")
 _PF_TYPE = struct.Struct(f"<IIQQQ4QQ{PF_FLAG_REQS * 2}Q{PF_TYPECHARS}Q6QIBBBx")
 _PF_TYPE_WORDS = 2 + 3 + 4 + 1 + 2 * PF_FLAG_REQS + PF_TYPECHARS + 6       # mode, gated and the u64 fields
 _PATH_KEY = struct.Struct(f"<I{PF_KEY_DATA}s")
@@ -121,8 +121,9 @@ def path_params(name: str) -> list[tuple[str, int, int]]:
     return out[:2]
 
 
-def type_info(name: str) -> bytes:
-    """The ``types`` map value of event ``name`` (``struct type_info``)."""
+def type_info(name: str, snaplen: int = 0) -> bytes:
+    """The ``types`` map value of event ``name`` (``struct type_info``); ``snaplen``: bytes of its I/O buffer to
+    send (0: none)."""
     paths = path_params(name) + [("", SLOT_NONE, SLOT_NONE)] * 2
     open_kind = {"openat2": OPEN_HOW, "creat": OPEN_CREAT}.get(name, OPEN_FLAGS if name in OPEN_FAMILY else OPEN_NONE)
     flags_slot = _flag_slot(name) if open_kind == OPEN_FLAGS else SLOT_NONE
@@ -132,7 +133,7 @@ def type_info(name: str) -> bytes:
     known = SLOT_RET if name in _NEW_FD_RET else 0 if name in _SOCKET_FD_ARG0 else SLOT_NONE
     return _TYPE_INFO.pack(paths[0][1], paths[1][1], paths[0][2], paths[1][2], open_kind, flags_slot, tc, tc_slot,
                            role, known, _PAIRS.get(name, SLOT_NONE), int(name == "fcntl"), int(name == "fchdir"),
-                           0, 0, 0)
+                           int(SPECS[name].buffer), min(snaplen, MAX_SNAPLEN) if SPECS[name].buffer else 0)
 
 
 def _flag_slot(name: str) -> int:

@@ -21,7 +21,8 @@ from syswarden.sources.ebpf.kernel_tables import MAX_TYPES, KernelTables, id_val
 
 PROBE_DIR = Path(__file__).resolve().parent
 PROBE_OBJECT = PROBE_DIR / "probe.bpf.o"
-PROBE_SOURCES = ("probe.bpf.c", "probe.h", "probe_common.h", "probe_paths.h", "probe_prefilter.h")
+PROBE_SOURCES = ("probe.bpf.c", "probe.h", "probe_common.h", "probe_paths.h", "probe_prefilter.h",
+                 "probe_exec.h")
 PROGRAMS = ("sys_enter", "sys_exit", "sched_fork", "sched_exec", "sched_exit")
 NR_ABIS = 4              # x86_64, i386, x32, i386 socketcall sub-calls (sources.compat.Abi)
 MODE_ALL, MODE_TREE, MODE_CGROUP = 0, 1, 2

@@ -21,6 +21,7 @@
 #include "probe_prefilter.h"
 
 #define S_IFDIR_ 0040000
+#include "probe_exec.h"
 
 char LICENSE[] SEC("license") = "GPL";
 
@@ -211,6 +212,80 @@ __noinline int put_arg(__u32 kind, __u32 i, __s64 ret, __u32 off)
 		/* an fd is an int in every ABI: sign-extend the low 32 bits (-1 must not become 4294967295) */
 		return put_fdsock(b, h, off, bpf_get_current_task_btf(), (__s32)raw);
 	}
+	return off;
+}
+
+/* One piece of an I/O buffer: len bytes of user memory at p to off (len already at most what is left of the
+ * snaplen). Offsets and lengths are masked so the verifier sees every write inside the scratch buffer. */
+static __always_inline __u32 put_piece(struct scratch *b, __u32 off, const void *p, __u64 len)
+{
+	if (off >= SCRATCH_HALF || !len)
+		return 0;
+	__u32 n = MASKED((__u32)len, 2 * MAX_SNAPLEN - 1);
+	if (bpf_probe_read_user(&b->data[bound_off(off)], n, p) < 0)
+		return 0;
+	return n;
+}
+
+/* XF_DATA: the call's I/O buffer (syscall_decode.io_length says how much: what was transferred, or a failed
+ * send's size, at most snaplen), gathered from its iovecs for vectored calls. Global: verified once. */
+__noinline int put_iobuf(__u32 kind, __u32 snaplen, __s64 ret, __u32 off)
+{
+	struct scratch *b = get_scratch();
+	if (!b || off >= SCRATCH_HALF || snaplen > MAX_SNAPLEN)
+		return off;
+	struct ev_hdr *h = (struct ev_hdr *)b->data;
+	bool compat = h->abi != ABI_X64;
+	bool in = kind == BUF_IN || kind == BUF_IOV_IN || kind == BUF_MSG_IN;
+	__u64 want = ret > 0 ? (__u64)ret : in ? 0 : kind == BUF_OUT ? h->args[2] : snaplen;
+	if (want > snaplen)
+		want = snaplen;
+	__u32 start = off;
+	if (kind == BUF_IN || kind == BUF_OUT) {
+		off += put_piece(b, off, (const void *)h->args[1], want);
+	} else if (want) {
+		__u64 iov = h->args[1], cnt = h->args[2];
+		if (kind == BUF_MSG_IN || kind == BUF_MSG_OUT) {
+			if (compat) {
+				/* struct compat_msghdr: name, namelen, then the 32-bit msg_iov and msg_iovlen */
+				__u32 m32[4] = {};
+				bpf_probe_read_user(m32, sizeof(m32), (const void *)h->args[1]);
+				iov = m32[2];
+				cnt = m32[3];
+			} else {
+				struct user_msghdr m = {};
+				bpf_probe_read_user(&m, sizeof(m), (const void *)h->args[1]);
+				iov = (__u64)m.msg_iov;
+				cnt = m.msg_iovlen;
+			}
+		}
+		__u64 left = want;
+		for (int i = 0; i < MAX_IOVECS && i < cnt && left; i++) {
+			__u64 base = 0, len = 0;
+			if (compat) {
+				__u32 v32[2] = {};
+				if (bpf_probe_read_user(v32, sizeof(v32), (const void *)(iov + 8 * i)) < 0)
+					break;
+				base = v32[0];
+				len = v32[1];
+			} else {
+				__u64 v[2] = {};
+				if (bpf_probe_read_user(v, sizeof(v), (const void *)(iov + 16 * i)) < 0)
+					break;
+				base = v[0];
+				len = v[1];
+			}
+			if (len > left)
+				len = left;
+			__u32 n = put_piece(b, off, (const void *)base, len);
+			if (n != len)
+				break;
+			off += n;
+			left -= n;
+		}
+	}
+	set_blob(h, off - start);
+	h->xflags |= XF_DATA;
 	return off;
 }
 
@@ -707,6 +782,8 @@ __noinline int handle_exit(__u32 key, __u32 abi, __u32 nr, __s64 ret)
 		off = put_dirpath(ti->path_slot[1], ti->dirfd_slot[1], 1, off);
 	if (send && ti->cwd_after && ret == 0)
 		off = put_cwd(b, h, w, off);
+	if (send && ti->buf_kind != BUF_NONE && ti->snaplen)
+		off = put_iobuf(ti->buf_kind, ti->snaplen, ret, off);
 	if (!send) {
 		if (tc)
 			tc->filtered += 1;
@@ -845,6 +922,16 @@ static __always_inline void current_call(struct task_struct *task, __s64 *nr, __
 		*flags = arg0;
 }
 
+/* The task's id in its own pid namespace (task_pid_vnr of a thread id; of the leader: the process's). */
+static __always_inline __u32 task_vnr(struct task_struct *t)
+{
+	struct pid *pid = BPF_CORE_READ(t, thread_pid);
+	unsigned int level = BPF_CORE_READ(pid, level);
+	struct upid up = {};
+	bpf_core_read(&up, sizeof(up), &pid->numbers[level & 31]);
+	return up.nr;
+}
+
 /* Keeps the current comm as thread tid's proc.name (comms) and counts one offered record of type. */
 static __always_inline struct type_counters *snapshot_comm(__u32 tid, __u32 type)
 {
@@ -891,8 +978,8 @@ int BPF_PROG(sched_fork, struct task_struct *parent, struct task_struct *child)
 	h->args[1] = (__u32)bpf_get_current_pid_tgid();
 	h->args[2] = nr;
 	h->args[3] = BPF_CORE_READ(child, start_time);
-	h->args[4] = 0;
-	h->args[5] = 0;
+	h->args[4] = task_vnr(child);                              /* vtid */
+	h->args[5] = task_vnr(BPF_CORE_READ(child, group_leader)); /* vpid */
 	h->abi = abi;
 	count_submit(tc, submit(b, sizeof(*h)));
 	return 0;
@@ -922,7 +1009,7 @@ int BPF_PROG(sched_exec, struct task_struct *p, pid_t old_pid, struct linux_binp
 	struct mm_struct *mm = BPF_CORE_READ(p, mm);
 	const struct cred *cred = BPF_CORE_READ(p, cred);
 	h->args[0] = old_pid;
-	h->args[1] = nr;
+	h->args[1] = nr | (__u64)exe_flags() << 32;   /* the call, and the executable's PPM_EXE_* flags */
 	h->abi = abi;
 	h->args[2] = BPF_CORE_READ(mm, exe_file, f_inode, i_ino);
 	bpf_core_read(&h->args[3], sizeof(__u64), &cred->cap_effective);

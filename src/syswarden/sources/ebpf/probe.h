@@ -81,8 +81,20 @@ struct type_info {
 	__u8 pair_slot;     /* argument pointing to two new fds (pipe, socketpair) */
 	__u8 fcntl;         /* 1: fcntl */
 	__u8 cwd_after;     /* 1: append the cwd after the call (XF_CWD: fchdir, whose fd user space may not know) */
-	__u8 pad[3];
+	__u8 buf_kind;      /* BUF_*: where the call's I/O buffer is (syscall_decode.BufferKind) */
+	__u16 snaplen;      /* bytes of that buffer to append (XF_DATA); 0: none (no rule reads it) */
 };
+
+/* I/O buffers (the data parameter of read/write/send/recv calls): the pointer is argument 1 of each. */
+#define BUF_NONE 0
+#define BUF_IN 1          /* a buffer the call filled, its size in argument 2: min(ret, snaplen) if ret > 0 */
+#define BUF_OUT 2         /* a buffer the call took: min(ret > 0 ? ret : size, snaplen) */
+#define BUF_IOV_IN 3      /* struct iovec[argument 2] (compat_iovec for compat callers) */
+#define BUF_IOV_OUT 4
+#define BUF_MSG_IN 5      /* struct user_msghdr (compat_msghdr): its msg_iov, msg_iovlen */
+#define BUF_MSG_OUT 6
+#define MAX_SNAPLEN 16384 /* syscall_decode.MAX_SNAPLEN */
+#define MAX_IOVECS 16     /* iovec entries read for a vectored call */
 
 /* Target modes. */
 #define MODE_ALL 0
@@ -219,6 +231,7 @@ struct sock_endpoints {
 			   * file or the cwd), as the kernel walked it: user space joins the name to it */
 #define XF_DIRPATH2 2     /* the same for the second path argument (rename, link: newpath) */
 #define XF_CWD 4          /* the cwd after the call, as the kernel walked it */
+#define XF_DATA 8         /* the call's I/O buffer, at most type_info.snaplen bytes */
 
 struct ev_hdr {
 	__u64 ts;          /* CLOCK_BOOTTIME ns */

@@ -9,6 +9,8 @@ sent, dropped) are polled every second into ``stats``; new drops are reported on
 With ``config.command`` the command is started only after the probe is attached and the stream ends when its
 process tree has exited.
 
+I/O buffers (``data``) are read in the kernel for ``config.buffer_types`` only, ``config.snaplen`` bytes at most.
+
 Options (``SourceConfig.options``): ``ringbuf_bytes`` (default 8 MiB), ``cgroup`` (a cgroup v2 directory to
 watch instead of the whole system), ``drop_report`` (``stderr`` or ``none``).
 """
@@ -71,7 +73,7 @@ class EbpfSource:
         # until the files open now are marked known, every close/dup is sent (start-up)
         probe.configure(mode=mode, self_tgid=os.getpid() if cfg.exclude_self else 0,
                         cgroup_id=os.stat(cgroup).st_ino if cgroup else 0, filter_on=filtering, startup=filtering)
-        probe.set_types({index: type_info(name) for name, index in type_indices().items()})
+        self.set_buffer_types(cfg.buffer_types)
         self.set_event_types(cfg.event_types)
         if cfg.pids:
             probe.trace_tgids(descendants(cfg.pids))
@@ -113,6 +115,12 @@ class EbpfSource:
                  for abi in Abi for nr, call in numbers_for(abi, names).items()}
         self._probe.set_syscalls(specs)
         self._install_filter(delivered)
+
+    def set_buffer_types(self, buffer_types: frozenset[str]) -> None:
+        """Capture the I/O buffer (``config.snaplen`` bytes) of these event types only (a map update)."""
+        snaplen = self.config.snaplen
+        self._probe.set_types({index: type_info(name, snaplen if name in buffer_types else 0)
+                               for name, index in type_indices().items()})
 
     def set_prefilter(self, prefilter: Prefilter | None) -> None:
         """Replace the prefilter (rules reloaded): the other generation is written, then made current."""

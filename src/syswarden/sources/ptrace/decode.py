@@ -13,8 +13,9 @@ from syswarden.events.event import Event
 from syswarden.kernel import ptrace
 from syswarden.sources.compat import ABI_LABELS, ABI_PARAM, Abi, uses_32bit_pointers
 from syswarden.sources.targets import proc_cgroups
-from syswarden.sources.syscall_decode import (RET_SLOT, SPECS, ArgKind, RawCall, build_params, exe_flags,
-                                              split_strings)
+from syswarden.sources.syscall_decode import (DATA_SLOT, MAX_IOVECS, RET_SLOT, SPECS, ArgKind, BufferKind, RawCall,
+                                              build_params, io_length, split_strings)
+from syswarden.state.exe_flags import exe_flags
 
 _ENDPOINTS = struct.Struct("<HHHH16s16s")
 _NET_TABLES = (("tcp", socket.AF_INET, socket.SOCK_STREAM), ("tcp6", socket.AF_INET6, socket.SOCK_STREAM),
@@ -107,11 +108,46 @@ def _pointers(pid: int, addr: int, psize: int = 8, limit: int = 16) -> list[int]
     return out
 
 
-def read_blobs(pid: int, name: str, args: tuple[int, ...], ret: int, psize: int = 8) -> dict[int, bytes]:
-    """Every blob of ``name``'s spec, read from the stopped tracee at syscall exit."""
+def read_blobs(pid: int, name: str, args: tuple[int, ...], ret: int, psize: int = 8,
+               snaplen: int = 0) -> dict[int, bytes]:
+    """Every blob of ``name``'s spec, read from the stopped tracee at syscall exit, and its I/O buffer
+    (``DATA_SLOT``) when ``snaplen`` asks for one."""
     spec = SPECS[name]
     kinds = {**spec.kinds, **({RET_SLOT: ArgKind.FDSOCK} if spec.ret_fdsock and ret >= 0 else {})}
-    return {i: _read_kind(pid, kind, args, i, ret, psize) for i, kind in kinds.items()}
+    blobs = {i: _read_kind(pid, kind, args, i, ret, psize) for i, kind in kinds.items()}
+    if snaplen and spec.buffer is not BufferKind.NONE:
+        blobs[DATA_SLOT] = read_buffer(pid, spec.buffer, args, ret, snaplen, psize)
+    return blobs
+
+
+_MSGHDR_IOV = {8: struct.Struct("<QI4xQQ"), 4: struct.Struct("<IiII")}   # msg_name, namelen, msg_iov, iovlen
+
+
+def read_buffer(pid: int, kind: BufferKind, args: tuple[int, ...], ret: int, snaplen: int, psize: int = 8) -> bytes:
+    """The call's I/O buffer as the probe reads it (``syscall_decode.io_length`` bytes, gathered from at most
+    ``MAX_IOVECS`` iovecs of a vectored call; ``psize`` 4: compat ``iovec``/``msghdr`` layouts)."""
+    want = io_length(kind, ret, args[2], snaplen)
+    if not want:
+        return b""
+    if kind in (BufferKind.IN, BufferKind.OUT):
+        return ptrace.read_memory(pid, args[1], want)
+    iov, cnt = args[1], args[2]
+    if kind in (BufferKind.MSG_IN, BufferKind.MSG_OUT):
+        layout = _MSGHDR_IOV[psize]
+        hdr = ptrace.read_memory(pid, args[1], layout.size)
+        if len(hdr) < layout.size:
+            return b""
+        _name, _namelen, iov, cnt = layout.unpack(hdr)
+    vec = struct.Struct("<QQ" if psize == 8 else "<II")
+    raw = ptrace.read_memory(pid, iov, vec.size * min(cnt, MAX_IOVECS))
+    out = b""
+    for base, length in vec.iter_unpack(raw[:len(raw) // vec.size * vec.size]):
+        take = min(length, want - len(out))
+        piece = ptrace.read_memory(pid, base, take)
+        out += piece
+        if len(piece) < take or len(out) >= want:
+            break
+    return out
 
 
 def _status(pid: int) -> dict[str, str]:
@@ -156,7 +192,7 @@ def exec_params(pid: int, tid: int, filename: str) -> dict[str, Any]:
             "loginuid": -1 if loginuid == 4294967295 else loginuid, "uid": uid, "gid": gid,
             "cap_effective": int(st.get("CapEff", "0"), 16), "cap_permitted": int(st.get("CapPrm", "0"), 16),
             "cap_inheritable": int(st.get("CapInh", "0"), 16), "exe_ino": exe_ino, "trusted_exepath": exe,
-            "filename": filename, "flags": exe_flags(exe), "vpgid": 0, "pgid": 0, "fdlimit": 0, "cgroups": proc_cgroups(pid)}
+            "filename": filename, "flags": exe_flags(pid), "vpgid": 0, "pgid": 0, "fdlimit": 0, "cgroups": proc_cgroups(pid)}
 
 
 class PtraceDecoder:
@@ -172,14 +208,16 @@ class PtraceDecoder:
                      pid=pid, source="syscall")
 
     def syscall(self, name: str, tid: int, pid: int, args: tuple[int, ...], ret: int,
-                abi: Abi = Abi.X64) -> Event:
+                abi: Abi = Abi.X64, snaplen: int = 0) -> Event:
         """A finished syscall; the tracee is stopped at its exit, so its memory is read now. Compat calls
-        (``abi``) come with their arguments already widened (``compat.compat_args``)."""
+        (``abi``) come with their arguments already widened (``compat.compat_args``); ``snaplen``: bytes of
+        its I/O buffer to read (0: none)."""
         if name in ("execve", "execveat") and ret == 0:
             params = exec_params(pid, tid, _exec_filename(pid))
         else:
             psize = 4 if uses_32bit_pointers(abi) else 8
-            params = build_params(RawCall(name, tid, pid, ret, args, read_blobs(tid, name, args, ret, psize)))
+            blobs = read_blobs(tid, name, args, ret, psize, snaplen)
+            params = build_params(RawCall(name, tid, pid, ret, args, blobs))
         if name in ("clone", "clone3", "fork", "vfork"):
             params.update({"tid": tid, "pid": pid, "comm": _status(tid).get("Name", "")})
         if abi is not Abi.X64:
@@ -191,7 +229,8 @@ class PtraceDecoder:
         st = _status(child_tid)
         params = {"res": 0, "exe": "", "args": [], "tid": child_tid, "pid": child_pid, "ptid": parent_pid,
                   "cwd": _readlink(f"/proc/{child_tid}/cwd"), "comm": st.get("Name", ""), "flags": flags,
-                  "uid": _first_int(st.get("Uid")), "gid": _first_int(st.get("Gid")), "vtid": 0, "vpid": 0,
+                  "uid": _first_int(st.get("Uid")), "gid": _first_int(st.get("Gid")),
+                  "vtid": _last_int(st.get("NSpid"), child_tid), "vpid": _last_int(st.get("NStgid"), child_pid),
                   "pidns_init_start_ts": 0, "cgroups": proc_cgroups(child_tid)}
         return self.event(name, child_tid, child_pid, params, 0)
 
@@ -199,6 +238,11 @@ class PtraceDecoder:
         params = {"status": status, "ret": (status >> 8) & 0xFF, "sig": status & 0x7F,
                   "core": (status >> 7) & 1, "reaper_tid": 0}
         return self.event("procexit", tid, pid, params, None, dir=">")
+
+
+def _last_int(text: str | None, default: int) -> int:
+    """The innermost id of an ``NSpid``/``NStgid`` line (the id in the task's own pid namespace)."""
+    return int(text.split()[-1]) if text else default
 
 
 def _first_int(text: str | None) -> int:

@@ -41,6 +41,7 @@ class PtraceSource:
         # (abi, number) -> call, for every ABI a task can call through (i386 numbers differ from x86_64 ones)
         self._wanted: dict[tuple[Abi, int], CompatCall] = {
             (abi, nr): call for abi in Abi for nr, call in numbers_for(abi, names).items()}
+        self._buffers, self._snaplen = config.buffer_types, config.snaplen
         self._entries: dict[int, _Entry] = {}
         self._tgid: dict[int, int] = {}
         self._tracer = Tracer(config.command)
@@ -51,6 +52,10 @@ class PtraceSource:
         """The command's exit status once it has exited."""
         status = self._tracer.exit_status
         return None if status is None else os.waitstatus_to_exitcode(status)
+
+    def set_buffer_types(self, buffer_types: frozenset[str]) -> None:
+        """Read the I/O buffer (``config.snaplen`` bytes) of these event types only."""
+        self._buffers = buffer_types
 
     def initial_threads(self) -> Iterator[ThreadInfo]:
         """Every process alive now, from /proc, so the command's parent and ancestors have full context."""
@@ -95,7 +100,8 @@ class PtraceSource:
                 if entry.abi is not Abi.X64:
                     event.params[ABI_PARAM] = ABI_LABELS[entry.abi]
                 return event
-            return self._decoder.syscall(name, tid, self._pid_of(tid), entry.args, rval, entry.abi)
+            snaplen = self._snaplen if name in self._buffers else 0
+            return self._decoder.syscall(name, tid, self._pid_of(tid), entry.args, rval, entry.abi, snaplen)
         if kind is StopKind.NEW_TASK:
             child = stop.child
             parent_pid = self._pid_of(tid)

@@ -137,7 +137,8 @@ class ScapSource:
         whose local port is one some process listens on was accepted: its local side is the server."""
         for thread in self._threads.values():
             for info in thread.fds.values():
-                if info.type in (FdType.IPV4, FdType.IPV6) and info.dip and info.sport in self._listening:
+                if (info.type in (FdType.IPV4, FdType.IPV6) and not info.servsock and info.dip
+                        and info.sport in self._listening):
                     info.sip, info.sport, info.dip, info.dport = info.dip, info.dport, info.sip, info.sport
                     info.is_server = True
                     info.name = f"{hostport(info.sip, info.sport)}->{hostport(info.dip, info.dport)}"

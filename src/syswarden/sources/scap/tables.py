@@ -51,6 +51,7 @@ class ProcRecord:
     exe_ino_ctime: int = 0
     exe_ino_mtime: int = 0
     exe_from_memfd: bool = False
+    exe_lower_layer: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -183,7 +184,7 @@ def _proc_tail(cur: _Cursor, rec: ProcRecord, end: int) -> None:
     for attr, fmt in (("loginuid", "<I"), ("exe_writable", "<B"), ("cap_inheritable", "<Q"),
                       ("cap_permitted", "<Q"), ("cap_effective", "<Q"), ("exe_upper_layer", "<B"),
                       ("exe_ino", "<Q"), ("exe_ino_ctime", "<Q"), ("exe_ino_mtime", "<Q"),
-                      ("exe_from_memfd", "<B")):
+                      ("exe_from_memfd", "<B"), ("exe_lower_layer", "<B")):
         if not fits(struct.calcsize(fmt)):
             return
         value = cur.take(fmt)

@@ -29,7 +29,8 @@ def thread_from_record(rec: T.ProcRecord) -> ThreadInfo:
         args=list(rec.args), env=list(rec.env), cwd=rec.cwd, uid=_uid(rec.uid), gid=_uid(rec.gid),
         euid=_uid(rec.uid), egid=_uid(rec.gid), loginuid=_uid(rec.loginuid), tty=rec.tty,
         sid=rec.sid, vpid=rec.vpid, vtid=rec.vtid, vpgid=rec.vpgid, exe_writable=rec.exe_writable,
-        exe_upper_layer=rec.exe_upper_layer, exe_from_memfd=rec.exe_from_memfd, exe_ino=rec.exe_ino,
+        exe_upper_layer=rec.exe_upper_layer, exe_lower_layer=rec.exe_lower_layer,
+        exe_from_memfd=rec.exe_from_memfd, exe_ino=rec.exe_ino,
         exe_ino_ctime=rec.exe_ino_ctime, exe_ino_mtime=rec.exe_ino_mtime, cap_permitted=rec.cap_permitted,
         cap_effective=rec.cap_effective, cap_inheritable=rec.cap_inheritable,
         container_id=container_of(rec.cgroups)[0], container_runtime=container_of(rec.cgroups)[1],
@@ -58,9 +59,10 @@ def fdinfo_from_record(rec: T.FdRecord) -> FdInfo:
         info.l4proto, info.sockfamily, info.connected = EC.L4_PROTOS.get(rec.l4proto, ""), "ip", True
         info.name = f"{hostport(info.sip, info.sport)}->{hostport(info.dip, info.dport)}"
     elif rec.kind in (5, 6):
-        info.sip, info.sport = _ip_text(rec.sip), rec.sport
-        info.l4proto, info.sockfamily, info.is_server = EC.L4_PROTOS.get(rec.l4proto, ""), "ip", True
-        info.name = hostport(info.sip, info.sport)
+        # a server socket: its address is the server end; read from a fd list it has no role (libsinsp)
+        info.dip, info.dport, info.servsock = _ip_text(rec.sip), rec.sport, True
+        info.l4proto, info.sockfamily = EC.L4_PROTOS.get(rec.l4proto, ""), "ip"
+        info.name = hostport(info.dip, info.dport)
     elif rec.kind == 8:
         info.sockfamily = "unix"
         info.sip, info.dip = f"{rec.unix_source:x}", f"{rec.unix_dest:x}"

@@ -304,9 +304,9 @@ def _fd_entry(fd: FdInfo) -> bytes:
     if fd.type in (FdType.IPV4, FdType.IPV6):
         size = 4 if fd.type is FdType.IPV4 else 16
         proto = _L4_CODES.get(fd.l4proto, 0)
-        if fd.is_server and not fd.dip:
+        if fd.servsock:
             kind = 5 if size == 4 else 6
-            payload = _ip_bytes(fd.sip, size) + struct.pack("<HB", fd.sport & 0xFFFF, proto)
+            payload = _ip_bytes(fd.dip, size) + struct.pack("<HB", fd.dport & 0xFFFF, proto)
         else:
             kind = 3 if size == 4 else 4
             payload = (_ip_bytes(fd.sip, size) + _ip_bytes(fd.dip, size)
