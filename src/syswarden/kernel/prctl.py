@@ -18,7 +18,7 @@ _libc.prctl.argtypes = [ctypes.c_int, ctypes.c_ulong, ctypes.c_ulong, ctypes.c_u
 _libc.prctl.restype = ctypes.c_int
 
 
-class kernel_errors:  # noqa: N801 (used as a context manager, named like one)
+class kernel_errors:  # lower case: used as a context manager, named like one
     """Translate ``OSError`` raised inside into ``KernelError`` naming the operation and the errno. A class
     rather than ``contextlib.contextmanager``: this module is on every launch's start-up path."""
 

@@ -23,8 +23,9 @@ The key is a SHA-256 over everything compilation depends on: the policy source b
 ``--policy`` file), the options that change the filters (``--drop``, ``--allow``, ``--default-action``,
 ``--errno``, ``--log``), the machine and kernel release (native arch, Docker ``minKernel``), the syswarden
 version, and the name, size and modification time of every file of the policy, seccomp, syscalls and sandbox
-packages (code and tables), so any code change invalidates every entry. Writes are atomic (a temporary file created ``O_EXCL`` in the same directory
-fd, then ``renameat`` within it). Caching is best effort: an unwritable cache only costs the compile.
+packages (code and tables), so any code change invalidates every entry. Writes are atomic (a temporary file created
+``O_EXCL`` in the same directory fd, then ``renameat`` within it). Caching is best effort: an unwritable cache only
+costs the compile.
 
 This module is on the cached launch path: plain classes and the built-in SHA-256, no dataclasses or hashlib.
 """
