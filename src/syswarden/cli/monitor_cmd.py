@@ -113,14 +113,14 @@ def monitor(ctx: click.Context, replay: str | None, source: str | None, config_p
     from syswarden.service.pipeline import apply_append_output
     from syswarden.service.settings import effective_config
 
-    flags = {"json_output": json_output if _given(ctx, "json_output") else None,
-             "rule_matching": ("all" if all_matches else "first") if _given(ctx, "all_matches") else None,
-             "priority": _priority(min_priority) if _given(ctx, "min_priority") else None,
-             "rules_files": rules_files}
+    json_flag = json_output if _given(ctx, "json_output") else None
+    matching_flag = ("all" if all_matches else "first") if _given(ctx, "all_matches") else None
+    priority_flag = _priority(min_priority) if _given(ctx, "min_priority") else None
 
     def settings() -> tuple[MonitorConfig, Ruleset, LoadResult]:
         """Config and rules as the command line says (again on SIGHUP). Explicit flags win."""
-        cfg = effective_config(config_path, options, **flags)
+        cfg = effective_config(config_path, options, json_output=json_flag, rule_matching=matching_flag,
+                               priority=priority_flag, rules_files=rules_files)
         result = load_rules(list(cfg.rules_files) or [stock_rules_path()])
         ruleset = result.raise_for_errors()
         selection = Selection(cfg.priority, disable_names, disable_tags, only_tags)

@@ -38,12 +38,13 @@ import stat
 TYPE_CHECKING = False   # typing.TYPE_CHECKING, without importing typing on the launch path
 if TYPE_CHECKING:
     from collections.abc import Iterable
+    from hashlib import sha256      # the same interface as the C module's (which typeshed has no stub for)
     from typing import Any
-
-try:
-    from _sha256 import sha256   # the interpreter's own: hashlib would load OpenSSL at every launch
-except ImportError:  # pragma: no cover - interpreters built without it
-    from hashlib import sha256
+else:
+    try:
+        from _sha256 import sha256   # the interpreter's own: hashlib would load OpenSSL at every launch
+    except ImportError:  # pragma: no cover - interpreters built without it
+        from hashlib import sha256
 
 MAGIC = "syswarden-filter-cache 1"
 _PACKAGES = ("policy", "seccomp", "syscalls", "sandbox")
@@ -160,6 +161,7 @@ def open_dir(path: str, create: bool = False) -> int | None:
             name = pending.pop(0)
             if name == ".":
                 continue
+            nxt: int | None
             if name == "..":
                 nxt = os.open("..", _DIR_FLAGS, dir_fd=fd)
             else:

@@ -155,7 +155,7 @@ class ShardedRun:
 
     def _collect(self, timeout: float = 0.0) -> None:
         """Alerts the workers have ready (without blocking unless ``timeout``)."""
-        for conn in wait(self._conns, timeout):
+        for conn in _ready(self._conns, timeout):
             result = pickle.loads(conn.recv_bytes())  # noqa: S301 - our own worker's pipe
             if isinstance(result, list):
                 self._emit(result)
@@ -179,7 +179,7 @@ class ShardedRun:
             conn.send_bytes(b"")
         pending = list(self._conns)
         while pending:
-            for conn in wait(pending):
+            for conn in _ready(pending):
                 try:
                     result = pickle.loads(conn.recv_bytes())  # noqa: S301 - our own worker's pipe
                 except EOFError:
@@ -202,6 +202,12 @@ class ShardedRun:
                 proc.join()
         self._conns, self._procs = [], []
         self.source.close()
+
+
+def _ready(conns: list[Connection], timeout: float | None = None) -> list[Connection]:
+    """The connections with data waiting (``wait`` answers with any kind of waitable; these are ours)."""
+    ready = wait(conns, timeout)
+    return [conn for conn in conns if conn in ready]
 
 
 __all__ = ["ShardedRun", "split_batch", "shard_of"]

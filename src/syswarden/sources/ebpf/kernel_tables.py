@@ -192,6 +192,7 @@ def compile_filter(prefilter: Prefilter | None, delivered: Iterable[str], gen: i
             continue
         gated = name in prefilter.fd_gated
         tf = prefilter.filters.get(name)
+        boxes: tuple[Box, ...]
         if prefilter.event_types is not None and name not in prefilter.event_types:
             boxes, param, fs = (), None, True                     # no box: never sent
         elif tf is None or len(tf.boxes) > MAX_BOXES:

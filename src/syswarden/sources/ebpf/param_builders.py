@@ -94,7 +94,8 @@ def compile_builder(name: str) -> Builder | None:
     namespace: dict[str, Any] = {}
     # the source is ours, generated from the syscall table's recipes (no text from the watched system)
     exec(compile(text, f"<syswarden param builder {name}>", "exec"), namespace)  # noqa: S102
-    return namespace["_build"]  # type: ignore[no-any-return]
+    build: Builder = namespace["_build"]
+    return build
 
 
 def builders() -> dict[str, tuple[Builder, int]]:
