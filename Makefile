@@ -10,7 +10,7 @@ BIN   := $(VENV)/bin
 APT_PACKAGES := clang llvm libbpf-dev bpftool libbpf1 libseccomp2 strace gcc gcc-multilib auditd sysdig bubblewrap \
                 firejail nats-server rsyslog prometheus systemd
 
-.PHONY: run test setup apt venv probe clean demo
+.PHONY: run test lint setup apt venv probe clean demo
 
 # stdout carries the alerts only (make run > alerts.txt): commands are not echoed, setup talks on stderr.
 run: setup
@@ -29,8 +29,14 @@ demo: setup
 	    echo "== unshare exited $$status: the filter answered unshare(2) with EPERM, so no user namespace was made"; \
 	  else echo "== unexpected: unshare succeeded"; exit 1; fi
 
-test: setup
+# The static checks first (pinned in the test extra, configured in pyproject.toml): ruff (unused code, likely
+# bugs, long lines) and mypy (the package type-checks; the listed packages strictly). Then the suite.
+test: lint
 	$(BIN)/pytest -q
+
+lint: setup
+	$(BIN)/ruff check src tests bench tools
+	$(BIN)/mypy
 
 setup: apt venv probe
 

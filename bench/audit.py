@@ -29,7 +29,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from capture_overhead import RULES, SYSWARDEN, captured_syscalls, compile_helpers, make_tree, timed  # noqa: E402
+from capture_overhead import RULES, SYSWARDEN, captured_syscalls, compile_helpers, make_tree, timed
 
 ANCHORS = Path(__file__).resolve().parents[1] / ".." / "shared" / "anchors" / "audit"
 KEY = "syswarden-audit-bench"

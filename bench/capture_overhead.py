@@ -4,7 +4,8 @@ whole system) with the kernel prefilter and with `--no-kernel-filter`, under `st
 under auditd with rules for the syscalls syswarden captures, in one run. Prints slowdowns as ratios to bare,
 the events each workload offers against those the probe delivers to user space, the cost of an unrelated
 syscall (getppid, stat) with the monitor attached, then the highest sustained rate the monitor keeps up with
-without drops (paced openat+close at increasing rates, one generator process per CPU), with and without the kernel filter.
+without drops (paced openat+close at increasing rates, one generator process per CPU), with and without the kernel
+filter.
 
 Run as root:  .venv/bin/python bench/capture_overhead.py [--quick] [--rate-only [--seconds S] [--rates R,R..]]
 
@@ -299,7 +300,8 @@ def main() -> int:
             for kf in filters:
                 print(f"finding the highest sustained rate without drops (kernel filter {'on' if kf else 'off'}) ...",
                       file=sys.stderr)
-                print_rate(sustained_rate(exes["paced"], steps, args.seconds, kf), f" (kernel filter {'on' if kf else 'off'})")
+                print_rate(sustained_rate(exes["paced"], steps, args.seconds, kf),
+                           f" (kernel filter {'on' if kf else 'off'})")
             return 0
         repeat, loops = (3, 20000) if args.quick else (5, 50000)
         make_tree(tmp / "tree")

@@ -35,7 +35,8 @@ CONDITIONS = {
     "open_read sensitive": (
         "evt.type in (open, openat, openat2) and evt.is_open_read=true and fd.typechar='f' and fd.num>=0 "
         "and (fd.name startswith /etc/ or fd.name in (/etc/shadow, /etc/sudoers, /etc/pam.conf)) "
-        "and not proc.name in (sshd, sudo, su, login, systemd, cron, crond, nginx) and not proc.pname in (sshd, systemd)"),
+        "and not proc.name in (sshd, sudo, su, login, systemd, cron, crond, nginx) "
+        "and not proc.pname in (sshd, systemd)"),
     "shell spawned": (
         "evt.type in (execve, execveat) and evt.dir=< and proc.name in (bash, sh, zsh, dash, ksh) "
         "and (proc.cmdline contains curl or proc.cmdline contains wget or proc.pname in (nginx, node, python3))"),
@@ -123,7 +124,8 @@ def compile_stock() -> str:
     for rule in rules:
         compile_condition(parse(rule["condition"]), macros=macros, lists=lists)
     took = time.perf_counter() - start
-    return f"stock falco_rules.yaml: {len(macros)} macros + {len(rules)} rules parsed and compiled in {took * 1000:.0f} ms"
+    return (f"stock falco_rules.yaml: {len(macros)} macros + {len(rules)} rules parsed and compiled in "
+            f"{took * 1000:.0f} ms")
 
 
 def main() -> int:

@@ -54,7 +54,8 @@ def bombs(tmp: Path) -> list[tuple[str, list[str]]]:
         ("rules: /dev/zero", ["rules", "validate", "/dev/zero"]),
         ("rules: FIFO", ["rules", "validate", str(fifo)]),
         ("rules: 2**60 lists", ["rules", "validate", write("lists.yaml", "- list: l0\n  items: [a, b]\n" + "".join(
-            f"- list: l{j}\n  items: [l{j - 1}, l{j - 1}]\n" for j in range(1, 60)) + rule.format("proc.name in (l59)"))]),
+            f"- list: l{j}\n  items: [l{j - 1}, l{j - 1}]\n" for j in range(1, 60))
+            + rule.format("proc.name in (l59)"))]),
         ("rules: 5,000 macros", ["rules", "validate", write("macros.yaml", "- macro: m0\n  condition: proc.name=a\n" +
             "".join(f"- macro: m{j}\n  condition: m{j - 1}\n" for j in range(1, 5000)) + rule.format("m4999"))]),
         ("rules: 1e999999", ["rules", "validate", write("float.yaml", rule.format("fd.num=1e999999"))]),

@@ -24,7 +24,8 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 CAPTURES = REPO / ".." / "shared" / "anchors" / "falco" / "captures"
-DEFAULT_FILTER = "evt.type in (open, openat, connect, sendto, recvfrom, read, write) and evt.dir = < and fd.name contains /"
+DEFAULT_FILTER = ("evt.type in (open, openat, connect, sendto, recvfrom, read, write) and evt.dir = < "
+                  "and fd.name contains /")
 
 
 def build(source: Path, out: Path, repeat: int) -> int:

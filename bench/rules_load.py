@@ -63,8 +63,8 @@ def main(argv: list[str]) -> int:
             path = Path(tmp) / f"r{n}.yaml"
             path.write_text("".join(RULE.format(i=i) for i in range(n)))
             text = path.read_text()
-            ours = cpu(lambda: load_rules([path]), rounds=2)
-            peer = cpu(lambda: yaml.load(text, Loader=loader))
+            ours = cpu(lambda path=path: load_rules([path]), rounds=2)
+            peer = cpu(lambda text=text: yaml.load(text, Loader=loader))
             print(f"{n:>7}  {ours:>9.2f}s  {ours / n * 1e3:>7.3f}ms  {peer:>8.3f}s  {ours / peer:>5.1f}x")
     if all(p.is_file() for p in STOCK):
         command = [sys.executable, "-m", "syswarden", "rules", "validate", *map(str, STOCK)]

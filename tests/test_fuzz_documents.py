@@ -27,7 +27,8 @@ from syswarden.syscalls.arch import Arch
 ROOT = Path(__file__).resolve().parents[1]
 STOCK_RULES = ROOT / "src" / "syswarden" / "rules" / "data" / "falco_rules.yaml"
 PROFILES = ROOT / "src" / "syswarden" / "policy" / "profiles" / "data"
-DOCKER = next(iter(sorted(PROFILES.glob("docker*.json"))), None) or Path("/work/shared/anchors/seccomp/docker-default.json")
+DOCKER = (next(iter(sorted(PROFILES.glob("docker*.json"))), None)
+          or Path("/work/shared/anchors/seccomp/docker-default.json"))
 SEEDS = {"rules": STOCK_RULES.read_bytes(), "docker": DOCKER.read_bytes()}
 NOISE = [b"[", b"]", b"{", b"}", b"\xff", b"\xc3", b"\xed\xa0\x80", b"\x00", b"'", b'"', b"\n", b": ", b"- ",
          b"&a ", b"*a", b"!!python/object:os.system ", b"!!binary ", b"9" * 5000, b"1.0e+999", b"0x", b"\t",

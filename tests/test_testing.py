@@ -7,7 +7,8 @@ from syswarden.spans import SourceText
 from syswarden.state import State
 from syswarden.testing import CapturingOutput, ListSource, alert_matches, event, thread
 
-RULE = "- rule: Shell\n  desc: d\n  condition: evt.type = execve and proc.name = bash\n  output: shell %proc.cmdline\n  priority: NOTICE\n"
+RULE = ("- rule: Shell\n  desc: d\n  condition: evt.type = execve and proc.name = bash\n"
+        "  output: shell %proc.cmdline\n  priority: NOTICE\n")
 
 
 def test_list_source_through_pipeline_with_state() -> None:

@@ -42,7 +42,7 @@ def param_type(param: str) -> str:
     words = [w for w in param.replace("*", " * ").split() if w not in _QUALIFIERS]
     stars = words.count("*")
     words = [w for w in words if w != "*"]
-    if len(words) >= 2 and words[-1] not in _TYPE_WORDS and not (words[-2] in ("struct", "union", "enum")):
+    if len(words) >= 2 and words[-1] not in _TYPE_WORDS and words[-2] not in ("struct", "union", "enum"):
         words = words[:-1]              # the parameter's name
     return " ".join(words) + (" " + "*" * stars if stars else "")
 

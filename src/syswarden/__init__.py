@@ -32,7 +32,7 @@ _EXPORTS: dict[str, str] = {
     "State": "syswarden.state:State",
 }
 
-__all__ = ["__version__", *sorted(_EXPORTS)]
+__all__ = ["__version__", *sorted(_EXPORTS)]  # noqa: PLE0604 - strings: the lazy exports' names
 
 
 def __getattr__(name: str) -> Any:

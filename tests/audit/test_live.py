@@ -140,7 +140,7 @@ def _monitor_all(falco: Path, duration_s: float, action) -> list[dict]:
         time.sleep(duration_s)
     finally:
         proc.send_signal(signal.SIGINT)
-        out, err = proc.communicate(timeout=30)
+        out, _ = proc.communicate(timeout=30)
     return [json.loads(line) for line in out.splitlines() if line.startswith("{")]
 
 

@@ -60,7 +60,8 @@ def test_validate_reports_warnings_and_skipped_rules(tmp_path: Path) -> None:
     header = next(line for line in lines if line.strip().startswith("CODE"))
     row = next(line for line in lines if "LOAD_UNUSED_LIST" in line)
     assert row.split()[:4] == ["LOAD_UNUSED_LIST", f"{f}:1:3", "list", "'unused_things'"]
-    assert row.index(f"{f}:1:3") == header.index("LOCATION") and row.endswith("List not referred to by any other rule/macro")
+    assert row.index(f"{f}:1:3") == header.index("LOCATION")
+    assert row.endswith("List not referred to by any other rule/macro")
     assert "LOAD_DEPRECATED_ITEM" in res.stdout and "LOAD_UNKNOWN_SOURCE" in res.stdout
     assert "skipped: K8s thing: unknown source k8s_audit" in res.stdout
 

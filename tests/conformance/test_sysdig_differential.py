@@ -18,7 +18,7 @@ def oracle(tmp_path_factory: pytest.TempPathFactory) -> Sysdig:
 
 @pytest.fixture(scope="session")
 def stock_filters() -> dict:
-    ok, rejected = compile_all([e.text for e in stock_expressions()])
+    ok, _ = compile_all([e.text for e in stock_expressions()])
     return ok
 
 
@@ -88,4 +88,5 @@ def test_generated_filters_match_like_sysdig(capture: str, oracle: Sysdig) -> No
     mismatches, sysdig_rejected, runs = compare_capture(oracle, path, syswarden_matches(path, filters))
     assert not sysdig_rejected and runs > 0
     unexplained = [m for m in mismatches if m.explained_by() is None]
-    assert not unexplained, f"{len(unexplained)} of {len(texts)} differ:\n" + "\n".join(str(m) for m in unexplained[:10])
+    assert not unexplained, (f"{len(unexplained)} of {len(texts)} differ:\n"
+                             + "\n".join(str(m) for m in unexplained[:10]))

@@ -77,7 +77,8 @@ def test_example_lines_parse(tmp_path: Path) -> None:
 def test_bytes_and_sockets_encoding() -> None:
     """bytes are written as {"b64": ...} and socket tuples as objects with their field names."""
     ev = Event(num=1, ts=2, type="connect", tid=3, res=0,
-               params={"tuple": SockTuple("AF_INET", "10.0.0.1", 4000, "1.2.3.4", 443), "addr": SockAddr("AF_INET", "1.2.3.4", 443)})
+               params={"tuple": SockTuple("AF_INET", "10.0.0.1", 4000, "1.2.3.4", 443),
+                       "addr": SockAddr("AF_INET", "1.2.3.4", 443)})
     ev2 = Event(num=2, ts=3, type="write", tid=3, res=2, params={"data": b"\x00\xff"})
     lines = dumps_records([ev, ev2]).splitlines()
     assert json.loads(lines[1])["params"]["tuple"] == {"family": "AF_INET", "sip": "10.0.0.1", "sport": 4000,
@@ -93,26 +94,30 @@ def test_loginuid_unset_is_normalised() -> None:
 
 BAD = [
     ("", "r.jsonl:1:1: empty file; expected a header {\"syswarden_replay\": 1, \"hostname\": ...}"),
-    ('{"hostname": "h"}\n', "r.jsonl:1:1: expected a header {\"syswarden_replay\": 1, \"hostname\": ...} as the first line"),
+    ('{"hostname": "h"}\n',
+     "r.jsonl:1:1: expected a header {\"syswarden_replay\": 1, \"hostname\": ...} as the first line"),
     ('{"syswarden_replay": 2}\n', "r.jsonl:1:1: unsupported replay version 2; this syswarden reads version 1"),
     (HEADER + "{nope}\n", "r.jsonl:2:2: expected a JSON object: Expecting property name enclosed in double quotes"),
     (HEADER + "[1]\n", "r.jsonl:2:1: expected a JSON object, got list"),
-    (HEADER + '{"kind": "evnt"}\n', "r.jsonl:2:1: unknown record kind 'evnt'; expected \"thread\", \"fd\" or \"event\""),
-    (HEADER + '{"kind": "event", "num": 1, "ts": 0, "tid": 1}\n', "r.jsonl:2:1: event record lacks required key 'type'"),
+    (HEADER + '{"kind": "evnt"}\n',
+     "r.jsonl:2:1: unknown record kind 'evnt'; expected \"thread\", \"fd\" or \"event\""),
+    (HEADER + '{"kind": "event", "num": 1, "ts": 0, "tid": 1}\n',
+     "r.jsonl:2:1: event record lacks required key 'type'"),
     (HEADER + '{"kind": "event", "num": 1, "ts": 0, "tid": 1, "type": "opne"}\n',
      "r.jsonl:2:1: unknown event type 'opne'; expected a Falco event name (openat, execve, ...)"),
     (HEADER + '{"kind": "event", "num": 1, "ts": 0, "tid": "1", "type": "open"}\n',
      "r.jsonl:2:1: event key 'tid' must be int, not str"),
     (HEADER + '{"kind": "event", "num": 1, "ts": 0, "tid": 1, "type": "close", "params": {"fdd": 1}}\n',
-     "r.jsonl:2:1: unknown parameter 'fdd' for event 'close'; expected one of fd, res (or a generic event's ID, "
-     "nativeID)"),
+     ("r.jsonl:2:1: unknown parameter 'fdd' for event 'close'; expected one of fd, res (or a generic event's ID, "
+      "nativeID)")),
     (HEADER + '{"kind": "event", "num": 1, "ts": 0, "tid": 1, "type": "close", "colour": 1}\n',
-     "r.jsonl:2:1: unknown key 'colour' in event record; expected one of cpu, dir, num, params, pid, res, source, "
-     "state_only, tid, ts, type"),
+     ("r.jsonl:2:1: unknown key 'colour' in event record; expected one of cpu, dir, num, params, pid, res, source, "
+      "state_only, tid, ts, type")),
     (HEADER + '{"kind": "fd", "tid": 1, "num": 3, "type": "socket"}\n',
-     "r.jsonl:2:1: unknown fd type 'socket'; expected one of file, directory, ipv4, ipv6, unix, pipe, event, "
-     "signalfd, eventpoll, inotify, timerfd, netlink, bpf, userfaultfd, io_uring, memfd, pidfd, unknown"),
-    (HEADER + '{"kind": "thread", "tid": 1, "pid": 1, "args": "x"}\n', "r.jsonl:2:1: thread key 'args' must be list, not str"),
+     ("r.jsonl:2:1: unknown fd type 'socket'; expected one of file, directory, ipv4, ipv6, unix, pipe, event, "
+      "signalfd, eventpoll, inotify, timerfd, netlink, bpf, userfaultfd, io_uring, memfd, pidfd, unknown")),
+    (HEADER + '{"kind": "thread", "tid": 1, "pid": 1, "args": "x"}\n',
+     "r.jsonl:2:1: thread key 'args' must be list, not str"),
     (HEADER + '{"kind": "event", "num": 1, "ts": 0, "tid": 1, "type": "write", "params": {"data": {"b64": "@@"}}}\n',
      "r.jsonl:2:1: \"b64\" is not valid base64: Only base64 data is allowed"),
 ]
@@ -137,8 +142,8 @@ def test_truncated_last_line_is_a_warning_and_keeps_the_rest(tmp_path: Path) -> 
         recs = list(reader)
     assert len(recs) == 2
     assert [str(w).replace(str(tmp_path) + "/", "") for w in reader.warnings] == [
-        "r.jsonl:4:41: truncated last line (40 characters, no newline) ignored: expected a JSON object: "
-        "Expecting ',' delimiter"]
+        ("r.jsonl:4:41: truncated last line (40 characters, no newline) ignored: expected a JSON object: "
+         "Expecting ',' delimiter")]
 
 
 def test_complete_last_line_without_newline_is_accepted(tmp_path: Path) -> None:
@@ -151,7 +156,7 @@ def test_complete_last_line_without_newline_is_accepted(tmp_path: Path) -> None:
 
 def test_missing_file_is_a_capture_error(tmp_path: Path) -> None:
     """A missing file is a CaptureError naming it, not an OSError."""
-    with pytest.raises(CaptureError, match="nope.jsonl: cannot open replay file: No such file or directory"):
+    with pytest.raises(CaptureError, match=r"nope\.jsonl: cannot open replay file: No such file or directory"):
         JsonlReader(tmp_path / "nope.jsonl")
 
 

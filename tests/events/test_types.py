@@ -54,7 +54,7 @@ def test_is_open_read_write_match_sysdig(sysdig_captures: list[Path]) -> None:
     checked = 0
     for path in sysdig_captures:
         for line in _sysdig_lines(path, "open,openat"):
-            evtype, rd, wr, args = (line.split(" ", 3) + [""])[:4]
+            _, rd, wr, args = (line.split(" ", 3) + [""])[:4]
             m = re.search(r"\bflags=(\d+)\(", args)
             if not m:
                 continue

@@ -53,7 +53,7 @@ def test_remote_rfc5424_through_rsyslog(tmp_path: Path, transport: str) -> None:
         assert match["app"] == "syswarden" and match["procid"] == str(os.getpid()) and match["msgid"] == "alert"
         assert_escaped_line(line)
     # rsyslog parsed them as RFC 5424: protocol version 1, its fields, the structured data as sent
-    version, facility, severity, host, app, procid, msgid, sd, msg = parsed[0].split("|", 8)
+    version, facility, severity, host, app, _procid, msgid, sd, msg = parsed[0].split("|", 8)
     assert (version, facility, severity, host, app, msgid) == ("1", "local3", "warning", "h", "syswarden", "alert")
     assert sd == '[alert@32473 rule="Numbered" priority="Warning" source="syscall" tags="t"]' \
                  '[fields@32473 n="0" proc.name="p"]'

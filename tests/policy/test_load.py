@@ -74,7 +74,7 @@ def test_one_line_policy_text() -> None:
 
 def test_missing_file_is_a_policy_error(tmp_path: Path) -> None:
     """An unreadable file is reported as a PolicyError naming it."""
-    with pytest.raises(PolicyError, match="cannot read policy file .*nope.yaml"):
+    with pytest.raises(PolicyError, match=r"cannot read policy file .*nope\.yaml"):
         load_policy(tmp_path / "nope.yaml")
 
 

@@ -16,8 +16,9 @@ from tests.recorder.conftest import bare, confined, record
 
 pytestmark = pytest.mark.kernel
 
-LISTEN = ["/usr/bin/python3", "-c", "import socket; s = socket.socket(); s.bind(('127.0.0.1', 0)); s.listen(); "
-          "print('listening', s.getsockname()[1])"]
+LISTEN = ["/usr/bin/python3", "-c",
+          ("import socket; s = socket.socket(); s.bind(('127.0.0.1', 0)); s.listen(); "
+           "print('listening', s.getsockname()[1])")]
 
 
 @pytest.mark.parametrize("backend", ["ptrace", "ebpf"])

@@ -17,8 +17,9 @@ def _command(name: str, programs: Programs, tmp: Path) -> list[str]:
     if name == "ls":
         return ["ls", "-l", "--time-style=+%Y", "/"]
     if name == "python":
-        return ["/usr/bin/python3", "-c", "import json, ssl, sqlite3; "
-                "print(json.dumps([ssl.OPENSSL_VERSION.split()[0], sqlite3.sqlite_version_info[0]]))"]
+        return ["/usr/bin/python3", "-c",
+                ("import json, ssl, sqlite3; "
+                 "print(json.dumps([ssl.OPENSSL_VERSION.split()[0], sqlite3.sqlite_version_info[0]]))")]
     if name == "pipeline":
         return ["sh", "-c", "printf 'b\\na\\nc\\n' | sort | tr a-z A-Z | head -n 2"]
     if name == "tar":

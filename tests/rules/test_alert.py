@@ -23,8 +23,9 @@ def utc(monkeypatch: pytest.MonkeyPatch):
 
 
 def make(**kw: object) -> Alert:
-    base: dict[str, object] = dict(rule="open_from_cat", priority=Priority.WARNING, output="An open was seen (command=cat /dev/null)",
-                time_ns=TS, tags=("testing", "filesystem", "process"), hostname="test-falco-hostname",
+    base: dict[str, object] = dict(rule="open_from_cat", priority=Priority.WARNING,
+                output="An open was seen (command=cat /dev/null)", time_ns=TS,
+                tags=("testing", "filesystem", "process"), hostname="test-falco-hostname",
                 output_fields={"proc.cmdline": "cat /dev/null"})
     base.update(kw)
     return Alert(**base)  # type: ignore[arg-type]

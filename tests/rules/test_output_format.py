@@ -52,7 +52,7 @@ def test_typed_json_values(ev) -> None:
 
 def test_unknown_field_is_rejected() -> None:
     """An unknown %token fails with Falco's message."""
-    with pytest.raises(OutputFormatError, match="^invalid formatting token not_a_real_field$"):
+    with pytest.raises(OutputFormatError, match=r"^invalid formatting token not_a_real_field$"):
         OutputFormat("Some output %not_a_real_field")
 
 

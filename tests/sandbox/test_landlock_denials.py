@@ -15,18 +15,18 @@ from .conftest import run_child, syswarden
 # Records as the audit multicast group delivered them on this kernel (6.18) for `cat /etc/hostname` under
 # --fs-read /usr,/lib,/lib64, plus one denial of an unrelated domain (another sandbox on the machine).
 RECORDS = [
-    (1423, 'audit(1795467411.655:39): domain=15563950d blockers=fs.read_file path="/etc/locale.alias" dev="vda" '
-           'ino=688'),
-    (1424, 'audit(1795467411.655:39): domain=15563950d status=allocated mode=enforcing pid=9431 uid=0 '
-           'exe="/usr/bin/python3.11" comm="python"'),
-    (1300, 'audit(1795467411.655:39): arch=c000003e syscall=257 success=no exit=-13 a0=ffffff9c ppid=9430 '
-           'pid=9431 auid=4294967295 uid=0 comm="cat" exe="/usr/bin/cat" key=(null)'),
+    (1423, ('audit(1795467411.655:39): domain=15563950d blockers=fs.read_file path="/etc/locale.alias" dev="vda" '
+            'ino=688')),
+    (1424, ('audit(1795467411.655:39): domain=15563950d status=allocated mode=enforcing pid=9431 uid=0 '
+            'exe="/usr/bin/python3.11" comm="python"')),
+    (1300, ('audit(1795467411.655:39): arch=c000003e syscall=257 success=no exit=-13 a0=ffffff9c ppid=9430 '
+            'pid=9431 auid=4294967295 uid=0 comm="cat" exe="/usr/bin/cat" key=(null)')),
     (1423, 'audit(1795467411.657:40): domain=99 blockers=fs.read_file path="/etc/shadow" dev="vda" ino=7'),
     (1424, 'audit(1795467411.657:40): domain=99 status=allocated mode=enforcing pid=77 uid=0 exe="/x" comm="x"'),
-    (1423, 'audit(1795467411.659:41): domain=15563950d blockers=fs.read_file path="/etc/hostname" dev="vda" '
-           'ino=612'),
-    (1300, 'audit(1795467411.659:41): arch=c000003e syscall=257 success=no exit=-13 pid=9431 comm="cat" '
-           'exe="/usr/bin/cat"'),
+    (1423, ('audit(1795467411.659:41): domain=15563950d blockers=fs.read_file path="/etc/hostname" dev="vda" '
+            'ino=612')),
+    (1300, ('audit(1795467411.659:41): arch=c000003e syscall=257 success=no exit=-13 pid=9431 comm="cat" '
+            'exe="/usr/bin/cat"')),
 ]
 # --landlock-audit: this machine boots with audit off, and Landlock logs nothing then
 READ_FLAGS = ("--landlock-audit", "--fs-read", "/usr", "--fs-read", "/lib", "--fs-read", "/lib64")
@@ -65,8 +65,8 @@ def test_ports_are_not_mistaken_for_hex() -> None:
                (1423, "audit(1.0:1): domain=b blockers=net.bind_tcp saddr=127.0.0.1 src=8089"),
                (1300, 'audit(1.0:1): arch=c000003e syscall=49 pid=6 comm="srv"')]
     assert explain(collect(records, 6)) == [
-        "srv (pid 6) was denied net.bind_tcp on TCP port 8089 by Landlock (not a --net-bind port; "
-        "add --net-bind 8089)"]
+        ("srv (pid 6) was denied net.bind_tcp on TCP port 8089 by Landlock (not a --net-bind port; "
+         "add --net-bind 8089)")]
 
 
 def _can_explain() -> None:
@@ -113,8 +113,8 @@ def test_audit_is_not_switched_on_unless_asked(tmp_path) -> None:
     assert result.returncode == 1 and "Permission denied" in result.stderr
     assert _denial_lines(result.stderr) == [], result.stderr
     assert [line for line in result.stderr.splitlines() if "--landlock-audit" in line] == [
-        "syswarden: note: Landlock denials are not logged while kernel audit is off; to have them named, rerun "
-        "with --landlock-audit (switches audit on for the run) or turn audit on (auditctl -e 1)"]
+        ("syswarden: note: Landlock denials are not logged while kernel audit is off; to have them named, rerun "
+         "with --landlock-audit (switches audit on for the run) or turn audit on (auditctl -e 1)")]
     assert audit_netlink.audit_enabled() == 0
     ok = syswarden("run", *READ_FLAGS[1:], "--", "/usr/bin/cat", "/usr/lib/os-release")
     assert ok.returncode == 0 and "--landlock-audit" not in ok.stderr, ok.stderr

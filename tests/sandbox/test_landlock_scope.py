@@ -41,8 +41,8 @@ def test_scopes_degrade_below_abi_6_and_require_fails() -> None:
     spec = pl.spec_from_flags(scopes=("signal",))
     old = ll.plan(spec, 5)
     assert not old.enforced
-    assert old.not_enforced == ("scope signal (needs Landlock ABI 6, Linux 6.12; have 5): IPC out of the sandbox "
-                                "stays allowed",)
+    assert old.not_enforced == (("scope signal (needs Landlock ABI 6, Linux 6.12; have 5): IPC out of the sandbox "
+                                 "stays allowed"),)
     assert "landlock: NOT enforced: scope signal" in old.lines()[1]
     with pytest.raises(Exception, match="Landlock cannot enforce: scope signal"):
         ll.require(old, 5)

@@ -46,7 +46,8 @@ def test_drop_bind_kills_and_explains() -> None:
 def test_drop_bind_with_errno_returns_eperm() -> None:
     """--drop bind --errno EPERM makes bind fail with EPERM instead of killing."""
     result = syswarden("run", "--drop", "bind", "--errno", "EPERM", "--", PY, "-c",
-                       f"import errno\ntry:\n    {BIND}\nexcept OSError as e:\n    print('errno', errno.errorcode[e.errno])")
+                       f"import errno\ntry:\n    {BIND}\n"
+                       "except OSError as e:\n    print('errno', errno.errorcode[e.errno])")
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "errno EPERM"
 

@@ -73,7 +73,7 @@ def test_down_then_up_in_order_with_overflow(tmp_path: Path) -> None:
     try:
         time.sleep(2.0)              # the replay is over by now; the queue is full and retrying
         server.start()
-        out, err = proc.communicate(timeout=120)
+        _, err = proc.communicate(timeout=120)
     finally:
         if proc.poll() is None:
             proc.kill()

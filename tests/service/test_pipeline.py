@@ -30,7 +30,7 @@ def test_choose_source(path, source, expected) -> None:
 
 def test_choose_source_rejects_unknown_suffix() -> None:
     """An unknown recording format is bad input."""
-    with pytest.raises(InputError, match="expected a .jsonl recording"):
+    with pytest.raises(InputError, match=r"expected a \.jsonl recording"):
         choose_source("x.pcap", None)
 
 
@@ -129,13 +129,13 @@ def test_replay_names_users_from_the_recordings_account_events(tmp_path: Path) -
     recording = tmp_path / "accounts.jsonl"
     recording.write_text("\n".join([
         '{"syswarden_replay": 1, "hostname": "traced"}',
-        '{"kind": "thread", "tid": 700, "pid": 700, "ptid": 1, "comm": "cat", "exe": "cat", "exepath": "/bin/cat",'
-        ' "args": [], "cwd": "/", "uid": 4242, "gid": 4242, "loginuid": -1, "tty": 0, "start_ts": 0,'
-        ' "container_id": ""}',
-        '{"kind": "event", "num": 1, "ts": 1, "tid": -1, "type": "useradded", "dir": ">", "params": {"uid": 4242,'
-        ' "gid": 4242, "name": "ghost", "home": "/home/ghost", "shell": "/bin/sh", "container_id": ""}}',
-        '{"kind": "event", "num": 2, "ts": 2, "tid": 700, "type": "openat", "dir": "<", "res": 3, "params": {"fd": 3,'
-        ' "dirfd": -100, "name": "/etc/shadow", "flags": 0, "mode": 0, "dev": 0, "ino": 0}}',
+        ('{"kind": "thread", "tid": 700, "pid": 700, "ptid": 1, "comm": "cat", "exe": "cat", "exepath": "/bin/cat",'
+         ' "args": [], "cwd": "/", "uid": 4242, "gid": 4242, "loginuid": -1, "tty": 0, "start_ts": 0,'
+         ' "container_id": ""}'),
+        ('{"kind": "event", "num": 1, "ts": 1, "tid": -1, "type": "useradded", "dir": ">", "params": {"uid": 4242,'
+         ' "gid": 4242, "name": "ghost", "home": "/home/ghost", "shell": "/bin/sh", "container_id": ""}}'),
+        ('{"kind": "event", "num": 2, "ts": 2, "tid": 700, "type": "openat", "dir": "<", "res": 3, "params": {"fd": 3,'
+         ' "dirfd": -100, "name": "/etc/shadow", "flags": 0, "mode": 0, "dev": 0, "ino": 0}}'),
     ]) + "\n")
     rules = tmp_path / "r.yaml"
     rules.write_text("- rule: Open\n  desc: d\n  condition: evt.type=openat\n  output: by %user.name\n"

@@ -41,8 +41,8 @@ def _replay(path: Path) -> tuple[list[int], object, CaptureError | None]:
     (_event(3, name=["/etc/shadow"]), "parameter 'name' must be null or str, not list"),
     (_event(3, fd=1 << 70), "parameter 'fd' is out of range"),
     (_event(3, flags=True), "parameter 'flags' must be int or null, not bool"),
-    ('{"kind": "event", "num": 3, "ts": 3, "tid": 7, "type": "connect", "params": {"addr": {"family": "AF_INET",'
-     ' "addr": 5, "port": 80}}}', "'addr' must be a string"),
+    (('{"kind": "event", "num": 3, "ts": 3, "tid": 7, "type": "connect", "params": {"addr": {"family": "AF_INET",'
+      ' "addr": 5, "port": 80}}}'), "'addr' must be a string"),
     ('{"kind": "event", "num": 3, "ts": -1, "tid": 7, "type": "openat"}', "'ts' must not be negative"),
     ('{"kind": "event", "num": 3, "ts": 3, "tid": 7, "type": "openat", "source": []}', "'source' must be str"),
     ('{"kind": "event", "num": 3, "ts": 3, "tid": 7, "type": "openat", "params": {"fd": ' + "9" * 5000 + "}}",

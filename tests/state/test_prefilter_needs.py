@@ -50,8 +50,8 @@ def _tables(state: State) -> Any:
     out = []
     for thread in sorted(state.threads, key=lambda t: t.tid):
         fds = {n: (f.type, f.name, f.flags, f.is_server, f.connected) for n, f in thread.fds.items()}
-        out.append((thread.tid, thread.comm, thread.exepath, thread.cwd, thread.uid, thread.euid, thread.gid, thread.sid,
-                    thread.cap_effective, fds))
+        out.append((thread.tid, thread.comm, thread.exepath, thread.cwd, thread.uid, thread.euid, thread.gid,
+                    thread.sid, thread.cap_effective, fds))
     return out, state.stats.threads_created
 
 

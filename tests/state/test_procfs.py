@@ -45,7 +45,8 @@ def child(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[str], Path, int, in
         listener.close()
 
 
-def test_read_process_matches_the_real_child(child: tuple[subprocess.Popen[str], Path, int, int, socket.socket]) -> None:
+def test_read_process_matches_the_real_child(
+        child: tuple[subprocess.Popen[str], Path, int, int, socket.socket]) -> None:
     """cmdline, cwd, uid, parent, the open file and the TCP socket are read from /proc as they are."""
     proc, tmp, lport, cport, _ = child
     t = read_process(proc.pid)
@@ -125,7 +126,8 @@ def test_ipv6_udp_and_unix_sockets_of_this_process(tmp_path: Path) -> None:
         fds = read_process(os.getpid()).fds                         # type: ignore[union-attr]
         lport, cport = srv.getsockname()[1], cli.getsockname()[1]
         want = f"::1:{cport}->::1:{lport}"
-        assert (fds[cli.fileno()].type, fds[cli.fileno()].name, fds[cli.fileno()].is_server) == (FdType.IPV6, want, False)
+        client = fds[cli.fileno()]
+        assert (client.type, client.name, client.is_server) == (FdType.IPV6, want, False)
         assert (fds[acc.fileno()].name, fds[acc.fileno()].is_server) == (want, True)
         assert (fds[udp.fileno()].l4proto, fds[udp.fileno()].name) == ("udp", f"127.0.0.1:{udp.getsockname()[1]}")
         assert (fds[unix.fileno()].type, fds[unix.fileno()].name) == (FdType.UNIX, str(tmp_path / "s.sock"))

@@ -339,7 +339,7 @@ def _render(doc: _Doc, event: AuditEvent) -> dict[str, Any]:
         out["data"] = doc.data
     if doc.paths:
         out["paths"] = doc.paths
-    ecs_user = {k: v for k, v in doc.ecs_user[""].items()}
+    ecs_user: dict[str, str | dict[str, str]] = {k: v for k, v in doc.ecs_user[""].items()}
     ecs_user.update({k: doc.ecs_user[k] for k in ("effective", "target", "changes")})
     out["ecs"] = {"event": doc.ecs_event, "user": ecs_user, "group": doc.ecs_group}
     if event.node:

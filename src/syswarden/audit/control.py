@@ -9,6 +9,7 @@ as with auditctl); ``-c`` continues to the end to report every error, then undoe
 from __future__ import annotations
 
 import errno as _errno
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -74,7 +75,7 @@ def _apply(command: Command, undo: _Undo, report: LoadReport, status: dict[str, 
     elif isinstance(command, DeleteAll):
         for raw in _matching(command.key):
             audit_netlink.delete_rule(raw)
-            undo.steps.append(lambda raw=raw: audit_netlink.add_rule(raw))
+            undo.steps.append(functools.partial(audit_netlink.add_rule, raw))
             report.deleted += 1
     elif isinstance(command, SetControl):
         _set(command, undo, status)

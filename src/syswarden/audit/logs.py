@@ -58,7 +58,7 @@ def expand(paths: Iterable[str]) -> list[str]:
     return out
 
 
-def _open(path: str) -> IO[bytes]:
+def _open(path: str) -> IO[bytes] | gzip.GzipFile:
     if path == "-":
         import sys
         return sys.stdin.buffer
@@ -88,7 +88,7 @@ def read_records(paths: Iterable[str], stats: LogStats | None = None) -> Iterato
                 handle.close()
 
 
-def _file_records(handle: IO[bytes], path: str, stats: LogStats) -> Iterator[Record]:
+def _file_records(handle: IO[bytes] | gzip.GzipFile, path: str, stats: LogStats) -> Iterator[Record]:
     lineno = 0
     while True:
         raw = handle.readline(MAX_RECORD + 1)

@@ -5,6 +5,7 @@ the kernel's own listing need no guessing.
 """
 from __future__ import annotations
 
+import dataclasses
 import enum
 from dataclasses import dataclass, field
 
@@ -36,7 +37,7 @@ class RuleField:
     op: Op
     value: int = 0
     text: str | None = None
-    span: Span | None = field(default=None, compare=False)
+    span: Span | None = dataclasses.field(default=None, compare=False)   # ``field`` here is the attribute above
 
 
 @dataclass(frozen=True, slots=True)

@@ -3,8 +3,9 @@
 Criteria, all of which must hold (a list criterion holds when any of its values does): rule key (``-k``:
 any key of the event equals it), syscall (name for the event's arch, or number), pid, uid (the real uid, as
 ``ausearch -ui``), auid, session, success, record type, exe, comm, node, and a time window. Times: ``now``,
-``recent`` (10 minutes ago), ``this-hour``, ``today``, ``yesterday``, ``this-week``, ``week-ago``, ``this-month``, ``this-year``, ``boot``; a date and time as
-``YYYY-MM-DD[ HH:MM[:SS]]``, ausearch's ``MM/DD/YYYY [HH:MM:SS]``, or ``@EPOCH`` seconds (local time zone).
+``recent`` (10 minutes ago), ``this-hour``, ``today``, ``yesterday``, ``this-week``, ``week-ago``, ``this-month``,
+``this-year``, ``boot``; a date and time as ``YYYY-MM-DD[ HH:MM[:SS]]``, ausearch's ``MM/DD/YYYY [HH:MM:SS]``, or
+``@EPOCH`` seconds (local time zone).
 """
 from __future__ import annotations
 

@@ -2,10 +2,15 @@
 ``audit_search_cmd``, the ausearch/aureport side (search, report)."""
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import click
 
 from syswarden.errors import InputError, KernelError
 from syswarden.escaping import escape_text
+
+if TYPE_CHECKING:
+    from syswarden.audit.rule_model import RulesFile
 
 
 @click.group()
@@ -29,12 +34,12 @@ def _warn(message: str) -> None:
 
 
 def read_files(paths: tuple[str, ...], allow_immutable: bool = False, quiet: bool = False,
-               strict_names: bool = True) -> list:
+               strict_names: bool = True) -> list[RulesFile]:
     """Parse and check every file before anything touches the kernel (``strict_names=False``: a file for another
     machine, whose user and group names need not exist here)."""
     from syswarden.audit.rules_file import read_rules_file
 
-    parsed = []
+    parsed: list[RulesFile] = []
     for path in paths:
         rules = read_rules_file(path, allow_immutable=allow_immutable, strict_names=strict_names)
         if not quiet:

@@ -62,7 +62,8 @@ def _explain_filter(ruleset: Ruleset, *, kernel_filter: bool) -> None:
 
 @click.command(context_settings={"ignore_unknown_options": False})
 @click.option("--replay", "replay", type=click.Path(exists=True),
-              help="Read events from a recording (.jsonl replay, .scap/.scap.gz capture, or audit logs: a file or a directory).")
+              help="Read events from a recording (.jsonl replay, .scap/.scap.gz capture, or audit logs: a file or a "
+                   "directory).")
 @click.option("--source", type=click.Choice(["ebpf", "ptrace", "audit", "replay", "scap"]), default=None,
               help="Event source (default: by file suffix with --replay, ebpf when live). audit: the kernel's audit "
                    "stream live, or audit.log files with --replay.")
@@ -79,7 +80,8 @@ def _explain_filter(ruleset: Ruleset, *, kernel_filter: bool) -> None:
 @click.option("-D", "disable_names", multiple=True, help="Disable rules whose name contains NAME (or matches a glob).")
 @click.option("-T", "disable_tags", multiple=True, help="Disable rules with this tag.")
 @click.option("-t", "only_tags", multiple=True, help="Run only rules with this tag.")
-@click.option("--all-matches", is_flag=True, help="Report every matching rule, not just the first (rule_matching: all).")
+@click.option("--all-matches", is_flag=True,
+              help="Report every matching rule, not just the first (rule_matching: all).")
 @click.option("-w", "--write", "write_path", type=click.Path(dir_okay=False),
               help="Also record the events to FILE (.scap/.scap.gz for sysdig, or .jsonl).")
 @click.option("-q", "--quiet", is_flag=True, help="No summary on stderr.")
@@ -122,10 +124,9 @@ def monitor(ctx: click.Context, replay: str | None, source: str | None, config_p
     from syswarden.service.rules_spec import SpecOf, load_selected
     from syswarden.service.settings import effective_config
 
-    flags = {"json_output": json_output if _given(ctx, "json_output") else None,
-             "rule_matching": ("all" if all_matches else "first") if _given(ctx, "all_matches") else None,
-             "priority": _priority(min_priority) if _given(ctx, "min_priority") else None,
-             "rules_files": rules_files}
+    json_flag = json_output if _given(ctx, "json_output") else None
+    matching_flag = ("all" if all_matches else "first") if _given(ctx, "all_matches") else None
+    priority_flag = _priority(min_priority) if _given(ctx, "min_priority") else None
 
     spec_of = SpecOf()
 

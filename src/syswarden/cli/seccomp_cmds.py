@@ -61,8 +61,8 @@ def _c_source(compiled: CompiledFilter, source: str) -> str:
     """A C array of ``struct sock_filter`` with the disassembly as comments."""
     safe = escape_text(source).replace("*/", "* /")
     arches = ", ".join(a.value for a in compiled.arches)
-    out = [f"/* seccomp filter compiled by syswarden from {safe} for {arches}; "
-           f"{len(compiled.program)} instructions */",
+    out = [(f"/* seccomp filter compiled by syswarden from {safe} for {arches}; "
+            f"{len(compiled.program)} instructions */"),
            "#include <linux/filter.h>", "", "static struct sock_filter syswarden_filter[] = {"]
     for line, ins in zip(lines(compiled.program), compiled.program):
         out.append(f"\t{{ 0x{ins.code:02x}, 0x{ins.jt:02x}, 0x{ins.jf:02x}, 0x{ins.k:08x} }}, "

@@ -100,25 +100,25 @@ class _Builder:
 
     def span(self, event: yaml.Event) -> Span:
         start, end = event.start_mark, event.end_mark
+        assert start is not None and end is not None      # PyYAML's parser marks every event it makes
         return Span(self.name, start.line + 1, start.column + 1, end.line + 1, end.column + 1)
 
     def run(self, events: Iterable[yaml.Event]) -> list[Node]:
         docs: list[Node] = []
         for event in events:
-            kind = type(event)
-            if kind is yaml.ScalarEvent:
+            if isinstance(event, yaml.ScalarEvent):
                 self.add(self.scalar(event), 1, event.anchor, 1)
-            elif kind is yaml.SequenceStartEvent or kind is yaml.MappingStartEvent:
-                self.open(event, kind is yaml.MappingStartEvent)
-            elif kind is yaml.SequenceEndEvent or kind is yaml.MappingEndEvent:
+            elif isinstance(event, (yaml.SequenceStartEvent, yaml.MappingStartEvent)):
+                self.open(event, isinstance(event, yaml.MappingStartEvent))
+            elif isinstance(event, (yaml.SequenceEndEvent, yaml.MappingEndEvent)):
                 self.close()
-            elif kind is yaml.AliasEvent:
+            elif isinstance(event, yaml.AliasEvent):
                 self.alias(event)
-            elif kind is yaml.DocumentStartEvent:
+            elif isinstance(event, yaml.DocumentStartEvent):
                 if self.single and docs:
                     raise self.fail("expected a single YAML document, found another one", self.span(event))
                 self.anchors.clear()          # the size limit holds for the whole stream, not per document
-            elif kind is yaml.DocumentEndEvent:
+            elif isinstance(event, yaml.DocumentEndEvent):
                 docs.append(self.root if self.root is not None else Node(None, self.span(event), tag="null"))
                 self.root = None
         return docs
@@ -178,7 +178,7 @@ class _Builder:
         self.add(node, top.weight, top.anchor, 1)     # its items were counted as they came
 
     def alias(self, event: yaml.AliasEvent) -> None:
-        found = self.anchors.get(event.anchor)
+        found = self.anchors.get(event.anchor) if event.anchor is not None else None
         if found is None:
             raise self.fail(f"unknown anchor {event.anchor!r}", self.span(event))
         node, weight = found
@@ -201,13 +201,14 @@ class _Builder:
         return Node(value, span, text=text, tag=tag, style=style, content=content)
 
     def content_span(self, event: yaml.ScalarEvent, style: str) -> Span:
-        start = event.start_mark
+        start, end_mark = event.start_mark, event.end_mark
+        assert start is not None and end_mark is not None   # PyYAML's parser marks every event it makes
         if style in "'\"":
             return Span(self.name, start.line + 1, start.column + 2)
         # A block scalar: its text begins after the indicator's line and any blank or indentation.
         offset = self.source.text.find("\n", start.index)
         offset = len(self.source.text) if offset < 0 else offset + 1
-        end = event.end_mark.index
+        end = end_mark.index
         while offset < end and self.source.text[offset] in " \t\r\n":
             offset += 1
         return self.source.span_at_offset(offset)

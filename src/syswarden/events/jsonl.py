@@ -58,7 +58,7 @@ class JsonlWriter:
 
     def __init__(self, target: str | os.PathLike[str] | IO[str], hostname: str = "") -> None:
         self._owned = isinstance(target, str | os.PathLike)
-        self._out: IO[str] = open(target, "w", encoding="ascii") if self._owned else target  # type: ignore[arg-type]
+        self._out: IO[str] = open(target, "w", encoding="ascii") if isinstance(target, str | os.PathLike) else target
         self._line({"syswarden_replay": VERSION, "hostname": hostname})
 
     def _line(self, obj: dict[str, Any]) -> None:
@@ -105,8 +105,8 @@ class JsonlReader:
         self._owned = isinstance(source, str | os.PathLike)
         self.warnings: list[CaptureError] = []
         try:
-            self._in: IO[str] = (open(source, encoding="utf-8", errors="surrogateescape", newline="\n")  # type: ignore[arg-type]
-                                 if self._owned else source)
+            self._in: IO[str] = (open(source, encoding="utf-8", errors="surrogateescape", newline="\n")
+                                 if isinstance(source, str | os.PathLike) else source)
         except OSError as exc:
             raise CaptureError(f"{self.name}: cannot open replay file: {exc.strerror}") from exc
         self.lineno = 0

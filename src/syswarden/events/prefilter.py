@@ -205,10 +205,11 @@ class KernelView:
     only when the probe can build it exactly: for a filesystem path, an absolute, normal argument of at most
     ``MAX_PATH_BYTES`` (normalising it then changes nothing). ``path_tail`` is, for a relative normal argument
     ``R`` (no empty, ``.`` or ``..`` component), ``/R``: state joins ``R`` to a directory, so the path it builds
-    ends with ``/R`` (or is ``R`` itself when it knows no directory), which decides suffix tests. ``comm`` is the comm user space has for the thread
-    (the one at its fork or exec, never the live one, which ``prctl(PR_SET_NAME)`` changes). ``returns_dir``
-    says whether the fd the call returned is a directory (False for a failed call). ``fd_known`` says, for the
-    ``Prefilter.fd_gated`` types, whether user space knows any of the fds the call names (``GATED_FD_PARAMS``).
+    ends with ``/R`` (or is ``R`` itself when it knows no directory), which decides suffix tests. ``comm`` is the comm
+    user space has for the thread (the one at its fork or exec, never the live one, which ``prctl(PR_SET_NAME)``
+    changes). ``returns_dir`` says whether the fd the call returned is a directory (False for a failed call).
+    ``fd_known`` says, for the ``Prefilter.fd_gated`` types, whether user space knows any of the fds the call names
+    (``GATED_FD_PARAMS``).
     """
 
     event_type: str

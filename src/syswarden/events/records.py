@@ -12,6 +12,7 @@ import base64
 import binascii
 import dataclasses
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -47,19 +48,19 @@ for _name in EVENT_NAMES:
 # The Python types a parameter value may have once decoded, by event-table type (docs/replay-format.md); None
 # (the source could not read it) is valid for every parameter. Sources deliver these and nothing else, so rules,
 # state and the writers may rely on them.
-_NONE = type(None)
-_TEXT = frozenset({str, _NONE})
+_NONE: type = type(None)
+_TEXT: frozenset[type] = frozenset({str, _NONE})
 _VALUE_TYPES: dict[ParamType, frozenset[type]] = {
     ParamType.FSPATH: _TEXT, ParamType.FSRELPATH: _TEXT, ParamType.CHARBUF: _TEXT,
     ParamType.BYTEBUF: frozenset({bytes, list, _NONE}),
     ParamType.SOCKADDR: frozenset({SockAddr, _NONE}), ParamType.SOCKTUPLE: frozenset({SockTuple, _NONE}),
     ParamType.FDLIST: frozenset({list, _NONE}), ParamType.DYN: frozenset({int, str, bytes, _NONE}),
 }
-_INTEGER = frozenset({int, _NONE})
+_INTEGER: frozenset[type] = frozenset({int, _NONE})
 _PARAM_VALUE_TYPES: dict[str, dict[str, frozenset[type]]] = {}
 for (_name, _dir), _spec in EVENTS.items():
-    for _p in _spec.params:
-        _PARAM_VALUE_TYPES.setdefault(_name, {})[_p.name] = _VALUE_TYPES.get(_p.type, _INTEGER)
+    for _param in _spec.params:
+        _PARAM_VALUE_TYPES.setdefault(_name, {})[_param.name] = _VALUE_TYPES.get(_param.type, _INTEGER)
 for _name in _PARAMS_OF:
     for _p in _GENERIC_PARAMS:
         _PARAM_VALUE_TYPES.setdefault(_name, {}).setdefault(_p, _INTEGER)
@@ -240,10 +241,11 @@ def _check_list(etype: str, key: str, items: list[Any]) -> None:
 def _check_endpoint(etype: str, key: str, value: SockAddr | SockTuple) -> None:
     for f in dataclasses.fields(value):
         field_value = getattr(value, f.name)
-        wanted = int if f.name.endswith("port") else str      # a unix tuple's "dport" is a kernel address
-        if type(field_value) is not wanted or wanted is int and not INT_MIN <= field_value <= INT_MAX:
-            raise LineError(f"event {etype!r} parameter {key!r}: {f.name!r} must be "
-                            f"{'a 64-bit integer' if wanted is int else 'a string'}")
+        if f.name.endswith("port"):                          # a unix tuple's "dport" is a kernel address
+            if type(field_value) is not int or not INT_MIN <= field_value <= INT_MAX:
+                raise LineError(f"event {etype!r} parameter {key!r}: {f.name!r} must be a 64-bit integer")
+        elif type(field_value) is not str:
+            raise LineError(f"event {etype!r} parameter {key!r}: {f.name!r} must be a string")
 
 
 def thread_from_json(obj: dict[str, Any]) -> ThreadInfo:
@@ -328,7 +330,8 @@ def event_from_json(obj: dict[str, Any]) -> Event:
                  state_only=obj.get("state_only", False), source=obj.get("source", "syscall"))
 
 
-_DECODERS = {"thread": thread_from_json, "fd": fd_from_json, "event": event_from_json}
+_DECODERS: dict[str, Callable[[dict[str, Any]], Record]] = {
+    "thread": thread_from_json, "fd": fd_from_json, "event": event_from_json}
 
 
 _decode = json.JSONDecoder().decode

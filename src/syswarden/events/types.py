@@ -352,6 +352,7 @@ def is_open_exec(flags: int, mode: int) -> bool:
 __all__ = [
     "ParamType", "ParamSpec", "EventSpec", "FlagEntry", "FlagTable", "EVENTS", "EVENT_NAMES", "FLAG_TABLES",
     "DEDICATED_EVENT_NAMES", "GENERIC_EVENT_NAMES",
-    "ENTER_ONLY", "event_spec", "dirpath_param", "extension_params", "flag_table", "format_flags", "errno_name", "errno_value",
+    "ENTER_ONLY", "event_spec", "dirpath_param", "extension_params", "flag_table", "format_flags", "errno_name",
+    "errno_value",
     "is_open_read", "is_open_write", "is_open_exec",
 ]

@@ -15,7 +15,7 @@ PR_SET_NO_NEW_PRIVS = 38
 PR_GET_NO_NEW_PRIVS = 39
 
 
-class kernel_errors:  # noqa: N801 (used as a context manager, named like one)
+class kernel_errors:  # lower case: used as a context manager, named like one
     """Translate ``OSError`` raised inside into ``KernelError`` naming the operation and the errno. A class
     rather than ``contextlib.contextmanager``: this module is on every launch's start-up path."""
 

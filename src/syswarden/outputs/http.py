@@ -57,7 +57,7 @@ def tls_context(*, insecure: bool = False, ca_cert: str = "", ca_bundle: str = "
 class HttpOutput:
     """POSTs each alert's JSON to ``url``."""
 
-    def __init__(self, url: str, *, alert_format: AlertFormat | None = None, headers: Mapping[str, str] = (),
+    def __init__(self, url: str, *, alert_format: AlertFormat | None = None, headers: Mapping[str, str] | None = None,
                  user_agent: str = DEFAULT_USER_AGENT, tls: ssl.SSLContext | None = None, compress: bool = False,
                  keep_alive: bool = True, timeout: float = 5.0, health_path: str = "/healthz",
                  echo: Callable[[str], None] | None = None) -> None:
@@ -72,7 +72,7 @@ class HttpOutput:
             raise InputError(f"http_output.url {url!r}: bad port") from exc
         self._path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
         self.alert_format = replace(alert_format or AlertFormat(), json_output=True)
-        self.headers = {"Content-Type": "application/json", "User-Agent": user_agent, **dict(headers)}
+        self.headers = {"Content-Type": "application/json", "User-Agent": user_agent, **(headers or {})}
         if compress:
             self.headers["Content-Encoding"] = "gzip"
         self.compress = compress

@@ -104,7 +104,8 @@ class JetStreamOutput:
         except NotFoundError:
             if not self.create_stream:
                 await nc.close()
-                raise OutputError(f"nats {self.url}: no stream {self.stream!r} and create_stream is false")
+                raise OutputError(
+                    f"nats {self.url}: no stream {self.stream!r} and create_stream is false") from None
             await js.add_stream(name=self.stream, subjects=[f"{self.subject_prefix}.>"], storage="file",
                                 duplicate_window=self.duplicate_window, max_age=self.max_age or None)
         self._nc, self._js = nc, js
@@ -137,7 +138,7 @@ class JetStreamOutput:
             if not self._nc.is_connected:
                 raise OutputError("not connected")
             self._call(self._publish(record), self.publish_timeout)
-        except Exception as exc:  # nats-py raises its own tree, asyncio timeouts, OSError: all mean "not now"
+        except Exception as exc:  # noqa: BLE001 - nats-py raises its own tree, asyncio timeouts, OSError: all "not now"
             self._retry_at = time.monotonic() + self._next_delay()
             self.last_error = f"nats {self.url}: {str(exc) or type(exc).__name__}"
             return False
@@ -170,7 +171,7 @@ class JetStreamOutput:
             batch = self.spool.head(32)
             if not batch:
                 break
-            for done, (record, offset) in enumerate(batch, 1):
+            for done, (record, _offset) in enumerate(batch, 1):
                 if record is not None and not self._send(record):
                     if done > 1:
                         self.spool.advance(batch[done - 2][1], done - 1)
@@ -194,7 +195,7 @@ class JetStreamOutput:
     def close(self) -> None:
         try:
             self._call(self._close(), 2.0)
-        except Exception:  # closing a dead connection: nothing left to save
+        except Exception:  # noqa: BLE001 - closing a dead connection: nothing left to save
             pass
         finally:
             self._loop.call_soon_threadsafe(self._loop.stop)

@@ -15,8 +15,9 @@ MSG is the alert as the other outputs render it (Falco's text line or JSON, alre
 control characters). PRI is ``facility * 8 + severity``; Falco's priorities are syslog's severities.
 TCP frames each message with octet counting (RFC 6587 ``LEN SP MSG``), which rsyslog and syslog-ng accept.
 A local socket path that does not exist (no syslog daemon) refuses the alert at once (counted ``rejected``,
-as ``syslog(3)`` discards it); a refused connection is retried. UDP and TCP have no acknowledgement: a message the kernel accepted is counted delivered, and an ICMP "port
-unreachable" surfaces on the next send, which is retried (docs/outputs.md).
+as ``syslog(3)`` discards it); a refused connection is retried. UDP and TCP have no acknowledgement: a message the
+kernel accepted is counted delivered, and an ICMP "port unreachable" surfaces on the next send, which is retried
+(docs/outputs.md).
 """
 from __future__ import annotations
 

@@ -142,7 +142,7 @@ def merge_into(existing: Policy, recorded: Policy) -> tuple[Policy, list[Syscall
 
 def shadowed(policy: Policy, rule: SyscallRule) -> list[str]:
     """Names of ``rule`` that an earlier non-allow rule of ``policy`` decides first (the addition has no effect)."""
-    out = []
+    out: list[str] = []
     for earlier in policy.rules:
         if earlier is rule:
             break

@@ -88,8 +88,8 @@ class Recording:
                 out.count(arch, name, c.calls, c.errors)
             for key, values in rec.arg_values.items():
                 out.arg_values.setdefault(key, set()).update(values)
-            for key, n in rec.unknown.items():
-                out.unknown[key] = out.unknown.get(key, 0) + n
+            for number, n in rec.unknown.items():
+                out.unknown[number] = out.unknown.get(number, 0) + n
             for path, access in rec.files.items():
                 out.touch(path, access)
             out.bind_ports |= rec.bind_ports

@@ -72,7 +72,7 @@ class SummaryRow:
 
 def summary_rows(recording: Recording) -> list[SummaryRow]:
     """Per ABI, syscalls by calls (most first), with their share of that ABI's calls."""
-    rows = []
+    rows: list[SummaryRow] = []
     for arch in recording.arches():
         entries = [(name, recording.calls[(arch, name)]) for name in recording.names(arch)]
         total = sum(c.calls for _, c in entries) or 1

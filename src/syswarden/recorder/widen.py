@@ -17,6 +17,7 @@ from syswarden.recorder.build import BuildOptions, build_policy, conditions_text
 from syswarden.recorder.recording import Recording
 from syswarden.recorder.report import render
 from syswarden.sandbox import launcher, supervisor
+from syswarden.sandbox.denials import SeccompRecord
 
 
 @dataclass(slots=True)
@@ -44,11 +45,11 @@ def _format_of(path: str) -> str:
     return policy_load.detect(policy_load.parse(text, filename))
 
 
-def denied_recording(records: list[object]) -> Recording:
+def denied_recording(records: list[SeccompRecord]) -> Recording:
     """The logged SECCOMP records as a recording (arch and syscall name as the filter saw them)."""
     rec = Recording()
     for record in records:
-        arch, name = getattr(record, "arch"), getattr(record, "syscall")
+        arch, name = record.arch, record.syscall
         if arch is not None and not name.startswith("syscall_"):
             rec.count(arch, name)
     return rec

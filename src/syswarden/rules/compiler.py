@@ -3,9 +3,9 @@
 ``compile_condition`` runs the passes in order (``resolve_macros``, ``expand_lists``, ``check_fields``), builds
 nested closures (``_ClosureBuilder``), generates one function from them when it can (``codegen.py``) and
 infers the event types (``infer_event_types``). Field accessors, operators and constants are all resolved
-here, so judging an event walks no AST and makes no choice that could have been made once. Semantics follow Falco: a check on a
-missing value (``<NA>``) is false whatever the operator (``!=`` included), except ``exists``, which is exactly
-"the value is present"; a multi-valued field passes a check when any of its values does.
+here, so judging an event walks no AST and makes no choice that could have been made once. Semantics follow Falco: a
+check on a missing value (``<NA>``) is false whatever the operator (``!=`` included), except ``exists``, which is
+exactly "the value is present"; a multi-valued field passes a check when any of its values does.
 """
 from __future__ import annotations
 
@@ -110,7 +110,8 @@ def deep_recursion() -> Iterator[None]:
         sys.setrecursionlimit(limit)
 
 
-def _generated(expr: ast.Expr, fields: Mapping[ast.FieldRef, FieldDef], closures: "_ClosureBuilder") -> Predicate | None:
+def _generated(expr: ast.Expr, fields: Mapping[ast.FieldRef, FieldDef],
+               closures: "_ClosureBuilder") -> Predicate | None:
     try:
         return SourceBuilder(fields, closures.operand, closures.check).build(expr)
     except (SyntaxError, RecursionError, MemoryError):

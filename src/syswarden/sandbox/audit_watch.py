@@ -31,7 +31,7 @@ class SeccompWatcher:
         self._landlock = landlock
         self._landlock_serials: set[int] = set()
         self._root: int | None = None
-        self._tree: dict[int, bool] = {}
+        self._tree: dict[int, bool | None] = {}     # None: the chain could not be read
         self.channel = "none"
         self._multicast: AuditMulticast | None = None
         self._kmsg: KmsgReader | None = None

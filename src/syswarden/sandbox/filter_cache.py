@@ -23,8 +23,9 @@ The key is a SHA-256 over everything compilation depends on: the policy source b
 ``--policy`` file), the options that change the filters (``--drop``, ``--allow``, ``--default-action``,
 ``--errno``, ``--log``), the machine and kernel release (native arch, Docker ``minKernel``), the syswarden
 version, and the name, size and modification time of every file of the policy, seccomp, syscalls and sandbox
-packages (code and tables), so any code change invalidates every entry. Writes are atomic (a temporary file created ``O_EXCL`` in the same directory
-fd, then ``renameat`` within it). Caching is best effort: an unwritable cache only costs the compile.
+packages (code and tables), so any code change invalidates every entry. Writes are atomic (a temporary file created
+``O_EXCL`` in the same directory fd, then ``renameat`` within it). Caching is best effort: an unwritable cache only
+costs the compile.
 
 This module is on the cached launch path: plain classes and the built-in SHA-256, no dataclasses or hashlib.
 """
@@ -37,12 +38,13 @@ import stat
 TYPE_CHECKING = False   # typing.TYPE_CHECKING, without importing typing on the launch path
 if TYPE_CHECKING:
     from collections.abc import Iterable
+    from hashlib import sha256      # the same interface as the C module's (which typeshed has no stub for)
     from typing import Any
-
-try:
-    from _sha256 import sha256   # the interpreter's own: hashlib would load OpenSSL at every launch
-except ImportError:  # pragma: no cover - interpreters built without it
-    from hashlib import sha256
+else:
+    try:
+        from _sha256 import sha256   # the interpreter's own: hashlib would load OpenSSL at every launch
+    except ImportError:  # pragma: no cover - interpreters built without it
+        from hashlib import sha256
 
 MAGIC = "syswarden-filter-cache 1"
 _PACKAGES = ("policy", "seccomp", "syscalls", "sandbox")
@@ -169,6 +171,7 @@ def open_dir(path: str, create: bool = False) -> int | None:
             name = pending.pop(0)
             if name == ".":
                 continue
+            nxt: int | None
             if name == "..":
                 nxt = os.open("..", _DIR_FLAGS, dir_fd=fd)
             else:

@@ -138,7 +138,7 @@ def _confine_and_exec(launch: Launch, errpipe: int | None, log_landlock: bool = 
                 err = exc.errno or 0
         message = f"cannot execute {launch.executable!r}: {os.strerror(err)}"
         code = 127 if err == 2 else 126
-    except BaseException as exc:  # the child must never return into the parent's code
+    except BaseException as exc:  # noqa: BLE001 - the child must never return into the parent's code
         message, code = f"cannot confine the child: {exc}", 125
     try:
         if errpipe is None:

@@ -200,10 +200,10 @@ def _ordered(lo_off: int, hi_off: int, width: int, value: int, inclusive: bool, 
         # Only the low ``width`` bits count: a value past them is never reached (always false for > and >=).
         if value >> width:
             return [Goto(fail)]
-        low: list[Item[Tag]] = [Stmt(_LD_W_ABS, lo_off)]
+        low_word: list[Item[Tag]] = [Stmt(_LD_W_ABS, lo_off)]
         if width < 32:
-            low.append(Stmt(b.BPF_ALU | b.BPF_AND | b.BPF_K, (1 << width) - 1))
-        return [*low, last]
+            low_word.append(Stmt(b.BPF_ALU | b.BPF_AND | b.BPF_K, (1 << width) - 1))
+        return [*low_word, last]
     low = Label("lo")
     tail: list[Item[Tag]] = [low, Stmt(_LD_W_ABS, lo_off), last]
     if vh == 0:                            # any high bit set is already greater

@@ -199,7 +199,7 @@ class _Reader:
 
     def check_keys(self, section: str, loc: Located, known: Iterable[str]) -> dict[str, Located]:
         """The section's mapping; keys outside ``known`` are warned about (Falco's schema only warns)."""
-        mapping = _expect(loc, dict, f"'{section}' to be a mapping")
+        mapping: dict[str, Located] = _expect(loc, dict, f"'{section}' to be a mapping")
         for key, sub in mapping.items():
             if key not in known:
                 self.warn_unimplemented(f"{section}.{key}", sub, False, known)

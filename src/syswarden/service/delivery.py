@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 from syswarden.escaping import escape_text
 from syswarden.outputs.fanout import Fanout
 from syswarden.outputs.file import FileOutput
-from syswarden.outputs.queue import DEFAULT_CAPACITY, QueuedOutput, Sink
+from syswarden.outputs.queue import DEFAULT_CAPACITY, Overflow, QueuedOutput, Sink
 from syswarden.outputs.stdout import StreamOutput
 
 if TYPE_CHECKING:
@@ -105,7 +105,7 @@ def build_fanout(cfg: MonitorConfig, output_file: str | None = None,
     """Every enabled output behind its own bounded queue."""
     q = cfg.delivery.outputs_queue
     capacity = q.capacity or DEFAULT_CAPACITY
-    overflow = "drop_oldest" if q.overflow == "drop_oldest" else "drop_newest"
+    overflow: Overflow = "drop_oldest" if q.overflow == "drop_oldest" else "drop_newest"
     outputs = [QueuedOutput(name, sink, capacity=capacity, overflow=overflow, log=log)
                for name, sink in build_sinks(cfg, output_file)]
     return Fanout(outputs, drain_timeout=q.drain_timeout)

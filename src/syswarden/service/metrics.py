@@ -126,7 +126,7 @@ class ServiceCollector:
         yield _gauge("syswarden_build_info", "Version", {"version": __version__}, 1)
 
     def _outputs(self) -> Iterator[Metric]:
-        families = {
+        families: dict[str, GaugeMetricFamily | CounterMetricFamily] = {
             "depth": GaugeMetricFamily("syswarden_outputs_queue_depth", "Alerts waiting", labels=["output"]),
             "capacity": GaugeMetricFamily("syswarden_outputs_queue_capacity", "Queue bound", labels=["output"]),
             "delivered": CounterMetricFamily("syswarden_outputs_delivered", "Alerts delivered",
@@ -187,7 +187,8 @@ class Webserver:
                                [("Content-Type", "application/json")])
                 return [b'{"status": "ok"}' if up else b'{"status": "stopping"}']
             if prometheus and path == "/metrics":
-                return metrics_app(environ, start_response)   # type: ignore[no-any-return]
+                body: list[bytes] = metrics_app(environ, start_response)
+                return body
             start_response("404 Not Found", [("Content-Type", "text/plain")])
             return [b"not found\n"]
 

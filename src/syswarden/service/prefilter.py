@@ -104,8 +104,8 @@ def _names(label: str, names: Iterable[str]) -> str:
 def summary(prefilter: Prefilter) -> list[str]:
     """Headline facts: how many types the kernel filters, which stay open, which are fd-gated."""
     delivered = "every type" if prefilter.event_types is None else f"{len(prefilter.event_types)} types"
-    return [f"delivered: {delivered}; filtered in the kernel: {len(prefilter.filters)} types; "
-            f"unfiltered: {len([t for t in prefilter.open_types if t != ANY_TYPE])} types",
+    return [(f"delivered: {delivered}; filtered in the kernel: {len(prefilter.filters)} types; "
+             f"unfiltered: {len([t for t in prefilter.open_types if t != ANY_TYPE])} types"),
             "fd-gated (sent only for fds user space knows): " + (", ".join(sorted(prefilter.fd_gated)) or "none")]
 
 

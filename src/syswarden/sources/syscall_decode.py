@@ -113,7 +113,8 @@ _CLONE_TAIL = (("flags", "u0"), ("uid", "0"), ("gid", "0"), ("vtid", "0"), ("vpi
 
 SPECS: dict[str, CallSpec] = {s.name: s for s in (
     _spec("open", {0: S}, ("fd", "ret"), ("name", "s0"), ("flags", "w1"), ("mode", "w2"), *_OPEN_TAIL),
-    _spec("openat", {1: S}, ("fd", "ret"), ("dirfd", "i0"), ("name", "s1"), ("flags", "w2"), ("mode", "w3"), *_OPEN_TAIL),
+    _spec("openat", {1: S}, ("fd", "ret"), ("dirfd", "i0"), ("name", "s1"), ("flags", "w2"), ("mode", "w3"),
+          *_OPEN_TAIL),
     _spec("openat2", {1: S, 2: B}, ("fd", "ret"), ("dirfd", "i0"), ("name", "s1"), ("flags", "how0"),
           ("mode", "how1"), ("resolve", "how2"), *_OPEN_TAIL),
     _spec("creat", {0: S}, ("fd", "ret"), ("name", "s0"), ("mode", "w1"), *_OPEN_TAIL, ("creat_flags", "0")),

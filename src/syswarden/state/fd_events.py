@@ -84,7 +84,8 @@ def on_close(st: StateContext, event: Event, thread: ThreadInfo | None, params: 
     return thread
 
 
-def on_close_range(st: StateContext, event: Event, thread: ThreadInfo | None, params: dict[str, Any]) -> ThreadInfo | None:
+def on_close_range(st: StateContext, event: Event, thread: ThreadInfo | None,
+                   params: dict[str, Any]) -> ThreadInfo | None:
     """close_range exit: close (or mark close-on-exec) every fd in [first, last]."""
     if thread is None or ret(event, params) not in (0, None):
         return thread
@@ -131,7 +132,8 @@ def on_socket(st: StateContext, event: Event, thread: ThreadInfo | None, params:
     return thread
 
 
-def on_socketpair(st: StateContext, event: Event, thread: ThreadInfo | None, params: dict[str, Any]) -> ThreadInfo | None:
+def on_socketpair(st: StateContext, event: Event, thread: ThreadInfo | None,
+                  params: dict[str, Any]) -> ThreadInfo | None:
     """socketpair exit: two connected sockets of the given family."""
     if thread is None or (ret(event, params) or 0) < 0:
         return thread

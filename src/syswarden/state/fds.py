@@ -21,9 +21,9 @@ _FAMILY_FD_TYPE = {
     "AF_INET": FdType.IPV4, "AF_INET6": FdType.IPV6, "AF_UNIX": FdType.UNIX, "AF_LOCAL": FdType.UNIX,
     "AF_NETLINK": FdType.NETLINK,
 }
-_NUM_FAMILY = {socket.AF_INET: "AF_INET", socket.AF_INET6: "AF_INET6", socket.AF_UNIX: "AF_UNIX",
-               socket.AF_NETLINK: "AF_NETLINK"}
-_SOCK_L4 = {socket.SOCK_STREAM: "tcp", socket.SOCK_DGRAM: "udp", socket.SOCK_RAW: "raw"}
+_NUM_FAMILY: dict[int, str] = {socket.AF_INET: "AF_INET", socket.AF_INET6: "AF_INET6", socket.AF_UNIX: "AF_UNIX",
+                               socket.AF_NETLINK: "AF_NETLINK"}
+_SOCK_L4: dict[int, str] = {socket.SOCK_STREAM: "tcp", socket.SOCK_DGRAM: "udp", socket.SOCK_RAW: "raw"}
 _IPPROTO_ICMP = (1, 58)
 
 

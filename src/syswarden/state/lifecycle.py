@@ -193,7 +193,8 @@ def on_chdir(st: StateContext, event: Event, thread: ThreadInfo | None, params: 
         path = params.get("path")
         new = join_path(thread.cwd, path) if isinstance(path, str) else ""
     else:
-        fd = thread.fds.get(_int(params, "fd") if _int(params, "fd") is not None else -1)
+        num = _int(params, "fd")
+        fd = thread.fds.get(num if num is not None else -1)
         new = fd.name if fd is not None else ""
         # the eBPF probe adds the cwd it walked after the call: right even when the fd's open was filtered
         cwd = params.get("cwd")

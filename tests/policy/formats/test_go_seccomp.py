@@ -42,7 +42,7 @@ def test_bits_set_is_one_rule_per_bit() -> None:
 
 def test_unknown_names_are_errors() -> None:
     """go-seccomp-bpf refuses unknown names, and so do we."""
-    with pytest.raises(UnknownSyscallError, match="g.yml:4:"):
+    with pytest.raises(UnknownSyscallError, match=r"g\.yml:4:"):
         load("seccomp:\n  default_action: allow\n  syscalls:\n  - {action: errno, names: [nosuchcall]}\n")
 
 

@@ -112,4 +112,5 @@ def test_negative_values_are_twos_complement() -> None:
                   "    args: [{arg: 0, value: -100, width: 32}]\n")
     assert [r.args[0].value for r in policy.rules] == [(1 << 64) - 100, (1 << 32) - 100]
     with pytest.raises(PolicySyntaxError, match="fit in 32 bits"):
-        load("default: allow\nrules:\n  - {syscalls: [read], action: log, args: [{arg: 0, value: -3000000000, width: 32}]}\n")
+        load("default: allow\nrules:\n"
+             "  - {syscalls: [read], action: log, args: [{arg: 0, value: -3000000000, width: 32}]}\n")

@@ -21,7 +21,8 @@ from syswarden.seccomp.compiler import compile_policy
 PY = sys.executable
 SHARED = Path(__file__).resolve().parents[3] / ".." / "shared" / "anchors" / "seccomp"
 # Raw syscall through ctypes: prints "<return value> <errno>".
-RAW = "import ctypes, sys; l = ctypes.CDLL(None, use_errno=True); r = l.syscall({nr}, {args}); print(r, ctypes.get_errno())"
+RAW = ("import ctypes, sys; l = ctypes.CDLL(None, use_errno=True); r = l.syscall({nr}, {args}); "
+       "print(r, ctypes.get_errno())")
 
 
 def run(*args: str) -> subprocess.CompletedProcess[str]:

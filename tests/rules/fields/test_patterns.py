@@ -28,7 +28,7 @@ def test_catastrophic_regex_is_linear() -> None:
 def test_patterns_re2_refuses_are_load_errors(pattern: str) -> None:
     """Falco compiles regex constants with RE2::POSIX and throws "invalid regex pattern: ..." when RE2 refuses:
     Perl classes, word boundaries, back-references and look-arounds are not POSIX egrep syntax."""
-    with pytest.raises(CheckError, match="^invalid regex pattern: "):
+    with pytest.raises(CheckError, match=r"^invalid regex pattern: "):
         regex_matcher(pattern)
     with pytest.raises(RuleLoadError, match="invalid regex pattern"):
         escaped = pattern.replace("\\", "\\\\")          # the filter language's own escape for a backslash

@@ -178,7 +178,8 @@ def test_uid_parameters_render_with_account_names() -> None:
         state.apply(event)
         if not event.state_only and event.type in kinds:
             ours[str(event.num)] = args.format(args.extract(event))
-    theirs = dict(line.split("@@") for line in _sysdig(capture, "%evt.num@@%evt.args", f"evt.type in ({', '.join(kinds)})"))
+    lines = _sysdig(capture, "%evt.num@@%evt.args", f"evt.type in ({', '.join(kinds)})")
+    theirs = dict(line.split("@@") for line in lines)
     assert any("(root)" in v for v in theirs.values())
     assert ours == theirs
 

@@ -190,7 +190,8 @@ BAD = [
     ("()", 2, "expected an expression inside '(' ')'"),
     ("proc.name contains", 19, "expected a string value after 'contains'"),
     ("proc.name =", 12,
-     "expected a string value or a field with a valid transformer: 'val', 'tolower', 'toupper', 'b64', 'basename', 'len'"),
+     ("expected a string value or a field with a valid transformer: "
+      "'val', 'tolower', 'toupper', 'b64', 'basename', 'len'")),
     ("proc.name = 'abc", 13, "unterminated '-quoted string"),
     ("proc.name = 'a\\\"b'", 15, "invalid \\\" escape in '-quoted string"),
     ('proc.name = "a\\\'b"', 15, "invalid \\' escape in \"-quoted string"),
@@ -198,9 +199,11 @@ BAD = [
     ('proc.name = "a\\x4"', 15, "truncated hex char escape sequence"),
     ('proc.name = "a\\xzz"', 15, "invalid hex char escape sequence: zz"),
     ("fd.num >= abc", 11,
-     "expected a number value or a field with a valid transformer: 'val', 'tolower', 'toupper', 'b64', 'basename', 'len'"),
+     ("expected a number value or a field with a valid transformer: "
+      "'val', 'tolower', 'toupper', 'b64', 'basename', 'len'")),
     ("proc.name in", 13,
-     "expected a list, an identifier, or a field with a valid transformer: 'val', 'tolower', 'toupper', 'b64', 'basename', 'len'"),
+     ("expected a list, an identifier, or a field with a valid transformer: "
+      "'val', 'tolower', 'toupper', 'b64', 'basename', 'len'")),
     ("proc.name in (a,", 17, "expected a string value after ','"),
     ("proc.name in (a b)", 17, "expected a ')' token"),
     ("proc.aname[2 = x", 13, "expected a ']' token"),
@@ -212,14 +215,15 @@ BAD = [
     ("proc.name in oneof (a)", 14, "a list operator does not take the 'oneof' modifier"),
     ("a and )", 7, "expected a '(' token, a field check, or an identifier"),
     ("proc.name ~ x", 11,
-     "expected a valid check operator: one of 'exists', '<=', '<', '>=', '>', '==', '=', '!=', 'glob', 'iglob', "
-     "'contains', 'icontains', 'bcontains', 'startswith', 'bstartswith', 'endswith', 'regex', 'intersects', 'in', "
-     "'pmatch'"),
+     ("expected a valid check operator: one of 'exists', '<=', '<', '>=', '>', '==', '=', '!=', 'glob', 'iglob', "
+      "'contains', 'icontains', 'bcontains', 'startswith', 'bstartswith', 'endswith', 'regex', 'intersects', 'in', "
+      "'pmatch'")),
     ("not", 4, "expected an expression after 'not'"),
     ("proc.name = a)", 14, "unexpected token after 'a', expecting 'or', 'and'"),
     ("1 = 2", 1, "expected a '(' token, a field check, or an identifier"),
     ("proc.name = (a)", 13,
-     "expected a string value or a field with a valid transformer: 'val', 'tolower', 'toupper', 'b64', 'basename', 'len'"),
+     ("expected a string value or a field with a valid transformer: "
+      "'val', 'tolower', 'toupper', 'b64', 'basename', 'len'")),
     ("a andb", 3, "unexpected token after 'a', expecting 'or', 'and'"),
     ("fd.name startswith oneof (a,", 29, "expected a string value after ','"),
 ]

@@ -152,7 +152,7 @@ def test_exception_values_append(collect) -> None:
 def test_engine_version_semver(collect) -> None:
     """0.57.0 (stock) and an integer are accepted; a newer minor is refused."""
     collect("- required_engine_version: 0.57.0\n- required_engine_version: 12\n")
-    with pytest.raises(LoadIssue, match="Rules require engine version 0.64.0"):
+    with pytest.raises(LoadIssue, match=r"Rules require engine version 0\.64\.0"):
         collect("- required_engine_version: 0.64.0\n")
 
 

@@ -86,9 +86,11 @@ def test_falco_validate_case(name: str, case: dict[str, Any]) -> None:
     files = [TESTS / f for f in ([names] if isinstance(names, str) else names)]
     result = load_rules(files)
     for want in case.get("validate_errors", []):
-        assert any(_matches(e, want) for e in result.errors), (want, [(e.code.name, _items(e), e.message) for e in result.errors])
+        assert any(_matches(e, want) for e in result.errors), (
+            want, [(e.code.name, _items(e), e.message) for e in result.errors])
     for want in case.get("validate_warnings", []):
-        assert any(_matches(w, want) for w in result.warnings), (want, [(w.code.name, _items(w), w.message) for w in result.warnings])
+        assert any(_matches(w, want) for w in result.warnings), (
+            want, [(w.code.name, _items(w), w.message) for w in result.warnings])
     if "validate_errors" in case:
         assert result.ruleset is None
     for ok in case.get("validate_ok", []):

@@ -6,7 +6,8 @@ import json
 from syswarden.rules.loader import load_texts
 from syswarden.spans import SourceText
 
-TEXT = "- macro: m\n  condition: evt.type = open and\n- rule: R\n  desc: d\n  condition: m\n  output: o\n  priority: INFO\n"
+TEXT = ("- macro: m\n  condition: evt.type = open and\n"
+        "- rule: R\n  desc: d\n  condition: m\n  output: o\n  priority: INFO\n")
 
 
 def result():
@@ -15,7 +16,8 @@ def result():
 
 def test_summary() -> None:
     """One verdict line per file and the error codes."""
-    assert result().as_summary() == "r.yaml: Invalid\n 1 errors: [LOAD_ERR_COMPILE_CONDITION (Error compiling condition)]"
+    assert result().as_summary() == ("r.yaml: Invalid\n"
+                                     " 1 errors: [LOAD_ERR_COMPILE_CONDITION (Error compiling condition)]")
 
 
 def test_verbose_has_chain_and_caret() -> None:
@@ -41,5 +43,6 @@ def test_json_layout() -> None:
 
 def test_ok_file() -> None:
     """A clean file renders Ok and publishes a ruleset."""
-    res = load_texts([SourceText("ok.yaml", "- rule: R\n  desc: d\n  condition: evt.type=open\n  output: o\n  priority: INFO\n")])
+    res = load_texts([SourceText("ok.yaml",
+                                 "- rule: R\n  desc: d\n  condition: evt.type=open\n  output: o\n  priority: INFO\n")])
     assert res.successful and res.ruleset is not None and res.as_summary() == "ok.yaml: Ok"

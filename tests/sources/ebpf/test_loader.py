@@ -63,5 +63,5 @@ def test_libbpf_failures_become_kernel_errors(tmp_path: Path) -> None:
         libbpf.BpfObject(str(tmp_path / "missing.bpf.o"))
     bad = tmp_path / "bad.bpf.o"
     bad.write_bytes(b"\x7fELF" + bytes(60))
-    with pytest.raises(KernelError, match="bad.bpf.o"):
+    with pytest.raises(KernelError, match=r"bad\.bpf\.o"):
         libbpf.BpfObject(str(bad))

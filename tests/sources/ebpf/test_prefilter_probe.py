@@ -138,7 +138,8 @@ def test_kernel_sends_exactly_what_the_reference_keeps(tmp_path: Path, seed: int
     verdicts = expected_views(prefilter, ops, results, root, comm)
     op_names = {name for name, _, _ in ops}
     delivered = [(e.params["name"], e.res) for e in events if e.type == "openat" and e.params["name"] in op_names
-                 and (e.params["name"].startswith("/") or e.params.get(dirpath_param("name"), "").startswith(str(root)))]
+                 and (e.params["name"].startswith("/")
+                      or e.params.get(dirpath_param("name"), "").startswith(str(root)))]
     kept = [(name, res) for (name, _, _), (res, _), keep in zip(ops, results, verdicts) if keep]
     assert delivered == kept, f"seed {seed}: reasons {reasons}"
     offered, filtered, sent, dropped = counters["openat"]

@@ -71,7 +71,8 @@ def test_no_drops_while_the_buffer_has_room(paced: Path) -> None:
 def test_read_batch_returns_each_record_exactly() -> None:
     """read_batch (one bytes per record, cut from the batch's single copy) yields whole records: each one's
     length is its header's, and every one decodes."""
-    cfg = SourceConfig(command=[sys.executable, "-c", "import os; [os.close(os.open('/dev/null', 0)) for _ in range(50)]"],
+    cfg = SourceConfig(command=[sys.executable, "-c",
+                                "import os; [os.close(os.open('/dev/null', 0)) for _ in range(50)]"],
                        event_types=frozenset({"openat", "close"}))
     with EbpfSource(cfg) as src:
         ring = src._ring
@@ -79,6 +80,7 @@ def test_read_batch_returns_each_record_exactly() -> None:
         while src._child is not None and src._child.poll() is None:
             time.sleep(0.01)
         records = ring.read_batch()
-        names = [e.params.get("name") for e in map(src._decoder.decode, records) if e is not None and e.type == "openat"]
+        names = [e.params.get("name") for e in map(src._decoder.decode, records)
+                 if e is not None and e.type == "openat"]
     assert names.count("/dev/null") == 50
     assert all(len(r) == HEADER.size + sum(HEADER.unpack_from(r)[21:21 + HEADER.unpack_from(r)[19]]) for r in records)

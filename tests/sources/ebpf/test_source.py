@@ -39,7 +39,7 @@ def test_openat_reports_path_flags_mode_and_fd(tmp_path: Path) -> None:
 
 def test_execve_carries_argv_env_parent_and_exepath() -> None:
     """A successful execve reports the new image's argv, env, comm, parent pid and resolved executable."""
-    events, src = run(["/bin/sh", "-c", "FOO=bar /bin/echo hi there >/dev/null; true"])
+    events, _ = run(["/bin/sh", "-c", "FOO=bar /bin/echo hi there >/dev/null; true"])
     execs = [e for e in events if e.type == "execve" and e.params["comm"] == "echo"]
     assert len(execs) == 1
     ev = execs[0]
@@ -148,7 +148,8 @@ def test_every_event_follows_the_event_table(tmp_path: Path) -> None:
     for ev in events:
         spec = event_spec(ev.type, ev.dir)
         assert spec is not None, ev.type
-        assert set(ev.params) <= {p.name for p in spec.params}, (ev.type, set(ev.params) - {p.name for p in spec.params})
+        known = {p.name for p in spec.params}
+        assert set(ev.params) <= known, (ev.type, set(ev.params) - known)
 
 
 def test_close_on_interrupt_detaches_everything() -> None:

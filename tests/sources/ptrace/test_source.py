@@ -141,7 +141,8 @@ def test_works_without_root() -> None:
     script = (
         "from syswarden.sources.base import SourceConfig, open_source\n"
         "from syswarden.errors import SourceError\n"
-        "src = open_source('ptrace', SourceConfig(command=['cat', '/etc/hostname'], event_types=frozenset({'openat'})))\n"
+        "src = open_source('ptrace', SourceConfig(command=['cat', '/etc/hostname'],\n"
+        "                                         event_types=frozenset({'openat'})))\n"
         "print(sorted({e.params['name'] for e in src.events() if e.type == 'openat'}))\n"
         "try:\n    open_source('ebpf', SourceConfig(command=['true']))\n"
         "except SourceError as exc:\n    print('ebpf refused:', exc)\n")

@@ -40,7 +40,8 @@ def test_read_numbers_and_types_like_sysdig(name: str, filt: str, sysdig) -> Non
 def test_filtered_read_keeps_process_and_fd_context(name: str, sysdig) -> None:
     """A filter narrows the event types decoded; state still gets what it needs, so process and fd fields of
     the matching events equal sysdig's."""
-    fmt = "*%evt.num %evt.type %proc.name %proc.cmdline %user.name %fd.name %fd.typechar"  # not pname: a documented difference
+    # not pname: a documented difference
+    fmt = "*%evt.num %evt.type %proc.name %proc.cmdline %user.name %fd.name %fd.typechar"
     filt = "evt.type in (read, write, sendto, recvfrom) and evt.dir=<"
     code, out, err = run("-r", str(capture_path(name)), "-p", fmt, filt)
     assert code == 0, err
@@ -53,7 +54,7 @@ def test_star_prefix_keeps_events_with_missing_fields(sysdig) -> None:
     _, with_star, _ = run("-r", path, "-p", "*%evt.num %fd.name", "evt.type=open")
     _, without, _ = run("-r", path, "-p", "%evt.num %fd.name", "evt.type=open")
     assert len(with_star.splitlines()) == 8
-    assert [l.split()[0] for l in without.splitlines()] == ["141", "151", "187", "197"]
+    assert [line.split()[0] for line in without.splitlines()] == ["141", "151", "187", "197"]
 
 
 def test_count_limit_and_default_format() -> None:

@@ -1,1 +1,2 @@
-"""Policy formats: one module per format, each with ``load(text, *, filename, ...) -> Policy`` and ``dump(policy) -> str``."""
+"""Policy formats: one module per format, each with ``load(text, *, filename, ...) -> Policy`` and
+``dump(policy) -> str``."""

@@ -177,7 +177,8 @@ class _Loader:
                 out.append(Arch.parse(text))
             except ValueError:
                 if not text.startswith("SCMP_ARCH_"):
-                    raise self.r.error(f"unknown architecture {text!r} (expected SCMP_ARCH_X86_64, ...)", span)
+                    raise self.r.error(f"unknown architecture {text!r} (expected SCMP_ARCH_X86_64, ...)",
+                                       span) from None
                 self.r.warn(f"architecture {text} is not supported by syswarden; skipped", span)
         return out
 

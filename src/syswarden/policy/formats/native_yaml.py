@@ -232,7 +232,7 @@ def dump(policy: Policy, notes: Mapping[int, Mapping[str, str]] | None = None, h
     return "\n".join(lines + _with_notes(text.splitlines(), policy, notes or {})) + "\n"
 
 
-class _OneNamePerLine(list):  # type: ignore[type-arg]
+class _OneNamePerLine(list[str]):
     """A syscall list written in block style, so each name can carry its note."""
 
 

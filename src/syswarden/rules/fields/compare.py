@@ -18,7 +18,8 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from syswarden.rules.fields.model import FieldType
-from syswarden.rules.fields.patterns import CheckError, glob_matcher, regex_matcher
+from syswarden.rules.fields.patterns import CheckError as CheckError  # every operator's error: part of this API
+from syswarden.rules.fields.patterns import glob_matcher, regex_matcher
 
 Matcher = Callable[[Any], bool]
 DynamicMatcher = Callable[[Any, Any], bool]

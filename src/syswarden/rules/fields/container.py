@@ -1,10 +1,10 @@
 """The ``container.*`` and ``k8s.*`` field classes.
 
 A host process has ``container.id`` and ``container.name`` ``host`` (Falco's convention). The runtime comes
-from ``ThreadInfo.container_runtime`` (state parses cgroup paths). Everything else comes from a container metadata object the state layer may attach as ``ThreadInfo.container`` (attributes
-``name``, ``image``, ``image_repository``, ``image_tag``, ``privileged``, ``start_ts``, ``mounts`` as a list of
-(source, dest) pairs, ``type``); without it those fields are ``<NA>``. syswarden has no Kubernetes source, so
-``k8s.*`` fields are always ``<NA>``.
+from ``ThreadInfo.container_runtime`` (state parses cgroup paths). Everything else comes from a container metadata
+object the state layer may attach as ``ThreadInfo.container`` (attributes ``name``, ``image``, ``image_repository``,
+``image_tag``, ``privileged``, ``start_ts``, ``mounts`` as a list of (source, dest) pairs, ``type``); without it those
+fields are ``<NA>``. syswarden has no Kubernetes source, so ``k8s.*`` fields are always ``<NA>``.
 """
 from __future__ import annotations
 

@@ -1,9 +1,10 @@
 """The ``evt.*`` field class: the event itself (number, time, type, result, parameters, open flags).
 
 Times follow libsinsp: ``evt.time`` is local time ``HH:MM:SS.nnnnnnnnn``; ``evt.time.iso8601`` is UTC with
-``+0000`` (sysdig agrees; Falco's JSON ``time`` key, built elsewhere, uses ``Z``); ``evt.datetime`` is local ``YYYY-MM-DD HH:MM:SS.nnnnnnnnn``. ``evt.res`` is ``SUCCESS`` or the errno
-name, ``evt.rawres`` the number. ``evt.arg.NAME`` / ``evt.arg[N]`` render a parameter as Falco does
-(see ``params.py``); ``evt.rawarg.NAME`` is the raw typed value.
+``+0000`` (sysdig agrees; Falco's JSON ``time`` key, built elsewhere, uses ``Z``); ``evt.datetime`` is local
+``YYYY-MM-DD HH:MM:SS.nnnnnnnnn``. ``evt.res`` is ``SUCCESS`` or the errno name, ``evt.rawres`` the number.
+``evt.arg.NAME`` / ``evt.arg[N]`` render a parameter as Falco does (see ``params.py``); ``evt.rawarg.NAME`` is the raw
+typed value.
 """
 from __future__ import annotations
 

@@ -175,8 +175,8 @@ FIELDS: tuple[FieldSpec, ...] = (
               _name, inline="(f.name if (f := e.fd) is not None else @X(e))"),
     FieldSpec("fd.nameraw", P, "Name as the syscall gave it, before path resolution.", _name),
     FieldSpec("fd.directory", P, "Directory of a file fd.", _file_part(_directory)),
-    FieldSpec("fd.filename", P, "File name (without directory) of a file fd; <NA> for directories and failed opens (libsinsp "
-              "derives only fd.name and fd.directory from the attempted path).", _filename),
+    FieldSpec("fd.filename", P, "File name (without directory) of a file fd; <NA> for directories and failed opens "
+              "(libsinsp derives only fd.name and fd.directory from the attempted path).", _filename),
     FieldSpec("fd.typechar", S, "Type as one character: f file, d directory, 4 ipv4, 6 ipv6, u unix, p pipe ...",
               _fd(lambda f: f.type._value_), inline='(None if (f := e.fd) is None else f.type._value_)'),
     FieldSpec("fd.type", S, "Type name: file, directory, ipv4, ipv6, unix, pipe, event, signalfd ...",

@@ -2,9 +2,10 @@
 
 Strings print as they are, numbers in decimal, booleans as ``true``/``false``, byte buffers with every
 non-printable byte shown as ``.``, missing values as ``<NA>``. A multi-valued field (a tuple: ``proc.aname``
-without an index) prints its values space separated, parent first, as libsinsp extracts it for outputs. Escaping attacker-controlled text for a terminal or a log line is the output
-layer's job, not this one's: the text here is exactly Falco's. The text depends on the value alone (its
-Python type carries what matters), so this module needs nothing from ``model``.
+without an index) prints its values space separated, parent first, as libsinsp extracts it for outputs. Escaping
+attacker-controlled text for a terminal or a log line is the output layer's job, not this one's: the text here is
+exactly Falco's. The text depends on the value alone (its Python type carries what matters), so this module needs
+nothing from ``model``.
 """
 from __future__ import annotations
 

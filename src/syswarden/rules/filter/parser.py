@@ -255,7 +255,8 @@ class _Parser:
         elif (op := self._lx.lex_one_of(ast.LIST_OPS, self._lx.lex_word)) is not None:
             rhs = self._parse_list_value()
         elif self._lx.at_end:
-            raise self._lx.error(f"unexpected end of condition: expected a valid check operator: one of {_OPERATOR_LIST}")
+            raise self._lx.error(
+                f"unexpected end of condition: expected a valid check operator: one of {_OPERATOR_LIST}")
         elif self._lx.text[op_at:].strip() in _TEXTUAL_STR_OPS:
             raise self._lx.error(f"expected a string value after '{self._lx.text[op_at:].strip()}'", len(self._lx.text))
         else:

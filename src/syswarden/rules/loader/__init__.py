@@ -93,14 +93,14 @@ def _load_one(text: SourceText, collector: Collector, result: LoadResult, cache:
     return ruleset
 
 
-_KINDS = {RuleItem: "rule", RuleUpdateItem: "rule", RuleEnableItem: "rule", MacroItem: "macro", ListItem: "list"}
-
-
 def _count(names: dict[str, set[str]], item: object) -> None:
     """The distinct rules, macros and lists a file names (``rules validate`` prints them per file)."""
-    kind = _KINDS.get(type(item))
-    if kind is not None:
-        names[kind].add(getattr(item, "name"))
+    if isinstance(item, (RuleItem, RuleUpdateItem, RuleEnableItem)):
+        names["rule"].add(item.name)
+    elif isinstance(item, MacroItem):
+        names["macro"].add(item.name)
+    elif isinstance(item, ListItem):
+        names["list"].add(item.name)
 
 
 def _count_rest(names: dict[str, set[str]], items: Iterator[object]) -> None:

@@ -117,14 +117,14 @@ class Collector:
         handler(item)
 
     # -- versions ------------------------------------------------------------------------------------
-    def _add_EngineVersionItem(self, item: r.EngineVersionItem) -> None:  # noqa: N802 (dispatch by type)
+    def _add_EngineVersionItem(self, item: r.EngineVersionItem) -> None:  # named _add_<item type>: dispatch by type
         need = item.version
         if need[0] != ENGINE_VERSION[0] or need > ENGINE_VERSION:
             raise _fail(f"Rules require engine version {_ver(need)}, but engine version is {_ver(ENGINE_VERSION)}",
                         item.loc)
         self.required_engine_version = max(self.required_engine_version, need)
 
-    def _add_PluginVersionsItem(self, item: r.PluginVersionsItem) -> None:  # noqa: N802
+    def _add_PluginVersionsItem(self, item: r.PluginVersionsItem) -> None:
         seen: set[str] = set()
         for name, version in item.alternatives:
             if r.parse_engine_version(version) is None or version.isdigit():
@@ -135,7 +135,7 @@ class Collector:
         self.required_plugins.append(item.alternatives)
 
     # -- lists and macros ----------------------------------------------------------------------------
-    def _add_ListItem(self, item: r.ListItem) -> None:  # noqa: N802
+    def _add_ListItem(self, item: r.ListItem) -> None:
         prev = self.lists.get(item.name)
         if item.append:
             if prev is None:
@@ -147,7 +147,7 @@ class Collector:
         # Assigning an existing dict key keeps its slot: a redefinition stays at its first position.
         self.lists[item.name] = ListInfo(item.name, list(item.items), prev.index if prev else idx, idx, item.loc)
 
-    def _add_MacroItem(self, item: r.MacroItem) -> None:  # noqa: N802
+    def _add_MacroItem(self, item: r.MacroItem) -> None:
         prev = self.macros.get(item.name)
         if item.append:
             if prev is None:
@@ -167,7 +167,7 @@ class Collector:
             raise _fail("Rule has been re-defined with a different source", loc)
         return prev
 
-    def _add_RuleItem(self, item: r.RuleItem) -> None:  # noqa: N802
+    def _add_RuleItem(self, item: r.RuleItem) -> None:
         prev = self._find_prev_rule(item.name, item.source, item.loc)
         unknown = item.source not in self.sources
         if unknown:
@@ -187,7 +187,7 @@ class Collector:
             loc=item.loc, unknown_source=unknown)
         self.rules[item.name] = info
 
-    def _add_RuleUpdateItem(self, item: r.RuleUpdateItem) -> None:  # noqa: N802
+    def _add_RuleUpdateItem(self, item: r.RuleUpdateItem) -> None:
         if item.mode == "override":
             values: dict[str, Any] = item.values["values"]
             modes: dict[str, str] = item.values["modes"]
@@ -247,7 +247,7 @@ class Collector:
             setattr(prev, attr, value)
         prev.visibility = self._tick()
 
-    def _add_RuleEnableItem(self, item: r.RuleEnableItem) -> None:  # noqa: N802
+    def _add_RuleEnableItem(self, item: r.RuleEnableItem) -> None:
         prev = self.rules.get(item.name)
         if prev is None:
             raise _fail("Rule has 'enabled' key but no rule by that name already exists", item.loc)

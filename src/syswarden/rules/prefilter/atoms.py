@@ -21,6 +21,7 @@ them the return-value and open-mode fields, which differ there, are TRUE too.
 from __future__ import annotations
 
 import functools
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -121,13 +122,14 @@ def _field_type(name: str, arg: str | None) -> FieldType:
     return registry.lookup(name, arg).type
 
 
-def _allowed(samples: dict[Any, tuple[Any, ...]], matcher: compare.Matcher, negated: bool) -> frozenset[Any]:
+def _allowed(samples: Mapping[Any, tuple[Any, ...]], matcher: compare.Matcher, negated: bool) -> frozenset[Any]:
     """The classes with a sample value on which the literal holds."""
     return frozenset(cls for cls, values in samples.items() if any(matcher(v) != negated for v in values))
 
 
 # -- the return sign -------------------------------------------------------------------------------------------
 def _ret_literal(name: str, t: str, values: list[str], matcher: compare.Matcher, negated: bool) -> Lit | None:
+    samples: Mapping[RetSign, tuple[object, ...]]
     if name == "evt.rawres":
         samples = _number_samples(values)
     elif name == "evt.res":

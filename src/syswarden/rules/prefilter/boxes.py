@@ -10,10 +10,13 @@ from __future__ import annotations
 
 from collections.abc import Callable, Hashable, Iterable, Sequence
 from dataclasses import replace
+from typing import TypeVar
 
 from syswarden.events.prefilter import ANY_BOX, MAX_BOXES, Box, PathTest, RetSign
 
 _EMPTY_PATH = PathTest()
+
+_H = TypeVar("_H", bound=Hashable)     # what a box keeps sets of (access modes, type chars, uids)
 
 
 def meet(a: Box, b: Box) -> Box | None:
@@ -40,7 +43,7 @@ def meet(a: Box, b: Box) -> Box | None:
                returns_dir=a.returns_dir or b.returns_dir, origins=_origins(a.origins, b.origins))
 
 
-def _meet_set(a: frozenset | None, b: frozenset | None) -> frozenset | None:  # type: ignore[type-arg]
+def _meet_set(a: frozenset[_H] | None, b: frozenset[_H] | None) -> frozenset[_H] | None:
     if a is None:
         return b
     return a if b is None else a & b
@@ -81,7 +84,7 @@ def hull(a: Box, b: Box) -> Box:
                returns_dir=a.returns_dir and b.returns_dir, origins=_origins(a.origins, b.origins))
 
 
-def _join_set(a: frozenset | None, b: frozenset | None) -> frozenset | None:  # type: ignore[type-arg]
+def _join_set(a: frozenset[_H] | None, b: frozenset[_H] | None) -> frozenset[_H] | None:
     return None if a is None or b is None else a | b
 
 
@@ -99,7 +102,7 @@ def covers(a: Box, b: Box) -> bool:
             and _covers_comm(a, b) and (not a.returns_dir or b.returns_dir))
 
 
-def _covers_set(a: frozenset | None, b: frozenset | None) -> bool:  # type: ignore[type-arg]
+def _covers_set(a: frozenset[_H] | None, b: frozenset[_H] | None) -> bool:
     return a is None or (b is not None and b <= a)
 
 

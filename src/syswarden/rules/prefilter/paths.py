@@ -133,7 +133,7 @@ def filename_literal(check: ast.Check, values: list[str]) -> Lit:
     return box if isinstance(box, bool) else Box(ret=RetSign.OK, path=box.path)
 
 
-def _union_box(tests: list[PathTest | None]) -> Lit:
+def _union_box(tests: list[PathTest | None]) -> bool | Box:
     if not tests or any(t is None for t in tests):
         return True
     merged = PathTest()

@@ -1,1 +1,2 @@
-"""Live capture with the CO-RE eBPF probe: ``probe.bpf.c`` -> ``loader`` -> ``ringbuf`` -> ``decode`` -> ``EbpfSource``."""
+"""Live capture with the CO-RE eBPF probe: ``probe.bpf.c`` -> ``loader`` -> ``ringbuf`` -> ``decode`` ->
+``EbpfSource``."""

@@ -129,7 +129,8 @@ def type_info(name: str, snaplen: int = 0) -> bytes:
     flags_slot = _flag_slot(name) if open_kind == OPEN_FLAGS else SLOT_NONE
     # fd.typechar is known only of the fd an open creates, from its flags (Prefilter: OPEN_FD_TYPES)
     tc, tc_slot = (TC_OPEN, SLOT_NONE) if name in OPEN_FD_TYPES else (TC_NONE, SLOT_NONE)
-    role = {"close": FDR_CLOSE, "dup": FDR_DUP, "fcntl": FDR_DUP, "dup2": FDR_DUP2, "dup3": FDR_DUP2}.get(name, FDR_NONE)
+    role = {"close": FDR_CLOSE, "dup": FDR_DUP, "fcntl": FDR_DUP, "dup2": FDR_DUP2,
+            "dup3": FDR_DUP2}.get(name, FDR_NONE)
     known = SLOT_RET if name in _NEW_FD_RET else 0 if name in _SOCKET_FD_ARG0 else SLOT_NONE
     return _TYPE_INFO.pack(paths[0][1], paths[1][1], paths[0][2], paths[1][2], open_kind, flags_slot, tc, tc_slot,
                            role, known, _PAIRS.get(name, SLOT_NONE), int(name == "fcntl"), int(name == "fchdir"),
@@ -192,6 +193,7 @@ def compile_filter(prefilter: Prefilter | None, delivered: Iterable[str], gen: i
             continue
         gated = name in prefilter.fd_gated
         tf = prefilter.filters.get(name)
+        boxes: tuple[Box, ...]
         if prefilter.event_types is not None and name not in prefilter.event_types:
             boxes, param, fs = (), None, True                     # no box: never sent
         elif tf is None or len(tf.boxes) > MAX_BOXES:

@@ -54,7 +54,8 @@ def build_probe() -> Path:
         subprocess.run(["make", "-s", "-C", str(PROBE_DIR)], check=True, capture_output=True, text=True)
     except (OSError, subprocess.CalledProcessError) as exc:
         detail = getattr(exc, "stderr", "") or str(exc)
-        raise SourceError(f"cannot build the eBPF probe (expected clang and bpftool; try `make setup`): {detail}") from exc
+        raise SourceError(
+            f"cannot build the eBPF probe (expected clang and bpftool; try `make setup`): {detail}") from exc
     return PROBE_OBJECT
 
 

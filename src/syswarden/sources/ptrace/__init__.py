@@ -1,1 +1,2 @@
-"""Live capture of one command's process tree with ptrace (no root needed): ``tracer`` -> ``decode`` -> ``PtraceSource``."""
+"""Live capture of one command's process tree with ptrace (no root needed): ``tracer`` -> ``decode`` ->
+``PtraceSource``."""

@@ -192,7 +192,8 @@ def exec_params(pid: int, tid: int, filename: str) -> dict[str, Any]:
             "loginuid": -1 if loginuid == 4294967295 else loginuid, "uid": uid, "gid": gid,
             "cap_effective": int(st.get("CapEff", "0"), 16), "cap_permitted": int(st.get("CapPrm", "0"), 16),
             "cap_inheritable": int(st.get("CapInh", "0"), 16), "exe_ino": exe_ino, "trusted_exepath": exe,
-            "filename": filename, "flags": exe_flags(pid), "vpgid": 0, "pgid": 0, "fdlimit": 0, "cgroups": proc_cgroups(pid)}
+            "filename": filename, "flags": exe_flags(pid), "vpgid": 0, "pgid": 0, "fdlimit": 0,
+            "cgroups": proc_cgroups(pid)}
 
 
 class PtraceDecoder:

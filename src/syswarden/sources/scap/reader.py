@@ -181,7 +181,7 @@ class ScapSource:
         num = 0
         try:
             for raw in itertools.chain((first,) if first is not None else (), self._records):
-                if raw.__class__ is not raw_event:
+                if not isinstance(raw, raw_event):
                     self._metadata_block(raw)
                     continue
                 plan = plans.get(raw.code) or plan_of(raw.code)

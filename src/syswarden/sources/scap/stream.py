@@ -73,6 +73,7 @@ class CaptureFile:
             inflate = self._inflate
             assert inflate is not None
             data = inflate.unconsumed_tail           # input zlib left for want of room: it comes first
+            piece: bytes | None
             if not data and self._carry:
                 data, self._carry = self._carry[:_SLICE], self._carry[_SLICE:]
             if not data and not inflate.eof:
