@@ -25,7 +25,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from capture_overhead import RULES, SYSWARDEN, compile_helpers  # noqa: E402
+from capture_overhead import RULES, SYSWARDEN, compile_helpers
 
 _TICK = os.sysconf("SC_CLK_TCK")
 
@@ -79,7 +79,8 @@ def run(loop: Path, iterations: int, workers: int) -> dict[str, float]:
     loop_cpu = sum(v for pid, v in last.items() if pid != proc.pid and not _is_worker(pid, proc.pid))
     worker_cpu = [v for pid, v in last.items() if _is_worker(pid, proc.pid)]
     return {"wall": wall, "events": events, "drops": _number(err, "Events dropped"),
-            "monitor_cpu": last.get(proc.pid, 0.0) - (baseline[0] if baseline else 0.0), "worker_cpu": sum(worker_cpu), "loop_cpu": loop_cpu,
+            "monitor_cpu": last.get(proc.pid, 0.0) - (baseline[0] if baseline else 0.0),
+            "worker_cpu": sum(worker_cpu), "loop_cpu": loop_cpu,
             "workers_seen": len(worker_cpu)}
 
 

@@ -120,7 +120,7 @@ def test_exit_stops_with_an_error_and_ignore_does_nothing(tmp_path: Path) -> Non
     monitor, alerts, logged = _monitor(tmp_path, actions=("exit",), threshold=0)
     stats = SourceStats()
     monitor.check(0, stats)
-    with pytest.raises(SourceError, match="syscall_event_drops.actions"):
+    with pytest.raises(SourceError, match=r"syscall_event_drops\.actions"):
         _second(monitor, stats, 1, 10, {"openat": 1})
     assert logged[-1] == "syswarden: Exiting." and not alerts
     quiet, alerts, logged = _monitor(tmp_path, actions=("ignore",), threshold=0)

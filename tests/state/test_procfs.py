@@ -74,7 +74,8 @@ def test_server_side_socket_is_named_client_to_server(
     assert (accepted.name, accepted.is_server) == (f"127.0.0.1:{cport}->127.0.0.1:{lport}", True)
     listeners = [fd for fd in me.fds.values() if fd.name == f"127.0.0.1:{lport}"]
     # a server socket with no role yet, as libscap reads it (fd.is_server is true, fd.sip <NA>)
-    assert len(listeners) == 1 and listeners[0].servsock and (listeners[0].dip, listeners[0].dport) == ("127.0.0.1", lport)
+    assert len(listeners) == 1 and listeners[0].servsock
+    assert (listeners[0].dip, listeners[0].dport) == ("127.0.0.1", lport)
 
 
 def test_iter_processes_includes_child_and_threads(

@@ -116,7 +116,7 @@ def exit_now(status: int) -> None:
     try:
         sys.stdout.flush()
         sys.stderr.flush()
-    except BaseException:
+    except BaseException:  # noqa: BLE001 - a closed stream at exit: leave with the status all the same
         sys.exit(status)
     import os
     os._exit(status)

@@ -132,7 +132,8 @@ def monitor(ctx: click.Context, replay: str | None, source: str | None, config_p
 
     def settings() -> tuple[MonitorConfig, Ruleset, LoadResult]:
         """Config and rules as the command line says (again on SIGHUP). Explicit flags win."""
-        cfg = effective_config(config_path, options, **flags)
+        cfg = effective_config(config_path, options, json_output=json_flag, rule_matching=matching_flag,
+                               priority=priority_flag, rules_files=rules_files)
         selection = Selection(cfg.priority, disable_names, disable_tags, only_tags)
         ruleset, result, spec = load_selected(list(cfg.rules_files) or [stock_rules_path()], cfg.append_output,
                                               selection)

@@ -13,15 +13,15 @@ from _ctypes import (FUNCFLAG_CDECL, FUNCFLAG_USE_ERRNO, Array, CFuncPtr, _Simpl
                      get_errno)
 
 
-class c_long(_SimpleCData):   # noqa: N801 (the C type's name, as in ctypes)
+class c_long(_SimpleCData):  # type: ignore[type-arg]  # generic in typeshed only
     _type_ = "l"
 
 
-class c_int(_SimpleCData):    # noqa: N801
+class c_int(_SimpleCData):  # type: ignore[type-arg]  # generic in typeshed only
     _type_ = "i"
 
 
-class _char(_SimpleCData):    # noqa: N801
+class _char(_SimpleCData):  # type: ignore[type-arg]  # generic in typeshed only
     _type_ = "c"
 
 
@@ -36,7 +36,7 @@ class _IntFunction(CFuncPtr):    # int f(...)
 
 
 _RTLD_NOW = 2
-_libc = dlopen(None, _RTLD_NOW)          # the C library the interpreter already links
+_libc = dlopen(None, _RTLD_NOW)  # type: ignore[arg-type]  # None: the C library the interpreter links
 _syscall = _Function(dlsym(_libc, "syscall"))
 _prctl = _IntFunction(dlsym(_libc, "prctl"))
 _arrays: dict[int, type] = {}

@@ -14,7 +14,7 @@ imported only when a launch needs them (a kill to explain, a Landlock ruleset to
 """
 from __future__ import annotations
 
-import _signal as signal   # signal.py wraps the same functions in enums: enum and functools cost ~10 ms at start-up
+import _signal as signal  # type: ignore[import-not-found]  # no stub; signal.py wraps the same functions in enums: enum and functools cost ~10 ms at start-up
 import os
 import select
 import sys

@@ -95,8 +95,8 @@ class MonitorConfig:
     file_output: FileOutputConfig = FileOutputConfig()
     append_output: tuple[AppendOutput, ...] = ()
     delivery: DeliveryConfig = DeliveryConfig()       # syslog, program, http, nats, queue, webserver, metrics
-    ebpf: EbpfConfig = EbpfConfig()                   # ours: the live eBPF source's workers and ring buffer
-    syscall_event_drops: SyscallEventDropsConfig = SyscallEventDropsConfig()
+    ebpf: EbpfConfig = EbpfConfig()  # noqa: RUF009 - frozen, so one shared default is safe; ours: the live eBPF source's workers and ring buffer
+    syscall_event_drops: SyscallEventDropsConfig = SyscallEventDropsConfig()  # noqa: RUF009 - frozen
     warnings: tuple[str, ...] = ()
     positions: dict[str, str] = field(default_factory=dict)     # dotted key -> where it was set
 

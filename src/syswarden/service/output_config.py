@@ -143,7 +143,8 @@ SECTIONS: dict[str, type] = {
     "webserver": WebserverConfig, "metrics": MetricsConfig, "ebpf": EbpfConfig}
 # How a key is read when its default's type does not say (str/bool/int go by the default).
 KINDS: dict[str, Any] = {
-    "max_size": "size", "spool_max_size": "size", "ring_buffer_size": "size", "timeout": "duration", "publish_timeout": "duration",
+    "max_size": "size", "spool_max_size": "size", "ring_buffer_size": "size",
+    "timeout": "duration", "publish_timeout": "duration",
     "max_age": "duration", "duplicate_window": "duration", "drain_timeout": "duration", "interval": "duration",
     "headers": "headers", "overflow": ("drop_newest", "drop_oldest"), "format": ("", "rfc3164", "rfc5424"),
 }

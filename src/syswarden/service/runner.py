@@ -2,8 +2,9 @@
 
 ``run_service`` is what ``syswarden monitor`` calls once its config and rules are loaded: it builds the outputs
 (``delivery.py``), opens the pipeline on them, starts the webserver (``/healthz``, ``/metrics``) and the periodic
-JSON stats the config asks for (``metrics.py``), arms ``syscall_event_drops`` (``drop_actions.py``), prints the banner, runs the pipeline under ``Service``'s signal
-handling (``lifecycle.py``) and prints the summary with the outputs' table. A webserver that cannot bind is a
+JSON stats the config asks for (``metrics.py``), arms ``syscall_event_drops`` (``drop_actions.py``), prints the
+banner, runs the pipeline under ``Service``'s signal handling (``lifecycle.py``) and prints the summary with the
+outputs' table. A webserver that cannot bind is a
 warning, not a failure: detection matters more than its metrics.
 """
 from __future__ import annotations

@@ -123,7 +123,7 @@ def serve(conn: Connection, shard: Shard) -> None:
                 last = now
         elif kind == SWAP:
             try:
-                shard.swap(*pickle.loads(body))
+                shard.swap(*pickle.loads(body))  # noqa: S301 - from the monitor that started us, over our own pipe
                 send(pickle.dumps(("swapped", None)))
             except SyswardenError as err:
                 send(pickle.dumps(("swapped", str(err))))
@@ -136,11 +136,11 @@ def serve(conn: Connection, shard: Shard) -> None:
 def main(argv: list[str]) -> int:
     conn = Connection(int(argv[0]))
     try:
-        setup = pickle.loads(conn.recv_bytes())
+        setup = pickle.loads(conn.recv_bytes())  # noqa: S301 - the monitor's pipe
         shard = Shard(setup)
     except (EOFError, OSError):
         return 1
-    except Exception as exc:   # any failure to start is reported to the monitor, which says it once
+    except Exception as exc:  # noqa: BLE001 - any failure to start is reported to the monitor, which says it once
         conn.send_bytes(pickle.dumps(("error", f"{type(exc).__name__}: {exc}")))
         return 1
     conn.send_bytes(pickle.dumps(("ready",)))
@@ -148,7 +148,7 @@ def main(argv: list[str]) -> int:
         serve(conn, shard)
     except (BrokenPipeError, ConnectionResetError):
         return 1
-    except Exception as exc:   # a bug must not print a traceback; the monitor reports the worker's end
+    except Exception as exc:  # noqa: BLE001 - a bug must not print a traceback; the monitor reports the worker's end
         from syswarden.escaping import escape_text
 
         print(escape_text(f"syswarden: shard worker: {type(exc).__name__}: {exc}"), file=sys.stderr)

@@ -172,7 +172,7 @@ class ShardedPipeline(Pipeline):
             self._wait_ready()
             self._collector = threading.Thread(target=self._collect, name="syswarden-shards", daemon=True)
             self._collector.start()
-            batches = self.source.raw_batches()
+            batches = self.source.raw_batches()  # type: ignore[attr-defined]  # the eBPF source's raw records
             try:
                 for chunk, starts in batches:
                     self.dispatch(chunk, starts)
@@ -214,7 +214,7 @@ class ShardedPipeline(Pipeline):
             if not worker.conn.poll(START_TIMEOUT_S):
                 raise SourceError(f"{worker} did not start within {START_TIMEOUT_S:.0f} s")
             try:
-                reply = pickle.loads(worker.conn.recv_bytes())
+                reply = pickle.loads(worker.conn.recv_bytes())  # noqa: S301 - our own worker's pipe
             except (EOFError, OSError):
                 raise SourceError(f"{worker} exited while starting (status {worker.proc.wait()})") from None
             if reply[0] != "ready":
@@ -229,7 +229,7 @@ class ShardedPipeline(Pipeline):
             for conn in wait(list(pending)):
                 worker = pending[conn]   # type: ignore[index]
                 try:
-                    message = pickle.loads(conn.recv_bytes())   # type: ignore[union-attr]
+                    message = pickle.loads(conn.recv_bytes())  # type: ignore[union-attr]  # noqa: S301 - our worker
                 except (EOFError, OSError):
                     del pending[conn]    # type: ignore[arg-type]
                     self._failed.append(f"{worker} exited before the end of the stream")

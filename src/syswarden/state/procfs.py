@@ -88,7 +88,7 @@ def _inet_rows(path: str, v6: bool) -> list[tuple[str, int, str, int, str, int]]
 
 
 def _inet_fd(row: tuple[str, int, str, int, str, int], l4: str, v6: bool, listening: set[int]) -> FdInfo:
-    lip, lport, rip, rport, st, ino = row
+    lip, lport, rip, rport, _state, ino = row
     fd = FdInfo(num=-1, type=FdType.IPV6 if v6 else FdType.IPV4, l4proto=l4, sockfamily="ip", ino=ino)
     if rip in _ANY_ADDRESSES:
         # libscap: a socket without a peer address is a server socket; read from /proc it has no role yet

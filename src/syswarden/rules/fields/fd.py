@@ -6,7 +6,8 @@ Client/server follow Falco: ``fd.cip/cport`` is the connecting side and ``fd.sip
 (``fd.rip/rport``). ``fd.ip``, ``fd.port`` and ``fd.net`` match either end, so they are multi-valued and, as in
 Falco, filter-only. A *server socket* (libsinsp's ``IPV4_SERVSOCK``: bound to a port > 0, ``FdInfo.servsock``)
 has only its own address: ``fd.sip``/``fd.sport``/``fd.snet`` and ``fd.ip``/``fd.port``/``fd.net`` compare it,
-the client, local and remote fields are <NA>. For an open-family event without fd state, ``fd.name`` falls back to the path parameter
+the client, local and remote fields are <NA>. For an open-family event without fd state, ``fd.name`` falls back to
+the path parameter
 and ``fd.num`` to the result (``-1`` on failure), so ``open_file_failed`` style conditions work.
 """
 from __future__ import annotations
