@@ -209,6 +209,18 @@ def test_setuid_family(state: State, ev: EventMaker) -> None:
     assert t.gid == 27
 
 
+def test_setsid_leads_a_new_session_and_process_group(state: State, ev: EventMaker) -> None:
+    """setsid makes the caller lead a new session and a new process group (as the kernel does); a failed one
+    changes nothing."""
+    t = state.thread(100)
+    assert t is not None
+    t.sid, t.vpgid = 50, 50
+    state.apply(ev("setsid", 100, -errno.EPERM))
+    assert (t.sid, t.vpgid) == (50, 50)
+    state.apply(ev("setsid", 100, 100))
+    assert (t.sid, t.vpgid) == (100, 100)
+
+
 def test_fchdir_and_relative_chdir(state: State, ev: EventMaker) -> None:
     """chdir with a relative path and fchdir to a directory fd both update cwd."""
     state.apply(ev("chdir", 100, 0, path="../etc"))
