@@ -124,8 +124,9 @@ def scenario_tests(problems: list[str]) -> dict[str, list[str]]:
     return covered
 
 
-def load_reasons(path: Path = REASONS) -> tuple[dict[str, str], dict[str, str]]:
+def load_reasons(path: Path | None = None) -> tuple[dict[str, str], dict[str, str]]:
     """(cannot, untested): rule name -> reason text, with ``@key`` references to the shared ``reasons`` expanded."""
+    path = path or REASONS
     doc: Any = yaml.safe_load(path.read_text()) or {}
     if not isinstance(doc, dict) or set(doc) - {"reasons", CANNOT, UNTESTED}:
         raise CoverageError(f"{path}: expected a mapping with keys reasons, {CANNOT}, {UNTESTED}")
