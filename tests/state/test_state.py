@@ -29,6 +29,22 @@ def test_open_resolves_against_cwd_and_dirfd(state: State, ev: EventMaker) -> No
     assert e.thread is not None and e.thread.comm == "bash"
 
 
+def test_open_name_is_normal_and_nameraw_keeps_what_the_caller_wrote(state: State, ev: EventMaker) -> None:
+    """fd.name collapses `.`, `..` and `//` of an absolute or relative open (libsinsp's concatenate_paths);
+    fd.nameraw keeps the name as given, for the fd's later events too; nothing is left in the event's params."""
+    e = state.apply(ev("openat", 100, 3, fd=3, dirfd=-100, name="/tmp/a/../../etc//hostname", flags=0, mode=0))
+    assert e.fd is not None and (e.fd.name, e.fd.nameraw) == ("/etc/hostname", "/tmp/a/../../etc//hostname")
+    assert e.params["name"] == "/etc/hostname" and set(e.params) == {"fd", "dirfd", "name", "flags", "mode"}
+    e = state.apply(ev("openat", 100, 4, fd=4, dirfd=-100, name="../etc/shadow", flags=0, mode=0))
+    assert e.fd is not None and (e.fd.name, e.fd.nameraw) == ("/etc/shadow", "../etc/shadow")
+    e = state.apply(ev("openat", 100, -2, fd=-2, dirfd=-100, name="/x/../missing", flags=0, mode=0))
+    assert e.fd is not None and e.fd.num == -1 and (e.fd.name, e.fd.nameraw) == ("/missing", "/x/../missing")
+    e = state.apply(ev("open", 100, 5, fd=5, name="/etc/hosts", flags=0))
+    assert e.fd is not None and (e.fd.name, e.fd.nameraw) == ("/etc/hosts", "")     # fd.nameraw: same as fd.name
+    r = state.apply(ev("read", 100, 1, fd=3, size=1, data=b""))
+    assert r.fd is not None and r.fd.nameraw == "/tmp/a/../../etc//hostname"
+
+
 def test_failed_open_has_fd_minus_one_and_name(state: State, ev: EventMaker) -> None:
     """A failed open is not stored but its event carries fd.num -1 and the path it tried."""
     e = state.apply(ev("openat", 100, -errno.ENOENT, fd=-errno.ENOENT, dirfd=-100, name="/nope", flags=0, mode=0))

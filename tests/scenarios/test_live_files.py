@@ -1,0 +1,121 @@
+"""File, credential and syscall rules live on both sources (eBPF, ptrace), each against a harmless twin: the same
+action on a file of another name, or the same program without the telling argument (issue 19's coverage table:
+docs/rule-coverage.md). Every path is the test's own: its tmp dir, or scratch names in system directories that
+the ``system_paths`` fixture removes."""
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.scenarios.conftest import fired, monitor, named
+
+pytestmark = [pytest.mark.kernel, pytest.mark.slow]
+
+
+def _mine(hits: list[dict], field: str, root: Path) -> list[str]:
+    """The values of ``field`` among ``hits`` that name a path under ``root`` (what this test touched)."""
+    return sorted(str(h[field]) for h in hits if str(root) in str(h[field]))
+
+
+@pytest.mark.covers("Modify Shell Configuration File", "Read Shell Configuration File",
+                    "Delete or rename shell history", "Set Setuid or Setgid bit", "Create Hidden Files or Directories",
+                    "Backdoored library loaded into SSHD (CVE-2024-3094)", "Create Hardlink Over Sensitive Files")
+def test_tmp_file_rules(source: str, tmp_path: Path) -> None:
+    """Shell configuration written and read, shell history renamed, setuid bit set, hidden directory made, a
+    backdoored liblzma read by sshd, a hard link to /etc/shadow: each alerts; the twin (same action on an ordinary
+    name, or on /etc/hostname) does not."""
+    r, w = tmp_path / "r", tmp_path / "w"
+    r.mkdir()
+    w.mkdir()
+    for name in (".bashrc", "bashrc", ".bash_history", "history", "liblzma.so.5.6.1", "liblzma.so.5.4.1", "s", "x"):
+        (r / name).write_text("x")
+    t = named(tmp_path, "sshd")
+    read = "import sys; [open(p, 'rb').read() for p in sys.argv[1:]]"
+    alerts = monitor(source, "; ".join([
+        f"touch {w / '.bashrc'} {w / 'bashrc'}", f"cat {r / '.bashrc'} {r / 'bashrc'} >/dev/null",
+        f"mv {r / '.bash_history'} {w / 'old'}", f"mv {r / 'history'} {w / 'old2'}",
+        f"chmod u+s {r / 's'}", f"chmod u+x {r / 'x'}",
+        f"mkdir {w / '.hidden'}", f"mkdir {w / 'visible'}",
+        f"{t['sshd']} -c \"{read}\" {r / 'liblzma.so.5.6.1'} {r / 'liblzma.so.5.4.1'}",
+        f"ln /etc/shadow {w / 'hl-shadow'}; ln /etc/hostname {w / 'hl-hostname'}; true",
+    ]), enable=("Read Shell Configuration File", "Create Hidden Files or Directories"))
+    assert _mine(fired(alerts, "Modify Shell Configuration File"), "fd.name", w) == [str(w / ".bashrc")]
+    assert _mine(fired(alerts, "Read Shell Configuration File"), "fd.name", r) == [str(r / ".bashrc")]
+    history = fired(alerts, "Delete or rename shell history")
+    assert [h["proc.cmdline"] for h in history] == [f"mv {r / '.bash_history'} {w / 'old'}"]
+    setuid = fired(alerts, "Set Setuid or Setgid bit")
+    assert [h["proc.cmdline"] for h in setuid] == [f"chmod u+s {r / 's'}"]
+    hidden = [h["proc.cmdline"] for h in fired(alerts, "Create Hidden Files or Directories")]
+    assert [c for c in hidden if c.startswith("mkdir")] == [f"mkdir {w / '.hidden'}"]
+    lzma = fired(alerts, "Backdoored library loaded into SSHD (CVE-2024-3094)")
+    assert [(h["proc.name"], h["fd.name"]) for h in lzma] == [("sshd", str(r / "liblzma.so.5.6.1"))]
+    links = fired(alerts, "Create Hardlink Over Sensitive Files")
+    assert [h["proc.cmdline"] for h in links] == [f"ln /etc/shadow {w / 'hl-shadow'}"]
+
+
+@pytest.mark.covers("Directory traversal monitored file read", "PTRACE anti-debug attempt", "Non sudo setuid",
+                    "Change thread namespace")
+def test_syscall_rules(source: str, tmp_path: Path) -> None:
+    """/etc/hostname opened through `../../`, PTRACE_TRACEME, setuid(0) by nobody and setns() alert; the twins
+    (the plain path, another ptrace request, setuid(0) by root, no setns) do not."""
+    t = named(tmp_path, "launcher", "reader", "tracee", "dropper", "nsjoin", "twin")
+    up = "../" * len(tmp_path.parts)
+    read = "import sys; open(sys.argv[1]).read()"
+    launch = "import subprocess, sys; subprocess.run(sys.argv[1:])"
+    ptrace = ("import ctypes, os, sys; libc = ctypes.CDLL(None, use_errno=True); pid = os.fork()\n"
+              "if pid == 0: libc.ptrace(int(sys.argv[1]), 0, 0, 0); os._exit(0)\n"
+              "os.waitpid(pid, 0)")
+    setuid = "import os\ntry: os.setuid(0)\nexcept PermissionError: pass"
+    # (os.setns is Python 3.12's) joining the namespace the process is already in: CLONE_NEWNET
+    setns = "import ctypes, os; ctypes.CDLL(None).setns(os.open('/proc/self/ns/net', os.O_RDONLY), 0x40000000)"
+    nobody = "setpriv --reuid=65534 --regid=65534 --clear-groups"
+    alerts = monitor(source, "; ".join([
+        f"{t['launcher']} -c '{launch}' {t['reader']} -c '{read}' {tmp_path}/{up}etc/hostname",
+        f"{t['launcher']} -c '{launch}' {t['reader']} -c '{read}' /etc/hostname",
+        f"{t['tracee']} -c '{ptrace}' 0", f"{t['twin']} -c '{ptrace}' 3",
+        f"{nobody} {t['dropper']} -c '{setuid}'", f"{t['twin']} -c '{setuid}'",
+        f"{t['nsjoin']} -c \"{setns}\"", f"{t['twin']} -c 'import os'",
+    ]))
+    traversal = fired(alerts, "Directory traversal monitored file read")
+    assert [(h["proc.name"], h["fd.name"]) for h in traversal] == [("reader", "/etc/hostname")]
+    assert [h["proc.name"] for h in fired(alerts, "PTRACE anti-debug attempt")] == ["tracee"]
+    assert [(h["proc.name"], h["user.name"]) for h in fired(alerts, "Non sudo setuid")] == [("dropper", "nobody")]
+    assert [h["proc.name"] for h in fired(alerts, "Change thread namespace")] == ["nsjoin"]
+
+
+@pytest.mark.covers("Read sensitive file trusted after startup")
+def test_server_reading_shadow_after_startup(source: str, tmp_path: Path) -> None:
+    """A program named like a server reading /etc/shadow after 5 seconds alerts; the same read at startup does
+    not (servers read credentials as they start)."""
+    t = named(tmp_path, "nginx")
+    late = "import time; time.sleep(5.5); open('/etc/shadow').read()"
+    start = time.monotonic()
+    alerts = monitor(source, f"{t['nginx']} -c \"{late}\"; {t['nginx']} -c \"open('/etc/shadow').read()\"")
+    assert time.monotonic() - start > 5.5
+    hits = fired(alerts, "Read sensitive file trusted after startup")
+    assert [(h["proc.name"], h["fd.name"]) for h in hits] == [("nginx", "/etc/shadow")]
+    assert hits[0]["proc.cmdline"].startswith("nginx -c import time")
+
+
+@pytest.mark.covers("Write below binary dir", "Write below etc", "Write below root", "Write below rpm database",
+                    "Mkdir binary dirs", "Create files below dev")
+def test_writes_below_system_directories(source: str, scratch_name: str, system_paths: list[Path],
+                                         tmp_path: Path) -> None:
+    """A scratch file created in /usr/bin, /etc, /, /var/lib/rpm* and /dev, and a scratch directory made in
+    /usr/bin, alert with their paths; the same in the tmp dir does not."""
+    targets = {"bin": Path("/usr/bin") / scratch_name, "etc": Path("/etc") / scratch_name,
+               "root": Path("/") / scratch_name, "rpm": Path("/var/lib") / f"rpm-{scratch_name}",
+               "dev": Path("/dev") / scratch_name}
+    made = Path("/usr/bin") / f"{scratch_name}.d"
+    system_paths += [*targets.values(), made]
+    alerts = monitor(source, "; ".join([
+        *(f"touch {p}" for p in targets.values()), f"mkdir {made}",
+        *(f"touch {tmp_path / name}" for name in targets), f"mkdir {tmp_path / 'd'}"]))
+    for rule, key in (("Write below binary dir", "bin"), ("Write below etc", "etc"), ("Write below root", "root"),
+                      ("Write below rpm database", "rpm"), ("Create files below dev", "dev")):
+        assert [h["fd.name"] for h in fired(alerts, rule)] == [str(targets[key])], rule
+    mkdirs = fired(alerts, "Mkdir binary dirs")
+    assert [(h["evt.arg.path"], h["proc.name"]) for h in mkdirs] == [(str(made), "mkdir")]
+    assert all(p.exists() for p in (*targets.values(), made))
