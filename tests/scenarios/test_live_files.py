@@ -119,3 +119,63 @@ def test_writes_below_system_directories(source: str, scratch_name: str, system_
     mkdirs = fired(alerts, "Mkdir binary dirs")
     assert [(h["evt.arg.path"], h["proc.name"]) for h in mkdirs] == [(str(made), "mkdir")]
     assert all(p.exists() for p in (*targets.values(), made))
+
+
+# bpf(BPF_PROG_LOAD) of a socket filter `r0 = 0; exit` (GPL): loaded, attached nowhere, gone when the process exits
+BPF_LOAD = """
+import ctypes, struct
+insns = struct.pack("<BBhi", 0xb7, 0, 0, 0) + struct.pack("<BBhi", 0x95, 0, 0, 0)
+code, licence = ctypes.create_string_buffer(insns), ctypes.create_string_buffer(b"GPL")
+attr = ctypes.create_string_buffer(struct.pack("<IIQQ", 1, 2, ctypes.addressof(code), ctypes.addressof(licence)), 128)
+assert ctypes.CDLL(None, use_errno=True).syscall(321, 5, attr, 128) >= 0
+"""
+# userfaultfd(O_CLOEXEC | UFFD_USER_MODE_ONLY): allowed to unprivileged users even with vm.unprivileged_userfaultfd=0
+USERFAULTFD = "import ctypes; assert ctypes.CDLL(None).syscall(323, 0o2000000 | 1) >= 0"
+
+
+@pytest.mark.covers("BPF Program Not Profiled",
+                    "Unprivileged Delegation of Page Faults Handling to a Userspace Process")
+def test_bpf_load_and_userfaultfd(source: str, tmp_path: Path) -> None:
+    """A BPF program loaded by an unlisted program, and a userfaultfd made by `nobody`, alert; the same load by
+    bpftool and the same userfaultfd by root do not."""
+    t = named(tmp_path, "loader", "bpftool", "pager")
+    (tmp_path / "bpf.py").write_text(BPF_LOAD)
+    nobody = "setpriv --reuid=65534 --regid=65534 --clear-groups"
+    alerts = monitor(source, "; ".join([
+        f"{t['loader']} {tmp_path / 'bpf.py'}", f"{t['bpftool']} {tmp_path / 'bpf.py'}",
+        f"{nobody} {t['pager']} -c '{USERFAULTFD}'", f"{t['pager']} -c '{USERFAULTFD}'"]))
+    bpf = fired(alerts, "BPF Program Not Profiled")
+    assert [(h["proc.name"], h["evt.arg.cmd"]) for h in bpf] == [("loader", "BPF_PROG_LOAD")]
+    uffd = fired(alerts, "Unprivileged Delegation of Page Faults Handling to a Userspace Process")
+    assert [(h["proc.name"], h["user.name"]) for h in uffd] == [("pager", "nobody")]
+
+
+@pytest.mark.covers("Read ssh information", "Adding ssh keys to authorized_keys",
+                    "Container Access to Host Sensitive Paths")
+def test_ssh_files_and_host_paths(source: str, scratch_name: str, system_paths: list[Path], tmp_path: Path,
+                                  container_cgroup: Path) -> None:
+    """In a scratch home (/home/NAME/.ssh): `cat` reading known_hosts and `touch` writing authorized_keys alert,
+    ssh reading it and a write to authorized_keys.new do not; inside a Docker-named cgroup, reading a file under
+    /host/ alerts, the same read on the host does not."""
+    ssh_dir = Path("/home") / scratch_name / ".ssh"
+    system_paths.append(ssh_dir.parent)
+    ssh_dir.mkdir(parents=True)
+    (ssh_dir / "known_hosts").write_text("x\n")
+    host = Path("/host")
+    host_file = host / scratch_name
+    system_paths.append(host if not host.exists() else host_file)
+    host.mkdir(exist_ok=True)
+    host_file.write_text("x\n")
+    t = named(tmp_path, "ssh")
+    read = "import sys; open(sys.argv[1]).read()"
+    alerts = monitor(source, "; ".join([
+        f"cat {ssh_dir / 'known_hosts'} >/dev/null", f"{t['ssh']} -c '{read}' {ssh_dir / 'known_hosts'}",
+        f"touch {ssh_dir / 'authorized_keys'}", f"touch {ssh_dir / 'authorized_keys.new'}",
+        f"cat {host_file} >/dev/null",
+        f"sh -c 'echo $$ > {container_cgroup}/cgroup.procs; exec cat {host_file}' >/dev/null"]))
+    read_hits = fired(alerts, "Read ssh information")
+    assert [(h["proc.name"], h["fd.name"]) for h in read_hits] == [("cat", str(ssh_dir / "known_hosts"))]
+    keys = fired(alerts, "Adding ssh keys to authorized_keys")
+    assert [(h["proc.name"], h["fd.name"]) for h in keys] == [("touch", str(ssh_dir / "authorized_keys"))]
+    hostfs = fired(alerts, "Container Access to Host Sensitive Paths")
+    assert [(h["proc.name"], h["fd.name"]) for h in hostfs] == [("cat", str(host_file))]
