@@ -179,3 +179,17 @@ def test_ssh_files_and_host_paths(source: str, scratch_name: str, system_paths: 
     assert [(h["proc.name"], h["fd.name"]) for h in keys] == [("touch", str(ssh_dir / "authorized_keys"))]
     hostfs = fired(alerts, "Container Access to Host Sensitive Paths")
     assert [(h["proc.name"], h["fd.name"]) for h in hostfs] == [("cat", str(host_file))]
+
+
+@pytest.mark.covers("Update Package Repository")
+def test_package_repository_written_in_private_mount_namespace(source: str, tmp_path: Path) -> None:
+    """Writing a sources list below /etc/apt alerts; the same write below the tmp dir does not. /etc/apt is an
+    empty tmpfs of a private mount namespace the test creates, so apt's real configuration is never touched."""
+    ours = tmp_path / "sources.list.d"
+    ours.mkdir()
+    inner = ("mount -t tmpfs syswarden-test /etc/apt && mkdir /etc/apt/sources.list.d && "
+             f"touch /etc/apt/sources.list.d/test.list && touch {ours / 'test.list'}")
+    alerts = monitor(source, f"unshare -m --propagation private sh -c '{inner}'")
+    hits = fired(alerts, "Update Package Repository")
+    assert [(h["proc.name"], h["fd.name"]) for h in hits] == [("touch", "/etc/apt/sources.list.d/test.list")]
+    assert not Path("/etc/apt/sources.list.d/test.list").exists()
