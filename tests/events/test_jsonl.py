@@ -225,3 +225,18 @@ def test_live_source_extension_params_round_trip_and_are_checked(tmp_path: Path)
     check_param_values("openat", got.params)
     with pytest.raises(LineError, match="name_dirpath"):       # what the replay source checks per event
         check_param_values("openat", {**got.params, "name_dirpath": 5})
+
+
+def test_a_compat_events_abi_survives_a_recording(tmp_path: Path) -> None:
+    """An i386 or x32 event's ``abi`` (added by the live sources) reads back, so replay and ``evt.arg.abi`` rules
+    see what the live run saw; it used to stop the replay ("unknown parameter 'abi'")."""
+    evs = [Event(num=n, ts=n, type="openat", tid=7, params={"fd": 3, "dirfd": -100, "name": "/etc/shadow",
+                                                              "flags": 0, "mode": 0, "abi": abi})
+           for n, abi in ((1, "i386"), (2, "x32"))]
+    path = tmp_path / "r.jsonl"
+    path.write_text(dumps_records(evs))
+    got = [r for r in read_jsonl(path)[1] if isinstance(r, Event)]
+    assert [e.params["abi"] for e in got] == ["i386", "x32"]
+    check_param_values("openat", got[0].params)
+    with pytest.raises(LineError, match="abi"):
+        check_param_values("openat", {**got[0].params, "abi": 32})

@@ -183,3 +183,14 @@ def test_workers_need_the_live_ebpf_source(tmp_path: Path) -> None:
         res = subprocess.run([*SYSWARDEN, "monitor", "--workers", "2", *args], capture_output=True, text=True,
                              timeout=60)
         assert res.returncode == 2 and "--workers" in res.stderr and "Traceback" not in res.stderr, res.stderr
+
+
+def test_importing_the_shards_leaves_the_monitors_signals_alone() -> None:
+    """Only the worker ignores SIGTERM/SIGINT: the monitor imports the worker module's constants, and an ignored
+    SIGTERM there would pass through exec to every command the monitor starts (``monitor -- CMD``)."""
+    code = ("import signal, subprocess, syswarden.service.shards\n"
+            "print(signal.getsignal(signal.SIGTERM) == signal.SIG_DFL,"
+            " signal.getsignal(signal.SIGHUP) == signal.SIG_DFL)\n"
+            "print(subprocess.run(['/bin/sh', '-c', 'kill -TERM $$; sleep 5']).returncode)\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True)
+    assert out.stdout.split() == ["True", "True", "-15"]

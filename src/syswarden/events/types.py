@@ -278,6 +278,11 @@ def event_spec(name: str, direction: str = "<") -> EventSpec | None:
     return spec
 
 
+# The parameter the live sources add to an event that arrived through a compat entry point: "i386" (also for an
+# i386 socketcall sub-call) or "x32"; native events have none. Not a Falco parameter (docs/events.md).
+ABI_PARAM = "abi"
+
+
 def dirpath_param(param: str) -> str:
     """The parameter a live source adds beside path parameter ``param`` (the eBPF probe does): the directory
     the kernel resolved a relative ``param`` against (the cwd or the dirfd's file). State joins the name to it.
@@ -288,12 +293,13 @@ def dirpath_param(param: str) -> str:
 @cache
 def extension_params(name: str) -> frozenset[str]:
     """Parameters of event ``name`` that syswarden's live sources add beyond Falco's table, and recordings
-    keep so a replay resolves paths as the live run did: a ``dirpath_param`` for each path parameter, and the
-    new ``cwd`` of ``fchdir`` (docs/events.md)."""
+    keep so a replay resolves paths and ABIs as the live run did: ``abi`` on any syscall event, a
+    ``dirpath_param`` for each path parameter, and the new ``cwd`` of ``fchdir`` (docs/events.md)."""
     spec = EVENTS.get((name, "<"))
     if spec is None:
-        return frozenset()
-    extra = {dirpath_param(p.name) for p in spec.params if p.type in (ParamType.FSPATH, ParamType.FSRELPATH)}
+        return frozenset({ABI_PARAM})
+    extra = {ABI_PARAM}
+    extra.update(dirpath_param(p.name) for p in spec.params if p.type in (ParamType.FSPATH, ParamType.FSRELPATH))
     if name == "fchdir":
         extra.add("cwd")
     return frozenset(extra)
@@ -352,7 +358,8 @@ def is_open_exec(flags: int, mode: int) -> bool:
 __all__ = [
     "ParamType", "ParamSpec", "EventSpec", "FlagEntry", "FlagTable", "EVENTS", "EVENT_NAMES", "FLAG_TABLES",
     "DEDICATED_EVENT_NAMES", "GENERIC_EVENT_NAMES",
-    "ENTER_ONLY", "event_spec", "dirpath_param", "extension_params", "flag_table", "format_flags", "errno_name",
+    "ABI_PARAM", "ENTER_ONLY", "event_spec", "dirpath_param", "extension_params", "flag_table", "format_flags",
+    "errno_name",
     "errno_value",
     "is_open_read", "is_open_write", "is_open_exec",
 ]

@@ -34,7 +34,6 @@ class Abi(enum.IntEnum):
     SOCKETCALL = 3    # an i386 socketcall sub-call: the number is the SYS_* call, not a syscall number
 
 
-ABI_PARAM = "abi"
 ABI_LABELS: dict[Abi, str] = {Abi.I386: "i386", Abi.SOCKETCALL: "i386", Abi.X32: "x32"}
 I386_NR_SOCKETCALL = 102
 # how many 32-bit words each socketcall sub-call reads (the kernel's nargs[] in net/socket.c, in words)

@@ -11,7 +11,8 @@ from typing import Any
 
 from syswarden.events.event import Event
 from syswarden.kernel import ptrace
-from syswarden.sources.compat import ABI_LABELS, ABI_PARAM, Abi, uses_32bit_pointers
+from syswarden.events.types import ABI_PARAM
+from syswarden.sources.compat import ABI_LABELS, Abi, uses_32bit_pointers
 from syswarden.sources.targets import proc_cgroups
 from syswarden.sources.syscall_decode import (DATA_SLOT, MAX_IOVECS, RET_SLOT, SPECS, ArgKind, BufferKind, RawCall,
                                               build_params, io_length, split_strings)

@@ -17,7 +17,8 @@ from syswarden.kernel import ptrace
 from syswarden.sources.base import SourceConfig, SourceStats
 from syswarden.sources.ptrace.decode import PtraceDecoder, exec_params
 from syswarden.sources.ptrace.tracer import Stop, StopKind, Tracer
-from syswarden.sources.compat import (ABI_LABELS, ABI_PARAM, I386_NR_SOCKETCALL, SOCKETCALL_NARGS, Abi, CompatCall,
+from syswarden.events.types import ABI_PARAM
+from syswarden.sources.compat import (ABI_LABELS, I386_NR_SOCKETCALL, SOCKETCALL_NARGS, Abi, CompatCall,
                                       abi_of, compat_args, numbers_for)
 from syswarden.sources.syscall_decode import syscall_names_for
 from syswarden.sources.targets import seed_threads
