@@ -207,8 +207,8 @@ def render(table: list[RuleRow]) -> str:
              "- **live**: the scenario test that fires it on both live sources (eBPF and ptrace: the test runs once",
              "  per source), checked against a harmless twin that must not fire (`@pytest.mark.covers`). Rules",
              "  disabled by default are enabled by their scenario;",
-             "- **not here**: why this machine cannot exercise it (Kubernetes audit events, a container runtime's",
-             "  metadata, a cloud, ...);",
+             "- **not here**: why it cannot fire here (it reads what only a container runtime, Kubernetes or DNS",
+             "  tracking would supply, or can never fire as shipped);",
              "- **no test yet**: it could be exercised here, and how; a scenario is still to be written.", "",
              f"Before this table (main at 012639c) {BEFORE} rules had a live test; now {total[LIVE]} do. The count of",
              "live-tested rules only goes up (a floor in `tests/test_rule_coverage.py`).", ""]
