@@ -4,18 +4,16 @@ from __future__ import annotations
 
 import os
 import shutil
-import sys
 from pathlib import Path
 
 import pytest
 
-from tests.scenarios.conftest import fired, monitor
+from tests.scenarios.conftest import PY3, fired, monitor
 
 pytestmark = [pytest.mark.kernel, pytest.mark.slow]
-# A real interpreter binary (not a pyenv shim script), so a symlink to it keeps its own name as comm.
-PY3 = os.path.realpath(sys.executable)
 
 
+@pytest.mark.covers("Write below monitored dir")
 def test_write_below_monitored_dir(source: str, scratch_name: str, system_paths: list[Path],
                                    tmp_path: Path) -> None:
     """Creating a file in /usr/local/bin alerts with its path and the writer; the same in /tmp does not."""
@@ -29,6 +27,7 @@ def test_write_below_monitored_dir(source: str, scratch_name: str, system_paths:
     assert hits[0]["proc.cmdline"] == f"touch {target}"
 
 
+@pytest.mark.covers("Read sensitive file untrusted")
 def test_read_sensitive_file_untrusted(source: str) -> None:
     """cat reading /etc/shadow alerts with user, process, parent and command line; /etc/hostname does not."""
     alerts = monitor(source, "cat /etc/shadow >/dev/null; cat /etc/hostname >/dev/null")
@@ -40,6 +39,7 @@ def test_read_sensitive_file_untrusted(source: str) -> None:
     assert h["proc.exepath"] == os.path.realpath(shutil.which("cat") or "")
 
 
+@pytest.mark.covers("Modify binary dirs")
 def test_rename_in_binary_dir(source: str, scratch_name: str, system_paths: list[Path], tmp_path: Path) -> None:
     """Renaming a (test-made) copy inside /usr/bin alerts with both paths; renaming in /tmp does not."""
     old, new = Path("/usr/bin") / scratch_name, Path("/usr/bin") / f"{scratch_name}-renamed"
@@ -53,6 +53,7 @@ def test_rename_in_binary_dir(source: str, scratch_name: str, system_paths: list
     assert f"oldpath={old}" in hits[0]["evt.args"] and f"newpath={new}" in hits[0]["evt.args"]
 
 
+@pytest.mark.covers("Packet socket created in container")
 def test_packet_socket_in_container(source: str, container_cgroup: Path) -> None:
     """An AF_PACKET socket opened inside a (Docker-named) cgroup alerts; the same on the host does not."""
     code = "import socket; socket.socket(socket.AF_PACKET, socket.SOCK_RAW).close()"
@@ -65,6 +66,7 @@ def test_packet_socket_in_container(source: str, container_cgroup: Path) -> None
     assert "AF_PACKET" in hits[0]["evt.args"]
 
 
+@pytest.mark.covers("Terminal shell in container")
 def test_terminal_shell_in_container(source: str, container_cgroup: Path, tmp_path: Path) -> None:
     """A shell started by a non-shell parent ("runc") with a pty alerts with its tty; without a pty it does not."""
     runc = tmp_path / "runc"
@@ -79,6 +81,7 @@ def test_terminal_shell_in_container(source: str, container_cgroup: Path, tmp_pa
     assert hits[0]["proc.name"] == "sh" and hits[0]["proc.pname"] == "runc" and hits[0]["proc.tty"] != 0
 
 
+@pytest.mark.covers("Run shell untrusted")
 def test_run_shell_untrusted(source: str, tmp_path: Path) -> None:
     """A shell spawned by a program named like a web server alerts; spawned by an unknown program it does not."""
     for name in ("nginx", "mytool"):
@@ -91,6 +94,7 @@ def test_run_shell_untrusted(source: str, tmp_path: Path) -> None:
     assert hits[0]["proc.cmdline"] == "sh -c true"
 
 
+@pytest.mark.covers("Create Symlink Over Sensitive Files")
 def test_symlink_over_sensitive_file(source: str, tmp_path: Path) -> None:
     """A symlink to /etc/shadow alerts with target and link path; one to /etc/hostname does not."""
     link, other = tmp_path / "shadow-link", tmp_path / "hostname-link"
@@ -101,6 +105,7 @@ def test_symlink_over_sensitive_file(source: str, tmp_path: Path) -> None:
     assert hits[0]["proc.name"] == "ln"
 
 
+@pytest.mark.covers("Search Private Keys or Passwords")
 def test_search_private_keys(source: str, tmp_path: Path) -> None:
     """find looking for id_rsa alerts with its command line; find looking for notes.txt does not."""
     alerts = monitor(source, f"find {tmp_path} -name id_rsa; find {tmp_path} -name notes.txt")
@@ -109,6 +114,7 @@ def test_search_private_keys(source: str, tmp_path: Path) -> None:
     assert hits[0]["proc.name"] == "find" and hits[0]["proc.cmdline"] == f"find {tmp_path} -name id_rsa"
 
 
+@pytest.mark.covers("Clear Log Activities")
 def test_clear_log_file(source: str, scratch_name: str, system_paths: list[Path]) -> None:
     """Truncating a file in /var/log alerts with its path; appending to it does not."""
     log = Path("/var/log") / f"{scratch_name}.log"
@@ -120,6 +126,7 @@ def test_clear_log_file(source: str, scratch_name: str, system_paths: list[Path]
     assert hits[0]["fd.name"] == str(log) and hits[0]["proc.name"] == "sh"
 
 
+@pytest.mark.covers("PTRACE attached to process")
 def test_ptrace_attach(source: str) -> None:
     """PTRACE_ATTACH to another process alerts; PTRACE_PEEKDATA does not."""
     code = ("import ctypes, os, time; libc = ctypes.CDLL(None, use_errno=True); pid = os.fork()\n"
@@ -130,6 +137,7 @@ def test_ptrace_attach(source: str) -> None:
     assert len(hits) == 1 and hits[0]["proc.name"].startswith("python3")
 
 
+@pytest.mark.covers("Execution from /dev/shm")
 def test_execution_from_dev_shm(source: str, scratch_name: str, system_paths: list[Path], tmp_path: Path) -> None:
     """Running a binary copied to /dev/shm alerts with its path; the same copy run from /tmp does not."""
     shm, local = Path("/dev/shm") / scratch_name, tmp_path / scratch_name
@@ -143,6 +151,7 @@ def test_execution_from_dev_shm(source: str, scratch_name: str, system_paths: li
     assert hits[0]["proc.exepath"] == str(shm) and hits[0]["proc.name"] == scratch_name[:15]
 
 
+@pytest.mark.covers("Fileless execution via memfd_create")
 def test_fileless_execution_via_memfd(source: str) -> None:
     """Executing a binary from a memfd alerts with the memfd image; executing the same binary from disk does not."""
     code = ("import os; data = open('/bin/true', 'rb').read(); os.system('/bin/true'); "

@@ -29,6 +29,22 @@ def test_open_resolves_against_cwd_and_dirfd(state: State, ev: EventMaker) -> No
     assert e.thread is not None and e.thread.comm == "bash"
 
 
+def test_open_name_is_normal_and_nameraw_keeps_what_the_caller_wrote(state: State, ev: EventMaker) -> None:
+    """fd.name collapses `.`, `..` and `//` of an absolute or relative open (libsinsp's concatenate_paths);
+    fd.nameraw keeps the name as given, for the fd's later events too; nothing is left in the event's params."""
+    e = state.apply(ev("openat", 100, 3, fd=3, dirfd=-100, name="/tmp/a/../../etc//hostname", flags=0, mode=0))
+    assert e.fd is not None and (e.fd.name, e.fd.nameraw) == ("/etc/hostname", "/tmp/a/../../etc//hostname")
+    assert e.params["name"] == "/etc/hostname" and set(e.params) == {"fd", "dirfd", "name", "flags", "mode"}
+    e = state.apply(ev("openat", 100, 4, fd=4, dirfd=-100, name="../etc/shadow", flags=0, mode=0))
+    assert e.fd is not None and (e.fd.name, e.fd.nameraw) == ("/etc/shadow", "../etc/shadow")
+    e = state.apply(ev("openat", 100, -2, fd=-2, dirfd=-100, name="/x/../missing", flags=0, mode=0))
+    assert e.fd is not None and e.fd.num == -1 and (e.fd.name, e.fd.nameraw) == ("/missing", "/x/../missing")
+    e = state.apply(ev("open", 100, 5, fd=5, name="/etc/hosts", flags=0))
+    assert e.fd is not None and (e.fd.name, e.fd.nameraw) == ("/etc/hosts", "")     # fd.nameraw: same as fd.name
+    r = state.apply(ev("read", 100, 1, fd=3, size=1, data=b""))
+    assert r.fd is not None and r.fd.nameraw == "/tmp/a/../../etc//hostname"
+
+
 def test_failed_open_has_fd_minus_one_and_name(state: State, ev: EventMaker) -> None:
     """A failed open is not stored but its event carries fd.num -1 and the path it tried."""
     e = state.apply(ev("openat", 100, -errno.ENOENT, fd=-errno.ENOENT, dirfd=-100, name="/nope", flags=0, mode=0))
@@ -207,6 +223,18 @@ def test_setuid_family(state: State, ev: EventMaker) -> None:
     assert t is not None and (t.uid, t.euid, t.gid, t.egid) == (0, 0, 27, 27)
     state.apply(ev("setresgid", 100, 0, rgid=-1, egid=4294967295, sgid=-1))
     assert t.gid == 27
+
+
+def test_setsid_leads_a_new_session_and_process_group(state: State, ev: EventMaker) -> None:
+    """setsid makes the caller lead a new session and a new process group (as the kernel does); a failed one
+    changes nothing."""
+    t = state.thread(100)
+    assert t is not None
+    t.sid, t.vpgid = 50, 50
+    state.apply(ev("setsid", 100, -errno.EPERM))
+    assert (t.sid, t.vpgid) == (50, 50)
+    state.apply(ev("setsid", 100, 100))
+    assert (t.sid, t.vpgid) == (100, 100)
 
 
 def test_fchdir_and_relative_chdir(state: State, ev: EventMaker) -> None:

@@ -90,6 +90,7 @@ class FdInfo:
     connected: bool = False
     name_changed: bool = False
     open_ts: int = 0
+    nameraw: str = ""                  # fd.nameraw: the path as the open call gave it, if not already ``name``
 
 
 @dataclass(slots=True)

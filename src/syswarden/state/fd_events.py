@@ -68,6 +68,11 @@ def on_open(st: StateContext, event: Event, thread: ThreadInfo | None, params: d
         ino = _int(params, "ino", 0) or 0
     fd = F.file_fd(num if num is not None and num >= 0 else -1, name if isinstance(name, str) else "", flags,
                    dev=dev, ino=ino, ts=event.ts)
+    raw = event.params.pop(F.RAW_NAME_PARAM, None)           # state's note of the name as given (state.py)
+    if raw is not None:
+        params.pop(F.RAW_NAME_PARAM, None)
+        if raw != fd.name:
+            fd.nameraw = raw
     if fd.num >= 0 and not F.add_fd(thread.fds, fd):      # _store, inlined for the hot path
         st.stats.fds_dropped += 1
     event.fd = fd

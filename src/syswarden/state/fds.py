@@ -27,6 +27,11 @@ _SOCK_L4: dict[int, str] = {socket.SOCK_STREAM: "tcp", socket.SOCK_DGRAM: "udp",
 _IPPROTO_ICMP = (1, 58)
 
 
+RAW_NAME_PARAM = "name_raw"
+"""Where state keeps an open's ``name`` as the caller wrote it (relative, or with ``.``/``..``/``//``) once it
+has made it absolute and normal, until the open handler stores it as ``fd.nameraw``; never left in params."""
+
+
 def normalize_path(path: str) -> str:
     """Collapse ``.``, ``..`` and repeated slashes of an absolute path (``..`` at the root stays at the root)."""
     if not path:
@@ -175,6 +180,6 @@ def close_on_exec(fds: dict[int, FdInfo]) -> None:
         del fds[num]
 
 
-__all__ = ["AT_FDCWD", "MAX_FDS_PER_PROCESS", "normalize_path", "join_path", "resolve_at", "file_fd",
+__all__ = ["AT_FDCWD", "MAX_FDS_PER_PROCESS", "RAW_NAME_PARAM", "normalize_path", "join_path", "resolve_at", "file_fd",
            "family_name", "socket_fd", "tuple_name", "apply_tuple", "swapped", "apply_remote_addr", "apply_bind",
            "simple_fd", "dup_fd", "copy_table", "add_fd", "close_on_exec"]

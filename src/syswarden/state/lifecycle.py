@@ -231,10 +231,11 @@ def on_capset(st: StateContext, event: Event, thread: ThreadInfo | None, params:
 
 
 def on_setsid(st: StateContext, event: Event, thread: ThreadInfo | None, params: dict[str, Any]) -> ThreadInfo | None:
-    """setsid exit: the new session id is the result."""
+    """setsid exit: the new session id is the result, and (as the kernel does) the caller also leads a new process
+    group of that id, so ``proc.is_vpgid_leader`` holds for what it runs next (Falco reads the pgid at execve)."""
     res = ret(event, params)
     if thread is not None and res is not None and res > 0:
-        thread.sid = res
+        thread.sid = thread.vpgid = res
     return thread
 
 

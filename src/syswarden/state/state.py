@@ -22,7 +22,7 @@ from syswarden.events.types import ENTER_ONLY, EVENTS, ParamType
 from syswarden.state import fd_events, lifecycle, procfs
 from syswarden.events.types import dirpath_param
 from syswarden.state.context import StateStats
-from syswarden.state.fds import join_path, resolve_at
+from syswarden.state.fds import RAW_NAME_PARAM, join_path, normalize_path, resolve_at
 from syswarden.state.processes import DEFAULT_MAX_EXITED, DEFAULT_MAX_THREADS, ThreadTable
 from syswarden.state.users import UserTable
 
@@ -105,7 +105,7 @@ class State:
         before = None
         if thread is not None:
             if plan.paths:
-                _resolve_paths(event, thread, plan.paths)
+                _resolve_paths(event, thread, plan.paths, plan.keeps_raw_name)
             if plan.fd_param is not None:
                 num = event.params.get(plan.fd_param)
                 before = thread.fds.get(num) if isinstance(num, int) else None
@@ -242,6 +242,7 @@ class _ApplyPlan:
     fd_param: str | None                        # the parameter naming the fd the event uses
     remember_enter: bool                        # an enter event whose exit comes later: kept for merging
     handler: Any                                # the table update (lifecycle, fd events, accounts) or None
+    keeps_raw_name: bool = False                # an open: its ``name`` as given is kept for fd.nameraw
 
 
 _APPLY_PLANS: dict[tuple[str, str], _ApplyPlan] = {}
@@ -250,8 +251,9 @@ _APPLY_PLANS: dict[tuple[str, str], _ApplyPlan] = {}
 def _apply_plan(key: tuple[str, str]) -> _ApplyPlan:
     name, direction = key
     remember = direction == ">" and name not in ENTER_ONLY
+    handler = None if remember else HANDLERS.get(name)
     plan = _ApplyPlan(paths=_PATH_PARAMS.get(key) or (), fd_param=_USES_FD_PARAM.get(key),
-                      remember_enter=remember, handler=None if remember else HANDLERS.get(name))
+                      remember_enter=remember, handler=handler, keeps_raw_name=handler is fd_events.on_open)
     _APPLY_PLANS[key] = plan
     return plan
 
@@ -260,10 +262,17 @@ def _is_clone_child(event: Event) -> bool:
     return event.type in lifecycle.CREATES_THREAD and event.res == 0
 
 
-def _resolve_paths(event: Event, thread: ThreadInfo, names: tuple[tuple[str, str | None], ...]) -> None:
+def _resolve_paths(event: Event, thread: ThreadInfo, names: tuple[tuple[str, str | None], ...],
+                   keep_raw: bool = False) -> None:
     params = event.params
     for name, dirfd_param in names:
         value = params.get(name)
+        if keep_raw and name == "name" and isinstance(value, str) and value:
+            # An open's fd.name is absolute and normal, as libsinsp makes it (concatenate_paths), whatever the
+            # caller wrote; fd.nameraw keeps what it wrote (the directory-traversal rule reads the `../`).
+            params[RAW_NAME_PARAM] = value
+            if value[0] == "/" and ("/." in value or "//" in value):
+                params[name] = normalize_path(value)
         if isinstance(value, str) and value and not value.startswith("/"):
             # The eBPF probe sends the directory the kernel resolved the name against: it wins over the
             # tables (the dirfd's open may have been filtered in the kernel), and the probe decided on it.

@@ -91,6 +91,15 @@ def _name(_arg: str | None) -> Extractor:
     return extract
 
 
+def _nameraw(arg: str | None) -> Extractor:
+    name = _name(arg)
+
+    def extract(event: Event) -> str | None:
+        info = event.fd
+        return info.nameraw if info is not None and info.nameraw else name(event)
+    return extract
+
+
 def _file_part(part: Callable[[str], str]) -> Callable[[str | None], Extractor]:
     def make(arg: str | None) -> Extractor:
         name = _name(arg)
@@ -174,7 +183,7 @@ FIELDS: tuple[FieldSpec, ...] = (
               inline="(f.num if (f := e.fd) is not None else @X(e))"),
     FieldSpec("fd.name", P, "Full name: a file path, 'cip:cport->sip:sport' for a socket, a unix path ...",
               _name, inline="(f.name if (f := e.fd) is not None else @X(e))"),
-    FieldSpec("fd.nameraw", P, "Name as the syscall gave it, before path resolution.", _name),
+    FieldSpec("fd.nameraw", P, "Name as the syscall gave it, before path resolution.", _nameraw),
     FieldSpec("fd.directory", P, "Directory of a file fd.", _file_part(_directory)),
     FieldSpec("fd.filename", P, "File name (without directory) of a file fd; <NA> for directories and failed opens "
               "(libsinsp derives only fd.name and fd.directory from the attempted path).", _filename),
