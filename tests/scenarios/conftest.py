@@ -10,6 +10,7 @@ import secrets
 import shutil
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -20,6 +21,8 @@ import pytest
 RULES_DIR = Path(__file__).resolve().parents[2] / ".." / "shared" / "anchors" / "falco"
 RULES = ("falco_rules.yaml", "falco-incubating_rules.yaml", "falco-sandbox_rules.yaml")
 SYSWARDEN = [sys.executable, "-m", "syswarden"]
+# A real interpreter binary (not a pyenv shim script), so a symlink to it keeps its own name as comm.
+PY3 = os.path.realpath(sys.executable)
 
 
 def _ebpf_reason() -> str | None:
@@ -45,15 +48,35 @@ def source(request: pytest.FixtureRequest) -> str:
     return str(request.param)
 
 
-def monitor(source: str, script: str, *, timeout: float = 60) -> list[dict[str, Any]]:
-    """Alerts ``syswarden monitor --source SOURCE`` raised (every matching rule) while ``sh -c SCRIPT`` ran."""
-    args = [*SYSWARDEN, "monitor", "--source", source, "--json", "--all-matches", "-q"]
+def monitor(source: str, script: str, *, timeout: float = 60, enable: tuple[str, ...] = (), rules: str = "",
+            options: tuple[str, ...] = ()) -> list[dict[str, Any]]:
+    """Alerts ``syswarden monitor --source SOURCE`` raised (every matching rule) while ``sh`` ran SCRIPT, with
+    the stock, incubating and sandbox rules, the rules named in ``enable`` enabled (they are off by default),
+    ``rules`` (YAML) loaded after them, and ``options`` (more monitor flags)."""
+    args = [*SYSWARDEN, "monitor", "--source", source, "--json", "--all-matches", "-q", *options]
     for name in RULES:
         args += ["-r", str(RULES_DIR / name)]
-    proc = subprocess.run([*args, "--", "/bin/sh", "-c", script], capture_output=True, text=True,
-                          timeout=timeout)
+    with tempfile.TemporaryDirectory() as extra:
+        if enable or rules:
+            path = Path(extra) / "overrides.yaml"
+            path.write_text("".join(f"- rule: {name}\n  enabled: true\n" for name in enable) + rules)
+            args += ["-r", str(path)]
+        # from a file, so the shell's own command line does not hold every word of the script
+        (Path(extra) / "script.sh").write_text(script + "\n")
+        proc = subprocess.run([*args, "--", "/bin/sh", str(Path(extra) / "script.sh")], capture_output=True,
+                              text=True, timeout=timeout)
     assert proc.returncode == 0, proc.stderr
     return [json.loads(line) for line in proc.stdout.splitlines() if line.startswith("{")]
+
+
+def named(directory: Path, *names: str) -> dict[str, Path]:
+    """Symlinks called ``names`` to the real Python interpreter, in ``directory``: run as ``NAME -c CODE``, each is
+    a process whose comm, argv[0] and executable name are NAME (what rules match tools by)."""
+    out = {}
+    for name in names:
+        out[name] = directory / name
+        out[name].symlink_to(PY3)
+    return out
 
 
 def fired(alerts: list[dict[str, Any]], rule: str) -> list[dict[str, Any]]:
