@@ -20,20 +20,28 @@ PORT = 8080
 SERVER = f"""
 import socket, sys
 PORT = {PORT}
-srv = socket.socket()
-srv.bind((sys.argv[1], PORT))
-srv.listen(1)
-cli = socket.create_connection((sys.argv[2], PORT))
-conn, _ = srv.accept()
-conn.close(); cli.close(); srv.close()
+if sys.argv[3] == "udp":                 # a datagram server: bound, receives one datagram (recvfrom)
+    srv = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    srv.bind((sys.argv[1], PORT))
+    socket.socket(socket.AF_INET, socket.SOCK_DGRAM).sendto(b"ping", (sys.argv[2], PORT))
+    assert srv.recvfrom(10)[0] == b"ping"
+else:
+    srv = socket.socket()
+    srv.bind((sys.argv[1], PORT))
+    srv.listen(1)
+    cli = socket.create_connection((sys.argv[2], PORT))
+    conn, _ = srv.accept()
+    conn.close(); cli.close()
+srv.close()
 """
 
 
-def _listen(source: str, tmp_path: Path, bind: str, connect: str) -> list[dict[str, object]]:
+def _listen(source: str, tmp_path: Path, bind: str, connect: str, proto: str = "tcp") -> list[dict[str, object]]:
+    tmp_path.mkdir(exist_ok=True)
     python3 = named(tmp_path, "python3")["python3"]
     (tmp_path / "server.py").write_text(SERVER)
     inner = (f"ip link set lo up && ip addr add {ADDRESS}/32 dev lo && "
-             f"{python3} {tmp_path / 'server.py'} {bind} {connect}")
+             f"{python3} {tmp_path / 'server.py'} {bind} {connect} {proto}")
     return fired(monitor(source, f"unshare -n sh -c '{inner}'", enable=(RULE,)), RULE)
 
 
@@ -57,3 +65,13 @@ def test_loopback_or_any_address_does_not_fire(source: str, tmp_path: Path, bind
     reaching a 0.0.0.0 listener on the public address does fire, on its accept: that connection's ends are public,
     in Falco too.)"""
     assert _listen(source, tmp_path, bind, "127.0.0.1") == []
+
+
+@pytest.mark.covers(RULE)
+def test_interpreter_receiving_datagrams_on_a_public_address_fires(source: str, tmp_path: Path) -> None:
+    """The macro's UDP branch: the first datagram a bound server socket receives (``fd.connected=false``,
+    ``fd.name_changed=true``, as libsinsp) on the public address fires; on 127.0.0.1 it does not."""
+    hits = _listen(source, tmp_path, ADDRESS, ADDRESS, "udp")
+    assert [(h["evt.type"], h["fd.l4proto"]) for h in hits] == [("recvfrom", "udp")], hits
+    assert str(hits[0]["fd.name"]).endswith(f"->{ADDRESS}:{PORT}")
+    assert _listen(source, tmp_path / "twin", "127.0.0.1", "127.0.0.1", "udp") == []
