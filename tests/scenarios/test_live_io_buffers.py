@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.scenarios.conftest import fired, monitor, named
+from tests.scenarios.conftest import _ebpf_reason, fired, monitor, named
 
 pytestmark = [pytest.mark.kernel, pytest.mark.slow]
 JAVA_RULE = "Java Process Class File Download"
@@ -74,8 +74,7 @@ def test_snaplen_0_captures_no_buffer(source: str, tmp_path: Path) -> None:
 
 
 def test_sharded_pipeline_captures_buffers(tmp_path: Path) -> None:
-    """``--workers 2`` (decode, state and rules in worker processes) still sees the buffers."""
-    from tests.scenarios.conftest import _ebpf_reason
+    """``--workers 2`` (decode, state and rules in worker processes; eBPF only) still sees the buffers."""
     if reason := _ebpf_reason():
         pytest.skip(reason)
     alerts = _run("ebpf", tmp_path, CLASS_HEADER, "TOKEN-0xf00d", "--workers", "2", "--snaplen", "80")
