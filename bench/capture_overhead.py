@@ -5,15 +5,20 @@ under auditd with rules for the syscalls syswarden captures, in one run. Prints 
 the events each workload offers against those the probe delivers to user space, the cost of an unrelated
 syscall (getppid, stat) with the monitor attached, then the highest sustained rate the monitor keeps up with
 without drops (paced openat+close at increasing rates, one generator process per CPU), with and without the kernel
-filter.
+filter. Also the cost of I/O buffers (issue 19): the monitor with the stock rules plus one rule reading
+``evt.buffer`` on every read/write/send/recv call of the workloads' programs, with ``--snaplen 80`` (Falco's
+default: the first 80 bytes of each call copied in the kernel) against ``--snaplen 0`` (none), each bracketed by
+bare runs like the others.
 
 Run as root:  .venv/bin/python bench/capture_overhead.py [--quick] [--rate-only [--seconds S] [--rates R,R..]]
+              [--buffers-only] [--no-rate]
 
 ``SWBENCH_RULES`` names another rules file (default: the shared stock falco_rules.yaml).
 
-``--rate-only`` skips the workloads, strace and auditd and only looks for the highest sustained rate (handy to
-compare two versions of the monitor back to back on a shared machine). The machine is shared: bare is measured
-before and after the monitors and the spread of the two is printed as the run's noise.
+``--buffers-only`` measures only bare and the two snaplen phases. ``--rate-only`` skips the workloads, strace and
+auditd and only looks for the highest sustained rate (handy to compare two versions of the monitor back to back
+on a shared machine). The machine is shared: bare is measured before and after the monitors and the spread of the
+two is printed as the run's noise.
 
 auditd is started only inside this script; its rules are deleted and the daemon stopped afterwards (also on
 failure), and the kernel's audit "enabled" flag is restored. `auditctl -e 2` is never used.
@@ -37,6 +42,20 @@ REPO = Path(__file__).resolve().parents[1]
 RULES = Path(os.environ.get("SWBENCH_RULES", REPO / ".." / "shared" / "anchors" / "falco" / "falco_rules.yaml"))
 SYSWARDEN = [sys.executable, "-m", "syswarden"]
 AUDIT_KEY = "syswarden-bench"
+# Reads the buffer of every type that has one, so the probe copies it on every I/O call of the workloads' own
+# programs (the kernel prefilter keeps the rest of the shared machine's I/O out by comm, so the phase measures
+# the workloads, not the neighbours); its string never occurs, so it costs the match and no alert.
+BUFFER_RULE = """
+- rule: bench reads every I/O buffer
+  desc: makes the live source capture the data of every read/write/send/recv call (issue 19)
+  condition: >
+    evt.type in (read, write, pread, pwrite, readv, writev, preadv, pwritev, sendto, recvfrom, sendmsg, recvmsg)
+    and proc.name in (loop, tar, cat, find)
+    and evt.buffer contains "syswarden-bench-no-such-bytes"
+  output: "%proc.name %evt.buffer"
+  priority: DEBUG
+"""
+SNAPLENS = (80, 0)
 
 # open/read/close/stat loop, a paced openat generator (RATE opens per second for SECONDS), and a loop of
 # syscalls no rule asks for (getppid, stat), timed in the program itself.
@@ -146,9 +165,10 @@ def kernel_filter_supported() -> bool:
 
 
 @contextmanager
-def syswarden_monitor(kernel_filter: bool = True) -> Iterator[Callable[[], str]]:
-    """`syswarden monitor` (eBPF, stock rules) watching the whole system; yields a function returning its summary."""
-    flags = [] if kernel_filter else ["--no-kernel-filter"]
+def syswarden_monitor(kernel_filter: bool = True, extra: tuple[str, ...] = ()) -> Iterator[Callable[[], str]]:
+    """`syswarden monitor` (eBPF, stock rules, then ``extra`` flags) watching the whole system; yields a function
+    returning its summary."""
+    flags = ([] if kernel_filter else ["--no-kernel-filter"]) + list(extra)
     proc = subprocess.Popen([*SYSWARDEN, "monitor", "--source", "ebpf", "-r", str(RULES), "-o", os.devnull, *flags],
                             stderr=subprocess.PIPE, text=True)
     summary = ""
@@ -276,6 +296,7 @@ def main() -> int:
     ap.add_argument("--seconds", type=float, default=2.0, help="length of each paced step (default 2)")
     ap.add_argument("--rates", help="comma-separated openat/s steps instead of the default ladder")
     ap.add_argument("--no-rate", action="store_true", help="skip the highest sustained rate")
+    ap.add_argument("--buffers-only", action="store_true", help="only I/O buffers: snaplen 80 against 0")
     args = ap.parse_args()
     if os.geteuid() != 0:
         print("capture_overhead: needs root (eBPF, auditd)", file=sys.stderr)
@@ -322,13 +343,19 @@ def main() -> int:
             for w, cmd in workloads.items():
                 results[w][tag] = timed(cmd, repeat)
             unrelated[tag] = unrelated_cost(exes["unrelated"], repeat)
+        (tmp / "buffers.yaml").write_text(BUFFER_RULE)
+        buffers = ("-r", str(tmp / "buffers.yaml"))
+        # (column, kernel filter, extra monitor flags, what the progress line says)
+        phases = [] if args.buffers_only else [
+            ("syswarden" if kf else "no filter", kf, (), f"stock rules, kernel filter {'on' if kf else 'off'}")
+            for kf in filters]
+        phases += [(f"snaplen {n}", True, (*buffers, "--snaplen", str(n)),
+                    f"stock rules + a rule reading evt.buffer, --snaplen {n}") for n in SNAPLENS]
         print("measuring bare ...", file=sys.stderr)
         bare("bare")
-        for i, kf in enumerate(filters):
-            col = "syswarden" if kf else "no filter"
-            print(f"measuring under syswarden monitor (eBPF, stock rules, kernel filter {'on' if kf else 'off'}) ...",
-                  file=sys.stderr)
-            with syswarden_monitor(kf) as summary:
+        for i, (col, kf, extra, what) in enumerate(phases):
+            print(f"measuring under syswarden monitor (eBPF, {what}) ...", file=sys.stderr)
+            with syswarden_monitor(kf, extra) as summary:
                 for w, cmd in workloads.items():
                     results[w][col] = timed(cmd, repeat)
                 unrelated[col] = unrelated_cost(exes["unrelated"], repeat)
@@ -345,7 +372,10 @@ def main() -> int:
             ref_u = [(unrelated[before][k] + unrelated[after][k]) / 2 for k in (0, 1)]
             unrelated[col] = (unrelated[col][0] / ref_u[0], unrelated[col][1] / ref_u[1])
             noise[f"unrelated/{col}"] = abs(unrelated[before][0] - unrelated[after][0]) / ref_u[0]
-        last = f"bare{len(filters)}"
+        last = f"bare{len(phases)}"
+        if args.buffers_only:
+            print_buffers(workloads, results, noise, monitor_counts)
+            return 0
         print("counting offered vs delivered events per workload ...", file=sys.stderr)
         delivered = {w: {kf: offered_delivered(cmd, kf) for kf in filters} for w, cmd in workloads.items()}
         print("measuring under strace -f -o /dev/null ...", file=sys.stderr)
@@ -373,7 +403,23 @@ def main() -> int:
     print_report(workloads, results, unrelated, noise, monitor_counts, delivered, filters)
     for kf in rates:
         print_rate(rates[kf], f" (kernel filter {'on' if kf else 'off'})")
+    print_buffers(workloads, results, noise, monitor_counts)
     return 0
+
+
+def print_buffers(workloads, results, noise, monitor_counts) -> None:
+    """The I/O buffer phases: ratios to their bracketing bare runs, and snaplen 80 against snaplen 0."""
+    cols = [f"snaplen {n}" for n in SNAPLENS]
+    width = max(len(w) for w in workloads)
+    print("I/O buffers (stock rules + a rule reading evt.buffer on the workloads' every I/O call), ratio to bare:")
+    print(f"  {'workload'.ljust(width)}  " + "  ".join(f"{c:>10}" for c in cols) + "  80 vs 0  noise (bare spread)")
+    for w, r in results.items():
+        spread = " ".join(f"{noise[f'{w}/{c}']:.0%}" for c in cols)
+        print(f"  {w.ljust(width)}  " + "  ".join(f"{r[c]:9.2f}x" for c in cols)
+              + f"  {r[cols[0]] / r[cols[1]]:6.2f}x  {spread}")
+    for col in cols:
+        events, drops = monitor_counts[col]
+        print(f"  monitor ({col}) during the workloads: {events} events processed, {drops} dropped")
 
 
 def print_report(workloads, results, unrelated, noise, monitor_counts, delivered, filters) -> None:
@@ -390,6 +436,8 @@ def print_report(workloads, results, unrelated, noise, monitor_counts, delivered
             extra = f" (noise {noise[f'unrelated/{k}']:.0%})" if f"unrelated/{k}" in noise else ""
             print(f"  {k:>9}: getppid {unrelated[k][0]:.2f}x, stat {unrelated[k][1]:.2f}x bare{extra}")
     for col, (events, drops) in monitor_counts.items():
+        if col.startswith("snaplen"):
+            continue                # print_buffers
         print(f"syswarden monitor ({col}) during the workloads: {events} events processed, {drops} dropped")
     print("events offered by the workload vs delivered to user space (the probe's counters):")
     for w, per in delivered.items():

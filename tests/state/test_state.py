@@ -321,6 +321,26 @@ def test_connect_sets_name_changed_then_write_clears_it(state: State, ev: EventM
     assert w.fd is c.fd and not w.fd.name_changed
 
 
+def test_bound_udp_server_first_datagram_leaves_it_unconnected(state: State, ev: EventMaker) -> None:
+    """libsinsp marks a read socket connected before the tuple is applied, and only a plain IP socket: a bound UDP
+    server's first datagram names it (name_changed) but leaves it unconnected, so the ``inbound`` macro's UDP
+    branch holds once; the next datagram connects it."""
+    state.apply(ev("socket", 100, 3, domain=2, type=2, proto=0))
+    state.apply(ev("bind", 100, 0, fd=3, addr=SockAddr("AF_INET", "10.1.2.3", 5353)))
+    tup = SockTuple("AF_INET", "10.9.9.9", 40000, "10.1.2.3", 5353, "udp")
+    inbound = ("evt.type=recvfrom and fd.l4proto != tcp and fd.connected=false and fd.name_changed=true and "
+               "fd.typechar=4 and fd.ip != 0.0.0.0 and fd.net != 127.0.0.0/8 and evt.rawres >= 0")
+    first = state.apply(ev("recvfrom", 100, 2, fd=3, size=10, tuple=tup))
+    assert first.fd is not None and not first.fd.servsock and first.fd.name == "10.9.9.9:40000->10.1.2.3:5353"
+    assert _holds(inbound, first)
+    second = state.apply(ev("recvfrom", 100, 2, fd=3, size=10, tuple=tup))
+    assert second.fd is first.fd and second.fd.connected and not _holds(inbound, second)
+    # a plain (unbound) socket is connected by its first successful read, as in libsinsp
+    state.apply(ev("socket", 100, 4, domain=2, type=2, proto=0))
+    plain = state.apply(ev("recvfrom", 100, 2, fd=4, size=10, tuple=tup))
+    assert plain.fd is not None and plain.fd.connected
+
+
 def test_useradded_events_feed_the_user_table(ev: EventMaker) -> None:
     """Capture metadata events (useradded/groupadded/userdeleted) maintain the recording's own accounts."""
     st = State()

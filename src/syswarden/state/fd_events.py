@@ -193,11 +193,15 @@ def on_connect(st: StateContext, event: Event, thread: ThreadInfo | None, params
 
 def on_sendrecv(st: StateContext, event: Event, thread: ThreadInfo | None, params: dict[str, Any]) -> ThreadInfo | None:
     """sendto/sendmsg/recvfrom/recvmsg exit: a datagram (or still unnamed) socket takes the event's tuple,
-    as libsinsp does, so unconnected UDP traffic has endpoints; a read marks an IP socket connected."""
+    as libsinsp does, so unconnected UDP traffic has endpoints; a read marks an IP socket connected, as
+    libsinsp's ``parse_read_exit`` does *before* the tuple: a bound server socket's first datagram leaves it
+    unconnected (the ``inbound`` macro's UDP branch), the tuple turns it into a connection socket that the next
+    read connects."""
     num, tup = _int(params, "fd"), params.get("tuple")
     if thread is None or num is None or num < 0 or _not_a_socket(event, thread, num, params):
         return thread
     fd = thread.fds.get(num)
+    servsock = fd is not None and fd.servsock
     if isinstance(tup, SockTuple) and tup.family in ("AF_INET", "AF_INET6", "AF_UNIX"):
         if fd is None:
             fd = F.socket_fd(num, tup.family, socket.SOCK_DGRAM, 0, event.ts)
@@ -206,7 +210,7 @@ def on_sendrecv(st: StateContext, event: Event, thread: ThreadInfo | None, param
             if fd.servsock and event.type.startswith("send"):
                 tup = F.swapped(tup)        # a bound server sending: the tuple is server -> client
             F.apply_tuple(fd, tup, server=fd.is_server, connected=fd.connected)
-    if fd is not None and event.type.startswith("recv") and fd.type in (FdType.IPV4, FdType.IPV6):
+    if fd is not None and event.type.startswith("recv") and fd.type in (FdType.IPV4, FdType.IPV6) and not servsock:
         if (ret(event, params) or 0) >= 0:
             fd.connected = True
     event.fd = fd
