@@ -13,7 +13,7 @@ import pytest
 TOOL = Path(__file__).resolve().parents[1] / "tools" / "gen_rule_coverage.py"
 # Rules fired live (both sources, with a twin) when this floor was last raised. Raise it with every new live test;
 # never lower it (13 before the table existed, main at 012639c).
-LIVE_FLOOR = 82
+LIVE_FLOOR = 85
 
 
 def _load() -> ModuleType:

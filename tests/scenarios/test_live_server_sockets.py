@@ -36,18 +36,19 @@ srv.close()
 """
 
 
-def _listen(source: str, tmp_path: Path, bind: str, connect: str, proto: str = "tcp") -> list[dict[str, object]]:
+def _listen(source: str, tmp_path: Path, rule: str, bind: str, connect: str, proto: str = "tcp"
+            ) -> list[dict[str, object]]:
     tmp_path.mkdir(exist_ok=True)
     python3 = named(tmp_path, "python3")["python3"]
     (tmp_path / "server.py").write_text(SERVER)
     inner = (f"ip link set lo up && ip addr add {ADDRESS}/32 dev lo && "
              f"{python3} {tmp_path / 'server.py'} {bind} {connect} {proto}")
-    return fired(monitor(source, f"unshare -n sh -c '{inner}'", enable=(RULE,)), RULE)
+    return fired(monitor(source, f"unshare -n sh -c '{inner}'", enable=(rule,)), rule)
 
 
 @pytest.mark.covers(RULE)
 def test_interpreter_listening_on_a_public_address_fires(source: str, tmp_path: Path) -> None:
-    hits = _listen(source, tmp_path, ADDRESS, ADDRESS)
+    hits = _listen(source, tmp_path, RULE, ADDRESS, ADDRESS)
     assert sorted(str(h["evt.type"]) for h in hits) == ["accept4", "listen"], hits
     listen = next(h for h in hits if h["evt.type"] == "listen")
     assert listen["fd.name"] == f"{ADDRESS}:{PORT}" and listen["proc.name"] == "python3"
@@ -64,14 +65,14 @@ def test_loopback_or_any_address_does_not_fire(source: str, tmp_path: Path, bind
     server socket's own address); the accepted connection comes from 127.0.0.1 to 127.0.0.1 in both. (A client
     reaching a 0.0.0.0 listener on the public address does fire, on its accept: that connection's ends are public,
     in Falco too.)"""
-    assert _listen(source, tmp_path, bind, "127.0.0.1") == []
+    assert _listen(source, tmp_path, RULE, bind, "127.0.0.1") == []
 
 
 @pytest.mark.covers(RULE)
 def test_interpreter_receiving_datagrams_on_a_public_address_fires(source: str, tmp_path: Path) -> None:
     """The macro's UDP branch: the first datagram a bound server socket receives (``fd.connected=false``,
     ``fd.name_changed=true``, as libsinsp) on the public address fires; on 127.0.0.1 it does not."""
-    hits = _listen(source, tmp_path, ADDRESS, ADDRESS, "udp")
+    hits = _listen(source, tmp_path, RULE, ADDRESS, ADDRESS, "udp")
     assert [(h["evt.type"], h["fd.l4proto"]) for h in hits] == [("recvfrom", "udp")], hits
     assert str(hits[0]["fd.name"]).endswith(f"->{ADDRESS}:{PORT}")
-    assert _listen(source, tmp_path / "twin", "127.0.0.1", "127.0.0.1", "udp") == []
+    assert _listen(source, tmp_path / "twin", RULE, "127.0.0.1", "127.0.0.1", "udp") == []
