@@ -183,3 +183,13 @@ def test_workers_need_the_live_ebpf_source(tmp_path: Path) -> None:
         res = subprocess.run([*SYSWARDEN, "monitor", "--workers", "2", *args], capture_output=True, text=True,
                              timeout=60)
         assert res.returncode == 2 and "--workers" in res.stderr and "Traceback" not in res.stderr, res.stderr
+
+
+def test_importing_the_worker_module_ignores_no_signal() -> None:
+    """Only the worker process ignores SIGINT/SIGTERM/SIGHUP/SIGUSR1: a process that imports shards (the monitor,
+    the test suite) keeps them, or every child it starts would inherit them ignored (``kill -TERM`` a no-op)."""
+    code = ("import signal, syswarden.service.shards; "
+            "print([int(signal.getsignal(s) == signal.SIG_DFL) for s in "
+            "(signal.SIGTERM, signal.SIGHUP, signal.SIGUSR1)], signal.getsignal(signal.SIGINT) is signal.SIG_IGN)")
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert res.stdout.split("]")[0] == "[1, 1, 1" and res.stdout.strip().endswith("False"), res.stderr

@@ -20,17 +20,20 @@ from __future__ import annotations
 import signal
 import sys
 
-for _sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGUSR1):   # before the slow imports
-    signal.signal(_sig, signal.SIG_IGN)
+if __name__ == "__main__":
+    # The worker process only, before the slow imports. Not on import: shards.py imports this module for its
+    # constants, and an ignored signal is inherited by every child (a monitor's command, a test's subprocess).
+    for _sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGUSR1):
+        signal.signal(_sig, signal.SIG_IGN)
 
-import pickle  # noqa: E402
-import struct  # noqa: E402
-import time  # noqa: E402
-from dataclasses import dataclass  # noqa: E402
-from multiprocessing.connection import Connection  # noqa: E402
-from typing import TYPE_CHECKING, Any  # noqa: E402
+import pickle
+import struct
+import time
+from dataclasses import dataclass
+from multiprocessing.connection import Connection
+from typing import TYPE_CHECKING, Any
 
-from syswarden.errors import SyswardenError  # noqa: E402
+from syswarden.errors import SyswardenError
 
 if TYPE_CHECKING:
     from syswarden.events.event import ThreadInfo
