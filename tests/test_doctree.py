@@ -57,6 +57,18 @@ def _laughs(levels: int = 9) -> str:
     return "\n".join(lines) + "\ndefault: allow\n"
 
 
+@pytest.mark.parametrize("text", [
+    "a: [" + "x, " * 100_000 + ":",                       # over the size PyYAML is asked to reword
+    "rules:\n- args:\n  - {arg: 0, op: ne, value:}\n",    # libyaml refuses, PyYAML's own loader accepts
+])
+def test_yaml_errors_without_a_second_opinion_are_positioned(text: str) -> None:
+    """libyaml's error stands where PyYAML's loader is not asked again or accepts the text (found by the policy
+    fuzz test: an UnboundLocalError traceback before)."""
+    with pytest.raises(PolicySyntaxError) as err:
+        doctree.parse_yaml(SourceText("<policy>", text), PolicySyntaxError)
+    assert str(err.value).startswith("<policy>:")
+
+
 def test_hundred_thousand_brackets_are_a_positioned_error(tmp_path: Path) -> None:
     """Depth is checked on libyaml's event stream before anything deeper is built: no recursion to overflow."""
     rules = tmp_path / "deep.yaml"

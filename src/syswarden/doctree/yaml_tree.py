@@ -46,7 +46,10 @@ def parse_yaml_all(source: SourceText, error: ErrorClass, *, typed: bool = True,
             source.text, Loader=loader))
     try:
         return build(_FAST)
-    except yaml.YAMLError:
+    except yaml.YAMLError as first:
+        # libyaml's error; PyYAML's own loader words errors better, so it is asked again on a small text. Where it
+        # accepts what libyaml refused (they differ on a few flow forms, e.g. ``{a: b:}``), libyaml's error stands.
+        exc: yaml.YAMLError = first
         if _FAST is not yaml.SafeLoader and len(source.text) <= _WORDING_LIMIT:
             try:
                 build(yaml.SafeLoader)
