@@ -8,6 +8,7 @@ import struct
 import subprocess
 import sys
 import textwrap
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -44,18 +45,24 @@ def attacked(tmp_path: Path):
     (base / "syswarden").mkdir(mode=0o700)
     os.chown(base, NOBODY, NOBODY)                 # the attacker may rename and replace entries in it
     swapper = subprocess.Popen([sys.executable, "-c", SWAPPER, str(base), str(victim)])
-    try:
-        yield base, victim
-    finally:
+
+    def stop() -> None:
+        """End the race: checks made after it must see the directories at rest, not mid-swap."""
         (base / "stop").touch()
         swapper.wait(timeout=30)
 
+    try:
+        yield base, victim, stop
+    finally:
+        stop()
 
-def test_racing_symlink_never_redirects_writes(attacked: tuple[Path, Path]) -> None:
-    base, victim = attacked
+
+def test_racing_symlink_never_redirects_writes(attacked: tuple[Path, Path, Callable[[], None]]) -> None:
+    base, victim, stop = attacked
     entry = filter_cache.Entry((filter_cache.CachedFilter(ALLOW_ALL, 0, 0),))
     stored = sum(filter_cache.store(f"{n:064x}", entry, str(base / "syswarden")) for n in range(ROUNDS))
     assert stored > 0, "the race left no window to store at all"
+    stop()
     assert list(victim.iterdir()) == []
     for directory in (base / "syswarden", base / "real"):
         if directory.is_dir() and not directory.is_symlink():
@@ -63,8 +70,8 @@ def test_racing_symlink_never_redirects_writes(attacked: tuple[Path, Path]) -> N
                 assert path.stat().st_uid == 0 and path.stat().st_mode & 0o777 == 0o600
 
 
-def test_racing_symlink_never_loads_a_planted_entry(attacked: tuple[Path, Path]) -> None:
-    base, victim = attacked
+def test_racing_symlink_never_loads_a_planted_entry(attacked: tuple[Path, Path, Callable[[], None]]) -> None:
+    base, victim, _stop = attacked
     key = "ab" * 32
     planted = victim / key                          # root's own, 0600, right key: trusted if ever reached
     planted.write_bytes(filter_cache.dump(filter_cache.Entry((filter_cache.CachedFilter(ALLOW_ALL, 0, 0),)), key))

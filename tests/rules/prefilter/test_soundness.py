@@ -261,3 +261,19 @@ def test_buffer_rules() -> None:
         assert_sound(res, f"buffer rules seed {seed}")
         fired |= {rule for rule, _, _ in res.full_alerts}
     assert fired == {r.name for r in ruleset.active}
+
+
+def test_evt_args_of_an_existing_fd_param_keeps_the_opens_that_name_it() -> None:
+    """open_by_handle_at's ``mountfd`` (like pidfd_getfd's ``pid_fd``) existed before the call: a rule printing
+    ``%evt.args`` on it shows that fd's name, so every successful open must reach state. The analysis counted
+    only dirfds as existing there, and hypothesis found alerts whose text differed with the prefilter on."""
+    text = ('- rule: random 0\n  desc: d\n  condition: >\n    evt.is_open_read = true\n'
+            '  output: "fired %fd.name %evt.args"\n  priority: WARNING\n')
+    stock_text, _, _ = _stock_parts()
+    result = load_texts([SourceText(str(STOCK), stock_text), SourceText("random.yaml", text)])
+    assert result.ruleset is not None
+    stream = EventStream(result.ruleset, 1, _vocab("stock"))
+    res = check_stream(result.ruleset, _prefilter(result.ruleset), stream.events(6_000), stream.seeds,
+                       returns_dir=stream.returns_dir, exit_only=True)
+    assert res.full_alerts and any("mountfd=" in a[1] for a in res.full_alerts)
+    assert_sound(res, text)

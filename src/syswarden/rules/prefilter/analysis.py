@@ -180,6 +180,9 @@ def _kinds_read(event_type: str, key: str) -> frozenset[str]:
     return frozenset()
 
 
+_CREATED_FD_PARAMS = frozenset({"fd", "fd1", "fd2"})    # the fds an fd-creating call returns (pipe: fd1, fd2)
+
+
 @lru_cache(maxsize=None)
 def _existing_fds(event_type: str) -> tuple[str | None, dict[str, str]]:
     """(the kind of the fd state attaches as ``event.fd``, the kind of each fd parameter) for the fds a type
@@ -192,7 +195,10 @@ def _existing_fds(event_type: str) -> tuple[str | None, dict[str, str]]:
     created = "creates_fd" in spec.flags and "uses_fd" not in spec.flags
     fd_params = [p.name for p in spec.params if p.type is evtypes.ParamType.FD and p.name != "res"]
     if event_type in OPEN_FD_TYPES or created:
-        fd_params = [p for p in fd_params if p in dirfds]            # only the dirfd existed before the call
+        # Only the fds the call made are new; every other fd parameter existed before it (a dirfd,
+        # open_by_handle_at's mountfd, pidfd_getfd's pid_fd) and evt.args shows its state. Counting one too many
+        # only lets more opens through (slower); one too few made alerts' text differ (unsound output).
+        fd_params = [p for p in fd_params if p in dirfds or p not in _CREATED_FD_PARAMS]
     kinds = {p: "dir" if p in dirfds else "file" for p in fd_params}
     event_fd = None
     if "uses_fd" in spec.flags and fd_params:
