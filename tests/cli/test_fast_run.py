@@ -6,13 +6,13 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import textwrap
 from pathlib import Path
 
 import pytest
 
 from syswarden.cli import fast_run
 from syswarden.cli.run_cmd import run as click_run
+from tests.cli.launches import launch, loaded_modules
 
 PY = sys.executable
 
@@ -70,17 +70,9 @@ def test_help_and_usage_errors_are_clicks(tmp_path: Path) -> None:
 
 def test_cached_launch_imports_no_click_and_behaves_the_same(tmp_path: Path) -> None:
     """The second run hits the cache: exit status, kill explanation and warnings as on the first (full) run."""
-    code = textwrap.dedent("""
-        import atexit, sys
-        atexit.register(lambda: print("MODULES", " ".join(sys.modules), file=sys.stderr))
-        sys.argv = ["syswarden", *sys.argv[1:]]
-        from syswarden.cli.entry import main
-        main()
-    """)
     env = {**os.environ, "XDG_CACHE_HOME": str(tmp_path)}
     args = ["run", "--drop", "bind", "--", PY, "-c", "import socket; socket.socket().bind(('127.0.0.1', 0))"]
-    first = subprocess.run([PY, "-c", code, *args], capture_output=True, text=True, timeout=60, env=env)
-    second = subprocess.run([PY, "-c", code, *args], capture_output=True, text=True, timeout=60, env=env)
+    first, second = launch(args, env), launch(args, env)
     assert first.returncode == second.returncode == -31, (first.stderr, second.stderr)
 
     def lines(result: subprocess.CompletedProcess[str]) -> list[str]:
@@ -91,8 +83,7 @@ def test_cached_launch_imports_no_click_and_behaves_the_same(tmp_path: Path) -> 
     heavy = {"click", "syswarden.seccomp.compiler", "syswarden.policy.load", "yaml", "dataclasses", "typing",
              "hashlib"}
     quiet = ["run", "-q", "--drop", "bind", "--", "true"]
-    full = subprocess.run([PY, "-c", code, *quiet], capture_output=True, text=True, timeout=60, env=env)
-    cached = subprocess.run([PY, "-c", code, *quiet], capture_output=True, text=True, timeout=60, env=env)
+    full, cached = launch(quiet, env), launch(quiet, env)
     assert full.returncode == cached.returncode == 0
-    loaded = set(cached.stderr.split("MODULES", 1)[1].split())
+    loaded = loaded_modules(cached)
     assert not loaded & heavy, sorted(loaded & heavy)
