@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import signal
 import subprocess
 import sys
 import time
@@ -40,6 +41,22 @@ def recording(path: Path, events: int, *, every: int = 10, host: str = "rec-host
 def start_monitor(*args: str, env: dict[str, str] | None = None) -> subprocess.Popen[str]:
     return subprocess.Popen([*SYSWARDEN, "monitor", *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             text=True, env={**os.environ, "TZ": "UTC", **(env or {})})
+
+
+def stop_monitor(proc: subprocess.Popen[str]) -> None:
+    """SIGTERM, as systemd stops the service; read what it still prints on stdout and wait for it to exit (its
+    stderr is the caller's, often read by a thread)."""
+    proc.send_signal(signal.SIGTERM)
+    assert proc.stdout is not None
+    proc.stdout.read()
+    proc.wait(timeout=60)
+
+
+def kill_if_running(proc: subprocess.Popen[str]) -> None:
+    """The cleanup of a test that failed before its monitor stopped: no monitor outlives its test."""
+    if proc.poll() is None:
+        proc.kill()
+        proc.wait()
 
 
 def wait_for_lines(path: Path, count: int, timeout: float = 30) -> list[str]:

@@ -19,7 +19,7 @@ from syswarden.service.delivery import build_fanout
 from syswarden.service.pipeline import open_pipeline
 
 from tests.servers import RecordingHTTP, free_port
-from tests.service.live import output_row, recording, rules_file, start_monitor
+from tests.service.live import kill_if_running, output_row, recording, rules_file, start_monitor
 
 pytestmark = [pytest.mark.slow]
 
@@ -77,9 +77,7 @@ def test_down_then_up_in_order_with_overflow(tmp_path: Path) -> None:
         server.start()
         _, err = proc.communicate(timeout=120)
     finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
+        kill_if_running(proc)
         server.stop()
     assert proc.returncode == 0, err
     row = output_row(err, "http:")

@@ -15,7 +15,7 @@ import pytest
 
 from tests.scenarios.conftest import _ebpf_reason
 from tests.servers import free_port, wait_until
-from tests.service.live import rules_file, start_monitor, wait_for_lines
+from tests.service.live import kill_if_running, rules_file, start_monitor, wait_for_lines
 
 pytestmark = [pytest.mark.kernel, pytest.mark.slow]
 
@@ -69,9 +69,7 @@ metrics: {{enabled: true, interval: 200ms, output_file: {stats}}}
         proc.send_signal(signal.SIGTERM)
         proc.communicate(timeout=60)
     finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
+        kill_if_running(proc)
     delivered = len(alerts.read_text().splitlines())
     assert delivered == 150
     assert _metric(text, "syswarden_alerts_total", rule="Test file opened", priority="Warning") == 150

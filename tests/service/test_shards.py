@@ -18,7 +18,8 @@ import pytest
 from syswarden.service.shards import split_batch
 from tests.scenarios.conftest import _ebpf_reason
 from tests.servers import wait_until
-from tests.service.live import SYSWARDEN, link_ids, live_link_ids, start_monitor, summary_number
+from tests.service.live import (SYSWARDEN, kill_if_running, link_ids, live_link_ids, start_monitor, stop_monitor,
+                                summary_number)
 
 RULES = """\
 - rule: Open in work dir
@@ -160,13 +161,9 @@ def test_workers_serve_signals(tmp_path: Path, ebpf: None) -> None:
             assert len(seen) < 5000
         after = [proc.stdout.readline() for _ in range(50)]
         assert all("NEW opened" in line and f"{work}/b" in line for line in after)
-        proc.send_signal(signal.SIGTERM)
-        proc.stdout.read()
-        proc.wait(timeout=60)
+        stop_monitor(proc)
     finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
+        kill_if_running(proc)
     assert proc.returncode == 0, "".join(err_lines)
     assert re.search(r"^Alerts:\s+\d+", "".join(err_lines), re.M)
     assert not links & live_link_ids(), "a BPF link outlived the monitor"

@@ -12,8 +12,8 @@ import pytest
 
 from tests.scenarios.conftest import _ebpf_reason
 from tests.servers import free_port, wait_until
-from tests.service.live import (link_ids, live_link_ids, output_row, rules_file, start_monitor, summary_number,
-                                wait_for_lines)
+from tests.service.live import (kill_if_running, link_ids, live_link_ids, output_row, rules_file, start_monitor,
+                                stop_monitor, summary_number, wait_for_lines)
 
 pytestmark = [pytest.mark.kernel, pytest.mark.slow]
 
@@ -57,9 +57,7 @@ outputs_queue: {{drain_timeout: 1s}}
         proc.send_signal(signal.SIGTERM)
         out, err = proc.communicate(timeout=60)
     finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
+        kill_if_running(proc)
     assert proc.returncode == 0, err
     assert time.monotonic() - start < 15
     total = summary_number(err, "Alerts")
@@ -108,13 +106,9 @@ def test_sighup_reload(tmp_path: Path) -> None:
         while not any("NEW opened" in line for line in seen[-1:]) or len(seen) < 200:
             seen.append(proc.stdout.readline())
             assert len(seen) < 5000
-        proc.send_signal(signal.SIGTERM)
-        proc.stdout.read()
-        proc.wait(timeout=60)
+        stop_monitor(proc)
     finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
+        kill_if_running(proc)
     assert proc.returncode == 0
     new_at = next(i for i, line in enumerate(seen) if "NEW opened" in line)
     assert all("NEW opened" in line and f"{work}/b" in line for line in seen[new_at:] if line)
