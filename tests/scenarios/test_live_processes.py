@@ -105,6 +105,8 @@ def test_system_user_interactive(source: str, tmp_path: Path) -> None:
 @pytest.mark.covers("Basic Interactive Reconnaissance")
 def test_reconnaissance_in_a_terminal(source: str) -> None:
     """`id` run as a terminal's process group leader alerts; run without a terminal it does not."""
-    alerts = monitor(source, "script -qec id /dev/null >/dev/null; id >/dev/null")
+    # script runs its command with $SHELL -c: bash execs a lone command, dash forks it (then `id` is not the
+    # group leader and rightly does not alert), so the shell is pinned and told to exec
+    alerts = monitor(source, "SHELL=/bin/sh script -qec 'exec id' /dev/null >/dev/null; id >/dev/null")
     hits = fired(alerts, "Basic Interactive Reconnaissance")
     assert [h["proc.name"] for h in hits] == ["id"] and hits[0]["proc.tty"] != 0

@@ -4,6 +4,7 @@ reading a tracee's memory. The only module that issues these calls; ``sources/pt
 from __future__ import annotations
 
 import ctypes
+import errno
 import os
 import struct
 from dataclasses import dataclass
@@ -47,10 +48,18 @@ _libc.process_vm_readv.argtypes = [ctypes.c_int, ctypes.POINTER(_IOVec), ctypes.
 _libc.process_vm_readv.restype = ctypes.c_ssize_t
 
 
+class TraceeGone(KernelError):
+    """The tracee is no longer in a ptrace stop: SIGKILL (from any process, e.g. the traced program killing its
+    own child) wakes a stopped tracee, and every ptrace request on it then fails with ESRCH until the tracer
+    reaps its exit. The tracer skips the stop; the exit arrives through waitpid."""
+
+
 def _call(request: int, pid: int, addr: int | None, data: int | None) -> int:
     rc = int(_libc.ptrace(request, pid, addr, data))
     if rc == -1:
         err = ctypes.get_errno()
+        if err == errno.ESRCH:
+            raise TraceeGone(f"ptrace(0x{request:x}, {pid}) failed: {os.strerror(err)}")
         if err:
             raise KernelError(f"ptrace(0x{request:x}, {pid}) failed: {os.strerror(err)}")
     return rc

@@ -81,6 +81,14 @@ class Tracer:
             return
         if not os.WIFSTOPPED(status):
             return
+        try:
+            yield from self._stopped(tid, status)
+        except ptrace.TraceeGone:
+            # Killed while stopped (SIGKILL from anyone, the traced program included): nothing of this stop
+            # can be read any more; its exit follows through waitpid. Never a reason to stop monitoring.
+            return
+
+    def _stopped(self, tid: int, status: int) -> Iterator[Stop]:
         task = self.tasks.setdefault(tid, _Task(tid))
         sig, event = os.WSTOPSIG(status), status >> 16
         inject = 0
