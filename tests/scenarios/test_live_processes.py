@@ -110,3 +110,15 @@ def test_reconnaissance_in_a_terminal(source: str) -> None:
     alerts = monitor(source, "SHELL=/bin/sh script -qec 'exec id' /dev/null >/dev/null; id >/dev/null")
     hits = fired(alerts, "Basic Interactive Reconnaissance")
     assert [h["proc.name"] for h in hits] == ["id"] and hits[0]["proc.tty"] != 0
+
+
+@pytest.mark.covers("Basic Interactive Reconnaissance")
+def test_reconnaissance_in_a_job_control_shell(source: str) -> None:
+    """In an interactive shell each command is its own process group: bash with job control forks, the child
+    calls setpgid and then execs `id`. The group comes from the kernel at the exec (as in Falco), since the
+    setpgid is the child's own call before it is anything a rule names. The second command of a pipeline
+    joins the first one's group and does not alert."""
+    alerts = monitor(source, "SHELL=/bin/sh script -qec \"bash -m -c 'id; true | id; true'\" /dev/null >/dev/null")
+    hits = fired(alerts, "Basic Interactive Reconnaissance")
+    assert [h["proc.name"] for h in hits] == ["id"]
+    assert hits[0]["proc.tty"] != 0

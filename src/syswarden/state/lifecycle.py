@@ -159,6 +159,12 @@ def on_execve(st: StateContext, event: Event, thread: ThreadInfo | None, params:
     if _int(params, "loginuid") is not None:
         thread.loginuid = -1 if params["loginuid"] in (_UNSET_ID, -1) else params["loginuid"]
     _exe_flags(thread, _int(params, "flags"))
+    vpgid = _int(params, "vpgid")
+    if vpgid is not None and vpgid > 0:
+        # the kernel's group at the exec, as Falco reads it: a job-control shell's setpgid between fork and
+        # exec is not traced, and a setpgid of another process cannot be followed from its caller's event
+        # (0: the source did not say, or the group's leader is outside the namespace; the inherited one stays)
+        thread.vpgid = vpgid
     if placeholder:
         _adopt_ids(st, thread, params)
     close_on_exec(thread.fds)

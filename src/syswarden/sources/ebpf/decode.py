@@ -236,6 +236,7 @@ class Decoder:
             params["trusted_exepath"] = _dpath(h.blobs[3])
             params["cwd"] = _dpath(h.blobs[4])
         params["flags"] = h.args[1] >> 32
+        params["vpgid"] = h.args[0] >> 32     # args[0]: the former tid, and the vpgid above bit 32
         params["cgroups"] = self.cgroups.param(h.cgroup_id)
         params.update({"exe_ino": h.args[2], "cap_effective": h.args[3], "cap_permitted": h.args[4],
                        "cap_inheritable": h.args[5]})

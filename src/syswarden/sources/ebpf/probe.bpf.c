@@ -932,6 +932,23 @@ static __always_inline __u32 task_vnr(struct task_struct *t)
 	return up.nr;
 }
 
+/* The task's process group id in its own pid namespace (task_pgrp_vnr): 0 when the group's leader is not
+ * visible there (a group created outside the task's namespace), as the kernel reports it. */
+static __always_inline __u32 task_vpgid(struct task_struct *t)
+{
+	struct pid *own = BPF_CORE_READ(t, thread_pid);
+	struct pid *pgrp = BPF_CORE_READ(t, signal, pids[PIDTYPE_PGID]);
+	if (!own || !pgrp)
+		return 0;
+	unsigned int level = BPF_CORE_READ(own, level);
+	if (BPF_CORE_READ(pgrp, level) < level)
+		return 0;
+	struct upid mine = {}, up = {};
+	bpf_core_read(&mine, sizeof(mine), &own->numbers[level & 31]);
+	bpf_core_read(&up, sizeof(up), &pgrp->numbers[level & 31]);
+	return up.ns == mine.ns ? up.nr : 0;
+}
+
 /* Keeps the current comm as thread tid's proc.name (comms) and counts one offered record of type. */
 static __always_inline struct type_counters *snapshot_comm(__u32 tid, __u32 type)
 {
@@ -1008,7 +1025,9 @@ int BPF_PROG(sched_exec, struct task_struct *p, pid_t old_pid, struct linux_binp
 	__u64 nr = known ? inf->key % SYSCALL_SLOTS : 59;
 	struct mm_struct *mm = BPF_CORE_READ(p, mm);
 	const struct cred *cred = BPF_CORE_READ(p, cred);
-	h->args[0] = old_pid;
+	/* the former tid, and the process group in the task's pid namespace (Falco's execve vpgid: a shell
+	 * with job control puts each command in its own group with setpgid before exec, which only this shows) */
+	h->args[0] = (__u32)old_pid | (__u64)task_vpgid(p) << 32;
 	h->args[1] = nr | (__u64)exe_flags() << 32;   /* the call, and the executable's PPM_EXE_* flags */
 	h->abi = abi;
 	h->args[2] = BPF_CORE_READ(mm, exe_file, f_inode, i_ino);

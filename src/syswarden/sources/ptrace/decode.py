@@ -193,7 +193,9 @@ def exec_params(pid: int, tid: int, filename: str) -> dict[str, Any]:
             "loginuid": -1 if loginuid == 4294967295 else loginuid, "uid": uid, "gid": gid,
             "cap_effective": int(st.get("CapEff", "0"), 16), "cap_permitted": int(st.get("CapPrm", "0"), 16),
             "cap_inheritable": int(st.get("CapInh", "0"), 16), "exe_ino": exe_ino, "trusted_exepath": exe,
-            "filename": filename, "flags": exe_flags(pid), "vpgid": 0, "pgid": 0, "fdlimit": 0,
+            "filename": filename, "flags": exe_flags(pid),
+            # the group a job-control shell put the command in with setpgid before the exec
+            "vpgid": _last_int(st.get("NSpgid"), 0), "pgid": _first_int(st.get("NSpgid")), "fdlimit": 0,
             "cgroups": proc_cgroups(pid)}
 
 
