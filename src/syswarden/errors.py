@@ -34,6 +34,7 @@ picture, so a new class lands here too (and an ``except InputError`` really catc
     ├── OutputError                     exit 1  an alert output failed
     │   └── AlertRejectedError                  outputs.queue: a sink refused one alert for good (not retried)
     └── KernelError                     exit 1  the kernel refused (seccomp, landlock, bpf, netlink)
+        └── TraceeGoneError                     kernel.ptrace: ESRCH, the tracee was killed while stopped (skipped)
 
 Every error may carry a ``Span``; ``str(err)`` renders ``file:line:col: message`` and ``detail()`` adds the
 source line with a caret and the chain of locations (``in condition of rule 'X' (file:L:C)``).

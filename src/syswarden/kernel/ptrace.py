@@ -48,7 +48,7 @@ _libc.process_vm_readv.argtypes = [ctypes.c_int, ctypes.POINTER(_IOVec), ctypes.
 _libc.process_vm_readv.restype = ctypes.c_ssize_t
 
 
-class TraceeGone(KernelError):
+class TraceeGoneError(KernelError):
     """The tracee is no longer in a ptrace stop: SIGKILL (from any process, e.g. the traced program killing its
     own child) wakes a stopped tracee, and every ptrace request on it then fails with ESRCH until the tracer
     reaps its exit. The tracer skips the stop; the exit arrives through waitpid."""
@@ -59,7 +59,7 @@ def _call(request: int, pid: int, addr: int | None, data: int | None) -> int:
     if rc == -1:
         err = ctypes.get_errno()
         if err == errno.ESRCH:
-            raise TraceeGone(f"ptrace(0x{request:x}, {pid}) failed: {os.strerror(err)}")
+            raise TraceeGoneError(f"ptrace(0x{request:x}, {pid}) failed: {os.strerror(err)}")
         if err:
             raise KernelError(f"ptrace(0x{request:x}, {pid}) failed: {os.strerror(err)}")
     return rc

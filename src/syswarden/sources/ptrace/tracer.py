@@ -83,7 +83,7 @@ class Tracer:
             return
         try:
             yield from self._stopped(tid, status)
-        except ptrace.TraceeGone:
+        except ptrace.TraceeGoneError:
             # Killed while stopped (SIGKILL from anyone, the traced program included): nothing of this stop
             # can be read any more; its exit follows through waitpid. Never a reason to stop monitoring.
             return
