@@ -10,14 +10,16 @@ import ast
 from pathlib import Path
 
 SRC = Path(__file__).resolve().parents[1] / "src" / "syswarden"
-# doctree is the one reader of YAML/JSON documents (rules, policies, falco.yaml): every stage may read with it.
-BASE = {"errors", "spans", "escaping", "doctree"}
+# doctree is the one reader of YAML/JSON documents (rules, policies, falco.yaml), input_file the one opener of a
+# file a user names (regular files only, bounded): every stage may read with them.
+BASE = {"errors", "spans", "escaping", "doctree", "input_file"}
 
 ALLOWED: dict[str, set[str]] = {
     "spans": {"escaping"},
     "errors": {"spans"},
     "escaping": set(),
-    "doctree": {"errors", "spans"},
+    "doctree": {"errors", "spans", "input_file"},
+    "input_file": {"errors"},
     "syscalls": BASE,
     "events": BASE | {"syscalls"},
     "kernel": BASE | {"syscalls"},

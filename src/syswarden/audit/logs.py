@@ -18,6 +18,7 @@ from typing import IO
 from syswarden.audit.reassembly import AuditEvent, Reassembler
 from syswarden.audit.records import MAX_RECORD, MalformedRecord, Record, parse_line
 from syswarden.errors import InputError
+from syswarden.input_file import open_regular
 
 _ROTATED = re.compile(r"(.*)\.(\d+)(\.gz)?$")
 MAX_EXAMPLES = 20
@@ -48,7 +49,9 @@ def expand(paths: Iterable[str]) -> list[str]:
     """Files to read, in order: a directory's ``audit.log*`` oldest first; files as given."""
     out: list[str] = []
     for path in paths:
-        if os.path.isdir(path):
+        if path == "-":                      # stdin (a pipe)
+            out.append(path)
+        elif os.path.isdir(path):
             names = [os.path.join(path, n) for n in os.listdir(path) if n.startswith("audit.log")]
             out.extend(sorted(names, key=_rotation_key))
         elif os.path.exists(path):
@@ -58,19 +61,21 @@ def expand(paths: Iterable[str]) -> list[str]:
     return out
 
 
-def _open(path: str) -> IO[bytes] | gzip.GzipFile:
+def _open(path: str) -> tuple[IO[bytes] | gzip.GzipFile, IO[bytes] | None]:
+    """The records' reader and the file to close after it (None for stdin)."""
     if path == "-":
         import sys
-        return sys.stdin.buffer
+        return sys.stdin.buffer, None
+    # a log file or a rotated .gz one: a FIFO or device is refused by name (a pipe comes in as "-")
+    handle: IO[bytes] = open_regular(path, InputError, what="audit log", hint=" (give a pipe as '-', on stdin)")
     try:
-        handle: IO[bytes] = open(path, "rb")
-        if handle.read(2) == b"\x1f\x8b":
-            handle.close()
-            return gzip.open(path, "rb")
+        gzipped = handle.read(2) == b"\x1f\x8b"
         handle.seek(0)
-        return handle
     except OSError as exc:
+        handle.close()
         raise InputError(f"{path}: cannot read: {exc.strerror}") from None
+    # the file checked above, not the path opened again
+    return (gzip.GzipFile(fileobj=handle, mode="rb") if gzipped else handle), handle
 
 
 def read_records(paths: Iterable[str], stats: LogStats | None = None) -> Iterator[Record]:
@@ -78,14 +83,15 @@ def read_records(paths: Iterable[str], stats: LogStats | None = None) -> Iterato
     stats = stats if stats is not None else LogStats()
     for path in paths:
         stats.files += 1
-        handle = _open(path)
+        reader, file = _open(path)
         try:
-            yield from _file_records(handle, path, stats)
+            yield from _file_records(reader, path, stats)
         except (OSError, EOFError) as exc:         # a truncated gzip file, an unreadable block
             stats.note(path, f"read error: {exc}")
         finally:
-            if path != "-":
-                handle.close()
+            if file is not None:
+                reader.close()        # a GzipFile does not close the file it was given
+                file.close()
 
 
 def _file_records(handle: IO[bytes] | gzip.GzipFile, path: str, stats: LogStats) -> Iterator[Record]:

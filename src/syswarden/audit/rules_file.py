@@ -10,6 +10,7 @@ import os
 from syswarden.audit.rule_model import AuditRuleError, Command, ErrorMode, RulesFile, RuleWarning
 from syswarden.audit.rule_parse import DEPRECATED_WATCH, IsDir, LineParser
 from syswarden.audit.rule_syntax import logical_lines, options, split_words
+from syswarden.input_file import read_regular
 from syswarden.spans import SourceText
 from syswarden.syscalls.arch import Arch
 
@@ -68,11 +69,5 @@ def _merge_deprecations(warnings: list[RuleWarning]) -> list[RuleWarning]:
 
 def read_rules_file(path: str, **kwargs: object) -> RulesFile:
     """Read and parse a rules file (at most 16 MiB; bytes that are not UTF-8 are kept as they are)."""
-    try:
-        with open(path, "rb") as fh:
-            data = fh.read(MAX_FILE + 1)
-    except OSError as exc:
-        raise AuditRuleError(f"cannot read {path}: {exc.strerror}") from None
-    if len(data) > MAX_FILE:
-        raise AuditRuleError(f"{path} is larger than {MAX_FILE >> 20} MiB; not a rules file")
+    data = read_regular(path, AuditRuleError, what="audit rules file", max_bytes=MAX_FILE)
     return parse_rules(data.decode("utf-8", "surrogateescape"), path, **kwargs)  # type: ignore[arg-type]

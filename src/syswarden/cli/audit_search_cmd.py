@@ -101,8 +101,9 @@ def search_cmd(args: tuple[str, ...], as_json: bool, ecs: bool, no_resolve: bool
     """Print the audit events that match, from log files (default /var/log/audit) or --live.
 
     \b
-    FILES are audit logs (a directory means its audit.log* rotations, oldest first). With --live, anything
-    after -- is a command to run; only its process tree is reported and the search ends when it exits.
+    FILES are audit logs (a directory means its audit.log* rotations, oldest first; - reads stdin). With
+    --live, anything after -- is a command to run; only its process tree is reported and the search ends when
+    it exits.
     Output: ausearch's raw form, --json or --ecs. Exit 1 when nothing matched (as ausearch).
     """
     from syswarden.audit.ecs import Resolver, document
@@ -141,7 +142,7 @@ def _split_args(args: tuple[str, ...], live: bool) -> tuple[tuple[str, ...], tup
     if live:
         return (), args
     for arg in args:
-        if arg.startswith("-"):
+        if arg.startswith("-") and arg != "-":     # "-": the log on stdin
             raise InputError(f"unknown option {arg!r} (a command after -- needs --live)")
     return args, ()
 

@@ -17,7 +17,8 @@ from syswarden.seccomp.compiler import CompiledFilter, compile_policy
 from syswarden.seccomp.disasm import disassemble, lines
 from syswarden.seccomp.emulator import check_program
 from syswarden.seccomp.explain import explain, syscall_number
-from syswarden.seccomp.insn import Program
+from syswarden.input_file import read_regular
+from syswarden.seccomp.insn import BPF_MAXINSNS, SOCK_FILTER_BYTES, Program
 from syswarden.syscalls.arch import Arch
 
 
@@ -128,10 +129,9 @@ def compile_cmd(policy: Path, arches: tuple[str, ...], fmt: str, output: Path | 
               help="Arch for syscall names where the filter does not say (default: this machine).")
 def disasm_cmd(file: Path, arch: str | None) -> None:
     """Disassemble a compiled seccomp filter FILE (raw sock_filter records, as `compile --format raw` writes)."""
-    try:
-        data = file.read_bytes()
-    except OSError as exc:
-        raise InputError(f"cannot read {escape_text(str(file))!r}: {exc.strerror}") from exc
+    # a filter has at most BPF_MAXINSNS 8-byte records: a larger file, a FIFO or a device is refused unread
+    data = read_regular(file, InputError, what="seccomp filter",
+                        max_bytes=BPF_MAXINSNS * SOCK_FILTER_BYTES)
     program = Program.from_bytes(data, name=escape_text(str(file)))
     try:
         check_program(program)        # what the kernel would refuse is no filter to read back

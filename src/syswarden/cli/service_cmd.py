@@ -12,6 +12,7 @@ import click
 import yaml
 
 from syswarden.errors import InputError
+from syswarden.input_file import open_regular
 from syswarden.escaping import escape_text
 from syswarden.rules.alert import Priority
 
@@ -30,10 +31,7 @@ def validate_cmd(path: str | None) -> None:
     from syswarden.service.settings import DEFAULT_CONFIG
 
     target = path or DEFAULT_CONFIG
-    try:
-        open(target, "rb").close()
-    except OSError as exc:
-        raise InputError(f"cannot read config file {target!r}: {exc.strerror}") from exc
+    open_regular(target, InputError, what="config file").close()   # a FIFO or device: refused, not waited on
     cfg = load_config(target)
     check_outputs(cfg)
     for warning in cfg.warnings:

@@ -28,9 +28,10 @@ from types import MappingProxyType
 from typing import Any
 
 from syswarden.errors import SyswardenError
+from syswarden.input_file import MAX_DOCUMENT_BYTES
 from syswarden.spans import Span
 
-MAX_BYTES = 16 << 20          # the largest document file read (the stock rules are under 100 KiB)
+MAX_BYTES = MAX_DOCUMENT_BYTES  # the largest document file read (input_file: also the cached run's bound)
 MAX_DEPTH = 256               # nesting levels of mappings and sequences
 MAX_NODES = 500_000           # nodes of a file with every alias expanded (40,000 trivial rules; ~150 MB at most)
 NO_KEYS: Mapping[str, Span] = MappingProxyType({})

@@ -72,13 +72,15 @@ def read_policy_files(paths: Sequence[str]) -> dict[str, bytes] | None:
     unreadable: the loader then reads it again and reports the problem."""
     out: dict[str, bytes] = {}
     for path in paths:
+        from syswarden.errors import SyswardenError
+        from syswarden.input_file import MAX_DOCUMENT_BYTES, read_regular
         from syswarden.policy.source_text import looks_like_text   # (not imported by a launch without files)
         if looks_like_text(path):
             return None  # the policy text itself: not cached
         try:
-            with open(path, "rb") as fh:
-                out[path] = fh.read()
-        except OSError:
+            # the loader's bound and its refusal of FIFOs and devices, so this read cannot hang or grow first
+            out[path] = read_regular(path, SyswardenError, what="policy file", max_bytes=MAX_DOCUMENT_BYTES)
+        except SyswardenError:
             return None
     return out
 

@@ -73,6 +73,7 @@ OFF_IP = 8
 OFF_ARGS = 16
 
 _RECORD = struct.Struct("=HBBI")
+SOCK_FILTER_BYTES = _RECORD.size     # one struct sock_filter as a raw filter file holds it
 
 
 def bpf_class(code: int) -> int:

@@ -9,6 +9,7 @@ code of the command a live source started. ``apply_append_output`` gives the rul
 """
 from __future__ import annotations
 
+import os
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
@@ -16,6 +17,7 @@ from dataclasses import dataclass, field, replace
 
 from syswarden.errors import InputError, OutputError
 from syswarden.events.event import Event
+from syswarden.input_file import open_regular
 from syswarden.outputs.base import Output
 from syswarden.escaping import escape_text
 from syswarden.rules.alert import Alert
@@ -51,6 +53,8 @@ def choose_source(path: str | None, source: str | None) -> str:
         return "scap"
     if _is_audit_log(path):
         return "audit"
+    if not os.path.isdir(path):
+        open_regular(path, InputError, what="recording").close()   # a FIFO or a device: say that, not "format"
     raise InputError(f"cannot tell the format of {path!r}: expected a .jsonl recording or a .scap/.scap.gz "
                      "capture, or audit logs (audit.log*, a directory of them; or say --source audit)")
 

@@ -1,64 +1,36 @@
 """Recordings on disk: opening one safely, telling its format, and writing what a source delivered to one (a
 scap capture read by sysdig, or a JSONL replay file).
 
-Reading: ``open_regular`` refuses anything but a regular file (a FIFO would hang a reader, a device never end),
-and ``recording_format`` tells a scap capture from a JSONL replay by content (scap's section header magic, a JSON
-object), gzip-compressed or not, so a capture renamed ``trace.txt`` still reads; the suffix decides only when the
-content does not. Writing: ``capture -w`` and ``monitor --write`` both go through ``open_writer``, which picks the
-format by suffix. A writer takes the source's initial threads (with their fds) once, then every raw event before
-state touches it, so the recording replays exactly as the live run saw it.
+Reading: ``input_file.open_regular`` refuses anything but a regular file (a FIFO would hang a reader, a device
+never end), and ``recording_format`` tells a scap capture from a JSONL replay by content (scap's section
+header magic, a JSON object), gzip-compressed or not, so a capture renamed ``trace.txt`` still reads; the
+suffix decides only when the content does not. Writing: ``capture -w`` and ``monitor --write`` both go through
+``open_writer``, which picks the format by suffix. A writer takes the source's initial threads (with their
+fds) once, then every raw event before state touches it, so the recording replays exactly as the live run saw
+it.
 """
 from __future__ import annotations
 
-import os
-import stat
 import zlib
 from collections.abc import Sequence
 from typing import Protocol
 
 from syswarden.errors import CaptureError, InputError
 from syswarden.events.event import Event, ThreadInfo
+from syswarden.input_file import open_regular
 
 SCAP_MAGIC = b"\n\r\r\n"          # a scap section header block's type, 0x0A0D0D0A little-endian
 GZIP_MAGIC = b"\x1f\x8b"
-
-
-def open_regular(path: str, what: str) -> int:
-    """A read-only descriptor of ``path``, which must be a regular file (not a FIFO, device or directory).
-
-    Raises:
-        CaptureError: the file cannot be opened, or is not a regular file.
-    """
-    try:
-        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)      # O_NONBLOCK: a FIFO cannot hang us
-    except OSError as exc:
-        raise CaptureError(f"{path}: cannot read {what}: {exc.strerror or exc}") from exc
-    mode = os.fstat(fd).st_mode
-    if not stat.S_ISREG(mode):
-        os.close(fd)
-        raise CaptureError(f"{path}: cannot read {what}: a {_kind(mode)}, not a regular file")
-    return fd
-
-
-def _kind(mode: int) -> str:
-    if stat.S_ISDIR(mode):
-        return "directory"
-    if stat.S_ISFIFO(mode):
-        return "FIFO"
-    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
-        return "device"
-    return "socket" if stat.S_ISSOCK(mode) else "special file"
 
 
 def recording_format(path: str) -> str | None:
     """``"scap"`` or ``"replay"`` by the file's first bytes (inflated when gzip-compressed); None when the content
     says neither or the file cannot be read (the caller then goes by suffix, and the reader reports the error)."""
     try:
-        fd = open_regular(path, "recording")
-    except CaptureError:
+        with open_regular(path, CaptureError, what="recording") as fh:
+            head = fh.read(4096)
+    except (CaptureError, OSError):
         return None
-    with os.fdopen(fd, "rb") as fh:
-        head = fh.read(4096)
     if head.startswith(GZIP_MAGIC):
         try:
             head = zlib.decompressobj(wbits=31).decompress(head, 64)

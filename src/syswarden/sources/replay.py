@@ -6,7 +6,6 @@ The file's thread and fd records are the initial snapshot (``initial_threads()``
 from __future__ import annotations
 
 import io
-import os
 from collections.abc import Iterator
 
 from syswarden.errors import CaptureError, InputError
@@ -14,7 +13,7 @@ from syswarden.events.event import Event, ThreadInfo
 from syswarden.events.jsonl import FdRecord, JsonlReader
 from syswarden.events.records import LineError, check_param_values
 from syswarden.sources.base import SourceConfig, SourceStats
-from syswarden.sources.recording import open_regular
+from syswarden.input_file import open_regular
 from syswarden.spans import Span
 
 
@@ -31,7 +30,7 @@ class ReplaySource:
         self.config = config
         self.stats = SourceStats()
         self.warnings: list[CaptureError] = []
-        self._file = io.TextIOWrapper(os.fdopen(open_regular(config.path, "replay file"), "rb"), encoding="utf-8",
+        self._file = io.TextIOWrapper(open_regular(config.path, CaptureError, what="replay file"), encoding="utf-8",
                                       errors="surrogateescape", newline="\n")
         try:
             self._reader = JsonlReader(self._file, name=config.path)

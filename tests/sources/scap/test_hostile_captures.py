@@ -159,8 +159,8 @@ def test_non_regular_files_are_refused(tmp_path: Path) -> None:
     """A FIFO (which would hang a reader) and a device (which never ends) are refused by name, at once."""
     fifo = tmp_path / "pipe.scap"
     os.mkfifo(fifo)
-    for path, kind in ((fifo, "FIFO"), (Path("/dev/zero"), "device"), (tmp_path, "directory")):
-        with pytest.raises(CaptureError, match=f"a {kind}, not a regular file"):
+    for path, kind in ((fifo, "a FIFO"), (Path("/dev/zero"), "a character device"), (tmp_path, "a directory")):
+        with pytest.raises(CaptureError, match=f"{kind}, not a regular file"):
             ScapSource(SourceConfig(path=str(path)))
     res = subprocess.run([sys.executable, "-m", "syswarden", "monitor", "--replay", str(fifo), "--source",
                           "replay"], capture_output=True, text=True, timeout=60)

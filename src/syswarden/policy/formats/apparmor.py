@@ -30,6 +30,7 @@ import re
 import shlex
 from dataclasses import dataclass, field
 
+from syswarden import doctree
 from syswarden.errors import PolicyError
 from syswarden.spans import SourceText, Span
 
@@ -332,11 +333,7 @@ def load(path: str) -> AppArmorProfile:
         AppArmorError: some rules cannot be enforced (each named with file:line:col).
         PolicyError: the file cannot be read.
     """
-    try:
-        with open(path, encoding="utf-8") as handle:
-            text = handle.read()
-    except (OSError, UnicodeDecodeError) as exc:
-        raise PolicyError(f"cannot read AppArmor profile {path!r}: {exc}") from exc
+    text = doctree.read_source(path, PolicyError, what="AppArmor profile").text
     profile = parse(text, path)
     if profile.refusals:
         source = SourceText(path, text)

@@ -11,12 +11,12 @@ sees one stream of records with file offsets, as if it had the whole file in mem
 """
 from __future__ import annotations
 
-import os
 import zlib
 from collections.abc import Iterator
 
 from syswarden.errors import CaptureError
-from syswarden.sources.recording import GZIP_MAGIC, open_regular
+from syswarden.input_file import open_regular
+from syswarden.sources.recording import GZIP_MAGIC
 from syswarden.sources.scap import blocks as B
 
 WINDOW = 4 << 20            # bytes of the (inflated) capture a reader holds at a time, besides one block
@@ -30,7 +30,7 @@ class CaptureFile:
 
     def __init__(self, path: str) -> None:
         self.path = path
-        self._fh = os.fdopen(open_regular(path, "capture"), "rb")
+        self._fh = open_regular(path, CaptureError, what="capture")
         self._carry = self._fh.read(2)         # compressed (or plain) bytes taken from the file, not yet used
         self._fed = len(self._carry)           # bytes taken from the file so far
         self.compressed = self._carry == GZIP_MAGIC
