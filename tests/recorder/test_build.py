@@ -96,3 +96,18 @@ def test_merge_appends_only_what_is_missing() -> None:
     for name in ("read", "write", "getpid"):
         assert _action(merged, name) == ALLOW
     assert _action(merged, "bind") == ERRNO
+
+
+def test_a_run_that_created_tasks_keeps_futex_on_that_abi_only() -> None:
+    """Whether a thread waits on a futex is timing: a recording of clone3 (pthread_create) allows futex even if
+    this run never waited (glibc aborts on EPERM from futex); i386 gets its time64 variant too; an ABI that
+    created no task, and a run that created none, get nothing added."""
+    made = Recording()
+    for arch, name in ((Arch.X86_64, "clone3"), (Arch.X86_64, "write"), (Arch.I386, "clone"), (Arch.X32, "read")):
+        made.count(arch, name)
+    allowed = {(a, n) for r in build_policy(made).rules for a in r.arches for n in r.names}
+    assert {(Arch.X86_64, "futex"), (Arch.I386, "futex"), (Arch.I386, "futex_time64")} <= allowed
+    assert not any(n.startswith("futex") for a, n in allowed if a is Arch.X32)
+    alone = Recording()
+    alone.count(Arch.X86_64, "write")
+    assert not any(n.startswith("futex") for r in build_policy(alone).rules for n in r.names)

@@ -10,7 +10,8 @@ built as the policy model every format dumps).
 - The default action is the caller's (``errno(EPERM)`` unless told otherwise); every ABI of the native arch is
   listed so an ABI the run never used gets the default action, not a kill.
 - ``LAUNCHER_NEEDS``: what ``syswarden run`` itself calls between installing the filter and CMD's first
-  instruction (docs/recorder.md says how it was found).
+  instruction (docs/recorder.md says how it was found); ``TIMING_DEPENDENT``: what a run that created a task
+  may call or not by timing alone.
 """
 from __future__ import annotations
 
@@ -21,7 +22,7 @@ from syswarden.policy.model import ALLOW, Action, ActionKind, ArgCondition, Poli
 from syswarden.policy.resolve import check
 from syswarden.recorder.recording import Recording
 from syswarden.recorder.safety import conditions, safety_args
-from syswarden.syscalls import groups
+from syswarden.syscalls import groups, tables
 from syswarden.syscalls.arch import Arch
 
 EPERM = 1
@@ -35,6 +36,13 @@ OTHER = "other"
 # before CMD's first instruction is the execve of CMD; it is exempted by pointer already, but a policy that
 # does not allow execve would then refuse every later exec of the run. ``execve`` is therefore always kept.
 LAUNCHER_NEEDS: tuple[str, ...] = ("execve",)
+# Calls a run makes or skips by timing alone, which one trace cannot be trusted to show: once a task is created,
+# a lock found taken or a join that has to wait is a futex call, absent from a run where the other side was
+# quicker (1 recording in 40 of a four-thread program). glibc treats EPERM from futex as fatal and aborts, so
+# a trigger seen on an ABI brings these along on that ABI (the ones its table has). Errs towards running: futex
+# is in systemd's @default and Docker's default profile.
+TIMING_DEPENDENT: dict[str, tuple[str, ...]] = {"clone": ("futex", "futex_time64"),
+                                                 "clone3": ("futex", "futex_time64")}
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,6 +75,9 @@ def needed_calls(recording: Recording, native: Arch | None = None) -> dict[Arch,
     for arch, name in recording.calls:
         out.setdefault(arch, set()).add(name)
     out.setdefault(native or Arch.native(), set()).update(LAUNCHER_NEEDS)
+    for arch, names in out.items():
+        for trigger in names & TIMING_DEPENDENT.keys():
+            names.update(n for n in TIMING_DEPENDENT[trigger] if tables.number(arch, n) is not None)
     return out
 
 

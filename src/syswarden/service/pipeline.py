@@ -53,7 +53,7 @@ def choose_source(path: str | None, source: str | None) -> str:
         return "scap"
     if _is_audit_log(path):
         return "audit"
-    if not os.path.isdir(path):
+    if os.path.exists(path) and not os.path.isdir(path):
         open_regular(path, InputError, what="recording").close()   # a FIFO or a device: say that, not "format"
     raise InputError(f"cannot tell the format of {path!r}: expected a .jsonl recording or a .scap/.scap.gz "
                      "capture, or audit logs (audit.log*, a directory of them; or say --source audit)")
