@@ -9,6 +9,8 @@ import sys
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from syswarden.policy.formats import apparmor
 from syswarden.policy.formats.apparmor import AppArmorError
@@ -108,3 +110,50 @@ def test_reduced_tcpdump_profile_is_enforced(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "etc 13"
     assert (home / "capture.pcap").read_text() == "x"
+
+
+def test_line_breaks_do_not_matter() -> None:
+    """apparmor_parser reads statements, not lines: the tcpdump profile with every statement on one line gives
+    the same name, files, ports and refusals (by rule text) as the file; a stray '}' is refused by position."""
+    text = TCPDUMP.read_text()
+    lines = [ln.split("#", 1)[0].strip() if not ln.strip().startswith("#include") else "" for ln in text.splitlines()]
+    includes = "\n".join(ln.strip() for ln in text.splitlines() if ln.strip().startswith("#include"))
+    one_line = includes + "\n" + " ".join(ln for ln in lines if ln) + "\n"
+    as_file, compact = apparmor.parse(text, "f"), apparmor.parse(one_line, "f")
+    assert compact.name == as_file.name and compact.files == as_file.files
+    assert (compact.bind_ports, compact.connect_ports) == (as_file.bind_ports, as_file.connect_ports)
+    assert [(r.rule, r.why) for r in compact.refusals] == [(r.rule, r.why) for r in as_file.refusals]
+    assert {r.span.line for r in compact.refusals} <= set(range(1, includes.count("\n") + 3))   # includes, line
+    stray = apparmor.parse("profile x { /etc/hostname r, } }\n", "s")
+    assert [(str(r.span), r.why) for r in stray.refusals] == [("s:1:32", "'}' closes no block")]
+
+
+@pytest.mark.kernel
+def test_a_one_line_profile_is_enforced(tmp_path: Path) -> None:
+    """``profile x { ... }`` on one line confines a real run as the same profile written over lines does."""
+    trees = " ".join(f"{d}/** rix," for d in ("/usr", "/lib", "/lib64", "/bin", sys.base_prefix) if os.path.exists(d))
+    profile = tmp_path / "one-line"
+    profile.write_text(f"profile one {{ {trees} /etc/hostname r, }}\n")
+    script = ("open('/etc/hostname').read()\n"
+              "try:\n    open('/etc/passwd').read()\nexcept PermissionError as e:\n    print('passwd', e.errno)\n")
+    result = subprocess.run([sys.executable, "-m", "syswarden", "run", "-q", "--apparmor", str(profile), "--",
+                             BASE_PY, "-S", "-c", script], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "passwd 13"
+
+
+_TOKENS = ["profile", "x", "/usr/bin/x", "{", "}", ",", " ", "\n", "/etc/**", "/etc/hostname", "r", "rix", "w", "px",
+           "network", "tcp", "port=80", "bind", "@{HOME}", "@{D}", "=", "+=", "#", "#include <tunables/global>",
+           "flags=(complain)", "(", ")", "deny", "/a/{b,c}", "^hat", "->", "\u202e", "\udcff", "\x00"]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.sampled_from(_TOKENS), max_size=40))
+def test_any_token_soup_is_read_or_refused_by_position(tokens: list[str]) -> None:
+    """Bounded fuzz of the --apparmor front door: whatever the tokens, the profile is read (never an exception),
+    each refusal at a position inside the text (load turns refusals into one AppArmorError)."""
+    text = "".join(tokens)
+    profile = apparmor.parse(text, "fuzz")
+    lines = text.splitlines() or [""]
+    for refusal in profile.refusals:
+        assert 1 <= refusal.span.line <= len(lines) and 1 <= refusal.span.col <= len(lines[refusal.span.line - 1]) + 1

@@ -107,30 +107,50 @@ class _Statement:
 
 
 def _statements(source: SourceText) -> list[_Statement]:
-    """Split into statements: a rule ends with ',' at a line end, a block opens with '{' at a line end or
-    closes with a lone '}'; variable definitions end at the line end. Comments are dropped, spans point at the
-    statement's first character. (Commas inside ``{a,b}`` stay inside their rule.)"""
+    """Split into statements, as apparmor_parser does, whatever the line breaks: a rule ends with ',', a block
+    opens with a '{' that starts a word (``profile x /bin/x {``; a '{' inside a word is a glob's alternation, whose
+    commas stay in the rule, and ``@{`` a variable) and closes with '}'; a variable definition ends at its line's
+    end; ``#include`` takes its line. Comments are dropped; spans point at the statement's first character. So
+    ``profile x /bin/x { /etc/** r, }`` on one line reads as the same three statements as on three."""
     out: list[_Statement] = []
     buf, start = "", None
     for number, line in enumerate(source.text.splitlines(), start=1):
         stripped = line.strip()
         if not stripped:
             continue
-        col = line.index(stripped[0]) + 1
         if stripped.startswith("#include") or stripped.startswith("include "):
-            out.append(_Statement(stripped, Span(source.name, number, col)))
+            out.append(_Statement(stripped, Span(source.name, number, line.index(stripped[0]) + 1)))
             continue
-        code = stripped.split("#", 1)[0].strip() if not stripped.startswith("#") else ""
-        if not code:
-            continue
-        if start is None:
-            start = Span(source.name, number, col)
-        buf = f"{buf} {code}".strip()
-        if buf.endswith((",", "{")) or buf == "}" or re.match(r"@\{\w+\}\s*\+?=", buf):
-            out.append(_Statement(buf, start))
+        code = line.split("#", 1)[0]
+        glob = 0                                   # depth of glob alternations ``{a,b}`` open on this line
+        lead = len(code) - len(code.lstrip()) if buf else 0    # a continuation's indentation is not the rule's
+        for index, char in enumerate(code[lead:], start=lead):
+            if start is None:
+                if char.isspace():
+                    continue
+                start = Span(source.name, number, index + 1)
+            before = code[index - 1] if index else " "
+            if char == "{" and (before.isspace() or before == ")") and not glob:
+                out.append(_Statement(f"{buf.strip()} {{".strip(), start))
+                buf, start = "", None
+            elif char == "}" and not glob:
+                if buf.strip():
+                    out.append(_Statement(buf.strip(), start))
+                out.append(_Statement("}", Span(source.name, number, index + 1)))
+                buf, start = "", None
+            elif char == "," and not glob:
+                out.append(_Statement(f"{buf.strip()},", start))
+                buf, start = "", None
+            else:
+                glob += 1 if char == "{" else -1 if char == "}" else 0
+                buf += char
+        if buf.strip() and re.match(r"@\{\w+\}\s*\+?=", buf.strip()) and start is not None:
+            out.append(_Statement(buf.strip(), start))
             buf, start = "", None
-    if buf and start is not None:
-        out.append(_Statement(buf, start))
+        elif buf:
+            buf += " "                             # a statement continued on the next line
+    if buf.strip() and start is not None:
+        out.append(_Statement(buf.strip(), start))
     return out
 
 
@@ -169,6 +189,8 @@ class _Parser:
         if text.endswith("{"):
             return self.open_profile(st)
         if text == "}":
+            if self.depth == 0:
+                return self.refuse(st, "'}' closes no block")
             self.depth -= 1
             return None
         if self.depth == 0:
