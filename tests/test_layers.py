@@ -19,7 +19,7 @@ ALLOWED: dict[str, set[str]] = {
     "errors": {"spans"},
     "escaping": set(),
     "doctree": {"errors", "spans", "input_file"},
-    "input_file": {"errors"},
+    "input_file": set(),
     "syscalls": BASE,
     "events": BASE | {"syscalls"},
     "kernel": BASE | {"syscalls"},

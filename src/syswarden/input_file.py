@@ -2,21 +2,23 @@
 
 Every input is hostile, its name included: ``/dev/zero`` never ends, a FIFO blocks the ``open`` itself until a
 writer comes, ``/dev/tty`` waits for a keyboard. So the open is non-blocking and the file must be regular before
-a byte is read; readers of text documents go on to ``doctree.read_source`` (UTF-8, positions). This module
-imports nothing heavy: the cached ``run`` launch reads its policy files through it.
+a byte is read; readers of text documents go on to ``doctree.read_source`` (UTF-8, positions). The caller's
+error class carries the message (a ``SyswardenError`` subclass, so the CLI's exit code follows). This module
+imports only ``os`` and ``stat``: the cached ``run`` launch reads its policy files through it.
 """
 from __future__ import annotations
 
 import os
 import stat
-from typing import BinaryIO
 
-from syswarden.errors import SyswardenError
+TYPE_CHECKING = False            # not typing's: the cached launch imports no typing, errors or dataclasses
+if TYPE_CHECKING:
+    from typing import BinaryIO
 
 MAX_DOCUMENT_BYTES = 16 << 20     # the largest rules file, policy, profile or config read (stock rules: < 100 KiB)
 
 
-def open_regular(path: str | os.PathLike[str], error: type[SyswardenError], *, what: str = "file",
+def open_regular(path: str | os.PathLike[str], error: type[Exception], *, what: str = "file",
                  hint: str = "") -> BinaryIO:
     """``path`` opened for binary reading, or ``error`` naming it when it cannot be read or is not a regular file
     (a directory, FIFO, socket or device; ``hint`` is added to that message). The open cannot hang:
@@ -37,7 +39,7 @@ def open_regular(path: str | os.PathLike[str], error: type[SyswardenError], *, w
         raise
 
 
-def read_regular(path: str | os.PathLike[str], error: type[SyswardenError], *, what: str = "file",
+def read_regular(path: str | os.PathLike[str], error: type[Exception], *, what: str = "file",
                  max_bytes: int) -> bytes:
     """The bytes of a regular file of at most ``max_bytes``; anything else raises ``error`` naming the file."""
     with open_regular(path, error, what=what) as handle:

@@ -70,17 +70,16 @@ class FilterInputs:
 def read_policy_files(paths: Sequence[str]) -> dict[str, bytes] | None:
     """The bytes of each --policy file, or None (no caching) when one is policy text rather than a file name, or
     unreadable: the loader then reads it again and reports the problem."""
+    from syswarden.input_file import MAX_DOCUMENT_BYTES, read_regular
     out: dict[str, bytes] = {}
     for path in paths:
-        from syswarden.errors import SyswardenError
-        from syswarden.input_file import MAX_DOCUMENT_BYTES, read_regular
         from syswarden.policy.source_text import looks_like_text   # (not imported by a launch without files)
         if looks_like_text(path):
             return None  # the policy text itself: not cached
         try:
             # the loader's bound and its refusal of FIFOs and devices, so this read cannot hang or grow first
-            out[path] = read_regular(path, SyswardenError, what="policy file", max_bytes=MAX_DOCUMENT_BYTES)
-        except SyswardenError:
+            out[path] = read_regular(path, OSError, what="policy file", max_bytes=MAX_DOCUMENT_BYTES)
+        except OSError:
             return None
     return out
 
