@@ -17,7 +17,7 @@ FRONT_DOORS = [
     "audit check {f}", "audit translate {f}", "audit search {f}", "audit report {f}", "audit load {f}",
     "capture -r {f}", "capture -r {scap}", "capture -r {jsonl}", "convert {f} --to yaml",
     "monitor --replay {f}", "monitor -c {f} --replay {ok}", "monitor -r {f} --replay {ok}",
-    "record --merge {f} -o {out} -- true", "record --widen {f} -o {out} -- true",
+    "record --merge {f} -o {out} -- true", "record --widen {f} -o {out} -- true", "record --from {f} --pid 1 -o {out}",
     "rules validate {f}", "rules list -r {f}", "run --policy {f} -- true", "run --apparmor {f} -- true",
     "compile {f}", "disasm {f}", "check {f} read", "config validate {f}", "config show -c {f}",
 ]
