@@ -2,11 +2,16 @@
 the reference meaning of the policy (helpers.reference) == libseccomp's filter for the same policy."""
 from __future__ import annotations
 
+import os
 import random
+import select
+import signal
+import time
 from dataclasses import dataclass
+from types import ModuleType
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from syswarden.policy.model import Action, ActionKind, ArgCondition, Op, Policy, SyscallRule
@@ -116,6 +121,47 @@ def test_compiled_filter_matches_reference_meaning(data: st.DataObject) -> None:
         assert got == want, (call, policy)
 
 
+LIBSECCOMP_DEADLINE = 20.0     # seconds: the largest policy drawn here builds in well under one
+
+
+def _libseccomp_bpf(libseccomp: ModuleType, policy: Policy, deadline: float = LIBSECCOMP_DEADLINE) -> bytes | None:
+    """libseccomp's filter for ``policy``, built in a forked child; None when it does not finish by the deadline.
+
+    Some drawn rule sets send libseccomp 2.5.4's ``seccomp_rule_add`` into a loop that does not end (seen in CI:
+    a third rule of ``!=`` conditions on ``read``, running for over ten minutes). That is the oracle's defect,
+    not a verdict on our filter, and it must not hang the suite: such an example is set aside (``assume``)."""
+    rfd, wfd = os.pipe()
+    pid = os.fork()
+    if pid == 0:                                        # the child: build, write, leave without cleanup
+        status = 1
+        try:
+            os.close(rfd)
+            view = memoryview(libseccomp.from_policy(policy).export_bpf())
+            while view:
+                view = view[os.write(wfd, view):]
+            status = 0
+        finally:
+            os._exit(status)
+    os.close(wfd)
+    chunks, deadline = [], time.monotonic() + deadline
+    try:
+        while (left := deadline - time.monotonic()) > 0 and select.select([rfd], [], [], left)[0]:
+            chunk = os.read(rfd, 65536)
+            if not chunk:
+                break
+            chunks.append(chunk)
+        else:
+            os.kill(pid, signal.SIGKILL)
+            os.waitpid(pid, 0)
+            return None
+    finally:
+        os.close(rfd)
+    _, status = os.waitpid(pid, 0)
+    if status:                       # it failed rather than hung: build it here, where the error is raised
+        return libseccomp.from_policy(policy).export_bpf()
+    return b"".join(chunks)
+
+
 def _mux_with_conditions(policy: Policy) -> bool:
     return any(r.args and (MUX_OPS & set(r.names)) for r in policy.rules)
 
@@ -129,7 +175,10 @@ def test_compiled_filter_matches_libseccomp(data: st.DataObject) -> None:
         pytest.skip("libseccomp.so.2 is not installed")
     policy = data.draw(policies(libseccomp_safe=True))
     ours = Emulator(compile_policy(policy).program)
-    theirs = Emulator(Program.from_bytes(libseccomp.from_policy(policy).export_bpf()))
+    bpf = _libseccomp_bpf(libseccomp, policy)
+    assume(bpf is not None)
+    assert bpf is not None
+    theirs = Emulator(Program.from_bytes(bpf))
     skip_mux = _mux_with_conditions(policy)
     for call in data.draw(calls(policy, narrow_compat=True)):
         if skip_mux and call.audit == Arch.I386.audit_arch and call.nr in (102, 117):
@@ -141,3 +190,28 @@ def test_compiled_filter_matches_libseccomp(data: st.DataObject) -> None:
         as_written = reference(policy, policy.arches, call.audit, call.nr, call.args, holds_as_written)
         assert ours.run(data_).action == want, (call, policy)
         assert theirs.run(data_).action == as_written, (call, policy)
+
+
+def test_a_policy_libseccomp_never_finishes_is_set_aside_and_ours_compiles() -> None:
+    """Three rules of ``!=`` conditions on ``read``: libseccomp 2.5.4's seccomp_rule_add did not return within
+    two minutes here; we compile it in milliseconds to the reference meaning. The differential test's oracle
+    call gives up at its deadline instead of hanging the suite."""
+    libseccomp = pytest.importorskip("syswarden.kernel.libseccomp")
+    if not libseccomp.available():
+        pytest.skip("libseccomp.so.2 is not installed")
+    errno1 = Action(ActionKind.ERRNO, 1)
+    rules = tuple(SyscallRule(("read",), errno1, tuple(ArgCondition(i, Op.NE, v) for i, v in conds), None)
+                  for conds in (((0, 1), (2, 1), (5, 1)), ((3, 1), (1, 0), (0, 1)), ((4, 2), (0, 1))))
+    policy = Policy(Action(ActionKind.ALLOW), rules, (Arch.X86_64,), Action(ActionKind.KILL_PROCESS))
+    start = time.monotonic()
+    bpf = _libseccomp_bpf(libseccomp, policy, deadline=2.0)
+    assert time.monotonic() - start < 10
+    ours = Emulator(compile_policy(policy).program)
+    rng = random.Random(7)
+    for _ in range(300):
+        args = tuple(rng.choice((0, 1, 2, 3)) for _ in range(6))
+        call = SeccompData(Arch.X86_64.audit_arch, 0, args)
+        want = reference(policy, policy.arches, call.arch, 0, args)
+        assert ours.run(call).action == want, args
+        if bpf is not None:              # a libseccomp that does finish is held to the same meaning
+            assert Emulator(Program.from_bytes(bpf)).run(call).action == want, args
