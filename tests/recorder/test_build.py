@@ -98,16 +98,18 @@ def test_merge_appends_only_what_is_missing() -> None:
     assert _action(merged, "bind") == ERRNO
 
 
-def test_a_run_that_created_tasks_keeps_futex_on_that_abi_only() -> None:
-    """Whether a thread waits on a futex is timing: a recording of clone3 (pthread_create) allows futex even if
-    this run never waited (glibc aborts on EPERM from futex); i386 gets its time64 variant too; an ABI that
-    created no task, and a run that created none, get nothing added."""
+def test_timing_dependent_calls_come_with_their_trigger_on_its_abi_only() -> None:
+    """Whether a thread waits on a futex, a handler runs or a sleep is stopped is timing: clone3 (pthread_create)
+    brings futex, and futex the restart_syscall of a stopped timed wait; i386's signal() brings both sigreturns;
+    an ABI that saw no trigger, and a run with none, get nothing added."""
     made = Recording()
-    for arch, name in ((Arch.X86_64, "clone3"), (Arch.X86_64, "write"), (Arch.I386, "clone"), (Arch.X32, "read")):
+    for arch, name in ((Arch.X86_64, "clone3"), (Arch.X86_64, "write"), (Arch.I386, "signal"), (Arch.X32, "read")):
         made.count(arch, name)
     allowed = {(a, n) for r in build_policy(made).rules for a in r.arches for n in r.names}
-    assert {(Arch.X86_64, "futex"), (Arch.I386, "futex"), (Arch.I386, "futex_time64")} <= allowed
-    assert not any(n.startswith("futex") for a, n in allowed if a is Arch.X32)
+    assert {(Arch.X86_64, "futex"), (Arch.X86_64, "restart_syscall"), (Arch.I386, "rt_sigreturn"),
+            (Arch.I386, "sigreturn")} <= allowed
+    assert (Arch.X86_64, "rt_sigreturn") not in allowed and (Arch.I386, "futex") not in allowed
+    assert {n for a, n in allowed if a is Arch.X32} == {"read"}
     alone = Recording()
     alone.count(Arch.X86_64, "write")
-    assert not any(n.startswith("futex") for r in build_policy(alone).rules for n in r.names)
+    assert {n for r in build_policy(alone).rules for n in r.names} == {"write", "execve"}

@@ -2,11 +2,16 @@
 ``syswarden run --policy`` reproduce the program's output and exit code exactly."""
 from __future__ import annotations
 
+import os
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
 
-from tests.recorder.conftest import BACKENDS, FORMATS, Programs, bare, confined, record
+from tests.recorder.conftest import BACKENDS, FORMATS, SYSWARDEN, Programs, bare, confined, record
 
 pytestmark = pytest.mark.kernel
 
@@ -68,3 +73,36 @@ def test_the_32bit_child_lands_in_the_i386_section(programs: Programs, tmp_path:
         assert {"mmap2", "set_thread_area", "exit_group"} <= i386, (backend, i386)
         assert "mmap2" not in x86_64 and "set_thread_area" not in x86_64
         assert {"clone", "wait4"} <= x86_64 or {"clone", "waitid"} <= x86_64 or "clone3" in x86_64
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_a_signal_the_recorded_run_never_got_is_survived(backend: str, tmp_path: Path) -> None:
+    """The recorded run installs a SIGUSR1 handler that never runs; the confined run gets the signal, twice, and
+    is stopped and continued in its sleep. The handler's return (rt_sigreturn) and the resumed sleep must be
+    allowed although the recording never saw them: the policy lets the same program run again."""
+    code = ("import os, signal, sys, time\n"
+            "signal.signal(signal.SIGUSR1, lambda *a: print('got', flush=True))\n"
+            "print(os.getpid(), flush=True)\n"
+            "time.sleep(float(sys.argv[1]))\n"
+            "print('done', flush=True)\n")
+    script = tmp_path / "handler.py"
+    script.write_text(code)
+    policy, recorded = record(tmp_path, [sys.executable, "-S", str(script), "0"], backend=backend)
+    assert recorded.returncode == 0, recorded.stderr
+    proc = subprocess.Popen([*SYSWARDEN, "run", "-q", "--no-cache", "--policy", str(policy), "--",
+                             sys.executable, "-S", str(script), "3"], stdout=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout is not None
+        pid = int(proc.stdout.readline())
+        for sig in (signal.SIGUSR1, signal.SIGSTOP, signal.SIGCONT, signal.SIGUSR1):
+            time.sleep(0.3)
+            try:
+                os.kill(pid, sig)
+            except ProcessLookupError:
+                break                   # it died of an earlier one: the assertion below says how
+        out, _ = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert (proc.returncode, out.split()) == (0, ["got", "got", "done"])

@@ -36,13 +36,23 @@ OTHER = "other"
 # before CMD's first instruction is the execve of CMD; it is exempted by pointer already, but a policy that
 # does not allow execve would then refuse every later exec of the run. ``execve`` is therefore always kept.
 LAUNCHER_NEEDS: tuple[str, ...] = ("execve",)
-# Calls a run makes or skips by timing alone, which one trace cannot be trusted to show: once a task is created,
-# a lock found taken or a join that has to wait is a futex call, absent from a run where the other side was
-# quicker (1 recording in 40 of a four-thread program). glibc treats EPERM from futex as fatal and aborts, so
-# a trigger seen on an ABI brings these along on that ABI (the ones its table has). Errs towards running: futex
-# is in systemd's @default and Docker's default profile.
-TIMING_DEPENDENT: dict[str, tuple[str, ...]] = {"clone": ("futex", "futex_time64"),
-                                                 "clone3": ("futex", "futex_time64")}
+# Calls a run makes or skips by timing alone, which one trace cannot be trusted to show, brought along on the ABI
+# where their trigger was seen (the ones its table has; companions trigger in turn). Errs towards running: every
+# companion is in systemd's @default (always allowed there) and in Docker's default profile.
+# - a created task: a lock found taken or a join that has to wait is a futex call, absent from a run where the
+#   other side was quicker (1 recording in 40 of a four-thread program); glibc aborts on EPERM from futex;
+# - an installed handler runs when a signal comes and returns through rt_sigreturn (sigreturn for i386's old
+#   handlers); denied, the process dies on the way back;
+# - a sleep or timed wait stopped by SIGSTOP and continued resumes through restart_syscall.
+_TASKS = ("futex", "futex_time64")
+_HANDLERS = ("rt_sigreturn", "sigreturn")
+_RESTART = ("restart_syscall",)
+TIMING_DEPENDENT: dict[str, tuple[str, ...]] = {
+    "clone": _TASKS, "clone3": _TASKS,
+    "rt_sigaction": _HANDLERS, "sigaction": _HANDLERS, "signal": _HANDLERS,
+    **dict.fromkeys(("nanosleep", "clock_nanosleep", "clock_nanosleep_time64", "poll", "futex", "futex_time64"),
+                    _RESTART),
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,8 +86,11 @@ def needed_calls(recording: Recording, native: Arch | None = None) -> dict[Arch,
         out.setdefault(arch, set()).add(name)
     out.setdefault(native or Arch.native(), set()).update(LAUNCHER_NEEDS)
     for arch, names in out.items():
-        for trigger in names & TIMING_DEPENDENT.keys():
-            names.update(n for n in TIMING_DEPENDENT[trigger] if tables.number(arch, n) is not None)
+        triggers = names & TIMING_DEPENDENT.keys()
+        while triggers:                       # a companion can be a trigger (futex -> restart_syscall)
+            added = {n for t in triggers for n in TIMING_DEPENDENT[t] if tables.number(arch, n) is not None}
+            triggers = (added - names) & TIMING_DEPENDENT.keys()
+            names.update(added)
     return out
 
 
