@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import ctypes
 import os
+import select
 import shutil
+import signal
 import subprocess
 import sys
 import textwrap
+import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -162,9 +165,10 @@ def in_child(body: Callable[[], int]) -> int:
     return os.waitstatus_to_exitcode(status)
 
 
-def child_output(body: Callable[[], bytes]) -> bytes:
+def child_output(body: Callable[[], bytes], timeout: float | None = None) -> bytes | None:
     """Fork, run ``body`` in the child (a filter installed there stays there) and return the bytes it returned;
-    the child must exit cleanly."""
+    the child must exit cleanly. With ``timeout`` (seconds), a child still running then is killed and None
+    returned."""
     read_fd, write_fd = os.pipe()
     pid = os.fork()
     if pid == 0:
@@ -177,9 +181,18 @@ def child_output(body: Callable[[], bytes]) -> bytes:
             os._exit(code)
     os.close(write_fd)
     data = b""
-    while chunk := os.read(read_fd, 65536):
-        data += chunk
-    os.close(read_fd)
+    deadline = None if timeout is None else time.monotonic() + timeout
+    try:
+        while deadline is None or select.select([read_fd], [], [], max(0.0, deadline - time.monotonic()))[0]:
+            if not (chunk := os.read(read_fd, 65536)):
+                break
+            data += chunk
+        else:
+            os.kill(pid, signal.SIGKILL)
+            os.waitpid(pid, 0)
+            return None
+    finally:
+        os.close(read_fd)
     _, status = os.waitpid(pid, 0)
     assert os.waitstatus_to_exitcode(status) == 0, "the child failed before reporting"
     return data

@@ -2,10 +2,7 @@
 the reference meaning of the policy (helpers.reference) == libseccomp's filter for the same policy."""
 from __future__ import annotations
 
-import os
 import random
-import select
-import signal
 import time
 from dataclasses import dataclass
 from types import ModuleType
@@ -21,7 +18,7 @@ from syswarden.seccomp.insn import Program
 from syswarden.syscalls import tables
 from syswarden.syscalls.arch import Arch
 
-from .helpers import holds_as_written, reference
+from .helpers import child_output, holds_as_written, reference
 
 POOL = ("read", "write", "open", "close", "dup", "ioctl", "mmap", "mmap2", "socket", "bind", "connect",
         "socketcall", "ipc", "shmget", "semop", "msgrcv", "clone", "personality", "arch_prctl", "getppid",
@@ -130,36 +127,12 @@ def _libseccomp_bpf(libseccomp: ModuleType, policy: Policy, deadline: float = LI
     Some drawn rule sets send libseccomp 2.5.4's ``seccomp_rule_add`` into a loop that does not end (seen in CI:
     a third rule of ``!=`` conditions on ``read``, running for over ten minutes). That is the oracle's defect,
     not a verdict on our filter, and it must not hang the suite: such an example is set aside (``assume``)."""
-    rfd, wfd = os.pipe()
-    pid = os.fork()
-    if pid == 0:                                        # the child: build, write, leave without cleanup
-        status = 1
-        try:
-            os.close(rfd)
-            view = memoryview(libseccomp.from_policy(policy).export_bpf())
-            while view:
-                view = view[os.write(wfd, view):]
-            status = 0
-        finally:
-            os._exit(status)
-    os.close(wfd)
-    chunks, deadline = [], time.monotonic() + deadline
+    def build() -> bytes:
+        return bytes(libseccomp.from_policy(policy).export_bpf())
     try:
-        while (left := deadline - time.monotonic()) > 0 and select.select([rfd], [], [], left)[0]:
-            chunk = os.read(rfd, 65536)
-            if not chunk:
-                break
-            chunks.append(chunk)
-        else:
-            os.kill(pid, signal.SIGKILL)
-            os.waitpid(pid, 0)
-            return None
-    finally:
-        os.close(rfd)
-    _, status = os.waitpid(pid, 0)
-    if status:                       # it failed rather than hung: build it here, where the error is raised
-        return libseccomp.from_policy(policy).export_bpf()
-    return b"".join(chunks)
+        return child_output(build, timeout=deadline)
+    except AssertionError:           # it failed rather than hung: build it here, where libseccomp's error is raised
+        return build()
 
 
 def _mux_with_conditions(policy: Policy) -> bool:
