@@ -58,10 +58,9 @@ def _call(request: int, pid: int, addr: int | None, data: int | None) -> int:
     rc = int(_libc.ptrace(request, pid, addr, data))
     if rc == -1:
         err = ctypes.get_errno()
-        if err == errno.ESRCH:
-            raise TraceeGoneError(f"ptrace(0x{request:x}, {pid}) failed: {os.strerror(err)}")
         if err:
-            raise KernelError(f"ptrace(0x{request:x}, {pid}) failed: {os.strerror(err)}")
+            kind = TraceeGoneError if err == errno.ESRCH else KernelError
+            raise kind(f"ptrace(0x{request:x}, {pid}) failed: {os.strerror(err)}")
     return rc
 
 

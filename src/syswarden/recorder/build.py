@@ -10,8 +10,8 @@ built as the policy model every format dumps).
 - The default action is the caller's (``errno(EPERM)`` unless told otherwise); every ABI of the native arch is
   listed so an ABI the run never used gets the default action, not a kill.
 - ``LAUNCHER_NEEDS``: what ``syswarden run`` itself calls between installing the filter and CMD's first
-  instruction (docs/recorder.md says how it was found); ``TIMING_DEPENDENT``: what a run that created a task
-  may call or not by timing alone.
+  instruction (docs/recorder.md says how it was found); ``TIMING_DEPENDENT``: what a run may call or not by
+  timing alone once it has made the call that triggers it (a thread, a handler, a timed wait).
 """
 from __future__ import annotations
 

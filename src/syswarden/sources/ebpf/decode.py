@@ -12,8 +12,7 @@ from functools import cache
 from typing import Any
 
 from syswarden.events.event import Event
-from syswarden.events.types import dirpath_param
-from syswarden.events.types import ABI_PARAM
+from syswarden.events.types import ABI_PARAM, dirpath_param
 from syswarden.sources.compat import ABI_LABELS, Abi, CompatCall, compat_args, decoded_calls, event_name
 from syswarden.sources.ebpf.kernel_tables import path_params
 from syswarden.sources.ebpf.param_builders import (F_ABI, F_CPU, F_NBLOBS, F_NR, F_TGID, F_TID, FAST_HEADER,
