@@ -175,12 +175,15 @@ os.execv("/usr/bin/cat", ["cat", {secret!r}])
 
 def _denials_seen(watcher: SeccompWatcher, secret: str) -> list[tuple[str, tuple[str, ...], str | None]]:
     pid = int(run_child(CHILD.format(secret=secret)).stdout.split()[0])
+    denials = []
     for _ in range(20):
         denials = collect(watcher.landlock_records, pid)
-        if denials:
-            return [(d.comm, d.blockers, d.field("path")) for d in denials]
+        # the access record comes before its event's SYSCALL record (pid, comm), each as its own message: wait
+        # for the event to be whole rather than read it half-arrived (CI once saw comm "")
+        if denials and all(d.pid is not None for d in denials):
+            break
         watcher.drain(0.1)
-    return []
+    return [(d.comm, d.blockers, d.field("path")) for d in denials]
 
 
 @pytest.mark.kernel
